@@ -1,0 +1,74 @@
+# reelops: every target sets up what it needs; CI calls the same targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+
+# No telemetry, no usage reports, no uploads: CI has no stdin and no internet.
+export KEDRO_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export BENTOML_DO_NOT_TRACK := true
+export WHYLOGS_NO_ANALYTICS := True
+export MPLBACKEND := Agg
+export PYTHONWARNINGS := ignore::DeprecationWarning,ignore::FutureWarning,ignore::UserWarning
+export UV_PYTHON_DOWNLOADS := never
+
+# Raw MovieLens: the shared read-only copy when it exists (else data/01_raw, else download).
+SHARED_MOVIELENS := $(abspath ../shared/data/movielens/ml-latest-small)
+ifneq ($(wildcard $(SHARED_MOVIELENS)/ratings.csv),)
+export MOVIELENS_DIR ?= $(SHARED_MOVIELENS)
+endif
+
+KEDRO := $(BIN)/kedro
+ENV ?= local
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# The venv is (re)synced only when the lock or a package manifest changes.
+$(VENV)/.synced: uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+.PHONY: setup
+setup: $(VENV)/.synced ## Create .venv and install the locked dependencies and packages
+
+.PHONY: lock
+lock: | $(UV) ## Re-resolve uv.lock after changing a dependency
+	$(UV) lock
+
+.PHONY: run
+run: setup ## Run the main job (kedro run, the default pipeline) and print a summary
+	$(KEDRO) run --env $(ENV)
+	@$(BIN)/python -m reelops.summary
+
+.PHONY: test
+test: setup ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+.PHONY: lint
+lint: setup ## pre-commit on every file (ruff, mypy, import contracts, pipeline specs, ...)
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+.PHONY: validate-pipelines
+validate-pipelines: setup ## Validate pipelines/*.yml without running anything
+	$(BIN)/python -m reelops.pipeline_check
+
+.PHONY: mlflow-ui
+mlflow-ui: setup ## MLflow UI on http://127.0.0.1:5000 for the local tracking DB
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+.PHONY: clean
+clean: ## Remove run outputs (data layers, tracking DB, artifacts); keeps .venv
+	find data -mindepth 2 ! -name .gitkeep -delete
+	rm -rf mlflow.db mlartifacts

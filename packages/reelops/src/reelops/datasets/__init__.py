@@ -1,0 +1,7 @@
+"""Custom Kedro datasets of the reelops project."""
+
+from reelops.datasets.checksums import FileChecksumsDataset
+from reelops.datasets.mlflow_tags import MlflowTagsDataset
+from reelops.datasets.raw_csv import RawCSVDataset
+
+__all__ = ["FileChecksumsDataset", "MlflowTagsDataset", "RawCSVDataset"]

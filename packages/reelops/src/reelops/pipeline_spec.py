@@ -1,0 +1,401 @@
+"""Load and validate the declarative pipeline files in ``pipelines/``.
+
+Each ``pipelines/<name>.yml`` declares one Kedro pipeline: plain nodes, reusable
+templates, and instances of those templates (one Kedro namespace each). Everything is
+validated before a pipeline is built, and every problem is reported as a one-line
+:class:`~reelops.errors.PipelineSpecError` naming the file and the node.
+
+The format::
+
+    description: Train every candidate model.
+    default: true              # part of the default pipeline (``kedro run``)
+    include: [features]        # pipelines whose nodes this one also runs
+    nodes:
+      - name: split_ratings_node
+        func: reelops.nodes.training.split_ratings
+        inputs: {ratings: ratings, split: params:split}
+        outputs: [train_ratings, test_ratings]
+        tags: [training]
+    templates:
+      candidate:
+        nodes:
+          - name: fit_model_node
+            func: reelops.nodes.training.fit_model
+            inputs: [train_ratings, params:model]
+            outputs: model
+    instances:
+      - template: candidate
+        namespaces: [bias, mf]   # params:model becomes params:bias.model, ...
+        inputs: [train_ratings]  # datasets shared by every namespace
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import parse
+import yaml
+from kedro.pipeline import Node, Pipeline, node
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reelops.errors import PipelineSpecError
+
+__all__ = [
+    "ALLOWED_FUNCTION_PREFIXES",
+    "CatalogNames",
+    "NodeSpec",
+    "PipelineFile",
+    "build_pipelines",
+    "load_pipeline_files",
+]
+
+#: Node functions may only come from these modules: config never runs arbitrary code.
+ALLOWED_FUNCTION_PREFIXES: tuple[str, ...] = ("reelops.nodes.",)
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Datasets = str | list[str] | dict[str, str] | None
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeSpec(_Spec):
+    """One node: a function of the project's packages wired to named datasets."""
+
+    name: str
+    func: str
+    inputs: Datasets = None
+    outputs: Datasets = None
+    tags: list[str] = []
+    namespace: str | None = None
+
+
+class TemplateSpec(_Spec):
+    """Nodes to instantiate once per namespace."""
+
+    description: str = ""
+    nodes: list[NodeSpec]
+
+
+class InstanceSpec(_Spec):
+    """Instantiate ``template`` once per namespace."""
+
+    template: str
+    namespaces: list[str]
+    inputs: list[str] = []
+    outputs: list[str] = []
+    parameters: list[str] = []
+    tags: list[str] = []
+
+
+class PipelineFile(_Spec):
+    """The content of one ``pipelines/<name>.yml``."""
+
+    description: str = ""
+    default: bool = False
+    include: list[str] = []
+    nodes: list[NodeSpec] = []
+    templates: dict[str, TemplateSpec] = {}
+    instances: list[InstanceSpec] = []
+
+
+@dataclass(frozen=True)
+class CatalogNames:
+    """What the catalog and the parameters define, to find dangling inputs."""
+
+    datasets: frozenset[str] = frozenset()
+    patterns: tuple[str, ...] = ()
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def defines(self, dataset: str) -> bool:
+        """Whether ``dataset`` is declared explicitly or matches a factory pattern."""
+        if dataset in self.datasets:
+            return True
+        return any(parse.parse(p, dataset) is not None for p in self.patterns)
+
+    def has_parameter(self, dotted: str) -> bool:
+        """Whether ``params:<dotted>`` names an existing (possibly nested) parameter."""
+        value: Any = self.parameters
+        for part in dotted.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                return False
+            value = value[part]
+        return True
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _fields(model: type[BaseModel]) -> str:
+    return ", ".join(sorted(model.model_fields))
+
+
+def _describe_error(raw: Mapping[str, Any], exc: ValidationError) -> str:
+    """Turn pydantic's first error into one line naming the node where possible."""
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    where = ""
+    model: type[BaseModel] = PipelineFile
+    if loc[:1] == ["nodes"] and len(loc) > 1 and isinstance(loc[1], int):
+        where = _node_label(raw.get("nodes", []), loc[1])
+        model, loc = NodeSpec, loc[2:]
+    elif loc[:1] == ["templates"] and len(loc) > 1:
+        tpl = raw.get("templates", {}).get(loc[1], {})
+        where = f"template '{loc[1]}'"
+        model, loc = TemplateSpec, loc[2:]
+        if loc[:1] == ["nodes"] and len(loc) > 1 and isinstance(loc[1], int):
+            where += ", " + _node_label(tpl.get("nodes", []), loc[1])
+            model, loc = NodeSpec, loc[2:]
+    elif loc[:1] == ["instances"] and len(loc) > 1:
+        where = f"instance #{int(loc[1]) + 1}"
+        model, loc = InstanceSpec, loc[2:]
+    prefix = f"{where}: " if where else ""
+    key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        return f"{prefix}unknown key '{key}' (expected one of: {_fields(model)})"
+    if err["type"] == "missing":
+        return f"{prefix}missing required key '{key}'"
+    return f"{prefix}key '{key}': {err['msg']}, got {err.get('input')!r}"
+
+
+def _node_label(nodes: Any, index: int) -> str:
+    try:
+        name = nodes[index].get("name")
+    except (AttributeError, IndexError, KeyError, TypeError):
+        name = None
+    return f"node '{name}'" if name else f"node #{index + 1}"
+
+
+def load_pipeline_files(directory: Path) -> dict[str, tuple[Path, PipelineFile]]:
+    """Parse every ``*.yml`` of ``directory`` into validated :class:`PipelineFile` s.
+
+    Raises:
+        PipelineSpecError: on a YAML error or an unknown, missing or mistyped key.
+    """
+    files: dict[str, tuple[Path, PipelineFile]] = {}
+    paths = sorted(directory.glob("*.yml"))
+    if not paths:
+        raise PipelineSpecError(f"{directory}: no pipeline files (*.yml) found")
+    for path in paths:
+        label = _label(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" at line {mark.line + 1}" if mark is not None else ""
+            raise PipelineSpecError(f"{label}: invalid YAML{line}") from exc
+        if not isinstance(raw, dict):
+            raise PipelineSpecError(
+                f"{label}: expected a mapping at the top level, "
+                f"got {type(raw).__name__}"
+            )
+        try:
+            files[path.stem] = (path, PipelineFile.model_validate(raw))
+        except ValidationError as exc:
+            raise PipelineSpecError(f"{label}: {_describe_error(raw, exc)}") from exc
+    return files
+
+
+def _label(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# -------------------------------------------------------------------------- building
+
+
+def _resolve_function(
+    ref: str, where: str, allowed_prefixes: Iterable[str]
+) -> Callable[..., Any]:
+    allowed = tuple(allowed_prefixes)
+    if not ref.startswith(allowed) or any(
+        part.startswith("_") for part in ref.split(".")
+    ):
+        raise PipelineSpecError(
+            f"{where}: function '{ref}' is outside the project's packages "
+            f"(expected a public function under {', '.join(allowed)})"
+        )
+    module_name, _, attr = ref.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise PipelineSpecError(
+            f"{where}: function '{ref}' not found (no module '{module_name}')"
+        ) from exc
+    func = getattr(module, attr, None)
+    if func is None or not inspect.isfunction(func):
+        raise PipelineSpecError(
+            f"{where}: function '{ref}' not found "
+            f"(module '{module_name}' has no function '{attr}')"
+        )
+    return func
+
+
+def _check_signature(func: Callable[..., Any], inputs: Datasets, where: str) -> None:
+    sig = inspect.signature(func)
+    try:
+        if inputs is None:
+            sig.bind()
+        elif isinstance(inputs, str):
+            sig.bind(inputs)
+        elif isinstance(inputs, list):
+            sig.bind(*inputs)
+        else:
+            sig.bind(**inputs)
+    except TypeError as exc:
+        raise PipelineSpecError(
+            f"{where}: inputs {inputs!r} do not match {func.__name__}{sig} ({exc})"
+        ) from exc
+
+
+def _check_names(
+    specs: Iterable[NodeSpec], where: str, seen: dict[str, str], prefix: str = ""
+) -> None:
+    for spec in specs:
+        name = f"{prefix}{spec.name}"
+        if not _NAME_RE.match(spec.name):
+            raise PipelineSpecError(
+                f"{where}: node name '{spec.name}' must be snake_case "
+                "(letters, digits, underscores)"
+            )
+        if name in seen:
+            raise PipelineSpecError(
+                f"{where}: duplicate node name '{name}' (also in {seen[name]})"
+            )
+        seen[name] = where
+
+
+def _build_nodes(
+    specs: Iterable[NodeSpec], label: str, allowed: Iterable[str]
+) -> list[Node]:
+    nodes = []
+    for spec in specs:
+        where = f"{label}: node '{spec.name}'"
+        func = _resolve_function(spec.func, where, allowed)
+        _check_signature(func, spec.inputs, where)
+        try:
+            nodes.append(
+                node(
+                    func,
+                    spec.inputs,
+                    spec.outputs,
+                    name=spec.name,
+                    tags=spec.tags,
+                    namespace=spec.namespace,
+                )
+            )
+        except (ValueError, TypeError) as exc:
+            raise PipelineSpecError(f"{where}: {_one_line(exc)}") from exc
+    return nodes
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _build_file(
+    stem: str, path: Path, spec: PipelineFile, allowed: Iterable[str]
+) -> Pipeline:
+    label = _label(path)
+    seen: dict[str, str] = {}
+    _check_names(spec.nodes, label, seen)
+    parts: list[Pipeline] = [Pipeline(_build_nodes(spec.nodes, label, allowed))]
+    for index, inst in enumerate(spec.instances, start=1):
+        where = f"{label}: instance #{index}"
+        template = spec.templates.get(inst.template)
+        if template is None:
+            raise PipelineSpecError(
+                f"{where}: unknown template '{inst.template}' "
+                f"(expected one of: {', '.join(sorted(spec.templates)) or 'none'})"
+            )
+        tpl_label = f"{label}: template '{inst.template}'"
+        tpl = Pipeline(_build_nodes(template.nodes, tpl_label, allowed))
+        for ns in inst.namespaces:
+            if not _NAME_RE.match(ns):
+                raise PipelineSpecError(f"{where}: namespace '{ns}' must be snake_case")
+            _check_names(template.nodes, f"{tpl_label} in '{ns}'", seen, f"{ns}.")
+            try:
+                parts.append(
+                    Pipeline(
+                        tpl,
+                        namespace=ns,
+                        inputs=set(inst.inputs) or None,
+                        outputs=set(inst.outputs) or None,
+                        parameters={p for p in inst.parameters} or None,
+                        tags=inst.tags or None,
+                    )
+                )
+            except (ValueError, TypeError) as exc:
+                raise PipelineSpecError(f"{where} '{ns}': {_one_line(exc)}") from exc
+    try:
+        return sum(parts, Pipeline([]))
+    except (ValueError, TypeError) as exc:
+        raise PipelineSpecError(f"{label}: {_one_line(exc)}") from exc
+
+
+def _check_free_inputs(label: str, pipe: Pipeline, catalog: CatalogNames) -> None:
+    for name in sorted(pipe.inputs()):
+        consumer = next(n.name for n in pipe.nodes if name in n.inputs)
+        if name == "parameters":
+            continue
+        if name.startswith("params:"):
+            key = name.removeprefix("params:")
+            if not catalog.has_parameter(key):
+                raise PipelineSpecError(
+                    f"{label}: node '{consumer}' reads parameter '{key}' "
+                    "that no parameters file defines"
+                )
+        elif not catalog.defines(name):
+            raise PipelineSpecError(
+                f"{label}: node '{consumer}' consumes dataset '{name}' that no node "
+                "produces and the catalog does not define"
+            )
+
+
+def build_pipelines(
+    files: Mapping[str, tuple[Path, PipelineFile]],
+    catalog: CatalogNames,
+    *,
+    allowed_prefixes: Iterable[str] = ALLOWED_FUNCTION_PREFIXES,
+) -> dict[str, Pipeline]:
+    """Build every declared pipeline, plus ``__default__``, after validating them all.
+
+    Raises:
+        PipelineSpecError: naming the file and node of the first problem found.
+    """
+    own = {
+        stem: _build_file(stem, path, spec, allowed_prefixes)
+        for stem, (path, spec) in files.items()
+    }
+
+    def expand(stem: str, trail: tuple[str, ...]) -> Pipeline:
+        path, spec = files[stem]
+        pipe = own[stem]
+        for inc in spec.include:
+            if inc not in files:
+                raise PipelineSpecError(
+                    f"{_label(path)}: include '{inc}' names no pipeline file "
+                    f"(expected one of: {', '.join(sorted(files))})"
+                )
+            if inc in trail:
+                cycle = " -> ".join((*trail, inc))
+                raise PipelineSpecError(f"{_label(path)}: include cycle {cycle}")
+            pipe = expand(inc, (*trail, inc)) + pipe
+        return pipe
+
+    pipelines = {stem: expand(stem, (stem,)) for stem in files}
+    for stem, pipe in pipelines.items():
+        _check_free_inputs(_label(files[stem][0]), pipe, catalog)
+    default = [pipelines[s] for s, (_, spec) in files.items() if spec.default]
+    pipelines["__default__"] = sum(default, Pipeline([]))
+    return pipelines

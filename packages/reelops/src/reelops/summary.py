@@ -1,0 +1,73 @@
+"""``python -m reelops.summary``: what the last ``kedro run`` did, in a few lines."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+import mlflow
+
+__all__ = ["main"]
+
+
+def _latest_run(experiment: str) -> mlflow.entities.Run | None:
+    runs = mlflow.search_runs(
+        experiment_names=[experiment],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    return runs[0] if runs else None
+
+
+@click.command()
+@click.option("--reports", default="data/08_reporting", show_default=True)
+def main(reports: str) -> None:
+    """Print the pipelines run, the MLflow run and where the reports are."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    mlflow.set_tracking_uri(uri)
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME", "reelops")
+    run = _latest_run(experiment)
+    if run is None:
+        raise click.ClickException(f"no MLflow run found in experiment '{experiment}'")
+    tags = run.data.tags
+    click.echo("")
+    click.echo("reelops run summary")
+    click.echo(
+        f"  pipelines : {tags.get('kedro.pipelines', '?')} "
+        f"(env {tags.get('kedro.env', '?')}, status {run.info.status})"
+    )
+    click.echo(
+        f"  git       : {tags.get('git.sha', '?')[:12]}"
+        f"{' (dirty)' if tags.get('git.dirty') == 'true' else ''}"
+    )
+    click.echo(f"  data      : sha256 {tags.get('data.sha256', '?')[:12]}")
+    report = Path(reports) / "ingest_report.json"
+    if report.exists():
+        sources = json.loads(report.read_text())["sources"]
+        counts = ", ".join(
+            f"{k} {v['valid_rows']:,} valid / {v['quarantined_rows']:,} quarantined"
+            for k, v in sources.items()
+        )
+        click.echo(f"  ingest    : {counts}")
+    eda = Path(reports) / "eda" / "eda_summary.json"
+    if eda.exists():
+        s = json.loads(eda.read_text())
+        click.echo(
+            f"  eda       : {s['n_ratings']:,} ratings, {s['n_users']:,} users, "
+            f"{s['n_movies_rated']:,} rated movies, sparsity {s['sparsity']:.2%}"
+        )
+    click.echo(
+        f"  mlflow    : run {run.info.run_id} in experiment '{experiment}' ({uri})"
+    )
+    click.echo("              open it with: make mlflow-ui  ->  http://127.0.0.1:5000")
+    click.echo(
+        f"  reports   : {reports}/ "
+        "(ingest_report.json, eda/*.png, eda/eda_summary.json)"
+    )
+
+
+if __name__ == "__main__":
+    main()
