@@ -19,9 +19,9 @@ export PYTHONWARNINGS := ignore::DeprecationWarning,ignore::FutureWarning,ignore
 export UV_PYTHON_DOWNLOADS := never
 
 # Raw MovieLens: the shared read-only copy when it exists (else data/01_raw, else download).
-SHARED_MOVIELENS := $(abspath ../shared/data/movielens/ml-latest-small)
-ifneq ($(wildcard $(SHARED_MOVIELENS)/ratings.csv),)
-export MOVIELENS_DIR ?= $(SHARED_MOVIELENS)
+SHARED_MOVIELENS := $(firstword $(wildcard $(abspath ../shared/data/movielens/ml-latest-small)/ratings.csv /work/shared/data/movielens/ml-latest-small/ratings.csv))
+ifneq ($(SHARED_MOVIELENS),)
+export MOVIELENS_DIR ?= $(patsubst %/,%,$(dir $(SHARED_MOVIELENS)))
 endif
 
 KEDRO := $(BIN)/kedro

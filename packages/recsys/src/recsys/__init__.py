@@ -1,1 +1,76 @@
-"""Package."""
+"""recsys: a pure recommender library of scikit-learn estimators.
+
+Estimators (fit on ``(user_id, movie_id)`` pairs and ratings, predict ratings,
+recommend top-k movies): :class:`PopularityRecommender`, :class:`BiasBaseline`,
+:class:`MatrixFactorization`, :class:`ItemKNN`, :class:`EASE`,
+:class:`BlendRecommender`; by short name through :data:`ESTIMATORS` and
+:func:`make_estimator`. Also metrics (:mod:`recsys.metrics`), the ranking protocol
+(:func:`evaluate_ranking`), splits (:mod:`recsys.splits`) and a synthetic
+MovieLens-shaped generator (:func:`make_movielens_like`).
+
+The package imports no platform code (Kedro, MLflow, BentoML, whylogs).
+"""
+
+from __future__ import annotations
+
+from recsys._base import RATING_MAX, RATING_MIN, BaseRecommender
+from recsys.baseline import BiasBaseline
+from recsys.blend import BlendRecommender
+from recsys.ease import EASE
+from recsys.evaluation import evaluate_ranking
+from recsys.exceptions import (
+    InvalidInputError,
+    InvalidParameterError,
+    NotFittedError,
+    RecsysError,
+    UnknownEstimatorError,
+)
+from recsys.knn import ItemKNN
+from recsys.metrics import (
+    coverage_at_k_score,
+    mae_error,
+    map_at_k_score,
+    ndcg_at_k_score,
+    precision_at_k_score,
+    recall_at_k_score,
+    rmse_error,
+)
+from recsys.mf import MatrixFactorization
+from recsys.popularity import PopularityRecommender
+from recsys.registry import ESTIMATORS, make_estimator
+from recsys.results import Recommendations, SimilarItems
+from recsys.splits import leave_last_n_split, random_split, temporal_split
+from recsys.synthetic import make_movielens_like
+
+__all__ = [
+    "EASE",
+    "ESTIMATORS",
+    "RATING_MAX",
+    "RATING_MIN",
+    "BaseRecommender",
+    "BiasBaseline",
+    "BlendRecommender",
+    "InvalidInputError",
+    "InvalidParameterError",
+    "ItemKNN",
+    "MatrixFactorization",
+    "NotFittedError",
+    "PopularityRecommender",
+    "Recommendations",
+    "RecsysError",
+    "SimilarItems",
+    "UnknownEstimatorError",
+    "coverage_at_k_score",
+    "evaluate_ranking",
+    "leave_last_n_split",
+    "mae_error",
+    "make_estimator",
+    "make_movielens_like",
+    "map_at_k_score",
+    "ndcg_at_k_score",
+    "precision_at_k_score",
+    "random_split",
+    "recall_at_k_score",
+    "rmse_error",
+    "temporal_split",
+]
