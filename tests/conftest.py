@@ -103,6 +103,25 @@ def real_movielens() -> Path:
     return movielens_dir()
 
 
+def movielens_subset(target: Path, n_users: int) -> Path:
+    """A MovieLens directory with the ratings of the first ``n_users`` real users
+    (all movies, tags and links kept), written at test time, never committed."""
+    source = movielens_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("movies.csv", "tags.csv", "links.csv"):
+        shutil.copy2(source / name, target / name)
+    with (
+        (source / "ratings.csv").open("rb") as src,
+        (target / "ratings.csv").open("wb") as dst,
+    ):
+        dst.write(src.readline())
+        for line in src:
+            if int(line.split(b",", 1)[0]) > n_users:
+                break
+            dst.write(line)
+    return target
+
+
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One real ``kedro run`` (default pipeline) on ml-latest-small, shared by tests."""

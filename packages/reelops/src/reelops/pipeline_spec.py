@@ -27,6 +27,14 @@ The format::
       - template: candidate
         namespaces: [bias, mf]   # params:model becomes params:bias.model, ...
         inputs: [train_ratings]  # datasets shared by every namespace
+
+A node may also take one keyword input per namespace of a template (``foreach``),
+so that adding a namespace never means editing the node that gathers them::
+
+      - name: compare_models_node
+        func: reelops.nodes.training.compare_models
+        inputs: {split: split_summary}
+        foreach: {template: candidate, dataset: "{namespace}.metrics"}
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from reelops.errors import PipelineSpecError
 __all__ = [
     "ALLOWED_FUNCTION_PREFIXES",
     "CatalogNames",
+    "ForEachSpec",
     "NodeSpec",
     "PipelineFile",
     "build_pipelines",
@@ -67,6 +76,17 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ForEachSpec(_Spec):
+    """Extra keyword inputs, one per namespace the file instantiates ``template`` in.
+
+    ``dataset`` is formatted with ``{namespace}``; the function receives each one as
+    the keyword argument named after the namespace (so it takes ``**kwargs``).
+    """
+
+    template: str
+    dataset: str
+
+
 class NodeSpec(_Spec):
     """One node: a function of the project's packages wired to named datasets."""
 
@@ -76,6 +96,7 @@ class NodeSpec(_Spec):
     outputs: Datasets = None
     tags: list[str] = []
     namespace: str | None = None
+    foreach: ForEachSpec | None = None
 
 
 class TemplateSpec(_Spec):
@@ -275,19 +296,45 @@ def _check_names(
         seen[name] = where
 
 
+def _expand_foreach(
+    spec: NodeSpec, where: str, namespaces: Mapping[str, list[str]]
+) -> Datasets:
+    if spec.foreach is None:
+        return spec.inputs
+    template = spec.foreach.template
+    if template not in namespaces:
+        raise PipelineSpecError(
+            f"{where}: foreach names template '{template}' that this file does not "
+            f"instantiate (expected one of: {', '.join(sorted(namespaces)) or 'none'})"
+        )
+    if spec.inputs is not None and not isinstance(spec.inputs, dict):
+        raise PipelineSpecError(
+            f"{where}: foreach needs inputs as a mapping of argument to dataset, "
+            f"got {spec.inputs!r}"
+        )
+    extra = {
+        ns: spec.foreach.dataset.format(namespace=ns) for ns in namespaces[template]
+    }
+    return {**(spec.inputs or {}), **extra}
+
+
 def _build_nodes(
-    specs: Iterable[NodeSpec], label: str, allowed: Iterable[str]
+    specs: Iterable[NodeSpec],
+    label: str,
+    allowed: Iterable[str],
+    namespaces: Mapping[str, list[str]] | None = None,
 ) -> list[Node]:
     nodes = []
     for spec in specs:
         where = f"{label}: node '{spec.name}'"
         func = _resolve_function(spec.func, where, allowed)
-        _check_signature(func, spec.inputs, where)
+        inputs = _expand_foreach(spec, where, namespaces or {})
+        _check_signature(func, inputs, where)
         try:
             nodes.append(
                 node(
                     func,
-                    spec.inputs,
+                    inputs,
                     spec.outputs,
                     name=spec.name,
                     tags=spec.tags,
@@ -309,7 +356,11 @@ def _build_file(
     label = _label(path)
     seen: dict[str, str] = {}
     _check_names(spec.nodes, label, seen)
-    parts: list[Pipeline] = [Pipeline(_build_nodes(spec.nodes, label, allowed))]
+    namespaces: dict[str, list[str]] = {}
+    for inst in spec.instances:
+        namespaces.setdefault(inst.template, []).extend(inst.namespaces)
+    nodes = _build_nodes(spec.nodes, label, allowed, namespaces)
+    parts: list[Pipeline] = [Pipeline(nodes)]
     for index, inst in enumerate(spec.instances, start=1):
         where = f"{label}: instance #{index}"
         template = spec.templates.get(inst.template)

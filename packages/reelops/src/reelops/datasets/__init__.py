@@ -3,5 +3,11 @@
 from reelops.datasets.checksums import FileChecksumsDataset
 from reelops.datasets.mlflow_tags import MlflowTagsDataset
 from reelops.datasets.raw_csv import RawCSVDataset
+from reelops.datasets.registered_model import RegisteredModelDataset
 
-__all__ = ["FileChecksumsDataset", "MlflowTagsDataset", "RawCSVDataset"]
+__all__ = [
+    "FileChecksumsDataset",
+    "MlflowTagsDataset",
+    "RawCSVDataset",
+    "RegisteredModelDataset",
+]

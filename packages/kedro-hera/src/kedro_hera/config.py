@@ -1,0 +1,426 @@
+"""The ``argo.yml`` configuration model.
+
+The file lives in ``conf/<env>/argo.yml`` (``conf/base/argo.yml`` holds what the
+environments share) and is read through the project's own config loader. Every
+model rejects unknown keys, and :func:`parse_config` turns pydantic's multi-line
+report into one line that names each bad key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kedro_hera._names import is_dns_label
+from kedro_hera._quantity import parse_cpu, parse_memory
+from kedro_hera.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "ArgoConfig",
+    "ExitHandlerConfig",
+    "GroupConfig",
+    "GroupingConfig",
+    "ImageConfig",
+    "MlflowConfig",
+    "PodGCConfig",
+    "Quantities",
+    "ResourcesConfig",
+    "RetryConfig",
+    "ScheduleConfig",
+    "SecretEnvVar",
+    "ServerConfig",
+    "TTLConfig",
+    "TolerationConfig",
+    "parse_config",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _quantity_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+class Quantities(_Model):
+    """CPU and memory quantities, e.g. ``{cpu: 500m, memory: 1Gi}``."""
+
+    cpu: str | None = Field(default=None, description="CPU, e.g. '500m' or '2'.")
+    memory: str | None = Field(default=None, description="Memory, e.g. '512Mi'.")
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu_text(cls, value: Any) -> Any:
+        return _quantity_text(value)
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory_text(cls, value: Any) -> Any:
+        return _quantity_text(value)
+
+    @field_validator("cpu")
+    @classmethod
+    def _check_cpu(cls, value: str | None) -> str | None:
+        if value is not None and parse_cpu(value) is None:
+            msg = (
+                f"'{value}' is not a Kubernetes CPU quantity "
+                "(expected e.g. '500m' or '2')"
+            )
+            raise ValueError(msg)
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _check_memory(cls, value: str | None) -> str | None:
+        if value is not None and parse_memory(value) is None:
+            msg = (
+                f"'{value}' is not a Kubernetes memory quantity "
+                "(expected e.g. '512Mi' or '2Gi')"
+            )
+            raise ValueError(msg)
+        return value
+
+
+class ResourcesConfig(_Model):
+    """Container requests and limits."""
+
+    requests: Quantities = Quantities()
+    limits: Quantities = Quantities()
+
+    @model_validator(mode="after")
+    def _limits_not_below_requests(self) -> ResourcesConfig:
+        problem = resources_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+def resources_problem(resources: ResourcesConfig) -> str | None:
+    """Tell whether a limit is below its request.
+
+    Args:
+        resources: Requests and limits to compare.
+
+    Returns:
+        A one-line description of the first problem, or None.
+    """
+    pairs = (
+        ("cpu", parse_cpu, resources.requests.cpu, resources.limits.cpu),
+        ("memory", parse_memory, resources.requests.memory, resources.limits.memory),
+    )
+    for name, parse, request, limit in pairs:
+        if request is None or limit is None:
+            continue
+        request_value, limit_value = parse(request), parse(limit)
+        if request_value is None or limit_value is None:
+            continue
+        if limit_value < request_value:
+            return (
+                f"limits.{name} '{limit}' is below requests.{name} '{request}' "
+                "(a limit must be at least its request)"
+            )
+    return None
+
+
+class TolerationConfig(_Model):
+    """A Kubernetes toleration."""
+
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class GroupConfig(_Model):
+    """Overrides for the tasks holding a tag or a namespace.
+
+    A task matches the group named ``K`` when its group is ``K`` or when one of its
+    nodes has the tag ``K`` or lives in the namespace ``K`` (or below it). When
+    several groups match a task, each resource is the largest one asked for.
+    """
+
+    resources: ResourcesConfig | None = None
+    node_selector: dict[str, str] = {}
+    tolerations: list[TolerationConfig] = []
+
+
+class GroupingConfig(_Model):
+    """How Kedro nodes are grouped into Argo tasks."""
+
+    by_namespace: bool = Field(
+        default=True,
+        description="Group nodes by top-level namespace (Pipeline.group_nodes_by).",
+    )
+    group_by_tags: list[str] = Field(
+        default=[], description="Nodes holding one of these tags form one task."
+    )
+    tag_prefix: str | None = Field(
+        default=None,
+        description="A tag '<prefix><name>' puts the node in the task '<name>'.",
+    )
+
+    @field_validator("tag_prefix")
+    @classmethod
+    def _prefix_not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value:
+            msg = "must not be empty (omit it to disable prefix grouping)"
+            raise ValueError(msg)
+        return value
+
+
+class ImageConfig(_Model):
+    """The container image every task runs."""
+
+    repository: str
+    tag: str | None = Field(
+        default=None,
+        description="Defaults to $KEDRO_HERA_IMAGE_TAG, then the git SHA.",
+    )
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    pull_secrets: list[str] = []
+
+
+class RetryConfig(_Model):
+    """Retries of infrastructure failures (never OOM kills nor application errors)."""
+
+    limit: int = Field(default=2, ge=0)
+    backoff_duration: str = "30s"
+    backoff_factor: int = Field(default=2, ge=1)
+    backoff_max_duration: str = "10m"
+
+
+class TTLConfig(_Model):
+    """How long finished workflows are kept (Argo ``ttlStrategy``)."""
+
+    seconds_after_completion: int | None = Field(default=None, ge=0)
+    seconds_after_success: int | None = Field(default=None, ge=0)
+    seconds_after_failure: int | None = Field(default=None, ge=0)
+
+
+class PodGCConfig(_Model):
+    """When pods are deleted (Argo ``podGC``)."""
+
+    strategy: Literal[
+        "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"
+    ] = "OnPodSuccess"
+    delete_delay_duration: str | None = None
+
+
+class ScheduleConfig(_Model):
+    """A CronWorkflow that runs a compiled WorkflowTemplate."""
+
+    name: str
+    pipeline: str
+    cron: list[str] = Field(min_length=1)
+    timezone: str = "UTC"
+    params: dict[str, Any] = {}
+    concurrency_policy: Literal["Allow", "Forbid", "Replace"] = "Forbid"
+    suspend: bool = False
+    starting_deadline_seconds: int | None = Field(default=None, ge=0)
+    successful_jobs_history_limit: int | None = Field(default=None, ge=0)
+    failed_jobs_history_limit: int | None = Field(default=None, ge=0)
+
+    @field_validator("cron", mode="before")
+    @classmethod
+    def _cron_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_dns(cls, value: str) -> str:
+        if not is_dns_label(value):
+            msg = f"'{value}' is not a DNS-1123 label (lower-case letters, digits, '-')"
+            raise ValueError(msg)
+        return value
+
+
+class MlflowConfig(_Model):
+    """One MLflow run shared by every task of a workflow."""
+
+    enabled: bool = True
+    experiment_name: str | None = Field(
+        default=None,
+        description="Defaults to tracking.experiment.name of mlflow.yml, else Default.",
+    )
+    tracking_uri: str | None = Field(
+        default=None, description="Exported as MLFLOW_TRACKING_URI to every task."
+    )
+    init_command: list[str] | None = Field(
+        default=None,
+        description="Replaces `kedro argo init-run`; must write the run id to "
+        "/tmp/kedro-hera/mlflow-run-id.",
+    )
+    resources: ResourcesConfig = ResourcesConfig(
+        requests=Quantities(cpu="100m", memory="256Mi"),
+        limits=Quantities(memory="512Mi"),
+    )
+
+
+class ExitHandlerConfig(_Model):
+    """The onExit step recording the workflow's outcome."""
+
+    enabled: bool = True
+    command: list[str] | None = Field(
+        default=None,
+        description="Replaces `kedro argo end-run` (the default when MLflow is on).",
+    )
+
+
+class ServerConfig(_Model):
+    """Where `kedro argo submit` finds the Argo server (token only from env vars)."""
+
+    host: str | None = None
+    verify_ssl: bool = True
+
+
+class SecretEnvVar(_Model):
+    """An environment variable read from a Kubernetes secret."""
+
+    secret: str
+    key: str
+
+
+class ArgoConfig(_Model):
+    """The whole ``argo.yml`` of one Kedro environment."""
+
+    image: ImageConfig
+    namespace: str
+    service_account: str | None = None
+    name_prefix: str | None = Field(
+        default=None, description="Prefix of template names; defaults to the package."
+    )
+    pipelines: list[str] | None = Field(
+        default=None, description="Pipelines to compile; defaults to all registered."
+    )
+    kedro_command: list[str] = Field(default=["kedro"], min_length=1)
+    working_dir: str | None = None
+    data_root: str | None = Field(
+        default=None,
+        description="Remote root (e.g. s3://bucket/prefix) of the env's catalog: "
+        "every dataset crossing tasks must live below it.",
+    )
+    env_vars: dict[str, str] = {}
+    secret_env_vars: dict[str, SecretEnvVar] = {}
+    resources: ResourcesConfig = ResourcesConfig(
+        requests=Quantities(cpu="500m", memory="1Gi"),
+        limits=Quantities(memory="2Gi"),
+    )
+    groups: dict[str, GroupConfig] = {}
+    grouping: GroupingConfig = GroupingConfig()
+    retry: RetryConfig = RetryConfig()
+    ttl: TTLConfig = TTLConfig(seconds_after_completion=7 * 24 * 3600)
+    pod_gc: PodGCConfig = PodGCConfig()
+    node_selector: dict[str, str] = {}
+    tolerations: list[TolerationConfig] = []
+    active_deadline_seconds: int | None = Field(default=None, gt=0)
+    parallelism: int | None = Field(default=None, gt=0)
+    schedules: list[ScheduleConfig] = []
+    mlflow: MlflowConfig = MlflowConfig()
+    exit_handler: ExitHandlerConfig = ExitHandlerConfig()
+    server: ServerConfig = ServerConfig()
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_is_dns(cls, value: str) -> str:
+        if not is_dns_label(value):
+            msg = f"'{value}' is not a DNS-1123 label (lower-case letters, digits, '-')"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _unique_schedule_names(self) -> ArgoConfig:
+        names = [schedule.name for schedule in self.schedules]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            msg = f"schedule names must be unique, got {duplicates} more than once"
+            raise ValueError(msg)
+        return self
+
+
+def _location(loc: tuple[str | int, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "<root>"
+
+
+def _known_fields(loc: tuple[str | int, ...]) -> list[str] | None:
+    """Return the field names of the model found at ``loc`` (parent of a bad key)."""
+    model: Any = ArgoConfig
+    for item in loc:
+        if isinstance(item, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if fields is None or item not in fields:
+            return None
+        annotation = fields[item].annotation
+        model = _model_in(annotation)
+        if model is None:
+            return None
+    fields = getattr(model, "model_fields", None)
+    return sorted(fields) if fields is not None else None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _one_line(error: Mapping[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    where = _location(loc)
+    if error["type"] == "extra_forbidden":
+        known = _known_fields(loc[:-1])
+        hint = f" (expected one of: {', '.join(known)})" if known else ""
+        return f"{where}: unknown key{hint}"
+    if error["type"] == "missing":
+        return f"{where}: required key is missing"
+    message = str(error["msg"])
+    if error["type"] == "value_error":
+        return f"{where}: {message.removeprefix('Value error, ')}"
+    return f"{where}: {message}, got {error.get('input')!r}"
+
+
+def parse_config(raw: Mapping[str, Any], *, source: str) -> ArgoConfig:
+    """Validate a raw ``argo.yml`` mapping.
+
+    Args:
+        raw: The mapping loaded by the config loader.
+        source: What error messages call the config, e.g. ``argo.yml (env 'prod')``.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: With one line naming every bad key.
+    """
+    try:
+        return ArgoConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = "; ".join(_one_line(error) for error in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from exc

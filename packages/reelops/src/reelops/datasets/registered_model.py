@@ -1,0 +1,169 @@
+"""``RegisteredModelDataset``: the MLflow model registry as a Kedro dataset.
+
+Saving a :class:`~reelops.challenger.ChallengerPackage` logs the estimator as an
+MLflow pyfunc model (signature and input example included) in the active run,
+registers a new version and points an alias (``challenger``) at it. Saving a
+:class:`~reelops.challenger.Rejection` registers nothing and records why on the run.
+Loading returns the estimator behind an alias (``champion``), or ``None``.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from kedro.io.core import AbstractDataset, DatasetError
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+from reelops.challenger import ChallengerPackage, Rejection
+
+__all__ = ["RecommenderModel", "RegisteredModelDataset"]
+
+logger = logging.getLogger(__name__)
+
+#: Run tags copied onto every registered version, so a model carries its lineage.
+_LINEAGE_TAGS = ("git.sha", "git.dirty", "data.sha256", "kedro.env")
+
+
+class RecommenderModel(PythonModel):
+    """pyfunc wrapper of a recsys estimator: ``(user_id, movie_id)`` -> rating.
+
+    ``predict`` returns a DataFrame with ``rating`` (clipped to [0.5, 5]) and
+    ``cold_start`` (True where the user or movie was unknown to the model and the
+    fallback answered). The estimator itself is ``unwrap_python_model().estimator``.
+    """
+
+    estimator: Any = None
+
+    def load_context(self, context: PythonModelContext) -> None:
+        """Unpickle the estimator artifact."""
+        with Path(context.artifacts["estimator"]).open("rb") as handle:
+            self.estimator = pickle.load(handle)  # noqa: S301 - our own artifact
+
+    def predict(
+        self,
+        context: PythonModelContext | None,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Predict ratings for the ``(user_id, movie_id)`` pairs of ``model_input``."""
+        ratings, fallback = self.estimator.predict_with_fallback(
+            model_input[["user_id", "movie_id"]]
+        )
+        return pd.DataFrame({"rating": ratings, "cold_start": fallback})
+
+
+class RegisteredModelDataset(AbstractDataset[Any, Any]):
+    """Register challengers / load the model behind an alias.
+
+    Example::
+
+        challenger_model:
+          type: reelops.datasets.RegisteredModelDataset
+          model_name: reelops-recommender
+          alias: challenger
+    """
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        alias: str,
+        artifact_path: str = "model",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Create the dataset for ``model_name@alias``."""
+        self._model_name = model_name
+        self._alias = alias
+        self._artifact_path = artifact_path
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"model_name": self._model_name, "alias": self._alias}
+
+    def load(self) -> Any:
+        """The estimator registered under the alias, or ``None`` when there is none."""
+        uri = f"models:/{self._model_name}@{self._alias}"
+        try:
+            model = mlflow.pyfunc.load_model(uri)
+        except MlflowException as exc:
+            if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(
+                exc
+            ):
+                logger.info("no model registered as %s", uri)
+                return None
+            raise DatasetError(f"cannot load {uri}: {exc.message}") from exc
+        return model.unwrap_python_model().estimator
+
+    def save(self, data: ChallengerPackage | Rejection) -> None:
+        """Register ``data`` (and move the alias), or record its rejection."""
+        if mlflow.active_run() is None:
+            raise DatasetError(
+                f"registering {self._model_name} needs an active MLflow run "
+                "(is tracking disabled for this pipeline?)"
+            )
+        if isinstance(data, Rejection):
+            mlflow.set_tags(
+                {
+                    "challenger.registered": "false",
+                    "challenger.candidate": data.candidate,
+                    "challenger.rejected_because": " | ".join(data.reasons)[:5000],
+                }
+            )
+            logger.warning(
+                "%s not registered: %s", data.candidate, "; ".join(data.reasons)
+            )
+            return
+        self._register(data)
+
+    def _register(self, pkg: ChallengerPackage) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "estimator.pkl"
+            path.write_bytes(pickle.dumps(pkg.estimator, protocol=5))
+            wrapper = RecommenderModel()
+            wrapper.estimator = pkg.estimator
+            output = wrapper.predict(None, pkg.input_example)
+            info = mlflow.pyfunc.log_model(
+                name=self._artifact_path,
+                python_model=RecommenderModel(),
+                artifacts={"estimator": str(path)},
+                signature=infer_signature(pkg.input_example, output),
+                input_example=pkg.input_example,
+                registered_model_name=pkg.model_name,
+            )
+        client = mlflow.MlflowClient()
+        version = str(info.registered_model_version)
+        run = mlflow.active_run()
+        run_tags = mlflow.get_run(run.info.run_id).data.tags if run else {}
+        lineage = {k: run_tags[k] for k in _LINEAGE_TAGS if k in run_tags}
+        if run is not None:
+            lineage["mlflow.run_id"] = run.info.run_id
+        client.set_registered_model_alias(pkg.model_name, pkg.alias, version)
+        for key, value in {
+            "candidate": pkg.candidate,
+            **{
+                f"metric.{k.replace('@', '_at_')}": str(v)
+                for k, v in pkg.metrics.items()
+            },
+            **lineage,
+            **pkg.tags,
+        }.items():
+            client.set_model_version_tag(pkg.model_name, version, key, value)
+        mlflow.set_tags(
+            {
+                "challenger.registered": "true",
+                "challenger.candidate": pkg.candidate,
+                "challenger.version": version,
+            }
+        )
+        logger.info(
+            "registered %s version %s as @%s", pkg.model_name, version, pkg.alias
+        )

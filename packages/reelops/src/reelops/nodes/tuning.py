@@ -1,0 +1,111 @@
+"""Tuning stage: grid search on a validation split carved from the train split."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from recsys import evaluate_ranking, make_estimator, random_split, rmse_error
+from reelops._pydantic import parse_config
+from reelops.nodes.training import LOWER_IS_BETTER
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["carve_validation", "search_hyperparameters", "tuned_parameters"]
+
+
+class SearchSpace(BaseModel):
+    """One estimator's grid and the validation metric that picks its best point."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str = "rmse"
+    base: dict[str, Any] = {}
+    grid: dict[str, list[Any]]
+
+
+class TuningConfig(BaseModel):
+    """``parameters_tuning.yml``: the validation split and the search spaces."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    validation_size: float = 0.1
+    seed: int = 7
+    k: int = 10
+    search: dict[str, SearchSpace]
+
+
+def _config(tuning: dict[str, Any]) -> TuningConfig:
+    return parse_config(TuningConfig, tuning, "parameters 'tuning'")
+
+
+def carve_validation(
+    train_ratings: pd.DataFrame, tuning: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split the train split again: (fit part, validation part). Test stays unseen."""
+    cfg = _config(tuning)
+    fit_part, validation = random_split(
+        train_ratings, test_size=cfg.validation_size, random_state=cfg.seed
+    )
+    return fit_part.reset_index(drop=True), validation.reset_index(drop=True)
+
+
+def _score(
+    model: Any, metric: str, fit_part: pd.DataFrame, validation: pd.DataFrame, k: int
+) -> float:
+    if metric == "rmse":
+        X = validation[["user_id", "movie_id", "timestamp"]]
+        return float(rmse_error(validation["rating"].to_numpy(), model.predict(X)))
+    name, _, cut = metric.partition("@")
+    if int(cut or k) != k:
+        raise ValueError(f"tuning metric '{metric}' must use k={k}")
+    scores = evaluate_ranking(model, fit_part, validation, k=k)
+    return float(scores[f"{name}_at_{k}"])
+
+
+def search_hyperparameters(
+    fit_ratings: pd.DataFrame, validation_ratings: pd.DataFrame, tuning: dict[str, Any]
+) -> dict[str, Any]:
+    """Fit every grid point on the fit part and score it on the validation part.
+
+    Returns, per estimator, every trial (parameters, score, fit seconds) and the best
+    one by the space's metric (lower is better for rmse, higher for ranking metrics).
+    """
+    cfg = _config(tuning)
+    X = fit_ratings[["user_id", "movie_id", "timestamp"]]
+    y = fit_ratings["rating"].to_numpy()
+    results: dict[str, Any] = {}
+    for name, space in sorted(cfg.search.items()):
+        keys = sorted(space.grid)
+        trials: list[dict[str, Any]] = []
+        for values in itertools.product(*(space.grid[k] for k in keys)):
+            params = {**space.base, **dict(zip(keys, values, strict=True))}
+            start = time.perf_counter()
+            model = make_estimator(name, params).fit(X, y)
+            fit_seconds = time.perf_counter() - start
+            score = _score(model, space.metric, fit_ratings, validation_ratings, cfg.k)
+            trials.append(
+                {
+                    "params": params,
+                    "score": round(score, 6),
+                    "fit_seconds": round(fit_seconds, 3),
+                }
+            )
+        sign = 1 if space.metric in LOWER_IS_BETTER else -1
+        best = min(trials, key=lambda t: sign * float(t["score"]))
+        results[name] = {"metric": space.metric, "best": best, "trials": trials}
+    return results
+
+
+def tuned_parameters(tuning_results: dict[str, Any]) -> dict[str, Any]:
+    """The content of ``parameters_tuned.yml``: the best point of every search."""
+    return {
+        "tuned_params": {
+            name: dict(sorted(result["best"]["params"].items()))
+            for name, result in sorted(tuning_results.items())
+        }
+    }

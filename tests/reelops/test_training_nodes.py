@@ -1,0 +1,176 @@
+"""Training nodes: split config, candidate fitting, champion gates (pure functions)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from reelops.challenger import ChallengerPackage, Rejection
+from reelops.errors import ConfigError
+from reelops.nodes import training
+
+SELECTION = {
+    "primary_metric": "rmse",
+    "baseline": "bias",
+    "min_improvement_over_baseline": 0.02,
+    "champion_tolerance": 0.01,
+}
+
+
+def table(**rmse: float) -> dict:
+    return {
+        "split": {"strategy": "random"},
+        "candidates": {n: {"rmse": v, "ndcg@10": 1 - v} for n, v in rmse.items()},
+    }
+
+
+def ratings(n_users: int = 30, n_movies: int = 20) -> pd.DataFrame:
+    rows = [
+        (u, m, float(1 + (u * m) % 5), 1_000_000_000 + u * 100 + m)
+        for u in range(1, n_users + 1)
+        for m in range(1, n_movies + 1)
+        if (u + m) % 3
+    ]
+    return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
+
+
+def test_best_candidate_passing_every_gate_is_registered() -> None:
+    decision = training.select_champion(table(bias=0.90, mf=0.85), {}, SELECTION)
+    assert decision["champion"] == "mf"
+    assert decision["register"] is True
+    assert decision["reasons"] == []
+    assert decision["gates"]["beats_baseline"]["improvement"] == pytest.approx(
+        0.05 / 0.90, abs=1e-6
+    )
+
+
+def test_candidate_not_beating_baseline_by_margin_is_refused() -> None:
+    decision = training.select_champion(table(bias=0.90, mf=0.89), {}, SELECTION)
+    assert decision["register"] is False
+    assert decision["reasons"] == [
+        "mf rmse=0.89 does not beat baseline bias (0.9) by 2.0%"
+    ]
+
+
+def test_baseline_itself_never_passes() -> None:
+    decision = training.select_champion(table(bias=0.80, mf=0.90), {}, SELECTION)
+    assert decision["champion"] == "bias"
+    assert decision["register"] is False
+
+
+def test_regression_against_the_registered_champion_is_refused() -> None:
+    champion = {"rmse": 0.80, "ndcg@10": 0.2}
+    decision = training.select_champion(table(bias=0.90, mf=0.85), champion, SELECTION)
+    assert decision["register"] is False
+    assert decision["gates"]["not_worse_than_champion"]["passed"] is False
+    assert decision["reasons"] == [
+        "mf rmse=0.85 is worse than the champion (0.8) by more than 1.0%"
+    ]
+
+
+def test_within_tolerance_of_the_champion_passes() -> None:
+    champion = {"rmse": 0.845, "ndcg@10": 0.2}
+    decision = training.select_champion(table(bias=0.90, mf=0.85), champion, SELECTION)
+    assert decision["register"] is True
+
+
+def test_higher_is_better_metrics_rank_descending() -> None:
+    cfg = {**SELECTION, "primary_metric": "ndcg@10"}
+    decision = training.select_champion(table(bias=0.90, mf=0.85, ease=0.7), {}, cfg)
+    assert decision["ranking"][0] == "ease"
+    assert decision["register"] is True
+
+
+def test_unknown_primary_metric_is_a_clear_error() -> None:
+    cfg = {**SELECTION, "primary_metric": "auc"}
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "primary metric 'auc' is not measured (expected one of: ndcg@10, rmse)"
+        ),
+    ):
+        training.select_champion(table(bias=0.9, mf=0.8), {}, cfg)
+
+
+def test_unknown_selection_key_is_a_clear_error() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("parameters 'selection': unknown key 'primary'"),
+    ):
+        training.select_champion(table(bias=0.9), {}, {"primary": "rmse"})
+
+
+def test_rejected_decision_packages_a_rejection() -> None:
+    decision = training.select_champion(table(bias=0.90, mf=0.89), {}, SELECTION)
+    package = training.package_challenger(decision, table(bias=0.9, mf=0.89), ratings())
+    assert isinstance(package, Rejection)
+    assert package.reasons == decision["reasons"]
+
+
+def test_split_is_deterministic_and_complete() -> None:
+    data = ratings()
+    split = {"strategy": "random", "test_size": 0.2, "seed": 3}
+    train_a, test_a, summary = training.split_ratings(data, split)
+    train_b, test_b, _ = training.split_ratings(data, split)
+    pd.testing.assert_frame_equal(train_a, train_b)
+    pd.testing.assert_frame_equal(test_a, test_b)
+    assert summary["n_train"] + summary["n_test"] == len(data)
+    assert summary["n_test"] == round(0.2 * len(data))
+
+
+def test_unknown_split_strategy_is_a_clear_error() -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape("parameters 'split': key 'strategy'")
+    ):
+        training.split_ratings(ratings(), {"strategy": "by_genre"})
+
+
+def test_tuned_parameters_override_the_candidate_params() -> None:
+    data = ratings()
+    spec = {"name": "bias", "params": {"reg_user": 1.0}}
+    model, report = training.fit_candidate(data, spec, {"bias": {"reg_user": 7.0}}, 0)
+    assert model.get_params()["reg_user"] == 7.0
+    assert report["tuned"] == ["reg_user"]
+    model, report = training.fit_candidate(
+        data, {**spec, "use_tuned": False}, {"bias": {"reg_user": 7.0}}, 0
+    )
+    assert model.get_params()["reg_user"] == 1.0
+
+
+def test_candidate_evaluation_reports_every_metric() -> None:
+    data = ratings()
+    train, test, _ = training.split_ratings(data, {"seed": 1})
+    model, report = training.fit_candidate(
+        train, {"name": "mf", "params": {"n_epochs": 2}}, {}, 5
+    )
+    assert model.get_params()["random_state"] == 5
+    metrics = training.evaluate_candidate(model, report, train, test, {"k": 10})
+    assert set(metrics) >= {
+        "rmse",
+        "mae",
+        "precision@10",
+        "recall@10",
+        "ndcg@10",
+        "map@10",
+        "coverage@10",
+        "fit_seconds",
+        "predict_seconds",
+    }
+    assert 0 < metrics["rmse"] < 5
+    package = training.package_challenger(
+        training.select_champion(
+            {
+                "split": {},
+                "candidates": {"mf": metrics, "bias": {**metrics, "rmse": 9}},
+            },
+            {},
+            SELECTION,
+        ),
+        {"split": {}, "candidates": {"mf": metrics}},
+        train,
+        mf=model,
+    )
+    assert isinstance(package, ChallengerPackage)
+    assert list(package.input_example.dtypes) == ["int64", "int64"]

@@ -1,0 +1,170 @@
+"""Training end to end with real Kedro runs, a real MLflow registry, real data.
+
+One scratch project on the ratings of the first 120 MovieLens users: the first run
+registers a challenger; a second identical run reproduces it bit for bit; then the
+gates refuse a candidate that does not beat the baseline and one worse than the
+registered champion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from tests.conftest import make_project, movielens_subset, run_kedro
+
+pytestmark = pytest.mark.slow
+MODEL = "reelops-recommender"
+CANDIDATES = ("popularity", "bias", "mf", "item_knn", "ease", "blend")
+
+
+def snapshot(project: Path) -> dict:
+    comparison = json.loads(
+        (project / "data/08_reporting/model_comparison.json").read_text()
+    )
+    hashes = {
+        c: hashlib.sha256(
+            (project / f"data/06_models/{c}/model.pkl").read_bytes()
+        ).hexdigest()
+        for c in CANDIDATES
+    }
+    metrics = {
+        c: {k: v for k, v in m.items() if not k.endswith("_seconds")}
+        for c, m in comparison["candidates"].items()
+    }
+    return {"comparison": comparison, "hashes": hashes, "metrics": metrics}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("training")
+    raw = movielens_subset(root / "raw", n_users=120)
+    project = make_project(root / "project")
+    env = {"MOVIELENS_DIR": str(raw)}
+    run_kedro(project, "run", "--pipeline", "training", env=env)
+    first = snapshot(project)
+    run_kedro(project, "run", "--pipeline", "training", env=env)
+    second = snapshot(project)
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    return {
+        "project": project,
+        "env": env,
+        "first": first,
+        "second": second,
+        "client": client,
+    }
+
+
+def latest_run(client: mlflow.MlflowClient) -> mlflow.entities.Run:
+    exp = client.get_experiment_by_name("reelops")
+    return client.search_runs(
+        [exp.experiment_id], order_by=["attributes.start_time DESC"]
+    )[0]
+
+
+def test_comparison_report_has_every_candidate_metric_and_the_split(
+    trained: dict,
+) -> None:
+    comparison = trained["first"]["comparison"]
+    assert set(comparison["candidates"]) == set(CANDIDATES)
+    for metrics in comparison["candidates"].values():
+        assert set(metrics) >= {
+            "rmse",
+            "mae",
+            "precision@10",
+            "recall@10",
+            "ndcg@10",
+            "map@10",
+            "coverage@10",
+            "fit_seconds",
+            "predict_seconds",
+        }
+    split = comparison["split"]
+    assert split["strategy"] == "random" and split["seed"] == 42
+    train = pd.read_parquet(trained["project"] / "data/05_model_input/train.parquet")
+    test = pd.read_parquet(trained["project"] / "data/05_model_input/test.parquet")
+    assert (split["n_train"], split["n_test"]) == (len(train), len(test))
+    assert comparison["champion"] in CANDIDATES
+    assert (trained["project"] / "data/08_reporting/model_comparison.png").exists()
+
+
+def test_challenger_is_registered_and_predicts_a_dataframe(trained: dict) -> None:
+    client = trained["client"]
+    version = client.get_model_version_by_alias(MODEL, "challenger")
+    assert version.tags["candidate"] == trained["second"]["comparison"]["champion"]
+    assert len(version.tags["git.sha"]) == 40
+    assert len(version.tags["data.sha256"]) == 64
+    assert version.tags["mlflow.run_id"] == version.run_id
+    mlflow.set_tracking_uri(f"sqlite:///{trained['project'] / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@challenger")
+    out = model.predict(
+        pd.DataFrame({"user_id": [1, 1, 999_999], "movie_id": [1, 50, 1]})
+    )
+    assert list(out.columns) == ["rating", "cold_start"]
+    assert out["rating"].between(0.5, 5.0).all()
+    assert out["cold_start"].tolist() == [False, False, True]
+
+
+def test_two_runs_give_identical_metrics_and_model_files(trained: dict) -> None:
+    assert trained["first"]["metrics"] == trained["second"]["metrics"]
+    assert trained["first"]["hashes"] == trained["second"]["hashes"]
+
+
+def test_candidate_not_beating_the_baseline_is_not_registered(trained: dict) -> None:
+    client = trained["client"]
+    before = client.get_model_version_by_alias(MODEL, "challenger").version
+    run_kedro(
+        trained["project"],
+        "run",
+        "--pipeline",
+        "training",
+        "--params",
+        "selection.min_improvement_over_baseline=100.0",
+        env=trained["env"],
+    )
+    decision = json.loads(
+        (trained["project"] / "data/07_model_output/champion_decision.json").read_text()
+    )
+    assert decision["register"] is False
+    assert "does not beat baseline bias" in decision["reasons"][0]
+    run = latest_run(client)
+    assert run.data.tags["challenger.registered"] == "false"
+    assert "does not beat baseline" in run.data.tags["challenger.rejected_because"]
+    assert client.get_model_version_by_alias(MODEL, "challenger").version == before
+
+
+def test_candidate_worse_than_the_champion_is_not_registered(trained: dict) -> None:
+    client = trained["client"]
+    first = client.get_model_version_by_alias(MODEL, "challenger")
+    client.set_registered_model_alias(MODEL, "champion", first.version)
+    champion = trained["second"]["comparison"]["champion"]
+    # every candidate of the same kind as the champion is made useless
+    degrade = {
+        "ease": "ease.estimator.params.lambda_reg=1e12",
+        "blend": "blend.estimator.params.alpha=1e12",
+        "mf": "mf.estimator.params.n_epochs=0",
+        "item_knn": "item_knn.estimator.params.k=1",
+    }[champion]
+    run_kedro(
+        trained["project"],
+        "run",
+        "--pipeline",
+        "training",
+        "--params",
+        f"{degrade},selection.min_improvement_over_baseline=0.0",
+        env=trained["env"],
+    )
+    decision = json.loads(
+        (trained["project"] / "data/07_model_output/champion_decision.json").read_text()
+    )
+    gate = decision["gates"]["not_worse_than_champion"]
+    assert gate["passed"] is False, decision
+    assert any("is worse than the champion" in r for r in decision["reasons"])
+    assert (
+        client.get_model_version_by_alias(MODEL, "challenger").version == first.version
+    )
