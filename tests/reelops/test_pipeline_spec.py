@@ -102,7 +102,7 @@ def test_the_real_pipelines_build() -> None:
                 input: [raw_links, movies]
             """,
             "{file}: node 'validate_links_node': unknown key 'input' (expected one "
-            "of: func, inputs, name, namespace, outputs, tags)",
+            "of: foreach, func, inputs, name, namespace, outputs, tags)",
             id="unknown-node-key",
         ),
         pytest.param(
@@ -297,3 +297,63 @@ def test_empty_directory_is_an_error(tmp_path: Path) -> None:
         PipelineSpecError, match=re.escape(f"{tmp_path}: no pipeline files")
     ):
         load_pipeline_files(tmp_path)
+
+
+FOREACH_FILE = """
+nodes:
+  - name: gather_node
+    func: reelops.nodes.training.compare_candidates
+    inputs: {split_summary: links}
+    foreach: {template: candidate, dataset: "{namespace}.metrics"}
+    outputs: table
+templates:
+  candidate:
+    nodes:
+      - name: score_node
+        func: reelops.nodes.eda.eda_metrics
+        inputs: links
+        outputs: metrics
+instances:
+  - template: candidate
+    namespaces: [alpha, beta]
+    inputs: [links]
+"""
+
+
+def test_foreach_adds_one_keyword_input_per_namespace(tmp_path: Path) -> None:
+    write(tmp_path, "gather", FOREACH_FILE)
+    pipes = build(tmp_path)
+    gather = next(n for n in pipes["gather"].nodes if n.name == "gather_node")
+    assert set(gather.inputs) == {"links", "alpha.metrics", "beta.metrics"}
+
+
+def test_foreach_of_an_unknown_template_is_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "gather",
+        FOREACH_FILE.replace(
+            "template: candidate, dataset", "template: model, dataset"
+        ),
+    )
+    with pytest.raises(
+        PipelineSpecError,
+        match=re.escape(
+            f"{path}: node 'gather_node': foreach names template 'model' that this "
+            "file does not instantiate (expected one of: candidate)"
+        ),
+    ):
+        build(tmp_path)
+
+
+def test_foreach_needs_mapping_inputs(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "gather", FOREACH_FILE.replace("{split_summary: links}", "[links]")
+    )
+    with pytest.raises(
+        PipelineSpecError,
+        match=re.escape(
+            f"{path}: node 'gather_node': foreach needs inputs as a mapping of "
+            "argument to dataset, got ['links']"
+        ),
+    ):
+        build(tmp_path)
