@@ -64,6 +64,22 @@ lint: setup ## pre-commit on every file (ruff, mypy, import contracts, pipeline 
 validate-pipelines: setup ## Validate pipelines/*.yml without running anything
 	$(BIN)/python -m reelops.pipeline_check
 
+IMAGE ?= ghcr.io/reelops/reelops-pipeline
+GIT_SHA := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+
+.PHONY: image
+image: ## Build the pipeline image (needs a Docker engine) tagged with the git SHA
+	docker build --build-arg GIT_SHA=$(GIT_SHA) -t $(IMAGE):$(GIT_SHA) .
+
+.PHONY: argo
+argo: setup ## Compile every pipeline into argo/<env>/ (kedro argo compile)
+	$(KEDRO) argo compile
+
+.PHONY: argo-check
+argo-check: setup ## Fail when argo/ differs from a fresh compile, then lint it
+	$(KEDRO) argo check
+	.ci/argo-lint
+
 .PHONY: mlflow-ui
 mlflow-ui: setup ## MLflow UI on http://127.0.0.1:5000 for the local tracking DB
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

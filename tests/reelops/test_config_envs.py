@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -53,12 +52,34 @@ def test_environment_resolves_without_network(
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_remote_environments_require_their_variables(
+def test_remote_environments_default_to_their_bucket_and_server(
     env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for key in ("REELOPS_DATA_ROOT", "MLFLOW_TRACKING_URI", "MOVIELENS_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    loader = make_config_loader(CONF, env)
+    catalog = loader["catalog"]
+    assert catalog["ratings"]["filepath"] == (
+        f"s3://reelops-{env}/data/03_primary/ratings.parquet"
+    )
+    assert catalog["raw_ratings"]["filepath"].startswith(
+        f"s3://reelops-{env}/data/01_raw/"
+    )
+    uri = loader["mlflow"]["server"]["mlflow_tracking_uri"]
+    assert uri == "http://mlflow.mlflow.svc.cluster.local:5000"
+
+
+def test_reporting_datasets_logged_to_mlflow_stay_local(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # MLflow logs artifacts from local files: a remote filepath would break the run
     monkeypatch.delenv("REELOPS_DATA_ROOT", raising=False)
-    with pytest.raises(Exception, match=re.escape("REELOPS_DATA_ROOT")):
-        make_config_loader(CONF, env)["catalog"]
+    catalog = make_config_loader(CONF, "staging")["catalog"]
+    for name, entry in catalog.items():
+        if isinstance(entry, dict) and "MlflowArtifactDataset" in str(
+            entry.get("type")
+        ):
+            assert entry["dataset"]["filepath"].startswith("data/08_reporting/"), name
 
 
 def test_local_config_is_never_committed() -> None:

@@ -128,7 +128,7 @@ def test_candidate_not_beating_the_baseline_is_not_registered(trained: dict) -> 
         env=trained["env"],
     )
     decision = json.loads(
-        (trained["project"] / "data/07_model_output/champion_decision.json").read_text()
+        (trained["project"] / "data/08_reporting/champion_decision.json").read_text()
     )
     assert decision["register"] is False
     assert "does not beat baseline bias" in decision["reasons"][0]
@@ -160,7 +160,7 @@ def test_candidate_worse_than_the_champion_is_not_registered(trained: dict) -> N
         env=trained["env"],
     )
     decision = json.loads(
-        (trained["project"] / "data/07_model_output/champion_decision.json").read_text()
+        (trained["project"] / "data/08_reporting/champion_decision.json").read_text()
     )
     gate = decision["gates"]["not_worse_than_champion"]
     assert gate["passed"] is False, decision
