@@ -40,10 +40,16 @@ CONFIG_LOADER_ARGS: dict[str, Any] = {
     "default_run_env": "local",
     "custom_resolvers": {"oc.env": oc.env, "local_artifacts": local_artifacts},
     # Overlays of mlflow.yml and argo.yml change single keys, not whole sections.
-    "merge_strategy": {"mlflow": "soft", "argo": "soft", "globals": "soft"},
+    "merge_strategy": {
+        "mlflow": "soft",
+        "argo": "soft",
+        "globals": "soft",
+        "promotion": "soft",
+    },
     "config_patterns": {
         "mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"],
         "argo": ["argo*", "argo*/**"],
+        "promotion": ["promotion*"],
     },
 }
 

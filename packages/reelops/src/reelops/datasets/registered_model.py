@@ -7,7 +7,6 @@ registers a new version and points an alias (``challenger``) at it. Saving a
 Loading returns the estimator behind an alias (``champion``), or ``None``.
 """
 
-
 import logging
 import pickle
 import tempfile

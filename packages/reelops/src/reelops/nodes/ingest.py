@@ -23,6 +23,7 @@ from reelops.validation import (
 
 __all__ = [
     "collect_quarantine",
+    "data_quality_tags",
     "lineage_tags",
     "summarize_ingestion",
     "validate_links",
@@ -241,3 +242,25 @@ def lineage_tags(raw_checksums: dict[str, str]) -> dict[str, str]:
         "".join(f"{k}={v}\n" for k, v in sorted(raw_checksums.items())).encode()
     ).hexdigest()
     return {**{f"sha256.{k}": v for k, v in raw_checksums.items()}, "sha256": combined}
+
+
+def data_quality_tags(
+    ingest_report: dict[str, Any], quality: dict[str, Any]
+) -> dict[str, str]:
+    """MLflow tags saying whether the data passed its quality check.
+
+    A source fails when more than ``max_quarantine_share`` of its rows were
+    quarantined; promotion refuses models trained on data that failed.
+    """
+    limit = float(quality["max_quarantine_share"])
+    tags: dict[str, str] = {}
+    failed = []
+    for name, source in sorted(ingest_report["sources"].items()):
+        share = source["quarantined_rows"] / max(source["input_rows"], 1)
+        tags[f"quarantine_share.{name}"] = f"{share:.6f}"
+        if share > limit:
+            failed.append(f"{name} {share:.2%} > {limit:.2%}")
+    tags["quality"] = "failed" if failed else "passed"
+    if failed:
+        tags["quality.failures"] = "; ".join(failed)
+    return tags

@@ -33,6 +33,7 @@ __all__ = [
     "fit_candidate",
     "package_challenger",
     "plot_comparison",
+    "relative_improvement",
     "report_comparison",
     "select_champion",
     "split_ratings",
@@ -226,7 +227,7 @@ def report_comparison(
     }
 
 
-def _improvement(metric: str, value: float, reference: float) -> float:
+def relative_improvement(metric: str, value: float, reference: float) -> float:
     """Relative improvement of ``value`` over ``reference`` (positive is better)."""
     if reference == 0:
         return 0.0 if value == 0 else float("inf")
@@ -267,7 +268,7 @@ def select_champion(
     best = ranked[0]
     value = candidates[best][metric]
     baseline_value = candidates[cfg.baseline][metric]
-    gain = _improvement(metric, value, baseline_value)
+    gain = relative_improvement(metric, value, baseline_value)
     gates: dict[str, Any] = {
         "beats_baseline": {
             "passed": best != cfg.baseline
@@ -280,7 +281,7 @@ def select_champion(
     }
     if champion_metrics:
         champ_value = champion_metrics[metric]
-        loss = -_improvement(metric, value, champ_value)
+        loss = -relative_improvement(metric, value, champ_value)
         gates["not_worse_than_champion"] = {
             "passed": loss <= cfg.champion_tolerance,
             "champion_value": champ_value,

@@ -1,0 +1,224 @@
+"""``BentoDataset``: build a bento from ``bentofile.yaml``; load the newest one.
+
+Saving a :class:`BentoBuildSpec` runs ``bentoml build`` in a subprocess (the same
+command a developer runs) on a build context assembled in a temporary directory:
+the bentofile, the requirements file it names, and the source of every package in
+``source_packages`` under ``src/`` (wherever they are installed, editable or not),
+so the bento runs without the monorepo. The model to pack is passed as the bento
+argument ``model_tag``. The bento, its ``env/docker/Dockerfile`` included, lands in
+the BentoML store of ``bentoml_home``; ``bentoml containerize <tag>`` (needs a
+Docker engine) turns it into an image.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import bentoml
+import yaml
+from bentoml.exceptions import NotFound
+from kedro.io.core import AbstractDataset, DatasetError
+
+from reelops.datasets.bento_model import PackagingSkipped, bentoml_home
+
+if TYPE_CHECKING:
+    from bentoml._internal.bento import BentoStore
+
+__all__ = ["BentoBuildSpec", "BentoDataset"]
+
+logger = logging.getLogger(__name__)
+
+#: Variables that would make the build pack another model than the spec's.
+_SCRUBBED_ENV = ("REELOPS_MODEL_TAG", "REELOPS_SERVING_CONFIG")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc")
+
+
+@dataclass(frozen=True)
+class BentoBuildSpec:
+    """What to build: the bento version, the model it packs and its labels."""
+
+    version: str
+    model_tag: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | None]):
+    """Build bentos from a bentofile; load the newest bento's info (or ``None``).
+
+    Example::
+
+        serving_bento:
+          type: reelops.datasets.BentoDataset
+          bentofile: packages/reelops-serving/bentofile.yaml
+          source_packages: [reelops_serving, reelops, recsys, reelops_monitoring]
+          bentoml_home: ${oc.env:BENTOML_HOME,bentoml_home}
+
+    Loading gives ``tag``, ``path``, ``dockerfile``, ``labels`` and ``models``.
+    Building a version that is already in the store does nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        bentofile: str,
+        source_packages: list[str],
+        bentoml_home: str | None = None,
+        timeout: int = 900,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Create the dataset for the bentos ``bentofile`` describes."""
+        self._bentofile = Path(bentofile)
+        self._packages = list(source_packages)
+        self._home = bentoml_home
+        self._timeout = timeout
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "bentofile": str(self._bentofile),
+            "source_packages": self._packages,
+            "bentoml_home": self._home,
+        }
+
+    def _config(self) -> dict[str, Any]:
+        try:
+            config = yaml.safe_load(self._bentofile.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise DatasetError(
+                f"cannot read bentofile '{self._bentofile}' ({exc.strerror or exc})"
+            ) from exc
+        if not isinstance(config, dict) or not config.get("name"):
+            raise DatasetError(
+                f"bentofile '{self._bentofile}' must be a mapping with a 'name'"
+            )
+        return config
+
+    def _store(self) -> BentoStore:
+        # The public bentoml.bentos functions take the store as ``_bento_store``.
+        from bentoml._internal.bento import BentoStore
+
+        root = bentoml_home(self._home) / "bentos"
+        root.mkdir(parents=True, exist_ok=True)
+        return BentoStore(str(root))
+
+    def _assemble(self, config: dict[str, Any], ctx: Path) -> Path:
+        """Copy the bentofile, its requirements and the package sources to ``ctx``."""
+        bentofile = ctx / "bentofile.yaml"
+        shutil.copy2(self._bentofile, bentofile)
+        requirements = (config.get("python") or {}).get("requirements_txt")
+        if requirements:
+            shutil.copy2(self._bentofile.parent / requirements, ctx / requirements)
+        for name in self._packages:
+            spec = importlib.util.find_spec(name)
+            locations = list(spec.submodule_search_locations or []) if spec else []
+            if not locations:
+                raise DatasetError(
+                    f"source package '{name}' is not an installed package"
+                )
+            shutil.copytree(locations[0], ctx / "src" / name, ignore=_IGNORED)
+        return bentofile
+
+    def save(self, data: BentoBuildSpec | PackagingSkipped) -> None:
+        """Build the bento ``data`` describes, or log why nothing is built."""
+        if isinstance(data, PackagingSkipped):
+            logger.warning("no bento built: %s", data.reason)
+            return
+        config = self._config()
+        tag = f"{config['name']}:{data.version}"
+        store = self._store()
+        try:
+            bentoml.bentos.get(tag, _bento_store=store)
+        except NotFound:
+            pass
+        else:
+            logger.info("bento %s is already in the store", tag)
+            return
+        with tempfile.TemporaryDirectory(prefix="reelops-bento-") as tmp:
+            bentofile = self._assemble(config, Path(tmp))
+            labels = [f"--label={k}={v}" for k, v in sorted(data.labels.items())]
+            cmd = [
+                sys.executable,
+                "-m",
+                "bentoml",
+                "build",
+                "--bentofile",
+                str(bentofile),
+                "--version",
+                data.version,
+                "--output",
+                "tag",
+                "--arg",
+                f"model_tag={data.model_tag}",
+                *labels,
+                tmp,
+            ]
+            env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+            env.update(
+                BENTOML_HOME=str(bentoml_home(self._home)),
+                BENTOML_DO_NOT_TRACK="true",
+                BENTOML_BUNDLE_LOCAL_BUILD="false",
+            )
+            try:
+                proc = subprocess.run(
+                    cmd,
+                    cwd=tmp,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=self._timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise DatasetError(
+                    f"bentoml build of {tag} did not finish within {self._timeout} s"
+                ) from exc
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DatasetError(
+                f"bentoml build of {tag} failed with exit code {proc.returncode}: "
+                f"{last}"
+            )
+        built = next(
+            (
+                line.split("__tag__:", 1)[1].strip()
+                for line in proc.stdout.splitlines()
+                if "__tag__:" in line
+            ),
+            "",
+        )
+        if built != tag:
+            raise DatasetError(f"bentoml build reported tag '{built}', expected {tag}")
+        logger.info(
+            "built bento %s (containerize with: bentoml containerize %s)", tag, tag
+        )
+
+    def load(self) -> dict[str, Any] | None:
+        """The newest bento of the bentofile's name, or ``None`` if there is none."""
+        name = self._config()["name"]
+        try:
+            bentos = bentoml.bentos.list(name, _bento_store=self._store())
+        except NotFound:
+            return None
+        if not bentos:
+            return None
+        newest = max(bentos, key=lambda b: b.info.creation_time)
+        path = Path(newest.path)
+        return {
+            "tag": str(newest.tag),
+            "path": str(path),
+            "dockerfile": str(path / "env" / "docker" / "Dockerfile"),
+            "labels": dict(newest.info.labels),
+            "models": [str(m.tag) for m in newest.info.all_models],
+        }
+
+    def _exists(self) -> bool:
+        return self.load() is not None

@@ -1,0 +1,1 @@
+"""GitOps promotion: environment files, gates, aliases, rollback (``kedro promote``)."""

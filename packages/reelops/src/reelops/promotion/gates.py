@@ -1,0 +1,150 @@
+"""Promotion gates: pure checks of the evidence gathered for a candidate model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from reelops.nodes.training import relative_improvement
+
+__all__ = ["Evidence", "GateResult", "PromotionConfig", "check_gates"]
+
+
+class PromotionConfig(BaseModel):
+    """``conf/base/promotion.yml``: where candidates come from and the gates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_name: str
+    primary_metric: str = "ndcg@10"
+    #: Relative margin by which a candidate must beat the environment's model.
+    min_improvement: float = 0.0
+    evaluation_k: int = 10
+    #: Where each promotion takes its candidate: an alias or another environment.
+    sources: dict[str, str] = {"staging": "alias:challenger", "prod": "env:staging"}
+    environments_dir: str = "deploy/environments"
+    #: The latest monitoring decision; an open drift alarm on the candidate's
+    #: training data blocks promotion.
+    drift_decision: str = "data/08_reporting/monitoring/decision.json"
+    serving_image: str = "ghcr.io/reelops/reelops-serving"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What promotion knows about the candidate (and the model it would replace)."""
+
+    version: str
+    run_tags: dict[str, str]
+    metrics: dict[str, float]
+    current_version: str | None = None
+    current_metrics: dict[str, float] | None = None
+    drift_decision: dict[str, Any] | None = None
+    tree_clean: bool = True
+    tree_status: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate: its name, whether it passed, and a one-line explanation."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+def _metric_gate(ev: Evidence, cfg: PromotionConfig) -> GateResult:
+    metric = cfg.primary_metric
+    value = ev.metrics.get(metric)
+    if value is None:
+        return GateResult("beats_current", False, f"candidate has no {metric}")
+    if ev.current_metrics is None:
+        return GateResult(
+            "beats_current", True, f"{metric}={value:.6f}; no model deployed yet"
+        )
+    if ev.current_version == ev.version:
+        return GateResult(
+            "beats_current", False, f"version {ev.version} is already deployed here"
+        )
+    current = ev.current_metrics[metric]
+    ok = relative_improvement(metric, value, current) >= cfg.min_improvement
+    verb = "beats" if ok else "does not beat"
+    return GateResult(
+        "beats_current",
+        ok,
+        f"candidate v{ev.version} {metric}={value:.6f} {verb} current "
+        f"v{ev.current_version} {metric}={current:.6f} by the required "
+        f"{cfg.min_improvement:.1%} on the same evaluation data",
+    )
+
+
+def _quality_gate(ev: Evidence) -> GateResult:
+    quality = ev.run_tags.get("data.quality")
+    if quality == "passed":
+        return GateResult(
+            "data_quality", True, "training data passed its quality check"
+        )
+    failures = ev.run_tags.get(
+        "data.quality.failures", "no data.quality tag on the run"
+    )
+    return GateResult(
+        "data_quality", False, f"training data failed its quality check: {failures}"
+    )
+
+
+def _drift_gate(ev: Evidence) -> GateResult:
+    decision = ev.drift_decision
+    data_sha = ev.run_tags.get("data.sha256")
+    if not decision or not decision.get("retrain"):
+        return GateResult("no_drift_alarm", True, "no open drift alarm")
+    if decision.get("data_sha256") not in (None, data_sha):
+        return GateResult(
+            "no_drift_alarm", True, "the open drift alarm concerns newer data"
+        )
+    reasons = "; ".join(decision.get("reasons", [])) or "retrain requested"
+    return GateResult(
+        "no_drift_alarm", False, f"open drift alarm on its training data: {reasons}"
+    )
+
+
+def _lineage_gate(ev: Evidence) -> GateResult:
+    missing = [
+        key
+        for key in ("git.sha", "data.sha256", "mlflow.run_id")
+        if not ev.run_tags.get(key)
+    ]
+    if missing:
+        return GateResult("lineage", False, f"lineage missing: {', '.join(missing)}")
+    if ev.run_tags.get("git.dirty") != "false":
+        return GateResult(
+            "lineage",
+            False,
+            f"trained from a dirty working tree at {ev.run_tags['git.sha'][:12]}",
+        )
+    return GateResult(
+        "lineage", True, "git SHA (clean), data sha256 and run id present"
+    )
+
+
+def _tree_gate(ev: Evidence) -> GateResult:
+    if ev.tree_clean:
+        return GateResult("clean_tree", True, "working tree is clean")
+    return GateResult(
+        "clean_tree",
+        False,
+        f"working tree has uncommitted changes ({ev.tree_status}); commit or stash "
+        "them first",
+    )
+
+
+def check_gates(ev: Evidence, cfg: PromotionConfig) -> list[GateResult]:
+    """Every gate, in a fixed order; promotion proceeds only if all passed."""
+    return [
+        _tree_gate(ev),
+        _lineage_gate(ev),
+        _quality_gate(ev),
+        _drift_gate(ev),
+        _metric_gate(ev, cfg),
+    ]
