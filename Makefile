@@ -80,6 +80,34 @@ argo-check: setup ## Fail when argo/ differs from a fresh compile, then lint it
 	$(KEDRO) argo check
 	.ci/argo-lint
 
+.PHONY: pr-report
+pr-report: setup ## Markdown metric diff of this run vs the champion (data/08_reporting/pr_report.md)
+	$(BIN)/python -m reelops.pr_report
+
+PROMOTE_FLAGS ?=
+
+.PHONY: promote-staging
+promote-staging: setup ## Promote @challenger to staging when the gates pass (PROMOTE_FLAGS=--dry-run)
+	$(KEDRO) promote --to staging $(PROMOTE_FLAGS)
+
+.PHONY: promote-prod
+promote-prod: setup ## Promote staging's model to prod when the gates pass
+	$(KEDRO) promote --to prod $(PROMOTE_FLAGS)
+
+.PHONY: promote-sync
+promote-sync: setup ## Make MLflow aliases match deploy/environments (git wins)
+	$(KEDRO) promote --sync $(PROMOTE_FLAGS)
+
+.PHONY: rollback
+rollback: setup ## Restore ENV's previous model from git history (make rollback ENV=prod)
+	$(KEDRO) promote --rollback $(ENV) $(PROMOTE_FLAGS)
+
+.PHONY: deploy-check
+deploy-check: setup ## Render deploy/overlays/$(ENV) with kustomize and validate every object
+	@mkdir -p build
+	kubectl kustomize deploy/overlays/$(ENV) > build/deploy-$(ENV).yaml
+	$(BIN)/kubernetes-validate --strict build/deploy-$(ENV).yaml
+
 .PHONY: mlflow-ui
 mlflow-ui: setup ## MLflow UI on http://127.0.0.1:5000 for the local tracking DB
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

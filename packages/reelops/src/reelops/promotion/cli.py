@@ -172,6 +172,30 @@ def _write(ctx: _Context, env: EnvironmentFile, *, dry_run: bool) -> str:
     return new
 
 
+def _summary(  # noqa: PLR0917
+    ctx: _Context, target: str, version: str, source: str, gates: list[str], text: str
+) -> None:
+    """``data/08_reporting/promotion.md``: the body of the promotion pull request."""
+    path = ctx.project / "data" / "08_reporting" / "promotion.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = [
+        f"Promote **{ctx.config.model_name} v{version}** to **{target}** "
+        f"(from `{source}`).",
+        "",
+        "Gates:",
+        "",
+        *[f"- {line}" for line in gates],
+        "",
+        f"`deploy/environments/{target}.yaml` after the merge:",
+        "",
+        "```yaml",
+        text.rstrip(),
+        "```",
+        "",
+    ]
+    path.write_text("\n".join(body), encoding="utf-8")
+
+
 def _move_alias(ctx: _Context, alias: str, version: str, *, dry_run: bool) -> None:
     if dry_run:
         click.echo(f"would set alias @{alias} -> v{version}")
@@ -186,15 +210,16 @@ def _promote(
     version, source = _source_version(ctx, target, version)
     ev, mv = _gather(ctx, target, version)
     results = check_gates(ev, ctx.config)
-    for r in results:
-        click.echo(f"{'PASS' if r.passed else 'FAIL'} {r.name}: {r.detail}")
+    lines = [f"{'PASS' if r.passed else 'FAIL'} {r.name}: {r.detail}" for r in results]
+    click.echo("\n".join(lines))
     failed = [r for r in results if not r.passed]
     if failed:
         raise click.ClickException(
             f"promotion of v{version} to {target} refused: {len(failed)} gate(s) failed"
         )
     env = EnvironmentFile(environment=target, model=_entry(ctx, mv, ev, source))
-    _write(ctx, env, dry_run=dry_run)
+    new = _write(ctx, env, dry_run=dry_run)
+    _summary(ctx, target, version, source, lines, new)
     _move_alias(ctx, env.alias, version, dry_run=dry_run)
     if commit and not dry_run:
         path = ctx.env_path(target).relative_to(ctx.project).as_posix()
