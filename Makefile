@@ -108,6 +108,12 @@ deploy-check: setup ## Render deploy/overlays/$(ENV) with kustomize and validate
 	kubectl kustomize deploy/overlays/$(ENV) > build/deploy-$(ENV).yaml
 	$(BIN)/kubernetes-validate --strict build/deploy-$(ENV).yaml
 
+.PHONY: bench
+bench: setup ## Benchmarks vs the named peers (Surprise, bare Starlette, ...) -> reports/bench/*.json
+	$(BIN)/python bench/models.py --out reports/bench/models.json
+	$(BIN)/python bench/serving.py --out reports/bench/serving.json
+	$(BIN)/python bench/monitoring.py --out reports/bench/monitoring.json
+
 .PHONY: mlflow-ui
 mlflow-ui: setup ## MLflow UI on http://127.0.0.1:5000 for the local tracking DB
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -1,0 +1,390 @@
+"""Benchmark reelops-monitoring: profiling cost, drift detection, false alarms.
+
+Data: MovieLens ml-latest-small, split into two disjoint halves so that thresholds
+are never evaluated on the data they were calibrated on:
+
+* calibration: the users who arrived before 2008 (their ratings, 1996-2007) and
+  the real quarters 1999-2007;
+* evaluation: the users who arrived from 2008 on and the real quarters 2008-2018.
+
+Windows are calendar quarters; each is assessed against the merge of the 8 windows
+before it. No-drift windows come from "shuffled" streams: the same users and
+ratings, each user arriving at a random time of the period (sessions intact), so
+that nothing drifts but windows keep their real structure (15-30 users, most of
+the ratings from a few of them). Real quarters are reported too: they do drift
+(each quarter is a new small cohort), so their alert rate is an upper bound on
+false alarms, not a false-alarm rate.
+
+1. calibration: per drift column, POSSIBLE_DRIFT / DRIFT thresholds = 90th / 99th
+   percentile of its scores on calibration no-drift windows (5 shuffled streams);
+   printed next to the defaults of ``MonitoringConfig`` (which were set from it).
+2. evaluation, with the default config: false-alarm rate on evaluation shuffled
+   windows; detection of each injected drift (right reason) in the same windows
+   and in the real quarters; detection by injection strength.
+3. decay noise: how much a BiasBaseline's RMSE moves from window to window with
+   no injected drift, against a random holdout of its training data (as the
+   training pipeline's random split measures it) and against the previous window
+   (a temporal baseline); and how often the default rmse limit would fire.
+4. cost: profiling 1M rating rows (ml-latest-small repeated), merging 100 profiles.
+
+Usage::
+
+    .venv/bin/python bench/monitoring.py --out reports/bench/monitoring.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from _common import format_table, machine_info, ml_small_dir, peak_rss_bytes, write_json
+
+from recsys import BiasBaseline, rmse_error
+from reelops_monitoring import (
+    MonitoringConfig,
+    merge_views,
+    profile_view,
+    serialize_view,
+    window_features,
+)
+from reelops_monitoring.decay import relative_degradation
+from reelops_monitoring.replay import (
+    calibrate_thresholds,
+    detection_table,
+    false_alarm_rate,
+    replay,
+)
+from reelops_monitoring.scenarios import default_scenarios
+from reelops_monitoring.windows import shuffle_arrivals, split_windows
+
+SPLIT = pd.Timestamp("2008-01-01")
+CALIBRATION_START = pd.Timestamp("1999-01-01")
+EVALUATION_END = pd.Timestamp("2018-10-01")
+CALIBRATION_SEEDS = (100, 101, 102, 103, 104)
+EVALUATION_SEEDS = (0, 1)
+STRENGTHS = {
+    "inflation_share": (0.25, 0.5, 0.75, 1.0),
+    "genre_share": (0.1, 0.2, 0.3),
+    "surge_share": (0.1, 0.25, 0.5),
+}
+
+
+def load(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Primary-schema ratings and movies of ml-latest-small."""
+    ratings = pd.read_csv(directory / "ratings.csv").rename(
+        columns={"userId": "user_id", "movieId": "movie_id"}
+    )
+    movies = pd.read_csv(directory / "movies.csv").rename(
+        columns={"movieId": "movie_id"}
+    )
+    return ratings, movies
+
+
+def seconds(moment: pd.Timestamp) -> int:
+    return int(moment.value // 10**9)
+
+
+def cohort(ratings: pd.DataFrame, *, early: bool) -> pd.DataFrame:
+    """Ratings of the users who arrived before (``early``) or from ``SPLIT`` on."""
+    first = ratings.groupby("user_id")["timestamp"].transform("min")
+    return ratings[(first < seconds(SPLIT)) == early]
+
+
+def shuffled_stream(
+    users_ratings: pd.DataFrame, seed: int, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    stream = shuffle_arrivals(users_ratings, seed=seed, start=start, end=end)
+    return stream[stream["timestamp"] < seconds(end)]
+
+
+def real_period(
+    ratings: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    ts = ratings["timestamp"]
+    return ratings[(ts >= seconds(start)) & (ts < seconds(end))]
+
+
+def calibration(
+    ratings: pd.DataFrame, movies: pd.DataFrame, config: MonitoringConfig
+) -> dict[str, Any]:
+    early = cohort(ratings, early=True)
+    tables = [
+        replay(
+            shuffled_stream(early, seed, CALIBRATION_START, SPLIT),
+            movies,
+            config,
+            stream=f"calibration-shuffled-{seed}",
+        )
+        for seed in CALIBRATION_SEEDS
+    ]
+    null = pd.concat(tables, ignore_index=True)
+    real = replay(
+        real_period(ratings, CALIBRATION_START, SPLIT),
+        movies,
+        config,
+        stream="calibration-real",
+    )
+    calibrated = calibrate_thresholds(null)
+    defaults = {
+        column: {"possible_drift": spec.possible_drift, "drift": spec.drift}
+        for column, spec in config.drift.columns.items()
+    }
+    return {
+        "null_windows": int(null["assessed"].sum()),
+        "calibrated_thresholds": calibrated,
+        "default_thresholds": defaults,
+        "defaults_match_calibration": calibrated == defaults,
+        "false_alarm_rate_calibration_shuffled": false_alarm_rate(null),
+        "alert_rate_calibration_real": false_alarm_rate(real),
+    }
+
+
+def evaluation(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    config: MonitoringConfig,
+    popularity: pd.Series,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    late = cohort(ratings, early=False)
+    scenarios = default_scenarios(movies, popularity=popularity)
+    shuffled = pd.concat(
+        [
+            replay(
+                shuffled_stream(late, seed, SPLIT, EVALUATION_END),
+                movies,
+                config,
+                scenarios=scenarios,
+                seed=seed * 1000,
+                stream=f"evaluation-shuffled-{seed}",
+            )
+            for seed in EVALUATION_SEEDS
+        ],
+        ignore_index=True,
+    )
+    real = replay(
+        real_period(ratings, SPLIT, EVALUATION_END),
+        movies,
+        config,
+        scenarios=scenarios,
+        stream="evaluation-real",
+    )
+    result = {
+        "scenarios": {s.name: s.description for s in scenarios},
+        "false_alarm_rate_shuffled": false_alarm_rate(shuffled),
+        "alert_rate_real_quarters": false_alarm_rate(real),
+        "detection_shuffled": _records(detection_table(shuffled)),
+        "detection_real_quarters": _records(detection_table(real)),
+        "real_quarter_alerts": real.loc[
+            (real["scenario"] == "none") & real["alert"], ["window", "reasons"]
+        ].to_dict(orient="records"),
+    }
+    return result, shuffled
+
+
+def power(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    config: MonitoringConfig,
+    popularity: pd.Series,
+) -> list[dict[str, Any]]:
+    """Detection rate by injection strength, on one evaluation shuffled stream."""
+    stream = shuffled_stream(
+        cohort(ratings, early=False), EVALUATION_SEEDS[0], SPLIT, EVALUATION_END
+    )
+    rows = []
+    for knob, values in STRENGTHS.items():
+        for value in values:
+            scenario = {
+                "inflation_share": 0,
+                "genre_share": 1,
+                "surge_share": 2,
+            }[knob]
+            chosen = default_scenarios(movies, popularity=popularity, **{knob: value})[
+                scenario
+            ]
+            table = replay(stream, movies, config, scenarios=[chosen], seed=7)
+            det = detection_table(table).iloc[0]
+            rows.append(
+                {
+                    "scenario": chosen.name,
+                    "strength": chosen.description,
+                    "windows": int(det["windows"]),
+                    "detected": int(det["detected"]),
+                    "rate": round(float(det["rate"]), 4),
+                }
+            )
+    return rows
+
+
+def decay_noise(ratings: pd.DataFrame, config: MonitoringConfig) -> dict[str, Any]:
+    """Relative RMSE degradation of a BiasBaseline on no-drift windows."""
+    streams = {
+        "calibration-shuffled": shuffled_stream(
+            cohort(ratings, early=True), CALIBRATION_SEEDS[0], CALIBRATION_START, SPLIT
+        ),
+        "evaluation-shuffled": shuffled_stream(
+            cohort(ratings, early=False), EVALUATION_SEEDS[0], SPLIT, EVALUATION_END
+        ),
+        "evaluation-real": real_period(ratings, SPLIT, EVALUATION_END),
+    }
+    limit = config.decay.metrics["rmse"].max_relative_degradation
+    out: dict[str, Any] = {"rmse_limit": limit}
+    for name, stream in streams.items():
+        windows = split_windows(stream)
+        vs_random: list[float] = []
+        vs_previous: list[float] = []
+        previous: float | None = None
+        for index in range(8, len(windows)):
+            window = windows[index].ratings
+            if len(window) < config.decay.min_feedback_rows:
+                previous = None
+                continue
+            train = pd.concat(w.ratings for w in windows[index - 8 : index])
+            held = np.random.default_rng(index).random(len(train)) < 0.1
+            pairs = ["user_id", "movie_id"]
+            model = BiasBaseline().fit(
+                train.loc[~held, pairs], train.loc[~held, "rating"]
+            )
+            holdout = rmse_error(
+                train.loc[held, "rating"], model.predict(train.loc[held, pairs])
+            )
+            current = rmse_error(window["rating"], model.predict(window[pairs]))
+            vs_random.append(
+                relative_degradation(holdout, current, higher_is_better=False)
+            )
+            if previous is not None:
+                vs_previous.append(
+                    relative_degradation(previous, current, higher_is_better=False)
+                )
+            previous = current
+        out[name] = {
+            "vs_random_holdout": _quantiles(vs_random, limit),
+            "vs_previous_window": _quantiles(vs_previous, limit),
+        }
+    return out
+
+
+def _quantiles(values: list[float], limit: float) -> dict[str, float | int]:
+    array = np.asarray(values)
+    return {
+        "windows": len(array),
+        "median": round(float(np.median(array)), 4),
+        "p90": round(float(np.quantile(array, 0.9)), 4),
+        "p95": round(float(np.quantile(array, 0.95)), 4),
+        "max": round(float(array.max()), 4),
+        "share_over_limit": round(float((array > limit).mean()), 4),
+    }
+
+
+def cost(
+    ratings: pd.DataFrame, movies: pd.DataFrame, n_rows: int = 1_000_000
+) -> dict[str, Any]:
+    """Seconds to featurize + profile ``n_rows`` ratings, and to merge 100 profiles."""
+    repeats = -(-n_rows // len(ratings))
+    big = pd.concat([ratings] * repeats, ignore_index=True).iloc[:n_rows]
+    known = set(ratings["user_id"].head(50_000))
+    profile_view(window_features(ratings.head(1000), movies, known))  # import + warm-up
+    start = time.perf_counter()
+    features = window_features(big, movies, known)
+    featurize_s = time.perf_counter() - start
+    start = time.perf_counter()
+    view = profile_view(features)
+    profile_s = time.perf_counter() - start
+    chunks = [features.iloc[i::100] for i in range(100)]
+    views = [profile_view(chunk) for chunk in chunks]
+    start = time.perf_counter()
+    merged = merge_views(views)
+    merge_s = time.perf_counter() - start
+    return {
+        "rows": n_rows,
+        "window_features_seconds": round(featurize_s, 3),
+        "profile_seconds": round(profile_s, 3),
+        "rows_per_second": round(n_rows / profile_s),
+        "profile_bytes": len(serialize_view(view)),
+        "merge_100_profiles_seconds": round(merge_s, 3),
+        "merged_bytes": len(serialize_view(merged)),
+    }
+
+
+def _records(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {
+        name: {
+            "windows": int(row["windows"]),
+            "detected": int(row["detected"]),
+            "rate": round(float(row["rate"]), 4),
+        }
+        for name, row in frame.iterrows()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=Path("reports/bench/monitoring.json")
+    )
+    parser.add_argument("--skip-power", action="store_true", help="no strength sweep")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    ratings, movies = load(ml_small_dir())
+    popularity = ratings["movie_id"].value_counts()
+    config = MonitoringConfig()
+
+    cost_figures = cost(ratings, movies)
+    print("cost:", cost_figures)
+    calibrated = calibration(ratings, movies, config)
+    print("calibration:", calibrated)
+    evaluated, _ = evaluation(ratings, movies, config, popularity)
+    power_rows = [] if args.skip_power else power(ratings, movies, config, popularity)
+    decay_figures = decay_noise(ratings, config)
+    print("decay noise:", decay_figures)
+
+    det = evaluated["detection_shuffled"]
+    real = evaluated["detection_real_quarters"]
+    print(
+        format_table(
+            [
+                [
+                    name,
+                    det[name]["windows"],
+                    det[name]["rate"],
+                    real[name]["windows"],
+                    real[name]["rate"],
+                ]
+                for name in det
+            ],
+            ["scenario", "shuffled windows", "detected", "real quarters", "detected"],
+        )
+    )
+    print("false alarms (shuffled):", evaluated["false_alarm_rate_shuffled"])
+    print(
+        "alerts (real quarters, no injection):", evaluated["alert_rate_real_quarters"]
+    )
+    if power_rows:
+        print(format_table([list(r.values()) for r in power_rows], list(power_rows[0])))
+
+    write_json(
+        args.out,
+        {
+            "benchmark": "reelops-monitoring",
+            "data": str(ml_small_dir()),
+            "protocol": __doc__.split("Usage::")[0].strip(),
+            "machine": machine_info(),
+            "cost": cost_figures,
+            "calibration": calibrated,
+            "evaluation": evaluated,
+            "detection_by_strength": power_rows,
+            "decay_noise": decay_figures,
+            "peak_rss_bytes": peak_rss_bytes(),
+            "total_seconds": round(time.perf_counter() - started, 1),
+        },
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

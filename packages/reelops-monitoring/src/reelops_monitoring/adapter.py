@@ -1,0 +1,405 @@
+"""The whylogs boundary: the only module of reelops that imports whylogs.
+
+whylogs 1.6 is loaded lazily, on the first call that needs it, by :func:`_whylogs`,
+which first
+
+* sets ``WHYLOGS_NO_ANALYTICS`` (whylogs reads it when it is imported; no usage
+  statistics are ever sent),
+* restores ``numpy.unicode_`` as an alias of ``numpy.str_``: whylogs 1.6.4 still
+  calls ``np.unicode_``, removed in NumPy 2, whenever it types a string, object or
+  datetime column.
+
+Importing this module costs nothing (importing whylogs takes seconds, and Kedro
+imports the project's datasets on every command). Profiles are built with
+``DatasetProfile.track``, not ``why.log``: ``why.log`` consults the global WhyLabs
+session (``why.init``) and may upload from there; ``track`` has no such path, so
+nothing here can upload anything. Segments are not used (broken under pandas 3).
+
+Everything returned is either a whylogs ``DatasetProfileView`` (typed here as
+:data:`ProfileView`) or plain Python / pandas data, so no other module needs
+whylogs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from reelops_monitoring.errors import (
+    InvalidInputError,
+    MissingColumnError,
+    ProfileError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from datetime import datetime
+
+    from whylogs.core.view.dataset_profile_view import DatasetProfileView
+
+__all__ = [
+    "ConstraintOutcome",
+    "DriftAlgorithm",
+    "DriftStatistic",
+    "ProfileView",
+    "check_constraints",
+    "deserialize_view",
+    "distinct_count",
+    "drift_statistic",
+    "frequent_items",
+    "merge_views",
+    "profile_frame",
+    "profile_view",
+    "row_count",
+    "serialize_view",
+    "summarize_view",
+]
+
+#: A whylogs ``DatasetProfileView`` (annotation only: no import at run time).
+ProfileView: TypeAlias = "DatasetProfileView"
+
+#: The whylogs column drift algorithms this adapter exposes.
+DriftAlgorithm = Literal["ks", "chi_square", "hellinger"]
+
+_SUMMARY_QUANTILES = {"q25": "distribution/q_25", "q75": "distribution/q_75"}
+
+
+@functools.cache
+def _whylogs() -> SimpleNamespace:
+    """Import whylogs once, behind the NumPy 2 shim and with analytics off."""
+    os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
+    if not hasattr(np, "unicode_"):
+        np.unicode_ = np.str_  # type: ignore[attr-defined]
+    from whylogs.core import DatasetProfile, DatasetProfileView
+    from whylogs.core.constraints import ConstraintsBuilder
+    from whylogs.core.constraints.factories import is_in_range, no_missing_values
+    from whylogs.viz.drift.column_drift_algorithms import KS, ChiSquare, Hellinger
+
+    return SimpleNamespace(
+        DatasetProfile=DatasetProfile,
+        DatasetProfileView=DatasetProfileView,
+        ConstraintsBuilder=ConstraintsBuilder,
+        is_in_range=is_in_range,
+        no_missing_values=no_missing_values,
+        algorithms={"ks": KS, "chi_square": ChiSquare, "hellinger": Hellinger},
+    )
+
+
+# ------------------------------------------------------------------ profiles
+
+
+def profile_view(
+    frame: pd.DataFrame, *, dataset_timestamp: datetime | None = None
+) -> ProfileView:
+    """Profile ``frame`` (every column) into a whylogs profile view.
+
+    Args:
+        frame: Any DataFrame; string, boolean, numeric and datetime columns work.
+        dataset_timestamp: The time the data belongs to (e.g. the start of its
+            window); timezone-naive values are taken as UTC. Defaults to now.
+
+    Returns:
+        The profile view (mergeable, serializable, read-only).
+
+    Raises:
+        ProfileError: If ``frame`` is not a DataFrame or whylogs cannot profile it.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ProfileError(
+            f"profile_view needs a pandas DataFrame, got {type(frame).__name__} instead"
+        )
+    why = _whylogs()
+    profile = why.DatasetProfile(dataset_timestamp=_utc(dataset_timestamp))
+    try:
+        profile.track(pandas=frame)
+    except Exception as exc:
+        raise ProfileError(
+            f"whylogs cannot profile a frame with columns {list(frame.columns)}: {exc}"
+        ) from exc
+    return profile.view()
+
+
+def profile_frame(
+    frame: pd.DataFrame, *, dataset_timestamp: datetime | None = None
+) -> bytes:
+    """Profile ``frame`` and return the serialized view (for a ``.bin`` file).
+
+    The serving request profiler calls this off the request path with a batch of
+    request features; :func:`deserialize_view` reads it back.
+    """
+    return serialize_view(profile_view(frame, dataset_timestamp=dataset_timestamp))
+
+
+def merge_views(views: Iterable[ProfileView]) -> ProfileView:
+    """Merge profile views (counts add up, sketches combine).
+
+    Raises:
+        ProfileError: If ``views`` is empty.
+    """
+    merged = None
+    for view in views:
+        merged = view if merged is None else merged.merge(view)
+    if merged is None:
+        raise ProfileError("merge_views needs at least one profile view, got none")
+    return merged
+
+
+def serialize_view(view: ProfileView) -> bytes:
+    """The view as bytes (whylogs' protobuf format), no I/O."""
+    return bytes(view.serialize())
+
+
+def deserialize_view(data: bytes) -> ProfileView:
+    """Read a view written by :func:`serialize_view`.
+
+    Raises:
+        ProfileError: If ``data`` is not a serialized whylogs profile.
+    """
+    why = _whylogs()
+    try:
+        return why.DatasetProfileView.deserialize(data)
+    except Exception as exc:
+        raise ProfileError(
+            f"cannot deserialize a whylogs profile from {len(data)} bytes: {exc}"
+        ) from exc
+
+
+def row_count(view: ProfileView) -> int:
+    """Rows profiled into ``view`` (the largest ``counts/n`` of its columns)."""
+    counts = [
+        int(column.get_metric("counts").n.value)
+        for column in view.get_columns().values()
+        if column.get_metric("counts") is not None
+    ]
+    return max(counts, default=0)
+
+
+def distinct_count(view: ProfileView, column: str) -> float:
+    """Estimated number of distinct values of ``column`` (HyperLogLog sketch).
+
+    Raises:
+        MissingColumnError: If ``view`` has no such column or it has no sketch.
+    """
+    metric = _column(view, column).get_metric("cardinality")
+    if metric is None:
+        raise MissingColumnError(f"column '{column}' has no cardinality metric")
+    return float(metric.hll.value.get_estimate())
+
+
+def summarize_view(view: ProfileView) -> pd.DataFrame:
+    """A plain summary: one row per column, for reports.
+
+    Columns: ``count``, ``null_count``, ``null_share``, ``mean``, ``stddev``,
+    ``min``, ``q25``, ``median``, ``q75``, ``max``, ``distinct_estimate`` and
+    ``top_items`` (up to five ``value: count`` pairs, most frequent first).
+    Statistics a column has no metric for are ``NaN`` (``top_items`` is ``""``).
+    """
+    raw = view.to_pandas()
+    rows = {}
+    for column in raw.index:
+        get = functools.partial(_get, raw.loc[column])
+        count = int(get("counts/n", 0))
+        nulls = int(get("counts/null", 0))
+        rows[column] = {
+            "count": count,
+            "null_count": nulls,
+            "null_share": nulls / count if count else math.nan,
+            "mean": _nan_if_empty(get, "distribution/mean"),
+            "stddev": _nan_if_empty(get, "distribution/stddev"),
+            "min": _nan_if_empty(get, "distribution/min"),
+            "q25": _nan_if_empty(get, _SUMMARY_QUANTILES["q25"]),
+            "median": _nan_if_empty(get, "distribution/median"),
+            "q75": _nan_if_empty(get, _SUMMARY_QUANTILES["q75"]),
+            "max": _nan_if_empty(get, "distribution/max"),
+            "distinct_estimate": float(get("cardinality/est", math.nan)),
+            "top_items": _top_items(get("frequent_items/frequent_strings", None)),
+        }
+    summary = pd.DataFrame.from_dict(rows, orient="index")
+    summary.index.name = "column"
+    return summary.sort_index()
+
+
+def frequent_items(view: ProfileView, column: str) -> dict[str, int]:
+    """``{value: estimated count}`` of a column's frequent-items sketch.
+
+    Raises:
+        MissingColumnError: If ``view`` has no such column or it has no sketch.
+    """
+    metric = _column(view, column).get_metric("frequent_items")
+    if metric is None:
+        raise MissingColumnError(
+            f"column '{column}' has no frequent-items metric (is it numeric?)"
+        )
+    return {
+        item.value: int(item.est)
+        for item in metric.to_summary_dict()["frequent_strings"]
+    }
+
+
+# --------------------------------------------------------------------- drift
+
+
+@dataclass(frozen=True)
+class DriftStatistic:
+    """One whylogs column drift algorithm's raw output.
+
+    ``statistic`` is the KS statistic D, the chi-square statistic or the Hellinger
+    distance; ``pvalue`` is ``None`` for Hellinger. ``n_target`` / ``n_reference``
+    are the non-null values the sketches hold (all rows for chi-square, as whylogs
+    uses them).
+    """
+
+    algorithm: DriftAlgorithm
+    statistic: float
+    pvalue: float | None
+    n_target: int
+    n_reference: int
+
+
+def drift_statistic(
+    target: ProfileView,
+    reference: ProfileView,
+    column: str,
+    algorithm: DriftAlgorithm,
+) -> DriftStatistic | None:
+    """Run one whylogs drift algorithm on ``column`` of two views.
+
+    whylogs' own default thresholds are not used: the caller categorizes.
+
+    Returns:
+        The statistic, or ``None`` when the column has no data the algorithm can
+        use (e.g. every value null, or a string column given to ``ks``).
+
+    Raises:
+        MissingColumnError: If either view lacks ``column``.
+        InvalidInputError: If ``algorithm`` is unknown.
+    """
+    why = _whylogs()
+    if algorithm not in why.algorithms:
+        raise InvalidInputError(
+            f"drift algorithm must be one of {sorted(why.algorithms)}, "
+            f"got '{algorithm}' instead"
+        )
+    target_column = _column(target, column)
+    reference_column = _column(reference, column)
+    score = why.algorithms[algorithm]().calculate(
+        target_column_view=target_column,
+        reference_column_view=reference_column,
+        with_thresholds=False,
+    )
+    if score is None or score.statistic is None:
+        return None
+    return DriftStatistic(
+        algorithm=algorithm,
+        statistic=float(score.statistic),
+        pvalue=None if score.pvalue is None else float(score.pvalue),
+        n_target=_sample_size(target_column, algorithm),
+        n_reference=_sample_size(reference_column, algorithm),
+    )
+
+
+# --------------------------------------------------------------- constraints
+
+
+@dataclass(frozen=True)
+class ConstraintOutcome:
+    """One whylogs constraint checked against a profile."""
+
+    name: str
+    column: str
+    passed: bool
+
+
+def check_constraints(
+    view: ProfileView,
+    *,
+    not_null: Sequence[str] = (),
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> list[ConstraintOutcome]:
+    """Check data-quality constraints with whylogs' constraints builder.
+
+    Args:
+        view: The profile to check.
+        not_null: Columns that must have no missing value (``no_missing_values``).
+        ranges: ``{column: (lower, upper)}``: every value within, inclusive
+            (``is_in_range``).
+
+    Returns:
+        One outcome per constraint, in the order given (``not_null`` first). A
+        constraint on a column the profile lacks fails.
+    """
+    why = _whylogs()
+    present = set(view.get_columns())
+    builder = why.ConstraintsBuilder(dataset_profile_view=view)
+    wanted: list[tuple[str, str]] = []
+    for column in not_null:
+        constraint = why.no_missing_values(column_name=column)
+        wanted.append((constraint.name, column))
+        if column in present:
+            builder.add_constraint(constraint)
+    for column, (lower, upper) in (ranges or {}).items():
+        constraint = why.is_in_range(
+            column_name=column, lower=lower, upper=upper, skip_missing=False
+        )
+        wanted.append((constraint.name, column))
+        if column in present:
+            builder.add_constraint(constraint)
+    passed = {
+        result.name: bool(result.passed) and not result.failed
+        for result in builder.build().generate_constraints_report()
+    }
+    return [
+        ConstraintOutcome(name=name, column=column, passed=passed.get(name, False))
+        for name, column in wanted
+    ]
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    stamp = pd.Timestamp(moment)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return stamp.tz_convert("UTC").to_pydatetime()
+
+
+def _column(view: ProfileView, column: str) -> Any:
+    found = view.get_column(column)
+    if found is None:
+        raise MissingColumnError(
+            f"profile has no column '{column}'; it has {sorted(view.get_columns())}"
+        )
+    return found
+
+
+def _sample_size(column_view: Any, algorithm: DriftAlgorithm) -> int:
+    if algorithm == "chi_square":
+        return int(column_view.get_metric("counts").n.value)
+    distribution = column_view.get_metric("distribution")
+    return 0 if distribution is None else int(distribution.kll.value.get_n())
+
+
+def _get(row: pd.Series, key: str, default: Any) -> Any:
+    value = row.get(key, default)
+    return default if value is None else value
+
+
+def _nan_if_empty(get: Any, key: str) -> float:
+    if float(get("distribution/n", 0) or 0) == 0:
+        return math.nan
+    return float(get(key, math.nan))
+
+
+def _top_items(items: Any, limit: int = 5) -> str:
+    if not isinstance(items, list):
+        return ""
+    return ", ".join(f"{item.value}: {int(item.est)}" for item in items[:limit])

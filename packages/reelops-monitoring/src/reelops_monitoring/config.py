@@ -1,0 +1,149 @@
+"""Monitoring thresholds: pydantic models of ``conf/base/parameters_monitoring.yml``.
+
+Every model rejects unknown keys. The defaults are the proposed configuration::
+
+    monitoring:
+      drift:
+        min_rows: 200            # smaller windows: drift not assessed
+        unit_column: user_id     # ratings are clustered by user (effective size)
+        columns:                 # score >= drift: DRIFT; >= possible_drift: POSSIBLE
+          rating:       {algorithm: ks,         possible_drift: 0.65, drift: 0.92}
+          genre:        {algorithm: chi_square, possible_drift: 1.11, drift: 1.42}
+          user_ratings: {algorithm: ks,         possible_drift: 1.02, drift: 1.49}
+          new_user:     {algorithm: ks,         possible_drift: 0.88, drift: 1.24}
+      quality:
+        not_null: [user_id, movie_id, rating, timestamp]
+        ranges: {rating: [0.5, 5.0]}
+        block_retrain: true      # never retrain on a window failing a check
+      decay:
+        min_feedback_rows: 200
+        metrics:
+          rmse:      {higher_is_better: false, max_relative_degradation: 0.30}
+          "ndcg@10": {higher_is_better: true,  max_relative_degradation: 0.50}
+
+Scores are effect sizes (KS statistic D for ``ks``, Cohen's w = sqrt(chi2 / n) for
+``chi_square``, the Hellinger distance for ``hellinger``) scaled by the square root
+of the effective sample sizes, the number of users (see
+:mod:`reelops_monitoring.drift`), so that one threshold holds for windows of any
+size. The drift thresholds are the 90th / 99th percentiles of the scores of
+no-drift windows built from the users who arrived before 2008; they are evaluated
+on the users who arrived later (``bench/monitoring.py``).
+
+Decay limits are wide on purpose: with no drift, a bias model's RMSE on a quarter
+moves by up to ~25-40 % (95th percentile) from the previous quarter's, and sits
+~10 % (median) above a random holdout of its training data, because most of a
+window's users are new. So the training metrics given to the decay check should
+come from a temporal holdout (the last window before deployment), not from the
+random split. The ``rmse`` limit rests on that measurement (``bench/monitoring.py``,
+``decay_noise``); the ``ndcg@10`` limit is a proposal, not yet measured.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reelops_monitoring.adapter import DriftAlgorithm
+
+__all__ = [
+    "ColumnDriftConfig",
+    "DecayConfig",
+    "DriftConfig",
+    "MetricDecayConfig",
+    "MonitoringConfig",
+    "QualityConfig",
+]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnDriftConfig(_Config):
+    """How one column is drift-tested, and its two thresholds on the score."""
+
+    algorithm: DriftAlgorithm = Field(
+        description="ks (numeric), chi_square (categorical) or hellinger (numeric)."
+    )
+    possible_drift: float = Field(gt=0, description="Score from which POSSIBLE_DRIFT.")
+    drift: float = Field(gt=0, description="Score from which DRIFT.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ColumnDriftConfig:
+        if self.drift < self.possible_drift:
+            raise ValueError(
+                f"drift must be >= possible_drift, got drift={self.drift} "
+                f"and possible_drift={self.possible_drift} instead"
+            )
+        return self
+
+
+def _default_columns() -> dict[str, ColumnDriftConfig]:
+    return {
+        "rating": ColumnDriftConfig(algorithm="ks", possible_drift=0.65, drift=0.92),
+        "genre": ColumnDriftConfig(
+            algorithm="chi_square", possible_drift=1.11, drift=1.42
+        ),
+        "user_ratings": ColumnDriftConfig(
+            algorithm="ks", possible_drift=1.02, drift=1.49
+        ),
+        "new_user": ColumnDriftConfig(algorithm="ks", possible_drift=0.88, drift=1.24),
+    }
+
+
+class DriftConfig(_Config):
+    """Which columns are drift-tested, how, and from which window size."""
+
+    min_rows: int = Field(default=200, ge=1, description="Smaller windows: no drift.")
+    unit_column: str | None = Field(
+        default="user_id",
+        description="Rows sharing a value are one unit: effective sizes are capped "
+        "by its distinct count. None: rows are independent.",
+    )
+    columns: dict[str, ColumnDriftConfig] = Field(default_factory=_default_columns)
+
+
+class QualityConfig(_Config):
+    """Data-quality constraints checked on every window."""
+
+    not_null: list[str] = Field(
+        default_factory=lambda: ["user_id", "movie_id", "rating", "timestamp"]
+    )
+    ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"rating": (0.5, 5.0)}
+    )
+    block_retrain: bool = Field(
+        default=True, description="A failed check vetoes retraining on the window."
+    )
+
+
+class MetricDecayConfig(_Config):
+    """How far one metric may degrade from its value at training time."""
+
+    higher_is_better: bool
+    max_relative_degradation: float = Field(gt=0)
+
+
+def _default_metrics() -> dict[str, MetricDecayConfig]:
+    return {
+        "rmse": MetricDecayConfig(
+            higher_is_better=False, max_relative_degradation=0.30
+        ),
+        "ndcg@10": MetricDecayConfig(
+            higher_is_better=True, max_relative_degradation=0.50
+        ),
+    }
+
+
+class DecayConfig(_Config):
+    """Performance decay of the deployed model on a window's feedback."""
+
+    min_feedback_rows: int = Field(default=200, ge=1)
+    metrics: dict[str, MetricDecayConfig] = Field(default_factory=_default_metrics)
+
+
+class MonitoringConfig(_Config):
+    """Everything :func:`~reelops_monitoring.decision.decide` needs."""
+
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    decay: DecayConfig = Field(default_factory=DecayConfig)

@@ -1,0 +1,224 @@
+"""Column drift between a reference profile and a window's profile.
+
+Each configured column is tested with one whylogs algorithm (KS, chi-square or
+Hellinger). Its **effect** is the algorithm's effect size: the KS statistic D,
+Cohen's w = sqrt(chi2 / n) for chi-square, the Hellinger distance. Its **score**,
+which two thresholds put in a :class:`DriftCategory`, is the effect scaled by the
+effective sample sizes of the two profiles::
+
+    score = effect * sqrt(n_target * n_reference / (n_target + n_reference))
+
+(for KS this is the classic scaled statistic, ~1.36 at the 5 % level for
+independent rows). Ratings are not independent rows: a window holds a few users,
+each with many ratings, and tastes are per user. So the effective size of a column
+is its number of values capped by the number of distinct units
+(``DriftConfig.unit_column``, the users): a window of 900 ratings from 15 users
+counts as 15. Without the cap, p-values are ~0 and fixed effect-size thresholds
+false-alarm on small windows; with it, one set of thresholds holds for windows of
+any size (measured in ``bench/monitoring.py``). p-values are still reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from reelops_monitoring.adapter import distinct_count, drift_statistic, row_count
+
+if TYPE_CHECKING:
+    from reelops_monitoring.adapter import DriftStatistic, ProfileView
+    from reelops_monitoring.config import ColumnDriftConfig, DriftConfig
+
+__all__ = [
+    "ColumnDrift",
+    "DriftCategory",
+    "DriftReport",
+    "categorize",
+    "detect_drift",
+    "effect_size",
+    "scaled_score",
+]
+
+
+class DriftCategory(StrEnum):
+    """Drift categories, as whylogs names them."""
+
+    NO_DRIFT = "NO_DRIFT"
+    POSSIBLE_DRIFT = "POSSIBLE_DRIFT"
+    DRIFT = "DRIFT"
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """The drift of one column: effect, score, category and what they rest on."""
+
+    column: str
+    algorithm: str
+    effect: float | None
+    score: float | None
+    pvalue: float | None
+    category: DriftCategory
+    threshold: float
+    n_target: float
+    n_reference: float
+
+    def reason(self) -> str:
+        """One line: ``drift in 'rating': ks score 2.41 >= 2.1 (effect 0.310)``."""
+        return (
+            f"drift in '{self.column}': {self.algorithm} score {_fmt(self.score, 2)} "
+            f">= {self.threshold:g} (effect {_fmt(self.effect, 3)})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (a non-finite number becomes ``None``)."""
+        return {
+            "algorithm": self.algorithm,
+            "effect": _finite(self.effect),
+            "score": _finite(self.score),
+            "pvalue": _finite(self.pvalue),
+            "category": self.category.value,
+            "n_target": _finite(self.n_target),
+            "n_reference": _finite(self.n_reference),
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift of every configured column of one window (none if it is too small)."""
+
+    n_rows: int
+    min_rows: int
+    columns: tuple[ColumnDrift, ...]
+
+    @property
+    def assessed(self) -> bool:
+        """Whether the window had enough rows for drift to be assessed."""
+        return self.n_rows >= self.min_rows
+
+    @property
+    def drifted(self) -> tuple[ColumnDrift, ...]:
+        """The columns in the DRIFT category."""
+        return tuple(c for c in self.columns if c.category is DriftCategory.DRIFT)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{column: {...}}`` plus the window size."""
+        return {
+            "n_rows": self.n_rows,
+            "assessed": self.assessed,
+            "columns": {c.column: c.to_dict() for c in self.columns},
+        }
+
+
+def categorize(
+    score: float | None, *, possible_drift: float, drift: float
+) -> DriftCategory:
+    """The category of ``score`` (``None`` or NaN, nothing to compare: NO_DRIFT)."""
+    if score is None or math.isnan(score):
+        return DriftCategory.NO_DRIFT
+    if score >= drift:
+        return DriftCategory.DRIFT
+    if score >= possible_drift:
+        return DriftCategory.POSSIBLE_DRIFT
+    return DriftCategory.NO_DRIFT
+
+
+def effect_size(statistic: DriftStatistic) -> float:
+    """The effect size of a whylogs statistic (higher is more drift).
+
+    ``ks`` and ``hellinger``: the statistic itself (in [0, 1]). ``chi_square``:
+    Cohen's w = sqrt(chi2 / n_target); whylogs returns an infinite chi2 when the
+    window has a value the reference (nearly) never had, and w is then infinite.
+    """
+    if statistic.algorithm != "chi_square":
+        return statistic.statistic
+    if statistic.n_target <= 0:
+        return math.nan
+    return math.sqrt(statistic.statistic / statistic.n_target)
+
+
+def scaled_score(effect: float, n_target: float, n_reference: float) -> float:
+    """``effect * sqrt(n_t * n_r / (n_t + n_r))`` (NaN without samples)."""
+    if n_target <= 0 or n_reference <= 0 or math.isnan(effect):
+        return math.nan
+    if math.isinf(effect):
+        return math.inf
+    return effect * math.sqrt(n_target * n_reference / (n_target + n_reference))
+
+
+def detect_drift(
+    reference: ProfileView, target: ProfileView, config: DriftConfig
+) -> DriftReport:
+    """Test every column of ``config.columns`` between two profiles.
+
+    Args:
+        reference: What the model was trained on (e.g. merged window profiles).
+        target: The window to assess.
+        config: Columns, algorithms, thresholds, unit column, minimum window size.
+
+    Returns:
+        The report; when ``target`` has fewer than ``config.min_rows`` rows its
+        columns are empty and :attr:`DriftReport.assessed` is false.
+
+    Raises:
+        MissingColumnError: If a configured column (or the unit column) is absent
+            from either profile.
+    """
+    n_rows = row_count(target)
+    if n_rows < config.min_rows:
+        return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=())
+    units = (math.inf, math.inf)
+    if config.unit_column is not None:
+        units = (
+            distinct_count(target, config.unit_column),
+            distinct_count(reference, config.unit_column),
+        )
+    columns = tuple(
+        _column_drift(reference, target, column, spec, units)
+        for column, spec in config.columns.items()
+    )
+    return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=columns)
+
+
+def _column_drift(
+    reference: ProfileView,
+    target: ProfileView,
+    column: str,
+    spec: ColumnDriftConfig,
+    units: tuple[float, float],
+) -> ColumnDrift:
+    statistic = drift_statistic(target, reference, column, spec.algorithm)
+    if statistic is None:
+        effect = score = pvalue = None
+        n_target = n_reference = 0.0
+    else:
+        effect, pvalue = effect_size(statistic), statistic.pvalue
+        n_target = min(float(statistic.n_target), units[0])
+        n_reference = min(float(statistic.n_reference), units[1])
+        score = scaled_score(effect, n_target, n_reference)
+    return ColumnDrift(
+        column=column,
+        algorithm=spec.algorithm,
+        effect=effect,
+        score=score,
+        pvalue=pvalue,
+        category=categorize(
+            score, possible_drift=spec.possible_drift, drift=spec.drift
+        ),
+        threshold=spec.drift,
+        n_target=n_target,
+        n_reference=n_reference,
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, 6)
+
+
+def _fmt(value: float | None, decimals: int) -> str:
+    if value is None:
+        return "n/a"
+    return "inf" if math.isinf(value) else f"{value:.{decimals}f}"

@@ -1,0 +1,186 @@
+"""Replay a ratings log window by window: decisions, detection and false alarms.
+
+For each window (after the first ``n_reference``), the reference is the merge of
+the previous ``n_reference`` windows' profiles, the way a model retrained on its
+recent past would be monitored; ``known_users`` are the users seen before the
+window. The window is assessed as it is (scenario ``"none"``) and once per
+injected :class:`~reelops_monitoring.scenarios.Scenario`.
+
+:func:`false_alarm_rate`, :func:`detection_table` and :func:`calibrate_thresholds`
+summarize the resulting table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from reelops_monitoring.adapter import merge_views, profile_view
+from reelops_monitoring.decision import assess_window
+from reelops_monitoring.features import window_features
+from reelops_monitoring.windows import split_windows
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from reelops_monitoring.adapter import ProfileView
+    from reelops_monitoring.config import MonitoringConfig
+    from reelops_monitoring.scenarios import Scenario
+
+__all__ = [
+    "NO_INJECTION",
+    "calibrate_thresholds",
+    "detection_table",
+    "false_alarm_rate",
+    "replay",
+]
+
+#: The scenario name of windows assessed as they are.
+NO_INJECTION = "none"
+
+
+def replay(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    config: MonitoringConfig,
+    *,
+    scenarios: Sequence[Scenario] = (),
+    n_reference: int = 8,
+    freq: str = "Q",
+    seed: int = 0,
+    stream: str = "",
+) -> pd.DataFrame:
+    """Assess every window of ``ratings`` against its trailing reference.
+
+    Args:
+        ratings: Primary ratings (epoch-second timestamps).
+        movies: Primary movies (``movie_id``, ``genres``).
+        config: The monitoring configuration (thresholds).
+        scenarios: Drifts to inject in each assessed window, one at a time.
+        n_reference: Windows merged into each window's reference.
+        freq: Window length (pandas period frequency).
+        seed: Base seed of the injections (window ``i`` uses ``seed + i``).
+        stream: A label copied into every row (e.g. ``"real"``, ``"shuffled-3"``).
+
+    Returns:
+        One row per (window, scenario): ``stream``, ``window``, ``scenario``,
+        ``n_rows``, ``assessed``, ``retrain``, ``alert``, ``detected`` (the
+        scenario's reason was given; ``None`` for ``"none"``), ``reasons`` and one
+        ``score_<column>`` per drift column.
+    """
+    windows = split_windows(ratings, freq=freq)
+    views: list[ProfileView] = []
+    rows: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for index, window in enumerate(windows):
+        known = frozenset(seen)
+        features = window_features(window.ratings, movies, known)
+        views.append(profile_view(features, dataset_timestamp=window.start))
+        seen.update(window.ratings["user_id"].tolist())
+        if index < n_reference:
+            continue
+        reference = merge_views(views[index - n_reference : index])
+        cases: list[tuple[str, ProfileView, Scenario | None]] = [
+            (NO_INJECTION, views[index], None)
+        ]
+        for injection in scenarios:
+            injected = injection.inject(window.ratings, seed + index)
+            target = profile_view(
+                window_features(injected, movies, known), dataset_timestamp=window.start
+            )
+            cases.append((injection.name, target, injection))
+        for name, target, scenario in cases:
+            decision = assess_window(reference, target, config)
+            drift = decision.scores["drift"]
+            rows.append(
+                {
+                    "stream": stream,
+                    "window": window.label,
+                    "scenario": name,
+                    "n_rows": drift["n_rows"],
+                    "assessed": drift["assessed"],
+                    "retrain": decision.retrain,
+                    "alert": decision.alert,
+                    "detected": None
+                    if scenario is None
+                    else scenario.detected(decision.reasons),
+                    "reasons": "; ".join(decision.reasons),
+                    **{
+                        f"score_{column}": _score(drift["columns"].get(column))
+                        for column in config.drift.columns
+                    },
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def false_alarm_rate(table: pd.DataFrame) -> dict[str, float | int]:
+    """Alerts among the assessed windows of scenario ``"none"``."""
+    control = table[(table["scenario"] == NO_INJECTION) & table["assessed"]]
+    alarms = int(control["alert"].sum())
+    n = len(control)
+    return {
+        "windows": n,
+        "false_alarms": alarms,
+        "rate": alarms / n if n else math.nan,
+    }
+
+
+def detection_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario: assessed windows, detections with the right reason, rate."""
+    injected = table[(table["scenario"] != NO_INJECTION) & table["assessed"]]
+    grouped = injected.groupby("scenario", sort=False)
+    summary = pd.DataFrame(
+        {
+            "windows": grouped.size(),
+            "detected": grouped["detected"].sum().astype(int),
+            "alerts": grouped["alert"].sum().astype(int),
+        }
+    )
+    summary["rate"] = summary["detected"] / summary["windows"]
+    return summary
+
+
+def calibrate_thresholds(
+    table: pd.DataFrame,
+    *,
+    possible_quantile: float = 0.90,
+    drift_quantile: float = 0.99,
+    decimals: int = 2,
+) -> dict[str, dict[str, float]]:
+    """Thresholds from the scores of no-drift windows (scenario ``"none"``).
+
+    ``possible_drift`` and ``drift`` are the given quantiles of each column's
+    scores, rounded up to ``decimals``.
+    """
+    control = table[(table["scenario"] == NO_INJECTION) & table["assessed"]]
+    thresholds = {}
+    for column in [c for c in control.columns if c.startswith("score_")]:
+        scores = control[column].astype("float64").replace(np.inf, np.nan).dropna()
+        if scores.empty:
+            continue
+        thresholds[column.removeprefix("score_")] = {
+            "possible_drift": _ceil(
+                float(scores.quantile(possible_quantile)), decimals
+            ),
+            "drift": _ceil(float(scores.quantile(drift_quantile)), decimals),
+        }
+    return thresholds
+
+
+def _score(column: dict[str, Any] | None) -> float:
+    if column is None or column["score"] is None:
+        return (
+            math.inf
+            if column is not None and column["category"] == "DRIFT"
+            else math.nan
+        )
+    return float(column["score"])
+
+
+def _ceil(value: float, decimals: int) -> float:
+    factor = 10**decimals
+    return math.ceil(value * factor) / factor

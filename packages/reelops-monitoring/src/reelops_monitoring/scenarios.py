@@ -1,0 +1,197 @@
+"""Injected drift: turn a real window of ratings into a drifted one.
+
+Each injection is a pure function of a window (primary ratings) and a seed; a
+:class:`Scenario` names one, with the reason the monitoring must give for it.
+
+* :func:`inflate_ratings`: +0.5 stars for a share of the window's users, clipped
+  at 5 (a rating widget change reaching some clients).
+* :func:`shift_genre_mix`: a share of the ratings moved to movies of one genre
+  (a catalogue or promotion change).
+* :func:`add_new_users`: a surge of new users with a few ratings each (a campaign),
+  their ratings drawn from the window's own, so only the users differ.
+* :func:`null_timestamps`: every timestamp null (a broken upstream field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from reelops_monitoring.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "Scenario",
+    "add_new_users",
+    "default_scenarios",
+    "inflate_ratings",
+    "null_timestamps",
+    "shift_genre_mix",
+]
+
+_RATING_MAX = 5.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One injected drift and the reasons that count as detecting it.
+
+    ``expected`` holds reason prefixes (as :class:`~reelops_monitoring.decision.
+    Decision` words them); the drift is detected with the right reason when one
+    of the decision's reasons starts with one of them.
+    """
+
+    name: str
+    description: str
+    expected: tuple[str, ...]
+    inject: Callable[[pd.DataFrame, int], pd.DataFrame]
+
+    def detected(self, reasons: tuple[str, ...] | list[str]) -> bool:
+        """Whether ``reasons`` name this scenario's drift."""
+        return any(r.startswith(self.expected) for r in reasons)
+
+
+def inflate_ratings(
+    window: pd.DataFrame, *, share: float, seed: int, delta: float = 0.5
+) -> pd.DataFrame:
+    """Add ``delta`` stars to every rating of ``share`` of the users, clipped at 5."""
+    _check_share(share)
+    rng = np.random.default_rng(seed)
+    users = window["user_id"].unique()
+    chosen = rng.choice(users, size=round(share * len(users)), replace=False)
+    hit = window["user_id"].isin(chosen)
+    rating = window["rating"].astype("float64")
+    return window.assign(
+        rating=rating.where(~hit, np.minimum(rating + delta, _RATING_MAX))
+    )
+
+
+def shift_genre_mix(
+    window: pd.DataFrame,
+    movies: pd.DataFrame,
+    *,
+    genre: str,
+    share: float,
+    seed: int,
+    popularity: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Point ``share`` of the ratings at movies of ``genre`` (ratings unchanged).
+
+    The new movies are drawn among the movies listing ``genre``, weighted by
+    ``popularity`` (``{movie_id: count}``, plus one) when given.
+
+    Raises:
+        InvalidInputError: If no movie lists ``genre``.
+    """
+    _check_share(share)
+    candidates = movies.loc[
+        movies["genres"]
+        .astype("string")
+        .str.split("|")
+        .map(lambda gs: isinstance(gs, list) and genre in gs),
+        "movie_id",
+    ].to_numpy()
+    if len(candidates) == 0:
+        raise InvalidInputError(f"no movie lists genre '{genre}'")
+    weights = np.ones(len(candidates))
+    if popularity is not None:
+        weights += popularity.reindex(candidates).fillna(0).to_numpy(dtype="float64")
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(window), size=round(share * len(window)), replace=False)
+    movie_ids = window["movie_id"].to_numpy().copy()
+    movie_ids[rows] = rng.choice(candidates, size=len(rows), p=weights / weights.sum())
+    return window.assign(
+        movie_id=pd.Series(movie_ids, index=window.index).astype(
+            window["movie_id"].dtype
+        )
+    )
+
+
+def add_new_users(
+    window: pd.DataFrame, *, share: float, seed: int, mean_ratings: float = 4.0
+) -> pd.DataFrame:
+    """Add new users bringing ``share`` x the window's ratings, a few each.
+
+    Each new user gives a geometric number of ratings (mean ``mean_ratings``),
+    re-drawn from the window's own ``(movie_id, rating)`` pairs, at times spread
+    over the window; ids follow the largest id in the window.
+    """
+    if share <= 0:
+        raise InvalidInputError(f"share must be > 0, got {share} instead")
+    rng = np.random.default_rng(seed)
+    n_new = max(1, round(share * len(window)))
+    sizes: list[int] = []
+    while sum(sizes) < n_new:
+        sizes.append(min(int(rng.geometric(1 / mean_ratings)), n_new - sum(sizes)))
+    first_id = int(window["user_id"].max()) + 1
+    source = window.iloc[rng.integers(0, len(window), size=n_new)]
+    stamps = window["timestamp"]
+    added = pd.DataFrame(
+        {
+            "user_id": np.repeat(np.arange(first_id, first_id + len(sizes)), sizes),
+            "movie_id": source["movie_id"].to_numpy(),
+            "rating": source["rating"].to_numpy(),
+            "timestamp": rng.integers(int(stamps.min()), int(stamps.max()) + 1, n_new),
+        }
+    ).astype(window.dtypes.to_dict())
+    return pd.concat([window, added], ignore_index=True)
+
+
+def null_timestamps(window: pd.DataFrame) -> pd.DataFrame:
+    """Every timestamp null, as a broken upstream field would deliver them."""
+    return window.assign(timestamp=pd.array([None] * len(window), dtype="Int64"))
+
+
+def default_scenarios(
+    movies: pd.DataFrame,
+    *,
+    popularity: pd.Series | None = None,
+    inflation_share: float = 1.0,
+    genre: str = "Horror",
+    genre_share: float = 0.3,
+    surge_share: float = 0.5,
+) -> tuple[Scenario, ...]:
+    """The four injected drifts of the monitoring benchmark and tests."""
+    return (
+        Scenario(
+            name="rating_inflation",
+            description=f"+0.5 stars for {inflation_share:.0%} of the users",
+            expected=("drift in 'rating'",),
+            inject=lambda w, seed: inflate_ratings(w, share=inflation_share, seed=seed),
+        ),
+        Scenario(
+            name="genre_shift",
+            description=f"{genre_share:.0%} of the ratings moved to {genre} movies",
+            expected=("drift in 'genre'",),
+            inject=lambda w, seed: shift_genre_mix(
+                w,
+                movies,
+                genre=genre,
+                share=genre_share,
+                seed=seed,
+                popularity=popularity,
+            ),
+        ),
+        Scenario(
+            name="new_user_surge",
+            description=f"new users adding {surge_share:.0%} more ratings, ~4 each",
+            expected=("drift in 'new_user'", "drift in 'user_ratings'"),
+            inject=lambda w, seed: add_new_users(w, share=surge_share, seed=seed),
+        ),
+        Scenario(
+            name="broken_timestamps",
+            description="every timestamp null",
+            expected=("quality check failed: timestamp",),
+            inject=lambda w, seed: null_timestamps(w),
+        ),
+    )
+
+
+def _check_share(share: float) -> None:
+    if not 0 < share <= 1:
+        raise InvalidInputError(f"share must be in (0, 1], got {share} instead")

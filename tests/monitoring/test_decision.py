@@ -1,0 +1,154 @@
+"""decide(): retrain or not, and the one-line reasons."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from reelops_monitoring import MonitoringConfig, assess_decay, decide
+from reelops_monitoring.config import ColumnDriftConfig, DecayConfig
+from reelops_monitoring.drift import ColumnDrift, DriftCategory, DriftReport
+from reelops_monitoring.quality import QualityResult
+
+
+def drifted(column: str = "rating") -> ColumnDrift:
+    return ColumnDrift(
+        column=column,
+        algorithm="ks",
+        effect=0.31,
+        score=2.41,
+        pvalue=1e-9,
+        category=DriftCategory.DRIFT,
+        threshold=0.92,
+        n_target=15,
+        n_reference=120,
+    )
+
+
+def calm(column: str = "genre") -> ColumnDrift:
+    return ColumnDrift(
+        column=column,
+        algorithm="chi_square",
+        effect=0.3,
+        score=1.2,
+        pvalue=0.01,
+        category=DriftCategory.POSSIBLE_DRIFT,
+        threshold=1.42,
+        n_target=15,
+        n_reference=120,
+    )
+
+
+def report(*columns: ColumnDrift, n_rows: int = 800) -> DriftReport:
+    return DriftReport(n_rows=n_rows, min_rows=200, columns=columns)
+
+
+OK = QualityResult(
+    "timestamp has no missing values", "timestamp", True, "0 of 800 null"
+)
+BROKEN = QualityResult(
+    "timestamp has no missing values", "timestamp", False, "800 of 800 null"
+)
+
+
+def test_no_drift_no_retrain():
+    decision = decide(report(calm()), [OK], None)
+    assert decision.to_dict()["retrain"] is False
+    assert decision.reasons == ()
+    assert not decision.alert
+    assert decision.scores["drift"]["columns"]["genre"]["category"] == "POSSIBLE_DRIFT"
+
+
+def test_drift_retrains_with_pinned_reason():
+    decision = decide(report(drifted(), calm()), [OK], None)
+    assert decision.retrain
+    assert decision.reasons == (
+        "drift in 'rating': ks score 2.41 >= 0.92 (effect 0.310)",
+    )
+
+
+def test_decay_retrains_with_pinned_reason():
+    decay = assess_decay(
+        {"rmse": 0.90, "ndcg@10": 0.20},
+        {"rmse": 1.20, "ndcg@10": 0.19},
+        DecayConfig(),
+        n_feedback=500,
+    )
+    decision = decide(report(calm()), [OK], decay)
+    assert decision.retrain
+    assert decision.reasons == (
+        "decay in 'rmse': 0.9 -> 1.2 (+33.3% worse, limit 30.0%)",
+    )
+    assert decision.scores["decay"]["metrics"]["ndcg@10"][
+        "degradation"
+    ] == pytest.approx(0.05)
+
+
+def test_too_little_feedback_is_not_decay():
+    decay = assess_decay(
+        {"rmse": 0.9, "ndcg@10": 0.2},
+        {"rmse": 2.0, "ndcg@10": 0.0},
+        DecayConfig(),
+        n_feedback=10,
+    )
+    assert decay.decayed == ()
+    assert not decide(report(), [OK], decay).retrain
+
+
+def test_quality_failure_blocks_retraining():
+    decision = decide(report(drifted()), [BROKEN], None)
+    assert not decision.retrain
+    assert decision.alert
+    assert decision.reasons == (
+        "drift in 'rating': ks score 2.41 >= 0.92 (effect 0.310)",
+        "quality check failed: timestamp has no missing values (800 of 800 null)",
+        "retraining blocked until the upstream data is fixed",
+    )
+
+
+def test_quality_failure_can_be_advisory():
+    decision = decide(report(drifted()), [BROKEN], None, block_retrain_on_quality=False)
+    assert decision.retrain
+
+
+def test_missing_metric_is_named():
+    with pytest.raises(
+        Exception,
+        match=re.escape(
+            "decay metric 'ndcg@10' missing from the window metrics, got ['rmse']"
+        ),
+    ):
+        assess_decay(
+            {"rmse": 0.9, "ndcg@10": 0.2}, {"rmse": 1.0}, DecayConfig(), n_feedback=500
+        )
+
+
+def test_config_rejects_unknown_keys_and_unordered_thresholds():
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        MonitoringConfig.model_validate({"drift": {"min_row": 10}})
+    with pytest.raises(
+        ValidationError,
+        match=re.escape(
+            "drift must be >= possible_drift, got drift=0.1 and possible_drift=0.2 instead"
+        ),
+    ):
+        ColumnDriftConfig(algorithm="ks", possible_drift=0.2, drift=0.1)
+    with pytest.raises(ValidationError, match="ks"):
+        ColumnDriftConfig.model_validate(
+            {"algorithm": "psi", "possible_drift": 0.1, "drift": 0.2}
+        )
+
+
+def test_proposed_yaml_block_is_the_default_config():
+    # GIVEN the YAML block of the config module docstring
+    import yaml
+
+    from reelops_monitoring import config as module
+
+    block = module.__doc__.split("::")[1].split("\n\n")[1]
+    # WHEN parsed and validated
+    parsed = MonitoringConfig.model_validate(yaml.safe_load(block)["monitoring"])
+    # THEN it is exactly the defaults
+    assert parsed == MonitoringConfig()

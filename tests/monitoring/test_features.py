@@ -1,0 +1,78 @@
+"""window_features: the columns profiled for a window of ratings."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from reelops_monitoring import MissingColumnError, window_features
+from reelops_monitoring.features import FEATURE_COLUMNS, OTHER_GENRE, TRACKED_GENRES
+
+MOVIES = pd.DataFrame(
+    {
+        "movie_id": [1, 2, 3],
+        "genres": ["Comedy|Romance", "Documentary", "(no genres listed)"],
+    }
+)
+WINDOW = pd.DataFrame(
+    {
+        "user_id": [7, 7, 7, 8, 9],
+        "movie_id": [1, 2, 3, 1, 99],
+        "rating": [4.0, 3.5, 5.0, 2.0, 1.0],
+        "timestamp": [1_500_000_000, 1_500_000_100, None, 1_500_000_200, 1_500_000_300],
+    }
+)
+
+
+def test_columns_and_one_row_per_rating():
+    features = window_features(WINDOW, MOVIES, known_users={7})
+    assert tuple(features.columns) == FEATURE_COLUMNS
+    assert len(features) == len(WINDOW)
+    assert features["timestamp"].isna().tolist() == [False, False, True, False, False]
+    assert str(features["timestamp"].dt.tz) == "UTC"
+
+
+def test_user_level_columns_count_each_user_once():
+    features = window_features(WINDOW, MOVIES, known_users={7})
+    # user 7 has three ratings: set on its first only
+    assert features["user_ratings"].iloc[0] == 3.0
+    assert features["user_ratings"].iloc[1:3].isna().all()
+    assert features["user_ratings"].dropna().tolist() == [3.0, 1.0, 1.0]
+    assert features["new_user"].dropna().tolist() == [0.0, 1.0, 1.0]
+
+
+def test_genre_is_one_of_the_movies_and_rare_ones_are_other():
+    features = window_features(WINDOW, MOVIES, known_users=set())
+    assert features["genre"].iloc[0] in {"Comedy", "Romance"}
+    # Documentary is not tracked; no genres and unknown movies are "other" too
+    assert features["genre"].iloc[1:3].tolist() == [OTHER_GENRE, OTHER_GENRE]
+    assert features["genre"].iloc[4] == OTHER_GENRE
+    assert "Documentary" not in TRACKED_GENRES
+
+
+def test_genre_pick_is_deterministic_and_spreads_over_genres(ml_ratings, ml_movies):
+    window = ml_ratings.head(5000)
+    first = window_features(window, ml_movies, set())["genre"]
+    again = window_features(window, ml_movies, set())["genre"]
+    assert first.equals(again)
+    # Comedy|Romance movies split between both genres, not always the first
+    assert set(first.unique()) >= {"Comedy", "Romance", "Drama", "Action"}
+
+
+def test_inputs_are_not_modified():
+    before = WINDOW.copy()
+    window_features(WINDOW, MOVIES, known_users={7})
+    pd.testing.assert_frame_equal(WINDOW, before)
+
+
+def test_missing_column_is_named():
+    with pytest.raises(
+        MissingColumnError,
+        match=re.escape(
+            "ratings_window must have columns "
+            "['user_id', 'movie_id', 'rating', 'timestamp'], missing ['rating']"
+        ),
+    ):
+        window_features(WINDOW.drop(columns="rating"), MOVIES, known_users=set())

@@ -1,0 +1,147 @@
+"""Injected drifts on real MovieLens windows, and false alarms on no-drift windows."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reelops_monitoring import InvalidInputError, MonitoringConfig, window_features
+from reelops_monitoring.replay import detection_table, false_alarm_rate, replay
+from reelops_monitoring.scenarios import (
+    add_new_users,
+    default_scenarios,
+    inflate_ratings,
+    null_timestamps,
+    shift_genre_mix,
+)
+from reelops_monitoring.windows import shuffle_arrivals, split_windows
+
+SPLIT = pd.Timestamp("2008-01-01")
+END = pd.Timestamp("2018-10-01")
+
+
+def seconds(moment: pd.Timestamp) -> int:
+    return int(moment.value // 10**9)
+
+
+@pytest.fixture(scope="module")
+def window(ml_ratings) -> pd.DataFrame:
+    """The real 2016Q3 window."""
+    (found,) = [w for w in split_windows(ml_ratings) if w.label == "2016-07-01"]
+    return found.ratings
+
+
+# ---------------------------------------------------------------- injections
+
+
+def test_inflation_adds_half_a_star_to_a_share_of_users_clipped(window):
+    before = window.copy()
+    inflated = inflate_ratings(window, share=0.5, seed=0)
+    pd.testing.assert_frame_equal(window, before)  # input untouched
+    delta = inflated["rating"] - window["rating"]
+    changed = inflated.loc[delta > 0, "user_id"].unique()
+    assert set(np.round(delta.unique(), 2)) <= {0.0, 0.5}
+    assert inflated["rating"].max() == 5.0
+    assert abs(len(changed) - 0.5 * window["user_id"].nunique()) <= 1
+
+
+def test_genre_shift_points_a_share_of_ratings_at_the_genre(window, ml_movies):
+    shifted = shift_genre_mix(window, ml_movies, genre="Horror", share=0.3, seed=0)
+    moved = shifted["movie_id"] != window["movie_id"]
+    horror = set(ml_movies.loc[ml_movies["genres"].str.contains("Horror"), "movie_id"])
+    assert moved.mean() == pytest.approx(0.3, abs=0.02)
+    assert shifted.loc[moved, "movie_id"].isin(horror).all()
+    assert shifted["rating"].equals(window["rating"])
+
+
+def test_surge_adds_new_users_with_few_ratings(window):
+    surged = add_new_users(window, share=0.5, seed=0)
+    added = surged.iloc[len(window) :]
+    assert len(added) == round(0.5 * len(window))
+    assert not set(added["user_id"]) & set(window["user_id"])
+    assert added.groupby("user_id").size().mean() < 8
+    assert surged.dtypes.equals(window.dtypes)
+
+
+def test_broken_field_nulls_every_timestamp(window, ml_movies):
+    broken = null_timestamps(window)
+    assert broken["timestamp"].isna().all()
+    features = window_features(broken, ml_movies, known_users=set())
+    assert features["timestamp"].isna().all()
+
+
+def test_share_out_of_range_is_an_error(window):
+    with pytest.raises(
+        InvalidInputError, match=re.escape("share must be in (0, 1], got 1.5 instead")
+    ):
+        inflate_ratings(window, share=1.5, seed=0)
+
+
+# ------------------------------------------------ detection on real windows
+
+
+@pytest.fixture(scope="module")
+def real_replay(ml_ratings, ml_movies) -> pd.DataFrame:
+    """Real quarters 2014Q1-2018Q3 (reference: the 8 quarters before each)."""
+    recent = ml_ratings[ml_ratings["timestamp"] >= seconds(pd.Timestamp("2014-01-01"))]
+    scenarios = default_scenarios(
+        ml_movies, popularity=ml_ratings["movie_id"].value_counts()
+    )
+    return replay(recent, ml_movies, MonitoringConfig(), scenarios=scenarios)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [
+        ("rating_inflation", "drift in 'rating'"),
+        ("genre_shift", "drift in 'genre'"),
+        ("new_user_surge", "drift in 'new_user'"),
+        (
+            "broken_timestamps",
+            "quality check failed: timestamp has no missing values (1383 of 1383 null)",
+        ),
+    ],
+)
+def test_each_drift_is_flagged_in_its_window_with_its_reason(
+    real_replay, scenario, reason
+):
+    # GIVEN the real 2016Q3 window, calm as it is
+    rows = real_replay[real_replay["window"] == "2016-07-01"].set_index("scenario")
+    assert rows.loc["none", "reasons"] == ""
+    # WHEN the drift is injected THEN the decision names it
+    assert rows.loc[scenario, "detected"]
+    assert reason in rows.loc[scenario, "reasons"]
+    # and only a quality failure blocks retraining
+    assert rows.loc[scenario, "retrain"] == (scenario != "broken_timestamps")
+
+
+def test_detection_rates_on_real_quarters(real_replay):
+    table = detection_table(real_replay)
+    assert table["windows"].min() >= 8
+    for scenario in ("genre_shift", "new_user_surge", "broken_timestamps"):
+        assert table.loc[scenario, "rate"] == 1.0
+    # +0.5 star for every user: the weakest signal in windows of ~20 users
+    assert table.loc["rating_inflation", "rate"] >= 0.4
+
+
+# ------------------------------------------------------------- false alarms
+
+
+def test_false_alarm_rate_on_shuffled_windows(ml_ratings, ml_movies):
+    # GIVEN the users who arrived from 2008 on (not those the thresholds were
+    # calibrated on), each arriving at a random time: windows without drift
+    first = ml_ratings.groupby("user_id")["timestamp"].transform("min")
+    late = ml_ratings[first >= seconds(SPLIT)]
+    tables = []
+    for seed in (0, 1):
+        stream = shuffle_arrivals(late, seed=seed, start=SPLIT, end=END)
+        stream = stream[stream["timestamp"] < seconds(END)]
+        # WHEN every window is assessed against the 8 before it
+        tables.append(replay(stream, ml_movies, MonitoringConfig()))
+    rate = false_alarm_rate(pd.concat(tables, ignore_index=True))
+    # THEN at most 5 % of at least 40 windows raise an alert
+    assert rate["windows"] >= 40
+    assert rate["rate"] <= 0.05
