@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
@@ -60,15 +61,33 @@ def make_config_loader(conf_source: Path, env: str | None = None) -> OmegaConfig
     return OmegaConfigLoader(conf_source=str(conf_source), env=env, **args)
 
 
+def _yaml_files(conf_dir: Path, stem: str) -> list[Path]:
+    """The files Kedro's ``<stem>*`` patterns match in one environment directory."""
+    found = {*conf_dir.glob(f"{stem}*.yml"), *conf_dir.glob(f"{stem}*/**/*.yml")}
+    found |= set(conf_dir.glob(f"**/{stem}*.yml"))
+    return sorted(found)
+
+
 def catalog_names(conf_source: Path, env: str = "base") -> CatalogNames:
-    """Dataset names, factory patterns and parameters declared for ``env``."""
-    loader = make_config_loader(conf_source, env)
-    catalog = {k: v for k, v in loader["catalog"].items() if not k.startswith("_")}
-    patterns = tuple(k for k in catalog if "{" in k)
+    """Dataset names, factory patterns and parameter keys declared in ``env``.
+
+    Only names are needed, so the YAML is read as it is, without a config loader:
+    building a second :class:`OmegaConfigLoader` would re-register Kedro's
+    process-wide ``globals`` resolver and make the running session resolve its
+    catalog with this environment's globals.
+    """
+    env_dir = conf_source / env
+    catalog: dict[str, Any] = {}
+    for path in _yaml_files(env_dir, "catalog"):
+        catalog.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    parameters: dict[str, Any] = {}
+    for path in _yaml_files(env_dir, "parameters"):
+        parameters.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    names = [k for k in catalog if not k.startswith("_")]
     return CatalogNames(
-        datasets=frozenset(k for k in catalog if "{" not in k),
-        patterns=patterns,
-        parameters=loader["parameters"],
+        datasets=frozenset(k for k in names if "{" not in k),
+        patterns=tuple(k for k in names if "{" in k),
+        parameters=parameters,
     )
 
 
