@@ -9,11 +9,12 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from recsys._base import BaseRecommender, ItemSimilarityMixin
+from recsys._base import RATING_MAX, RATING_MIN, BaseRecommender, ItemSimilarityMixin
 from recsys._validation import ITEM_COL, USER_COL, check_non_negative_float
 from recsys.baseline import BiasBaseline
 from recsys.exceptions import InvalidParameterError
 from recsys.knn import ItemKNN
+from recsys.metrics import rmse_error
 from recsys.mf import MatrixFactorization
 
 if TYPE_CHECKING:
@@ -160,19 +161,25 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
             fitted.append((name, model.fit(frame, ratings)))
         return fitted
 
-    def _features(
-        self,
+    @staticmethod
+    def _predictions(
         models: list[tuple[str, BaseRecommender]],
         users_raw: np.ndarray,
         items_raw: np.ndarray,
+    ) -> NDArray[np.float64]:
+        """Unclipped predictions of every component, one column each."""
+        return np.column_stack(
+            [model._predict_raw(users_raw, items_raw)[0] for _, model in models]
+        )
+
+    def _design(
+        self,
+        preds: NDArray[np.float64],
         *,
         user_counts: NDArray[np.int64],
         item_counts: NDArray[np.int64],
         scale: float,
     ) -> NDArray[np.float64]:
-        preds = np.column_stack(
-            [model._predict_raw(users_raw, items_raw)[0] for _, model in models]
-        )
         if not self.support_features:
             return preds
         return _design(
@@ -191,10 +198,8 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
         n = len(ratings)
         n_val = max(1, round(float(self.validation_size) * n))
         is_val = np.zeros(n, dtype=bool)
-        if n > 1:
-            is_val[rng.permutation(n)[: min(n_val, n - 1)]] = True
-        else:
-            is_val[:] = True
+        is_val[rng.permutation(n)[: min(n_val, max(n - 1, 1))]] = True
+        # A single rating is both fitted and held out (degenerate but defined).
         fit_rows = ~is_val if n > 1 else is_val
         users_raw = self.user_ids_[users]
         items_raw = self.movie_ids_[items]
@@ -208,36 +213,22 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
         # Support counted on the partial fit, rescaled to the full training size.
         sub_user_counts = np.bincount(users[fit_rows], minlength=len(self.user_ids_))
         sub_item_counts = np.bincount(items[fit_rows], minlength=len(self.movie_ids_))
-        scale = n / max(int(fit_rows.sum()), 1)
-        design = self._features(
-            partial,
-            users_raw[is_val],
-            items_raw[is_val],
+        preds = self._predictions(partial, users_raw[is_val], items_raw[is_val])
+        design = self._design(
+            preds,
             user_counts=sub_user_counts[users[is_val]],
             item_counts=sub_item_counts[items[is_val]],
-            scale=scale,
+            scale=n / max(int(fit_rows.sum()), 1),
         )
         y_val = ratings[is_val]
-        coef, intercept = _ridge(design, y_val, float(self.alpha))
-        self.coef_ = coef
-        self.intercept_ = intercept
-        val_pred = design @ coef + intercept
+        self.coef_, self.intercept_ = _ridge(design, y_val, float(self.alpha))
+        blended = design @ self.coef_ + self.intercept_
         self.validation_rmse_ = {
-            name: float(
-                np.sqrt(
-                    np.mean(
-                        (
-                            model._predict_raw(users_raw[is_val], items_raw[is_val])[0]
-                            - y_val
-                        )
-                        ** 2
-                    )
-                )
-            )
-            for name, model in partial
+            name: rmse_error(y_val, np.clip(preds[:, k], RATING_MIN, RATING_MAX))
+            for k, (name, _) in enumerate(partial)
         }
-        self.validation_rmse_["blend"] = float(
-            np.sqrt(np.mean((np.clip(val_pred, 0.5, 5.0) - y_val) ** 2))
+        self.validation_rmse_["blend"] = rmse_error(
+            y_val, np.clip(blended, RATING_MIN, RATING_MAX)
         )
         self.estimators_ = self._fit_components(
             components, users_raw, items_raw, ratings, seeds
@@ -248,10 +239,11 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
     def _predict_known(
         self, users: NDArray[np.int64], items: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        design = self._features(
-            self.estimators_,
-            self.user_ids_[users],
-            self.movie_ids_[items],
+        preds = self._predictions(
+            self.estimators_, self.user_ids_[users], self.movie_ids_[items]
+        )
+        design = self._design(
+            preds,
             user_counts=self.user_counts_[users],
             item_counts=self.item_counts_[items],
             scale=1.0,

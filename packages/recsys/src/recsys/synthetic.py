@@ -295,7 +295,10 @@ def _movies_table(
     return pd.DataFrame(
         {
             "movie_id": ids,
-            "title": [f"Movie {i} ({y})" for i, y in zip(ids.tolist(), years.tolist(), strict=True)],
+            "title": [
+                f"Movie {i} ({y})"
+                for i, y in zip(ids.tolist(), years.tolist(), strict=True)
+            ],
             "genres": genres,
         }
     )

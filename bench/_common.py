@@ -1,0 +1,108 @@
+"""Helpers shared by the benchmark scripts (data loading, timing, reporting)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+DEFAULT_ML_SMALL = Path("/work/shared/data/movielens/ml-latest-small")
+ML_SMALL_ENV = "RECSYS_ML_LATEST_SMALL"
+
+
+def ml_small_dir() -> Path:
+    """Directory of ml-latest-small (``$RECSYS_ML_LATEST_SMALL`` overrides)."""
+    return Path(os.environ.get(ML_SMALL_ENV, DEFAULT_ML_SMALL))
+
+
+def load_ratings(directory: Path) -> pd.DataFrame:
+    """Read ``ratings.csv`` with the library's column names (CRLF-safe)."""
+    frame = pd.read_csv(directory / "ratings.csv")
+    return frame.rename(columns={"userId": "user_id", "movieId": "movie_id"})
+
+
+def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[Any, list[float]]:
+    """Run ``fn`` ``repeats`` times; return the last result and every duration (s)."""
+    times = []
+    result = None
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, times
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far.
+
+    Linux's ``VmHWM`` starts afresh at ``exec``, unlike ``ru_maxrss``, which a
+    child started by a big parent inherits; ``ru_maxrss`` is the fallback.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    """Median / p90 / p99 / max of per-call durations, in milliseconds."""
+    ms = np.asarray(seconds) * 1e3
+    return {
+        "median_ms": float(np.median(ms)),
+        "p90_ms": float(np.percentile(ms, 90)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+        "n_calls": len(ms),
+    }
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    load = os.getloadavg()
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1_5_15": [round(x, 2) for x in load],
+    }
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """The one function that writes the report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def format_table(rows: list[list[Any]], header: list[str]) -> str:
+    """A plain fixed-width text table."""
+    cells = [header, *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))
+        for r in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "PASS" if value else "FAIL"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
+    return str(value)

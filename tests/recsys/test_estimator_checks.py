@@ -1,0 +1,34 @@
+"""scikit-learn's estimator checks, run on every recsys estimator."""
+
+from __future__ import annotations
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from recsys import (
+    EASE,
+    BiasBaseline,
+    BlendRecommender,
+    ItemKNN,
+    MatrixFactorization,
+    PopularityRecommender,
+)
+
+ESTIMATOR_INSTANCES = [
+    PopularityRecommender(),
+    BiasBaseline(),
+    MatrixFactorization(n_factors=4, n_epochs=3, random_state=0),
+    ItemKNN(k=5, max_neighbors=10),
+    EASE(lambda_reg=10.0, min_item_count=1),
+    BlendRecommender(
+        [
+            ("bias", BiasBaseline()),
+            ("mf", MatrixFactorization(n_factors=4, n_epochs=3)),
+        ],
+        random_state=0,
+    ),
+]
+
+
+@parametrize_with_checks(ESTIMATOR_INSTANCES)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
