@@ -8,6 +8,7 @@ from recsys import (
     EASE,
     BiasBaseline,
     BlendRecommender,
+    HybridRecommender,
     ItemKNN,
     MatrixFactorization,
     PopularityRecommender,
@@ -25,6 +26,10 @@ ESTIMATOR_INSTANCES = [
             ("mf", MatrixFactorization(n_factors=4, n_epochs=3)),
         ],
         random_state=0,
+    ),
+    HybridRecommender(
+        rating_estimator=MatrixFactorization(n_factors=4, n_epochs=3, random_state=0),
+        ranking_estimator=EASE(lambda_reg=10.0, min_item_count=1),
     ),
 ]
 

@@ -20,7 +20,7 @@ from tests.conftest import make_project, movielens_subset, run_kedro
 
 pytestmark = pytest.mark.slow
 MODEL = "reelops-recommender"
-CANDIDATES = ("popularity", "bias", "mf", "item_knn", "ease", "blend")
+CANDIDATES = ("popularity", "bias", "mf", "item_knn", "ease", "blend", "hybrid")
 
 
 def snapshot(project: Path) -> dict:
@@ -145,7 +145,10 @@ def test_candidate_worse_than_the_champion_is_not_registered(trained: dict) -> N
     champion = trained["second"]["comparison"]["champion"]
     # every candidate of the same kind as the champion is made useless
     degrade = {
-        "ease": "ease.estimator.params.lambda_reg=1e12",
+        "hybrid": "hybrid.estimator.params.ranking_estimator.params.lambda_reg=1e12,"
+        "ease.estimator.params.lambda_reg=1e12",
+        "ease": "ease.estimator.params.lambda_reg=1e12,"
+        "hybrid.estimator.params.ranking_estimator.params.lambda_reg=1e12",
         "blend": "blend.estimator.params.alpha=1e12",
         "mf": "mf.estimator.params.n_epochs=0",
         "item_knn": "item_knn.estimator.params.k=1",

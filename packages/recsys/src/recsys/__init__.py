@@ -3,10 +3,11 @@
 Estimators (fit on ``(user_id, movie_id)`` pairs and ratings, predict ratings,
 recommend top-k movies): :class:`PopularityRecommender`, :class:`BiasBaseline`,
 :class:`MatrixFactorization`, :class:`ItemKNN`, :class:`EASE`,
-:class:`BlendRecommender`; by short name through :data:`ESTIMATORS` and
-:func:`make_estimator`. Also metrics (:mod:`recsys.metrics`), the ranking protocol
-(:func:`evaluate_ranking`), splits (:mod:`recsys.splits`) and a synthetic
-MovieLens-shaped generator (:func:`make_movielens_like`).
+:class:`BlendRecommender`, :class:`HybridRecommender`; by short name through
+:data:`ESTIMATORS` and :func:`make_estimator`. Also metrics
+(:mod:`recsys.metrics`), the ranking protocol (:func:`evaluate_ranking`), splits
+(:mod:`recsys.splits`) and a synthetic MovieLens-shaped generator
+(:func:`make_movielens_like`).
 
 The package imports no platform code (Kedro, MLflow, BentoML, whylogs).
 """
@@ -25,6 +26,7 @@ from recsys.exceptions import (
     RecsysError,
     UnknownEstimatorError,
 )
+from recsys.hybrid import HybridRecommender
 from recsys.knn import ItemKNN
 from recsys.metrics import (
     coverage_at_k_score,
@@ -50,6 +52,7 @@ __all__ = [
     "BaseRecommender",
     "BiasBaseline",
     "BlendRecommender",
+    "HybridRecommender",
     "InvalidInputError",
     "InvalidParameterError",
     "ItemKNN",

@@ -10,6 +10,7 @@ from recsys.baseline import BiasBaseline
 from recsys.blend import BlendRecommender
 from recsys.ease import EASE
 from recsys.exceptions import InvalidParameterError, UnknownEstimatorError
+from recsys.hybrid import HybridRecommender
 from recsys.knn import ItemKNN
 from recsys.mf import MatrixFactorization
 from recsys.popularity import PopularityRecommender
@@ -24,6 +25,7 @@ ESTIMATORS: dict[str, type[BaseRecommender]] = {
     "item_knn": ItemKNN,
     "ease": EASE,
     "blend": BlendRecommender,
+    "hybrid": HybridRecommender,
 }
 
 
@@ -54,6 +56,18 @@ def _blend_components(value: Any) -> list[tuple[str, BaseRecommender]]:
     return components
 
 
+def _component(key: str, spec: Mapping[str, Any]) -> BaseRecommender:
+    """Build a hybrid component from a ``{"name": ..., "params": {...}}`` spec."""
+    unknown = sorted(set(spec) - {"name", "params"})
+    if "name" not in spec or unknown:
+        msg = (
+            f"hybrid {key} spec must have key 'name' and optionally 'params', "
+            f"got keys {sorted(spec)}"
+        )
+        raise InvalidParameterError(msg)
+    return make_estimator(str(spec["name"]), spec.get("params"))
+
+
 def make_estimator(
     name: str, params: Mapping[str, Any] | None = None
 ) -> BaseRecommender:
@@ -66,7 +80,8 @@ def make_estimator(
     params : mapping, default=None
         Constructor keyword arguments. For ``"blend"``, ``estimators`` may be given
         as a list of ``{"name": <short name>, "params": {...}, "label": <optional>}``
-        specs, built recursively.
+        specs, built recursively; for ``"hybrid"``, ``rating_estimator`` and
+        ``ranking_estimator`` may be ``{"name": ..., "params": {...}}`` specs.
 
     Returns
     -------
@@ -98,4 +113,8 @@ def make_estimator(
         raise InvalidParameterError(msg)
     if cls is BlendRecommender and kwargs.get("estimators") is not None:
         kwargs["estimators"] = _blend_components(kwargs["estimators"])
+    if cls is HybridRecommender:
+        for key in ("rating_estimator", "ranking_estimator"):
+            if isinstance(kwargs.get(key), Mapping):
+                kwargs[key] = _component(key, kwargs[key])
     return cls(**kwargs)

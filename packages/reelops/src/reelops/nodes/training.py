@@ -78,6 +78,9 @@ class SelectionConfig(_Config):
     """Champion selection: primary metric and the gates a candidate must pass."""
 
     primary_metric: str = "ndcg@10"
+    #: Breaks ties on the primary metric (e.g. a hybrid ranking like EASE but
+    #: predicting ratings like the blend wins over EASE alone).
+    secondary_metric: str = "rmse"
     baseline: str = "bias"
     min_improvement_over_baseline: float = 0.01
     champion_tolerance: float = 0.005
@@ -261,10 +264,13 @@ def select_champion(
             f"baseline candidate '{cfg.baseline}' is not among the candidates "
             f"({', '.join(sorted(candidates))})"
         )
-    ranked = sorted(
-        candidates,
-        key=lambda n: candidates[n][metric] * (1 if metric in LOWER_IS_BETTER else -1),
-    )
+    def order(name: str) -> tuple[float, ...]:
+        return tuple(
+            candidates[name].get(m, 0.0) * (1 if m in LOWER_IS_BETTER else -1)
+            for m in (metric, cfg.secondary_metric)
+        )
+
+    ranked = sorted(candidates, key=order)
     best = ranked[0]
     value = candidates[best][metric]
     baseline_value = candidates[cfg.baseline][metric]

@@ -1,0 +1,105 @@
+"""Hybrid recommender: ratings from one estimator, rankings from another."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from sklearn.base import clone
+
+from recsys._base import BaseRecommender
+from recsys.blend import BlendRecommender
+from recsys.ease import EASE
+from recsys.exceptions import InvalidParameterError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from recsys.results import SimilarItems
+
+__all__ = ["HybridRecommender"]
+
+
+class HybridRecommender(BaseRecommender):
+    """Serve each question with the estimator that answers it best.
+
+    Rating models (MF, kNN, the blend) predict ratings well but rank poorly under the
+    all-items protocol; ranking models (EASE) rank well but their scores are not
+    ratings. A hybrid fits both on the same data: ``predict`` and
+    ``predict_with_fallback`` come from ``rating_estimator``, ``recommend`` from
+    ``ranking_estimator``, and ``similar_items`` from the ranking estimator when it has
+    item similarities (else from the rating estimator).
+
+    Parameters
+    ----------
+    rating_estimator : recsys estimator, default=None
+        Answers rating questions; ``None`` means a default :class:`BlendRecommender`.
+    ranking_estimator : recsys estimator, default=None
+        Answers top-k questions; ``None`` means a default :class:`EASE`.
+
+    Attributes
+    ----------
+    rating_estimator_, ranking_estimator_ : fitted clones of the two estimators.
+    """
+
+    _scores_are_ratings: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        rating_estimator: BaseRecommender | None = None,
+        ranking_estimator: BaseRecommender | None = None,
+    ) -> None:
+        self.rating_estimator = rating_estimator
+        self.ranking_estimator = ranking_estimator
+
+    def _check_params(self) -> None:
+        for name in ("rating_estimator", "ranking_estimator"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, BaseRecommender):
+                msg = (
+                    f"{name} must be a recsys estimator or None, got "
+                    f"{type(value).__name__} instead"
+                )
+                raise InvalidParameterError(msg)
+
+    def fit(self, X: Any, y: ArrayLike) -> HybridRecommender:
+        """Fit both estimators on the same pairs (and the shared fallback state)."""
+        super().fit(X, y)
+        rating = self.rating_estimator or BlendRecommender()
+        ranking = self.ranking_estimator or EASE()
+        self.rating_estimator_ = clone(rating).fit(X, y)
+        self.ranking_estimator_ = clone(ranking).fit(X, y)
+        for part in (self.rating_estimator_, self.ranking_estimator_):
+            if not (
+                np.array_equal(part.user_ids_, self.user_ids_)
+                and np.array_equal(part.movie_ids_, self.movie_ids_)
+            ):  # pragma: no cover - every estimator encodes ids the same way
+                msg = "hybrid components must index users and movies identically"
+                raise InvalidParameterError(msg)
+        return self
+
+    def _fit_model(
+        self,
+        users: NDArray[np.int32],
+        items: NDArray[np.int32],
+        ratings: NDArray[np.float64],
+    ) -> None:
+        """Nothing of its own: the components are fitted in :meth:`fit`."""
+
+    def _predict_known(
+        self, users: NDArray[np.int64], items: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        return self.rating_estimator_._predict_known(users, items)
+
+    def _score_users(self, users: NDArray[np.int64]) -> NDArray[np.floating]:
+        return self.ranking_estimator_._score_users(users)
+
+    def similar_items(self, movie_id: Any, k: int = 10) -> SimilarItems:
+        """Movies similar to ``movie_id``, from the component that knows similarity."""
+        self._check_fitted()
+        for part in (self.ranking_estimator_, self.rating_estimator_):
+            if hasattr(part, "similar_items"):
+                result: SimilarItems = part.similar_items(movie_id, k)
+                return result
+        msg = "neither component of the hybrid computes item similarities"
+        raise InvalidParameterError(msg)
