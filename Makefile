@@ -108,11 +108,26 @@ deploy-check: setup ## Render deploy/overlays/$(ENV) with kustomize and validate
 	kubectl kustomize deploy/overlays/$(ENV) > build/deploy-$(ENV).yaml
 	$(BIN)/kubernetes-validate --strict build/deploy-$(ENV).yaml
 
+.PHONY: monitor
+monitor: setup ## Monitor the last window of feedback; retrain (training + reference) when decision.json says so
+	$(KEDRO) run --env $(ENV) --pipeline monitoring
+	@status=0; $(BIN)/python -m reelops.retrain --should-retrain --env $(ENV) || status=$$?; \
+	case $$status in \
+	  0) $(KEDRO) run --env $(ENV) --pipeline reference_profile ;; \
+	  1) echo "monitor: no retrain needed" ;; \
+	  *) exit $$status ;; \
+	esac
+
+.PHONY: replay
+replay: setup ## Replay MovieLens under three retraining policies -> data/08_reporting/replay/
+	MLFLOW_EXPERIMENT_NAME=reelops-replay $(KEDRO) run --env $(ENV) --pipeline replay
+
 .PHONY: bench
 bench: setup ## Benchmarks vs the named peers (Surprise, bare Starlette, ...) -> reports/bench/*.json
 	$(BIN)/python bench/models.py --out reports/bench/models.json
 	$(BIN)/python bench/serving.py --out reports/bench/serving.json
 	$(BIN)/python bench/monitoring.py --out reports/bench/monitoring.json
+	$(BIN)/python bench/replay.py --out reports/bench/replay.json
 
 .PHONY: mlflow-ui
 mlflow-ui: setup ## MLflow UI on http://127.0.0.1:5000 for the local tracking DB

@@ -54,6 +54,7 @@ def test_label_value_and_argo_parameter_name() -> None:
     assert label_value("kh_basic") == "kh_basic"
     assert argo_parameter_name("model.lr") == "model__lr"
     assert argo_parameter_name("model lr") is None
+    assert argo_parameter_name("decay.ndcg@10.limit") == "decay__ndcg_at_10__limit"
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ def test_parameter_key_argo_cannot_name_is_rejected() -> None:
         ParameterError,
         match=re.escape(
             "parameter key 'my model.lr' cannot be an Argo parameter name: each "
-            "dotted segment may only hold letters, digits, '-' and '_'"
+            "dotted segment may only hold letters, digits, '-', '_' and '@'"
         ),
     ):
         parameter_specs(["my model.lr"], {"my model.lr": 1}, {})

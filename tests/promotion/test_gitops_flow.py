@@ -48,8 +48,20 @@ def register(repo: Path, name: str, params: dict, **tags: str) -> str:
     model = make_estimator(name, params).fit(
         train[["user_id", "movie_id"]], train["rating"].to_numpy()
     )
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    mlflow.set_experiment("reelops")
+    try:
+        return _register(repo, name, model, train, tags)
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def _register(repo: Path, name: str, model, train: pd.DataFrame, tags: dict) -> str:
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("reelops")
+    experiment_id = (
+        experiment.experiment_id if experiment else client.create_experiment("reelops")
+    )
     run_tags = {
         "git.sha": git(repo, "rev-parse", "HEAD"),
         "git.dirty": "false",
@@ -57,7 +69,7 @@ def register(repo: Path, name: str, params: dict, **tags: str) -> str:
         "data.quality": "passed",
         **tags,
     }
-    with mlflow.start_run(tags=run_tags):
+    with mlflow.start_run(experiment_id=experiment_id, tags=run_tags):
         RegisteredModelDataset(model_name=MODEL, alias="challenger").save(
             ChallengerPackage(
                 candidate=name,
@@ -68,7 +80,6 @@ def register(repo: Path, name: str, params: dict, **tags: str) -> str:
                 input_example=train[["user_id", "movie_id"]].head(3).astype("int64"),
             )
         )
-    client = mlflow.MlflowClient()
     return str(client.get_model_version_by_alias(MODEL, "challenger").version)
 
 

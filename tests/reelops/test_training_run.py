@@ -100,8 +100,12 @@ def test_challenger_is_registered_and_predicts_a_dataframe(trained: dict) -> Non
     assert len(version.tags["git.sha"]) == 40
     assert len(version.tags["data.sha256"]) == 64
     assert version.tags["mlflow.run_id"] == version.run_id
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{trained['project'] / 'mlflow.db'}")
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@challenger")
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{MODEL}@challenger")
+    finally:
+        mlflow.set_tracking_uri(previous)
     out = model.predict(
         pd.DataFrame({"user_id": [1, 1, 999_999], "movie_id": [1, 50, 1]})
     )

@@ -15,9 +15,11 @@ from hera.workflows import (
     CronWorkflow,
     Env,
     Parameter,
+    Resource,
     RetryStrategy,
     SecretEnv,
     Task,
+    Workflow,
     WorkflowTemplate,
 )
 from hera.workflows.models import (
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from kedro_hera.parameters import ParameterSpec
 
 __all__ = [
+    "CHECK_TASK",
     "ENTRYPOINT",
     "EXIT_TEMPLATE",
     "INIT_TASK",
@@ -57,6 +60,8 @@ __all__ = [
     "RETRY_EXPRESSION",
     "RUN_ID_PARAMETER",
     "RUN_ID_PATH",
+    "WORKFLOW_FAILED",
+    "WORKFLOW_SUCCEEDED",
     "BuildInfo",
     "PipelineSpec",
     "build_cron_workflow",
@@ -75,6 +80,10 @@ RUN_ID_PATH = "/tmp/kedro-hera/mlflow-run-id"  # noqa: S108 - a path inside the 
 RETRY_EXPRESSION = (
     'lastRetry.status == "Error" && !(lastRetry.message matches "OOMKilled")'
 )
+CHECK_TASK = "check"
+#: Resource-template conditions on a created Workflow (Argo's workflow-of-workflows).
+WORKFLOW_SUCCEEDED = "status.phase == Succeeded"
+WORKFLOW_FAILED = "status.phase in (Failed, Error)"
 MANAGED_BY = "kedro-hera"
 LABEL_PREFIX = "kedro-hera/"
 
@@ -444,6 +453,96 @@ def build_workflow_template(
     )
 
 
+def _workflow_manifest(
+    config: ArgoConfig,
+    package_name: str,
+    pipeline: str,
+    overrides: Sequence[tuple[str, str]],
+    labels: Mapping[str, str],
+) -> str:
+    """A Workflow that runs a pipeline's WorkflowTemplate, as a resource manifest."""
+    template = workflow_template_name(config, package_name, pipeline)
+    workflow = Workflow(
+        generate_name=f"{template}-",
+        namespace=config.namespace,
+        labels=dict(labels),
+        workflow_template_ref=WorkflowTemplateRef(name=template),
+        arguments=[Parameter(name=name, value=value) for name, value in overrides]
+        or None,
+    )
+    return workflow.to_yaml(width=1_000_000)
+
+
+def _follow_up_templates(
+    schedule: ScheduleConfig,
+    overrides: Sequence[tuple[str, str]],
+    then_overrides: Sequence[tuple[str, str]],
+    config: ArgoConfig,
+    build: BuildInfo,
+    *,
+    package_name: str,
+    env: str,
+) -> list[Any]:
+    """Templates of a schedule with ``then``: run, check, conditional submit."""
+    then = schedule.then
+    if then is None:  # pragma: no cover - the caller checks
+        return []
+    image = image_reference(config, build)
+    run_task = dns_label(f"run-{schedule.pipeline}")
+    submit_task = dns_label(f"submit-{then.submit}")
+    labels = {f"{LABEL_PREFIX}schedule": label_value(schedule.name)}
+    check_env: list[Env | SecretEnv] = [
+        *_env(config, run_id=False),
+        Env(name="KEDRO_ENV", value=env),
+    ]
+    when = f"'{{{{tasks.{CHECK_TASK}.outputs.result}}}}' == '{then.when}'"
+    return [
+        DAG(
+            name=ENTRYPOINT,
+            tasks=[
+                Task(name=run_task, template=run_task),
+                Task(name=CHECK_TASK, template=CHECK_TASK, dependencies=[run_task]),
+                Task(
+                    name=submit_task,
+                    template=submit_task,
+                    dependencies=[CHECK_TASK],
+                    when=when,
+                ),
+            ],
+        ),
+        Resource(
+            name=run_task,
+            action="create",
+            set_owner_reference=True,
+            success_condition=WORKFLOW_SUCCEEDED,
+            failure_condition=WORKFLOW_FAILED,
+            manifest=_workflow_manifest(
+                config, package_name, schedule.pipeline, overrides, labels
+            ),
+        ),
+        Container(
+            name=CHECK_TASK,
+            image=image,
+            image_pull_policy=config.image.pull_policy,
+            command=list(then.check),
+            working_dir=config.working_dir,
+            env=check_env,
+            resources=_resources(then.resources),
+            retry_strategy=_retry(config),
+            labels={f"{LABEL_PREFIX}task": CHECK_TASK},
+        ),
+        Resource(
+            name=submit_task,
+            action="create",
+            success_condition=WORKFLOW_SUCCEEDED if then.wait else None,
+            failure_condition=WORKFLOW_FAILED if then.wait else None,
+            manifest=_workflow_manifest(
+                config, package_name, then.submit, then_overrides, labels
+            ),
+        ),
+    ]
+
+
 def build_cron_workflow(
     schedule: ScheduleConfig,
     overrides: Sequence[tuple[str, str]],
@@ -452,8 +551,16 @@ def build_cron_workflow(
     *,
     package_name: str,
     env: str,
+    then_overrides: Sequence[tuple[str, str]] = (),
 ) -> CronWorkflow:
     """Build the CronWorkflow of a schedule; it runs the pipeline's WorkflowTemplate.
+
+    Without ``schedule.then`` the CronWorkflow references the template. With it,
+    its workflow is a DAG: create the pipeline's workflow and wait for it to
+    succeed (a resource template, owned by the cron's workflow), run the check
+    command, and create the follow-up pipeline's workflow when the check's
+    standard output equals ``then.when``. Creating workflows needs RBAC on
+    ``workflows.argoproj.io`` (create, get, watch, patch) for the service account.
 
     Args:
         schedule: The schedule from ``argo.yml``.
@@ -462,6 +569,7 @@ def build_cron_workflow(
         build: Provenance (git SHA, image tag).
         package_name: The Kedro project's package.
         env: Kedro environment.
+        then_overrides: Overrides of the follow-up pipeline (``then.params``).
 
     Returns:
         The Hera CronWorkflow.
@@ -471,22 +579,40 @@ def build_cron_workflow(
     annotations = _annotations(
         env, schedule.pipeline, build, image_reference(config, build)
     )
+    common: dict[str, Any] = {
+        "name": cron_workflow_name(config, package_name, schedule.name),
+        "namespace": config.namespace,
+        "labels": labels,
+        "annotations": annotations,
+        "schedules": list(schedule.cron),
+        "timezone": schedule.timezone,
+        "concurrency_policy": schedule.concurrency_policy,
+        "cron_suspend": schedule.suspend or None,
+        "starting_deadline_seconds": schedule.starting_deadline_seconds,
+        "successful_jobs_history_limit": schedule.successful_jobs_history_limit,
+        "failed_jobs_history_limit": schedule.failed_jobs_history_limit,
+        "workflow_metadata": WorkflowMetadata(labels=labels),
+    }
+    if schedule.then is None:
+        return CronWorkflow(
+            **common,
+            workflow_template_ref=WorkflowTemplateRef(
+                name=workflow_template_name(config, package_name, schedule.pipeline)
+            ),
+            arguments=[Parameter(name=name, value=value) for name, value in overrides]
+            or None,
+        )
     return CronWorkflow(
-        name=cron_workflow_name(config, package_name, schedule.name),
-        namespace=config.namespace,
-        labels=labels,
-        annotations=annotations,
-        schedules=list(schedule.cron),
-        timezone=schedule.timezone,
-        concurrency_policy=schedule.concurrency_policy,
-        cron_suspend=schedule.suspend or None,
-        starting_deadline_seconds=schedule.starting_deadline_seconds,
-        successful_jobs_history_limit=schedule.successful_jobs_history_limit,
-        failed_jobs_history_limit=schedule.failed_jobs_history_limit,
-        workflow_template_ref=WorkflowTemplateRef(
-            name=workflow_template_name(config, package_name, schedule.pipeline)
+        **common,
+        entrypoint=ENTRYPOINT,
+        templates=_follow_up_templates(
+            schedule,
+            overrides,
+            then_overrides,
+            config,
+            build,
+            package_name=package_name,
+            env=env,
         ),
-        arguments=[Parameter(name=name, value=value) for name, value in overrides]
-        or None,
-        workflow_metadata=WorkflowMetadata(labels=labels),
+        **_workflow_level(config),
     )

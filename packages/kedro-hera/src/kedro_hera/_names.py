@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DNS_LABEL_MAX",
+    "PARAM_AT",
     "PARAM_SEPARATOR",
     "argo_parameter_name",
     "dns_label",
@@ -26,6 +27,8 @@ _DASHES_RE = re.compile(r"-{2,}")
 _LABEL_VALUE_RE = re.compile(r"[^A-Za-z0-9._-]+")
 _PARAM_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 PARAM_SEPARATOR = "__"
+#: What an '@' of a parameter key becomes in its Argo name.
+PARAM_AT = "_at_"
 
 
 def _digest(text: str, length: int = 6) -> str:
@@ -121,16 +124,18 @@ def argo_parameter_name(key: str) -> str | None:
 
     Argo parameter names only allow letters, digits, '-' and '_' (no dots), so the
     dots of nested keys become a double underscore: ``model.learning_rate`` becomes
-    ``model__learning_rate``.
+    ``model__learning_rate``. An '@' (metric names such as ``ndcg@10``, which
+    ``kedro run --params`` reads fine) becomes ``_at_``: ``decay.ndcg@10.limit``
+    becomes ``decay__ndcg_at_10__limit``.
 
     Args:
         key: Dotted Kedro parameter key.
 
     Returns:
-        The Argo parameter name, or None when a segment of the key holds a
+        The Argo parameter name, or None when a segment of the key holds another
         character Argo does not allow.
     """
-    segments = key.split(".")
+    segments = [segment.replace("@", PARAM_AT) for segment in key.split(".")]
     if not all(_PARAM_SEGMENT_RE.match(segment) for segment in segments):
         return None
     return PARAM_SEPARATOR.join(segments)

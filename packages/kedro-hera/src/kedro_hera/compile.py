@@ -210,6 +210,53 @@ def _plan_pipeline(  # noqa: PLR0917 - private helper
     return plan, specs, task_params
 
 
+def _schedule_overrides(  # noqa: PLR0917 - private helper
+    where: str,
+    pipeline: str,
+    params: Mapping[str, Any],
+    project: ProjectSnapshot,
+    env: EnvSnapshot,
+    specs_by_pipeline: Mapping[str, tuple[ParameterSpec, ...]],
+    compiled: set[str],
+    problems: list[str],
+    *,
+    complete: bool,
+) -> list[tuple[str, str]] | None:
+    """Encoded overrides of a scheduled pipeline, or None when it cannot run."""
+    if pipeline not in project.pipelines:
+        problems.append(
+            f"{where}: pipeline '{pipeline}' is not registered; expected "
+            f"one of {sorted(project.pipelines)}"
+        )
+        return None
+    if pipeline not in compiled:
+        if complete:
+            problems.append(
+                f"{where}: pipeline '{pipeline}' is not compiled for env "
+                f"'{env.env}'; expected it in argo.yml pipelines"
+            )
+        return None
+    if pipeline not in specs_by_pipeline:
+        problems.append(f"{where}: pipeline '{pipeline}' has no nodes")
+        return None
+    by_key = {spec.key: spec for spec in specs_by_pipeline[pipeline]}
+    overrides = []
+    for key, value in sorted(flatten_parameters(params).items()):
+        if key not in by_key:
+            problems.append(
+                f"{where}: unknown parameter '{key}' for pipeline "
+                f"'{pipeline}'; expected one of {sorted(by_key)}"
+            )
+            continue
+        try:
+            encoded = encode_override(key, value, by_key[key].value)
+        except ParameterError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        overrides.append((by_key[key].argo_name, encoded))
+    return overrides
+
+
 def _cron_manifests(  # noqa: PLR0917 - private helper
     project: ProjectSnapshot,
     env: EnvSnapshot,
@@ -224,37 +271,29 @@ def _cron_manifests(  # noqa: PLR0917 - private helper
     compiled = set(compiled)
     for schedule in env.config.schedules:
         where = f"argo.yml (env '{env.env}'): schedules[{schedule.name}]"
-        if schedule.pipeline not in project.pipelines:
-            problems.append(
-                f"{where}: pipeline '{schedule.pipeline}' is not registered; expected "
-                f"one of {sorted(project.pipelines)}"
+        context = (project, env, specs_by_pipeline, compiled, problems)
+        overrides = _schedule_overrides(
+            where, schedule.pipeline, schedule.params, *context, complete=complete
+        )
+        if overrides is None:
+            continue
+        then_overrides: list[tuple[str, str]] = []
+        if schedule.then is not None:
+            # The follow-up is planned even when only some pipelines are compiled.
+            found = _schedule_overrides(
+                f"{where}.then",
+                schedule.then.submit,
+                schedule.then.params,
+                project,
+                env,
+                specs_by_pipeline,
+                set(specs_by_pipeline),
+                problems,
+                complete=True,
             )
-            continue
-        if schedule.pipeline not in compiled:
-            if complete:
-                problems.append(
-                    f"{where}: pipeline '{schedule.pipeline}' is not compiled for env "
-                    f"'{env.env}'; expected it in argo.yml pipelines"
-                )
-            continue
-        if schedule.pipeline not in specs_by_pipeline:
-            problems.append(f"{where}: pipeline '{schedule.pipeline}' has no nodes")
-            continue
-        by_key = {spec.key: spec for spec in specs_by_pipeline[schedule.pipeline]}
-        overrides = []
-        for key, value in sorted(flatten_parameters(schedule.params).items()):
-            if key not in by_key:
-                problems.append(
-                    f"{where}: unknown parameter '{key}' for pipeline "
-                    f"'{schedule.pipeline}'; expected one of {sorted(by_key)}"
-                )
+            if found is None:
                 continue
-            try:
-                encoded = encode_override(key, value, by_key[key].value)
-            except ParameterError as exc:
-                problems.append(f"{where}: {exc}")
-                continue
-            overrides.append((by_key[key].argo_name, encoded))
+            then_overrides = found
         cron = build_cron_workflow(
             schedule,
             overrides,
@@ -262,6 +301,7 @@ def _cron_manifests(  # noqa: PLR0917 - private helper
             build,
             package_name=project.package_name,
             env=env.env,
+            then_overrides=then_overrides,
         )
         header = _header(f"schedule '{schedule.name}'", env.env)
         manifests.append(
@@ -313,6 +353,18 @@ def compile_env(
         if result is not None:
             planned[name] = result
     specs_by_pipeline = {name: specs for name, (_, specs, _) in planned.items()}
+    follow_ups = {
+        s.then.submit
+        for s in config.schedules
+        if s.then is not None and s.then.submit in project.pipelines
+    }
+    for name in sorted(follow_ups - set(planned)):
+        if project.pipelines[name].nodes:
+            found = _plan_pipeline(
+                name, project.pipelines[name], env, flat, descriptions, problems
+            )
+            if found is not None:
+                specs_by_pipeline[name] = found[1]
     crons = _cron_manifests(
         project,
         env,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArgoConfig",
     "ExitHandlerConfig",
+    "FollowUpConfig",
     "GroupConfig",
     "GroupingConfig",
     "ImageConfig",
@@ -223,8 +224,50 @@ class PodGCConfig(_Model):
     delete_delay_duration: str | None = None
 
 
+_WHEN_VALUE = r"^[A-Za-z0-9_.-]+$"
+
+
+class FollowUpConfig(_Model):
+    """A pipeline a schedule submits after its own, when a check says so.
+
+    Once the scheduled pipeline's workflow has succeeded, ``check`` runs in the
+    project image (with ``KEDRO_ENV`` set to the compiled env); when its standard
+    output is exactly ``when``, the WorkflowTemplate of ``submit`` is submitted
+    with ``params`` as overrides.
+    """
+
+    submit: str = Field(description="Pipeline whose WorkflowTemplate is submitted.")
+    check: list[str] = Field(
+        min_length=1,
+        description="Command whose standard output decides (e.g. prints true/false).",
+    )
+    when: str = Field(
+        default="true",
+        pattern=_WHEN_VALUE,
+        description="Submit when the check prints exactly this (letters, digits, "
+        "'_', '.', '-').",
+    )
+    params: dict[str, Any] = Field(
+        default={}, description="Parameter overrides of the submitted workflow."
+    )
+    wait: bool = Field(
+        default=False,
+        description="Wait for the submitted workflow; the cron's workflow then "
+        "fails when it fails.",
+    )
+    resources: ResourcesConfig = ResourcesConfig(
+        requests=Quantities(cpu="100m", memory="256Mi"),
+        limits=Quantities(memory="1Gi"),
+    )
+
+
 class ScheduleConfig(_Model):
-    """A CronWorkflow that runs a compiled WorkflowTemplate."""
+    """A CronWorkflow that runs a compiled WorkflowTemplate.
+
+    Without ``then`` the CronWorkflow references the template directly; with it,
+    the CronWorkflow's workflow creates the template's workflow, waits for it,
+    runs the check and submits the follow-up pipeline when the check says so.
+    """
 
     name: str
     pipeline: str
@@ -236,6 +279,7 @@ class ScheduleConfig(_Model):
     starting_deadline_seconds: int | None = Field(default=None, ge=0)
     successful_jobs_history_limit: int | None = Field(default=None, ge=0)
     failed_jobs_history_limit: int | None = Field(default=None, ge=0)
+    then: FollowUpConfig | None = None
 
     @field_validator("cron", mode="before")
     @classmethod

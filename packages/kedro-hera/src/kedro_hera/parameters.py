@@ -356,7 +356,7 @@ def parameter_specs(
         if name is None:
             msg = (
                 f"parameter key '{key}' cannot be an Argo parameter name: each "
-                "dotted segment may only hold letters, digits, '-' and '_'"
+                "dotted segment may only hold letters, digits, '-', '_' and '@'"
             )
             raise ParameterError(msg)
         if name in owners:

@@ -4,10 +4,11 @@ Saving a :class:`BentoBuildSpec` runs ``bentoml build`` in a subprocess (the sam
 command a developer runs) on a build context assembled in a temporary directory:
 the bentofile, the requirements file it names, and the source of every package in
 ``source_packages`` under ``src/`` (wherever they are installed, editable or not),
-so the bento runs without the monorepo. The model to pack is passed as the bento
-argument ``model_tag``. The bento, its ``env/docker/Dockerfile`` included, lands in
-the BentoML store of ``bentoml_home``; ``bentoml containerize <tag>`` (needs a
-Docker engine) turns it into an image.
+so the bento runs without the monorepo. The bentofile may be package data
+(``bentofile_package``), so a pipeline image without the repository builds too.
+The model to pack is passed as the bento argument ``model_tag``. The bento, its
+``env/docker/Dockerfile`` included, lands in the BentoML store of ``bentoml_home``;
+``bentoml containerize <tag>`` (needs a Docker engine) turns it into an image.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ class BentoBuildSpec:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+def _package_dir(name: str) -> Path:
+    """Where the package ``name`` is installed (found without importing it)."""
+    spec = importlib.util.find_spec(name)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        raise DatasetError(f"'{name}' is not an installed package")
+    return Path(locations[0])
+
+
 class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | None]):
     """Build bentos from a bentofile; load the newest bento's info (or ``None``).
 
@@ -58,7 +68,8 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
 
         serving_bento:
           type: reelops.datasets.BentoDataset
-          bentofile: packages/reelops-serving/bentofile.yaml
+          bentofile: bento/bentofile.yaml
+          bentofile_package: reelops_serving
           source_packages: [reelops_serving, reelops, recsys, reelops_monitoring]
           bentoml_home: ${oc.env:BENTOML_HOME,bentoml_home}
 
@@ -71,12 +82,21 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
         *,
         bentofile: str,
         source_packages: list[str],
+        bentofile_package: str | None = None,
         bentoml_home: str | None = None,
         timeout: int = 900,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Create the dataset for the bentos ``bentofile`` describes."""
-        self._bentofile = Path(bentofile)
+        """Create the dataset for the bentos ``bentofile`` describes.
+
+        ``bentofile`` is relative to the installed package ``bentofile_package``
+        when one is given, else to the working directory.
+        """
+        self._bentofile = (
+            _package_dir(bentofile_package) / bentofile
+            if bentofile_package
+            else Path(bentofile)
+        )
         self._packages = list(source_packages)
         self._home = bentoml_home
         self._timeout = timeout
@@ -118,13 +138,7 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
         if requirements:
             shutil.copy2(self._bentofile.parent / requirements, ctx / requirements)
         for name in self._packages:
-            spec = importlib.util.find_spec(name)
-            locations = list(spec.submodule_search_locations or []) if spec else []
-            if not locations:
-                raise DatasetError(
-                    f"source package '{name}' is not an installed package"
-                )
-            shutil.copytree(locations[0], ctx / "src" / name, ignore=_IGNORED)
+            shutil.copytree(_package_dir(name), ctx / "src" / name, ignore=_IGNORED)
         return bentofile
 
     def save(self, data: BentoBuildSpec | PackagingSkipped) -> None:

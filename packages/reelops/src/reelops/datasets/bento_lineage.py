@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 _RUN_TAGS = ("git.sha", "git.dirty", "data.sha256", "kedro.env")
 
 
-class RegisteredVersionDataset(AbstractDataset[None, dict]):
+class RegisteredVersionDataset(AbstractDataset[dict, dict | None]):
     """The registry entry behind an alias, with its lineage (``None`` if none).
 
     Example::
@@ -49,7 +49,7 @@ class RegisteredVersionDataset(AbstractDataset[None, dict]):
     def _describe(self) -> dict[str, Any]:
         return {"model_name": self._model_name, "alias": self._alias}
 
-    def load(self) -> dict[str, Any] | None:  # type: ignore[override]
+    def load(self) -> dict[str, Any] | None:
         """The version behind the alias and its lineage, or ``None``."""
         client = mlflow.MlflowClient()
         uri = f"models:/{self._model_name}@{self._alias}"
@@ -87,7 +87,7 @@ class RegisteredVersionDataset(AbstractDataset[None, dict]):
             "metrics": metrics,
         }
 
-    def save(self, data: None) -> None:
+    def save(self, data: dict[str, Any]) -> None:
         """Refuse: the registry is written by ``RegisteredModelDataset``."""
         raise DatasetError(
             f"{type(self).__name__} is read-only: register models with "

@@ -60,7 +60,7 @@ def _skipped(reason: str) -> tuple[PackagingSkipped, dict[str, Any]]:
     return PackagingSkipped(reason=reason), {"packaged": False, "reason": reason}
 
 
-def assemble_serving_bundle(
+def assemble_serving_bundle(  # noqa: PLR0917 - one input per dataset
     champion_decision: dict[str, Any],
     challenger_model: BaseRecommender | None,
     challenger_version: dict[str, Any] | None,
@@ -174,7 +174,10 @@ def serving_tags(
         ValueError: The newest bento in the store is not the one planned.
     """
     if not packaging_summary["packaged"]:
-        return {"packaged": "false", "skipped_because": str(packaging_summary["reason"])}
+        return {
+            "packaged": "false",
+            "skipped_because": str(packaging_summary["reason"]),
+        }
     version = str(packaging_summary["bento_version"])
     if serving_bento is None or not str(serving_bento["tag"]).endswith(f":{version}"):
         got = None if serving_bento is None else serving_bento["tag"]

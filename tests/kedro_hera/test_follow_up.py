@@ -1,0 +1,205 @@
+"""Schedules with ``then``: run a pipeline, check, conditionally submit another.
+
+The golden file is ``fixtures/basic/argo/prod/cron-weekly-prepare.yaml``: the
+``weekly-prepare`` schedule runs ``prepare``, then ``python -m
+kh_basic.should_train``, and submits ``train`` when the check prints ``yes``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kedro_hera._build import WORKFLOW_FAILED, WORKFLOW_SUCCEEDED
+from kedro_hera.compile import CompileResult, compile_project
+from kedro_hera.config import parse_config
+from kedro_hera.errors import ConfigError, PreflightError
+from kedro_hera.lint import SchemaLinter, hera_round_trip
+
+from .conftest import BASIC, FIXED_SHA
+
+CRON = "prod/cron-weekly-prepare.yaml"
+
+
+@pytest.fixture(scope="module")
+def prod_result() -> CompileResult:
+    return compile_project(BASIC, envs=["prod"], sha=FIXED_SHA)
+
+
+def _doc(result: CompileResult, path: str = CRON) -> dict:
+    (manifest,) = [m for m in result.manifests if m.path == path]
+    return yaml.safe_load(manifest.text)
+
+
+def _templates(doc: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in doc["spec"]["workflowSpec"]["templates"]}
+
+
+def _add_schedule(project: Path, text: str) -> None:
+    prod = project / "conf" / "prod" / "argo.yml"
+    prod.write_text(prod.read_text().replace("schedules:\n", f"schedules:\n{text}", 1))
+
+
+def test_follow_up_is_a_dag_run_check_submit(prod_result: CompileResult) -> None:
+    # GIVEN the weekly-prepare schedule with `then: {submit: train, ...}`
+    spec = _doc(prod_result)["spec"]["workflowSpec"]
+    # THEN its workflow runs its own DAG (no template reference) ...
+    assert "workflowTemplateRef" not in spec
+    assert spec["entrypoint"] == "main"
+    tasks = {
+        t["name"]: t for t in _templates(_doc(prod_result))["main"]["dag"]["tasks"]
+    }
+    assert list(tasks) == ["run-prepare", "check", "submit-train"]
+    assert tasks["check"]["dependencies"] == ["run-prepare"]
+    # ... and submits train only when the check printed exactly `yes`
+    assert tasks["submit-train"]["dependencies"] == ["check"]
+    assert tasks["submit-train"]["when"] == (
+        "'{{tasks.check.outputs.result}}' == 'yes'"
+    )
+    # AND the workflow-level settings of the env still apply
+    assert spec["serviceAccountName"] == "kh-basic-runner"
+    assert spec["podGC"]["strategy"] == "OnPodCompletion"
+
+
+def test_run_step_creates_the_template_workflow_and_waits(
+    prod_result: CompileResult,
+) -> None:
+    run = _templates(_doc(prod_result))["run-prepare"]["resource"]
+    assert run["action"] == "create"
+    assert run["setOwnerReference"] is True
+    assert run["successCondition"] == WORKFLOW_SUCCEEDED
+    assert run["failureCondition"] == WORKFLOW_FAILED
+    child = yaml.safe_load(run["manifest"])
+    assert child["kind"] == "Workflow"
+    assert child["metadata"]["generateName"] == "kh-basic-prepare-"
+    assert child["metadata"]["namespace"] == "kh-basic-prod"
+    assert child["metadata"]["labels"] == {"kedro-hera/schedule": "weekly-prepare"}
+    assert child["spec"] == {"workflowTemplateRef": {"name": "kh-basic-prepare"}}
+
+
+def test_check_runs_in_the_image_with_the_env(prod_result: CompileResult) -> None:
+    check = _templates(_doc(prod_result))["check"]["container"]
+    assert check["image"] == "registry.example.com/kh-basic:1.2.3"
+    assert check["command"] == ["python", "-m", "kh_basic.should_train"]
+    env = {e["name"]: e for e in check["env"]}
+    assert env["KEDRO_ENV"]["value"] == "prod"
+    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == (
+        "kh-basic-s3"
+    )
+    assert check["resources"] == {
+        "limits": {"memory": "1Gi"},
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+    }
+
+
+def test_submit_step_passes_the_follow_up_params_and_does_not_wait(
+    prod_result: CompileResult,
+) -> None:
+    submit = _templates(_doc(prod_result))["submit-train"]["resource"]
+    assert "successCondition" not in submit
+    assert "setOwnerReference" not in submit
+    child = yaml.safe_load(submit["manifest"])
+    assert child["spec"]["workflowTemplateRef"] == {"name": "kh-basic-train"}
+    assert child["spec"]["arguments"]["parameters"] == [
+        {"name": "candidates__popularity__top_k", "value": "30"}
+    ]
+
+
+def test_follow_up_cron_is_schema_valid_and_round_trips(
+    prod_result: CompileResult, schema_path: Path
+) -> None:
+    doc = _doc(prod_result)
+    assert SchemaLinter(schema_path).validate(doc) == []
+    assert hera_round_trip(doc) == []
+    for template in ("run-prepare", "submit-train"):
+        child = yaml.safe_load(_templates(doc)[template]["resource"]["manifest"])
+        assert SchemaLinter(schema_path).validate(child) == []
+
+
+def test_follow_up_is_built_when_only_its_schedule_pipeline_is_compiled() -> None:
+    result = compile_project(BASIC, envs=["prod"], pipelines=["prepare"], sha=FIXED_SHA)
+    assert _templates(_doc(result))["submit-train"]["resource"]["action"] == "create"
+
+
+def test_wait_makes_the_submit_step_wait(basic_copy: Path) -> None:
+    _add_schedule(
+        basic_copy,
+        "  - name: waiting\n    pipeline: prepare\n    cron: '0 5 * * *'\n"
+        "    then: {submit: train, check: [echo, 'true'], wait: true}\n",
+    )
+    result = compile_project(basic_copy, envs=["prod"], sha=FIXED_SHA)
+    templates = _templates(_doc(result, "prod/cron-waiting.yaml"))
+    submit = templates["submit-train"]["resource"]
+    assert submit["successCondition"] == WORKFLOW_SUCCEEDED
+    assert submit["failureCondition"] == WORKFLOW_FAILED
+    tasks = templates["main"]["dag"]["tasks"]
+    assert tasks[-1]["when"] == "'{{tasks.check.outputs.result}}' == 'true'"
+
+
+def test_unknown_follow_up_pipeline_is_a_preflight_error(basic_copy: Path) -> None:
+    _add_schedule(
+        basic_copy,
+        "  - {name: bad, pipeline: prepare, cron: '0 5 * * *', "
+        "then: {submit: nope, check: [echo]}}\n",
+    )
+    with pytest.raises(
+        PreflightError,
+        match=re.escape(
+            "argo.yml (env 'prod'): schedules[bad].then: pipeline 'nope' is not "
+            "registered; expected one of ['__default__', 'prepare', 'train']"
+        ),
+    ):
+        compile_project(basic_copy, envs=["prod"], sha=FIXED_SHA)
+
+
+def test_unknown_follow_up_parameter_is_a_preflight_error(basic_copy: Path) -> None:
+    _add_schedule(
+        basic_copy,
+        "  - {name: bad, pipeline: prepare, cron: '0 5 * * *', "
+        "then: {submit: train, check: [echo], params: {min_rating: 2}}}\n",
+    )
+    with pytest.raises(
+        PreflightError,
+        match=re.escape(
+            "argo.yml (env 'prod'): schedules[bad].then: unknown parameter "
+            "'min_rating' for pipeline 'train'"
+        ),
+    ):
+        compile_project(basic_copy, envs=["prod"], sha=FIXED_SHA)
+
+
+@pytest.mark.parametrize(
+    ("then", "message"),
+    [
+        (
+            {"submit": "train", "check": []},
+            "schedules[0].then.check: List should have at least 1 item after "
+            "validation, not 0, got []",
+        ),
+        (
+            {"submit": "train", "check": ["echo"], "when": "a b"},
+            "schedules[0].then.when: String should match pattern "
+            "'^[A-Za-z0-9_.-]+$', got 'a b'",
+        ),
+        (
+            {"submit": "train", "check": ["echo"], "if": "x"},
+            "schedules[0].then.if: unknown key (expected one of: check, params, "
+            "resources, submit, wait, when)",
+        ),
+    ],
+)
+def test_follow_up_config_errors_are_one_line(
+    then: dict[str, object], message: str
+) -> None:
+    raw = {
+        "image": {"repository": "r"},
+        "namespace": "ns",
+        "schedules": [
+            {"name": "s", "pipeline": "p", "cron": "* * * * *", "then": then}
+        ],
+    }
+    with pytest.raises(ConfigError, match=re.escape(f"argo.yml: {message}")):
+        parse_config(raw, source="argo.yml")

@@ -1,0 +1,89 @@
+"""The compiled monitoring CronWorkflow: runs monitoring, checks, submits training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kedro_hera.lint import SchemaLinter, hera_round_trip
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = Path("/work/shared/schemas/argo-workflows/v4.1.2/schema.json")
+ENVS = ("staging", "prod")
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def linter() -> SchemaLinter:
+    if not SCHEMA.is_file():  # pragma: no cover - the shared schema ships with CI
+        pytest.skip(f"Argo JSON schema not found at {SCHEMA}")
+    return SchemaLinter(SCHEMA)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_cron_runs_monitoring_then_submits_the_retraining(env: str) -> None:
+    # GIVEN the committed, compiled cron of the env
+    doc = _load(REPO / "argo" / env / "cron-monitoring.yaml")
+    assert doc["kind"] == "CronWorkflow"
+    spec = doc["spec"]
+    assert spec["schedules"] == ["0 5 * * 1"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    templates = {t["name"]: t for t in spec["workflowSpec"]["templates"]}
+    tasks = {t["name"]: t for t in templates["main"]["dag"]["tasks"]}
+    # THEN it creates the monitoring workflow and waits for it
+    run = templates["run-monitoring"]["resource"]
+    child = yaml.safe_load(run["manifest"])
+    assert child["spec"]["workflowTemplateRef"] == {"name": "reelops-monitoring"}
+    assert run["successCondition"] == "status.phase == Succeeded"
+    # AND reads the decision with the retrain CLI, in the env of the cron
+    check = templates["check"]["container"]
+    assert check["command"] == [
+        "python",
+        "-m",
+        "reelops.retrain",
+        "--should-retrain",
+        "--print",
+    ]
+    assert {"name": "KEDRO_ENV", "value": env} in check["env"]
+    # AND submits the retraining (training + reference) only when it printed true
+    submit = templates["submit-reference-profile"]["resource"]
+    target = yaml.safe_load(submit["manifest"])
+    assert target["spec"]["workflowTemplateRef"] == {
+        "name": "reelops-reference-profile"
+    }
+    assert tasks["submit-reference-profile"]["when"] == (
+        "'{{tasks.check.outputs.result}}' == 'true'"
+    )
+    assert tasks["submit-reference-profile"]["dependencies"] == ["check"]
+    # AND both templates it names are compiled for the env
+    for name in ("monitoring", "reference_profile"):
+        assert _load(REPO / "argo" / env / f"{name}.yaml")["kind"] == (
+            "WorkflowTemplate"
+        )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_cron_and_its_workflows_are_schema_valid(
+    env: str, linter: SchemaLinter
+) -> None:
+    doc = _load(REPO / "argo" / env / "cron-monitoring.yaml")
+    assert linter.validate(doc) == []
+    assert hera_round_trip(doc) == []
+    for template in doc["spec"]["workflowSpec"]["templates"]:
+        if "resource" in template:
+            assert (
+                linter.validate(yaml.safe_load(template["resource"]["manifest"])) == []
+            )
+    for name in ("monitoring", "reference_profile", "replay", "feedback_union"):
+        assert linter.validate(_load(REPO / "argo" / env / f"{name}.yaml")) == []
+
+
+def test_the_decision_the_check_reads_is_under_the_data_root() -> None:
+    # The check step runs in its own pod: the decision must be on shared storage.
+    catalog = _load(REPO / "conf/base/catalog_monitoring.yml")
+    assert catalog["retrain_decision"]["filepath"].startswith("${globals:data_root}/")

@@ -1,0 +1,413 @@
+"""The monitoring stage's node functions, on real MovieLens slices (no Kedro run)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from recsys import BiasBaseline
+from reelops.nodes.monitoring import (
+    accept_feedback,
+    decide_retrain,
+    evaluate_deployed_model,
+    evaluate_holdout,
+    merge_views,
+    profile_window,
+    reference_views,
+    select_feedback_window,
+    summarize_serving,
+    training_data_tags,
+    union_feedback,
+)
+from reelops.retrain import main as retrain_cli
+from reelops_monitoring import MonitoringConfig, profile_view
+from reelops_monitoring.scenarios import inflate_ratings, null_timestamps
+
+REPO = Path(__file__).resolve().parents[2]
+MONITORING = MonitoringConfig().model_dump()
+EVALUATION = {"k": 10}
+CHECKSUMS = {"ratings": "a" * 64, "movies": "b" * 64}
+COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+
+
+def _seconds(day: str) -> int:
+    return int(pd.Timestamp(day, tz="UTC").timestamp())
+
+
+@pytest.fixture(scope="module")
+def ratings(real_movielens: Path) -> pd.DataFrame:
+    return pd.read_csv(real_movielens / "ratings.csv").rename(
+        columns={"userId": "user_id", "movieId": "movie_id"}
+    )
+
+
+@pytest.fixture(scope="module")
+def movies(real_movielens: Path) -> pd.DataFrame:
+    return pd.read_csv(real_movielens / "movies.csv").rename(
+        columns={"movieId": "movie_id"}
+    )
+
+
+@pytest.fixture(scope="module")
+def validation() -> dict:
+    path = REPO / "conf/base/parameters_data_processing.yml"
+    return yaml.safe_load(path.read_text())["validation"]
+
+
+@pytest.fixture(scope="module")
+def history(ratings: pd.DataFrame) -> pd.DataFrame:
+    """Three years of ratings (2015-2017): the training data of these tests."""
+    ts = ratings["timestamp"]
+    return ratings[(ts >= _seconds("2015-01-01")) & (ts < _seconds("2018-01-01"))]
+
+
+@pytest.fixture(scope="module")
+def window(ratings: pd.DataFrame) -> pd.DataFrame:
+    """2018Q3, as the feedback table stores it (arrival = rating time)."""
+    ts = ratings["timestamp"]
+    rows = ratings[(ts >= _seconds("2018-07-01")) & (ts < _seconds("2018-10-01"))]
+    return rows.assign(received_at=rows["timestamp"], model_version="v1")
+
+
+@pytest.fixture(scope="module")
+def model(history: pd.DataFrame) -> BiasBaseline:
+    return BiasBaseline().fit(history[COLUMNS], history["rating"].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def reference(history: pd.DataFrame, movies: pd.DataFrame):
+    return merge_views(view for _, view in reference_views(history, movies))
+
+
+WINDOW_INFO = {
+    "start": "2018-07-01T00:00:00+00:00",
+    "end": "2018-10-01T00:00:00+00:00",
+    "days": 92,
+    "time_column": "received_at",
+    "label": "window-20181001T000000",
+}
+
+
+def _decide(reference, window_rows, movies, model, holdout=None):
+    performance, _ = evaluate_deployed_model(
+        champion_model=model,
+        challenger_model=None,
+        champion_version={"model_name": "m", "version": "3", "run_tags": {}},
+        challenger_version=None,
+        window_feedback=window_rows,
+        evaluation=EVALUATION,
+    )
+    info = {**WINDOW_INFO, "n_rows": len(window_rows)}
+    view, _ = profile_window(window_rows, movies, performance, info)
+    decision, *_ = decide_retrain(
+        reference_profile=reference,
+        window_profile=view,
+        reference_summary={"data_sha256": "f" * 64, "n_ratings": 1},
+        holdout_metrics=holdout or {"assessed": False, "reason": "none"},
+        window_info=info,
+        window_performance=performance,
+        serving_summary={"available": False, "reason": "none"},
+        monitoring=MONITORING,
+    )
+    return decision
+
+
+# ------------------------------------------------------------- feedback union
+
+
+def test_without_feedback_training_reads_the_ratings(history: pd.DataFrame) -> None:
+    union, lineage = union_feedback(history, {}, CHECKSUMS, {"enabled": True})
+    assert union.equals(history[COLUMNS].reset_index(drop=True))
+    assert lineage["feedback_rows"] == 0
+    assert lineage["sha256"] == lineage["raw_sha256"]
+    assert training_data_tags(lineage) == {"feedback.rows": "0"}
+
+
+def test_feedback_is_appended_once_and_the_latest_rating_wins(
+    history: pd.DataFrame,
+) -> None:
+    # GIVEN two overlapping partitions; one re-rates a pair of the ratings
+    known = history.iloc[[0]]
+    rerated = known.assign(rating=0.5, timestamp=known["timestamp"] + 10)
+    new = pd.DataFrame(
+        {"user_id": [99999], "movie_id": [1], "rating": [4.0], "timestamp": [1]}
+    )
+    partitions = {
+        "window-a": pd.concat([rerated, new]),
+        "window-b": new,
+    }
+    # WHEN they are appended
+    union, lineage = union_feedback(history, partitions, CHECKSUMS, {"enabled": True})
+    # THEN the new rating is there once, the re-rating replaced the old one
+    assert len(union) == len(history) + 1
+    pair = union[
+        (union["user_id"] == known["user_id"].iloc[0])
+        & (union["movie_id"] == known["movie_id"].iloc[0])
+    ]
+    assert pair["rating"].tolist() == [0.5]
+    # AND the lineage digest is no longer the raw files' (promotion tells them apart)
+    assert lineage["feedback_rows"] == 2
+    assert lineage["sha256"] != lineage["raw_sha256"]
+    tags = training_data_tags(lineage)
+    assert tags["sha256"] == lineage["sha256"]
+    assert tags["sha256.raw"] == lineage["raw_sha256"]
+
+
+def test_feedback_union_can_be_disabled(history: pd.DataFrame) -> None:
+    partitions = {"w": history.iloc[:3]}
+    union, lineage = union_feedback(history, partitions, CHECKSUMS, {"enabled": False})
+    assert len(union) == len(history)
+    assert lineage["feedback_rows"] == 0
+
+
+# ----------------------------------------------------------- window and accept
+
+
+def test_the_window_is_the_days_before_end(window: pd.DataFrame) -> None:
+    rows, info = select_feedback_window(
+        window, {"days": 30, "end": "2018-09-01", "time_column": "received_at"}
+    )
+    assert info["start"] == "2018-08-02T00:00:00+00:00"
+    assert info["end"] == "2018-09-01T00:00:00+00:00"
+    assert info["n_rows"] == len(rows) > 0
+    low, high = _seconds("2018-08-02"), _seconds("2018-09-01") - 1
+    assert rows["received_at"].between(low, high).all()
+
+
+def test_accepted_feedback_follows_the_ingestion_rules(
+    movies: pd.DataFrame, validation: dict
+) -> None:
+    # GIVEN feedback with a valid rating, a re-rating, and three invalid rows
+    day = _seconds("2018-09-01")
+    feedback = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 3, 4, 5],
+            "movie_id": [1, 1, 1, 999_999_999, 1, 1],
+            "rating": [3.0, 4.5, 4.3, 4.0, 4.0, 4.0],
+            "timestamp": [day, day + 60, day, day, None, _seconds("2019-01-01")],
+        }
+    )
+    # WHEN it is validated for the window ending 2018-10-01
+    partitions = accept_feedback(feedback, movies, validation, WINDOW_INFO)
+    # THEN off-grid, unknown movie, missing and future timestamps are left out
+    ((label, accepted),) = partitions.items()
+    assert label == "window-20181001T000000"
+    assert accepted[COLUMNS].to_dict("records") == [
+        {"user_id": 1, "movie_id": 1, "rating": 4.5, "timestamp": day + 60}
+    ]
+
+
+# --------------------------------------------------------------------- serving
+
+
+def _requests(n: int, latency: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "timestamp": np.arange(n, dtype=float),
+            "endpoint": "/recommend",
+            "cold_start": np.arange(n) % 4 == 0,
+            "top_score": np.where(np.arange(n) % 10 == 0, np.nan, 1.0),
+            "latency_ms": np.full(n, latency),
+        }
+    )
+
+
+def test_serving_summary_merges_the_window_days_only() -> None:
+    profiles = {
+        "2018-07-01/requests-a": profile_view(_requests(100, 5.0)),
+        "2018-09-15/requests-b": profile_view(_requests(100, 7.0)),
+        "2018-06-30/requests-c": profile_view(_requests(50, 500.0)),
+    }
+    summary = summarize_serving(profiles, WINDOW_INFO)
+    assert summary["available"] is True
+    assert summary["files"] == 2
+    assert summary["requests"] == 200
+    assert summary["latency_ms"]["max"] == 7.0
+    assert summary["error_rate"] == pytest.approx(0.1)
+    assert summary["cold_start_rate"] == pytest.approx(0.25)
+
+
+def test_no_serving_profile_is_a_reason_not_an_error() -> None:
+    summary = summarize_serving({}, WINDOW_INFO)
+    assert summary == {
+        "available": False,
+        "reason": "no serving request profile for 2018-07-01..2018-10-01 "
+        "(0 profile file(s) in the folder, none in the window)",
+        "files": 0,
+    }
+
+
+# -------------------------------------------------------------------- decision
+
+
+def test_the_deployed_model_is_the_champion_else_the_challenger(
+    model: BiasBaseline, window: pd.DataFrame
+) -> None:
+    version = {"model_name": "m", "version": "2", "run_tags": {"data.sha256": "d" * 64}}
+    performance, _ = evaluate_deployed_model(
+        champion_model=None,
+        challenger_model=model,
+        champion_version=None,
+        challenger_version=version,
+        window_feedback=window,
+        evaluation=EVALUATION,
+    )
+    assert performance["model"]["alias"] == "challenger"
+    assert performance["model"]["data_sha256"] == "d" * 64
+    assert performance["model"]["note"] == (
+        "no model registered as @champion: monitoring @challenger"
+    )
+    assert performance["n_feedback"] == len(window)
+    assert {"rmse", "ndcg@10"} <= set(performance["metrics"])
+    none, _ = evaluate_deployed_model(
+        champion_model=None,
+        challenger_model=None,
+        champion_version=None,
+        challenger_version=None,
+        window_feedback=window,
+        evaluation=EVALUATION,
+    )
+    assert none["metrics"] is None
+    assert none["reason"] == "no model registered as @champion or @challenger"
+
+
+def test_holdout_metrics_come_from_the_last_days(
+    model: BiasBaseline, history: pd.DataFrame
+) -> None:
+    holdout = evaluate_holdout(model, history, {"holdout_days": 90}, EVALUATION)
+    assert holdout["assessed"] is True
+    assert holdout["protocol"]["holdout_start"] >= "2017-10-01"
+    assert holdout["protocol"]["n_fit"] + holdout["protocol"]["n_holdout"] == len(
+        history
+    )
+    assert holdout["metrics"]["rmse"] > 0
+    assert evaluate_holdout(None, history, {}, EVALUATION)["assessed"] is False
+
+
+def test_decision_has_the_shape_promotion_reads(
+    reference,
+    window: pd.DataFrame,
+    movies: pd.DataFrame,
+    model: BiasBaseline,
+    history: pd.DataFrame,
+) -> None:
+    holdout = evaluate_holdout(model, history, {"holdout_days": 90}, EVALUATION)
+    decision = _decide(reference, window, movies, model, holdout)
+    assert {"retrain", "reasons", "scores", "data_sha256", "status"} <= set(decision)
+    assert isinstance(decision["retrain"], bool)
+    assert decision["data_sha256"] == "f" * 64  # no run tag: the reference's
+    assert set(decision["scores"]) == {"drift", "quality", "decay"}
+    assert decision["scores"]["decay"]["assessed"] is True
+    json.dumps(decision)  # JSON-ready
+
+
+def test_inflated_ratings_ask_for_a_retrain_because_of_the_rating(
+    reference, window: pd.DataFrame, movies: pd.DataFrame, model: BiasBaseline
+) -> None:
+    # GIVEN the window as it is, and every user's ratings +0.5 stars
+    plain = _decide(reference, window, movies, model)
+    drifted = inflate_ratings(window, share=1.0, seed=0)
+    inflated = _decide(reference, drifted, movies, model)
+    # THEN the window as it is raises nothing; the inflated one drifts on 'rating'
+    assert (plain["retrain"], plain["reasons"], plain["status"]) == (False, [], "ok")
+    assert inflated["retrain"] is True
+    assert inflated["status"] == "retrain"
+    assert any(r.startswith("drift in 'rating'") for r in inflated["reasons"])
+
+
+def test_null_timestamps_block_retraining(
+    reference, window: pd.DataFrame, movies: pd.DataFrame, model: BiasBaseline
+) -> None:
+    broken = null_timestamps(window).assign(received_at=window["received_at"])
+    decision = _decide(reference, broken, movies, model)
+    assert decision["retrain"] is False
+    assert decision["status"] == "blocked"
+    assert any(
+        r.startswith("quality check failed: timestamp") for r in decision["reasons"]
+    )
+
+
+def test_an_empty_window_is_not_enough_feedback(
+    reference, window: pd.DataFrame, movies: pd.DataFrame, model: BiasBaseline
+) -> None:
+    decision = _decide(reference, window.iloc[:0], movies, model)
+    assert decision["retrain"] is False
+    assert decision["reasons"] == []
+    assert decision["status"] == "not_enough_feedback"
+    assert decision["notes"][0] == (
+        "not enough feedback: 0 rating(s) from 2018-07-01 to 2018-10-01 "
+        "(drift needs 200, decay 200)"
+    )
+
+
+# ---------------------------------------------------------------- retrain CLI
+
+
+@pytest.fixture
+def decisions(tmp_path: Path) -> dict[str, Path]:
+    paths = {}
+    for name, body in {
+        "yes": {"retrain": True, "reasons": ["drift in 'rating'"], "status": "retrain"},
+        "no": {"retrain": False, "reasons": [], "status": "ok"},
+        "bad": {"reasons": []},
+    }.items():
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(body))
+    return paths
+
+
+@pytest.mark.parametrize(("name", "code"), [("yes", 0), ("no", 1)])
+def test_retrain_cli_exit_code_says_whether_to_retrain(
+    decisions: dict[str, Path], name: str, code: int
+) -> None:
+    result = CliRunner().invoke(retrain_cli, ["--should-retrain", str(decisions[name])])
+    assert result.exit_code == code
+
+
+def test_retrain_cli_prints_for_argo(decisions: dict[str, Path]) -> None:
+    runner = CliRunner()
+    for name, text in (("yes", "true"), ("no", "false")):
+        args = ["--should-retrain", "--print", str(decisions[name])]
+        result = runner.invoke(retrain_cli, args)
+        assert (result.exit_code, result.stdout) == (0, text)
+
+
+def test_retrain_cli_without_a_decision_exits_2(
+    decisions: dict[str, Path], tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(retrain_cli, ["--should-retrain", str(decisions["bad"])])
+    assert bad.exit_code == 2
+    assert bad.output.strip() == (
+        f"Error: {decisions['bad']}: expected a decision with a boolean 'retrain', "
+        "got None"
+    )
+    missing = runner.invoke(retrain_cli, ["--should-retrain", str(tmp_path / "x.json")])
+    assert missing.exit_code == 2
+    assert re.match(r"Error: no readable decision in .*x\.json: ", missing.output)
+
+
+def test_retrain_cli_runs_as_a_module(decisions: dict[str, Path]) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reelops.retrain",
+            "--should-retrain",
+            str(decisions["yes"]),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert proc.stderr.splitlines() == ["retrain (retrain)", "  - drift in 'rating'"]

@@ -1,0 +1,256 @@
+"""``kedro run --pipeline monitoring`` end to end, then the feedback union.
+
+The deployed model, its reference profile and holdout metrics come from the
+session's real default run (``default_run``: ml-latest-small, which registers
+@challenger). A scratch project reads them (same tracking DB, its own experiment,
+so the default run's experiment is untouched), with a SQLite feedback table of the
+service's schema and request profiles flushed with ``profile_frame``:
+
+* baseline: 2018Q3's real ratings plus a new user's, and two request flushes;
+* drift: the same ratings +0.5 stars for every user (``inflate_ratings``);
+* empty: a window without feedback, and no request-profile folder at all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import MetaData, create_engine
+
+from reelops_monitoring import profile_frame
+from reelops_monitoring.scenarios import inflate_ratings
+from reelops_serving.feedback import feedback_table
+from tests.conftest import make_project, movielens_dir, run_kedro
+
+pytestmark = pytest.mark.slow
+
+EXPERIMENT = "reelops-monitoring-test"
+WINDOW = ["--params", "monitoring_window.end=2018-10-01,monitoring_window.days=92"]
+NEW_USER = 100_001
+DECISION = "data/08_reporting/monitoring/decision.json"
+
+
+def _seconds(day: str) -> int:
+    return int(pd.Timestamp(day, tz="UTC").timestamp())
+
+
+def _feedback(ratings: pd.DataFrame) -> pd.DataFrame:
+    ts = ratings["timestamp"]
+    quarter = ratings[(ts >= _seconds("2018-07-01")) & (ts < _seconds("2018-10-01"))]
+    movies = quarter["movie_id"].drop_duplicates().head(30).to_numpy()
+    newcomer = pd.DataFrame(
+        {
+            "user_id": NEW_USER,
+            "movie_id": movies,
+            "rating": 4.0,
+            "timestamp": _seconds("2018-09-20") + np.arange(len(movies)),
+        }
+    )
+    rows = pd.concat([quarter, newcomer], ignore_index=True)
+    return rows.assign(received_at=rows["timestamp"], model_version="v1")
+
+
+def _write_table(path: Path, rows: pd.DataFrame) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}")
+    metadata = MetaData()
+    table = feedback_table("feedback", metadata)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows.to_dict("records"))
+    engine.dispose()
+    return f"sqlite:///{path}"
+
+
+def _flush(folder: Path, day: str, n: int, latency: float) -> None:
+    frame = pd.DataFrame(
+        {
+            "timestamp": np.full(n, float(_seconds(day))),
+            "endpoint": "/recommend",
+            "user_activity": "regular",
+            "k": 10,
+            "genres": "",
+            "n_genres": 0,
+            "exclude_seen": True,
+            "cold_start": np.arange(n) % 5 == 0,
+            "n_items": 10,
+            "top_score": np.where(np.arange(n) % 20 == 0, np.nan, 4.2),
+            "latency_ms": np.full(n, latency),
+        }
+    )
+    target = folder / day / f"requests-{day}-test.bin"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(profile_frame(frame))
+
+
+@pytest.fixture(scope="module")
+def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Three monitoring runs and one feedback-union run in a scratch project."""
+    project = make_project(tmp_path_factory.mktemp("monitoring"))
+    data = project / "data"
+    for rel in ("03_primary/movies.parquet", "06_models/reference"):
+        source, target = default_run / "data" / rel, data / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if source.is_dir() else shutil.copy2
+        copy(source, target)
+    ratings = pd.read_parquet(default_run / "data/03_primary/ratings.parquet")
+    feedback = _feedback(ratings)
+    baseline_db = _write_table(data / "01_raw/feedback.db", feedback)
+    drifted = inflate_ratings(feedback, share=1.0, seed=0)
+    drifted_db = _write_table(project / "drifted.db", drifted)
+    profiles = data / "07_model_output/request_profiles"
+    _flush(profiles, "2018-08-01", 300, 6.0)
+    _flush(profiles, "2018-09-15", 100, 10.0)
+    _flush(profiles, "2018-01-01", 50, 900.0)  # outside the window
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{default_run / 'mlflow.db'}",
+        "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
+        "MOVIELENS_DIR": str(movielens_dir()),
+    }
+    decisions = {}
+    for name, url, params in (
+        ("baseline", baseline_db, WINDOW),
+        ("drifted", drifted_db, WINDOW),
+    ):
+        run_kedro(
+            project,
+            "run",
+            "--pipeline",
+            "monitoring",
+            *params,
+            env={**env, "REELOPS_FEEDBACK_DB_URL": url},
+        )
+        decisions[name] = json.loads((project / DECISION).read_text())
+    shutil.rmtree(profiles)
+    run_kedro(
+        project,
+        "run",
+        "--pipeline",
+        "monitoring",
+        "--params",
+        "monitoring_window.end=2001-01-01",
+        env={**env, "REELOPS_FEEDBACK_DB_URL": baseline_db},
+    )
+    decisions["empty"] = json.loads((project / DECISION).read_text())
+    run_kedro(project, "run", "--pipeline", "feedback_union", env=env)
+    return {"project": project, "env": env, "feedback": feedback, **decisions}
+
+
+def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
+    decision = monitored["baseline"]
+    # THEN the keys the trigger and promotion read are there
+    assert isinstance(decision["retrain"], bool)
+    assert isinstance(decision["reasons"], list)
+    assert set(decision["scores"]) == {"drift", "quality", "decay"}
+    assert set(decision["scores"]["drift"]["columns"]) == {
+        "rating",
+        "genre",
+        "user_ratings",
+        "new_user",
+    }
+    assert all(q["passed"] for q in decision["scores"]["quality"].values())
+    # AND the window is 2018Q3 (+ the new user), assessed for drift and decay
+    assert decision["window"]["n_rows"] == len(monitored["feedback"])
+    assert decision["scores"]["drift"]["assessed"] is True
+    assert decision["scores"]["decay"]["assessed"] is True
+    assert {"rmse", "ndcg@10"} <= set(decision["performance"]["window"])
+    assert {"rmse", "ndcg@10"} <= set(decision["performance"]["training"])
+
+
+def test_the_deployed_model_falls_back_to_the_challenger(monitored: dict) -> None:
+    model = monitored["baseline"]["model"]
+    # GIVEN the default run registered @challenger and nobody promoted @champion
+    client = mlflow.MlflowClient(tracking_uri=monitored["env"]["MLFLOW_TRACKING_URI"])
+    version = client.get_model_version_by_alias("reelops-recommender", "challenger")
+    sha = client.get_run(version.run_id).data.tags["data.sha256"]
+    # THEN monitoring scored @challenger, says so, and names its training data
+    assert (model["alias"], model["version"]) == ("challenger", str(version.version))
+    assert "no model registered as @champion" in model["note"]
+    assert monitored["baseline"]["data_sha256"] == sha
+    assert monitored["baseline"]["reference"]["matches_deployed_model"] is True
+
+
+def test_serving_latency_and_errors_come_from_the_window_flushes(
+    monitored: dict,
+) -> None:
+    serving = monitored["baseline"]["serving"]
+    assert serving["available"] is True
+    assert (serving["files"], serving["requests"]) == (2, 400)
+    assert serving["latency_ms"]["max"] == 10.0
+    assert serving["error_rate"] == pytest.approx(20 / 400)
+
+
+def test_reports_plots_and_mlflow_run(monitored: dict) -> None:
+    project = monitored["project"]
+    folder = project / "data/08_reporting/monitoring"
+    assert "<h1>Monitoring:" in (folder / "report.html").read_text()
+    for plot in ("drift_scores", "performance", "latency"):
+        assert (folder / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"
+    client = mlflow.MlflowClient(tracking_uri=monitored["env"]["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time ASC"]
+    )
+    first = runs[0]
+    assert first.data.tags["monitoring.status"] == monitored["baseline"]["status"]
+    assert "monitoring.drift.rating.score" in first.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "monitoring")}
+    assert {"monitoring/decision.json", "monitoring/report.html"} <= artifacts
+
+
+def test_inflated_feedback_asks_for_a_retrain_because_of_the_rating(
+    monitored: dict,
+) -> None:
+    baseline, drifted = monitored["baseline"], monitored["drifted"]
+    assert not any(r.startswith("drift in 'rating'") for r in baseline["reasons"])
+    assert drifted["retrain"] is True
+    assert drifted["status"] == "retrain"
+    assert any(r.startswith("drift in 'rating'") for r in drifted["reasons"])
+
+
+def test_an_empty_window_without_profiles_is_not_enough_feedback(
+    monitored: dict,
+) -> None:
+    empty = monitored["empty"]
+    assert (empty["retrain"], empty["reasons"]) == (False, [])
+    assert empty["status"] == "not_enough_feedback"
+    assert empty["notes"][0].startswith("not enough feedback: 0 rating(s) from")
+    assert empty["serving"]["available"] is False
+    assert empty["serving"]["reason"].startswith("no serving request profile for")
+
+
+def test_accepted_feedback_reaches_the_training_ratings(monitored: dict) -> None:
+    project = monitored["project"]
+    # GIVEN the monitoring runs kept each window's valid feedback
+    partitions = sorted((project / "data/03_primary/feedback").glob("*.parquet"))
+    assert [p.stem for p in partitions] == [
+        "window-20010101T000000",
+        "window-20181001T000000",
+    ]
+    # WHEN feedback_union ran: THEN the new user's ratings were appended once
+    union = pd.read_parquet(
+        project / "data/05_model_input/ratings_for_training.parquet"
+    )
+    ratings = pd.read_parquet(project / "data/03_primary/ratings.parquet")
+    assert len(union) == len(ratings) + 30
+    assert (union["user_id"] == NEW_USER).sum() == 30
+    lineage = json.loads(
+        (project / "data/05_model_input/ratings_for_training.json").read_text()
+    )
+    assert lineage["sha256"] != lineage["raw_sha256"]
+    # AND the run's data.sha256 tag covers the feedback (promotion tells them apart)
+    client = mlflow.MlflowClient(tracking_uri=monitored["env"]["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    (last,) = client.search_runs(
+        [experiment.experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    assert last.data.tags["data.sha256"] == lineage["sha256"]
+    assert last.data.tags["data.sha256.raw"] == lineage["raw_sha256"]
