@@ -1,0 +1,302 @@
+"""The recommendation logic behind the API, free of HTTP and of BentoML.
+
+:class:`RecommenderEngine` wraps a packaged serving bundle
+(:class:`~reelops.datasets.bento_model.ServingBundle`): it asks the recsys
+estimator for rankings and ratings, maps movie ids to the catalog (title, year,
+genres), filters by genre, answers unknown users with the popularity fallback and
+movies the model has no similarity for with movies that share their genres.
+Everything is precomputed once, so a request is a few numpy operations plus the
+estimator's own work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from reelops_serving.errors import ModelBundleError, RequestError, UnknownMovieError
+from reelops_serving.schemas import GENRES, MovieItem
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import NDArray
+
+    from reelops.datasets.bento_model import ServingBundle
+
+__all__ = ["Ranked", "RecommenderEngine"]
+
+#: Bucket of users the model never saw (``user_features`` has light/regular/heavy).
+UNKNOWN_ACTIVITY = "unknown"
+_GENRE_BIT = {genre: np.uint32(1 << i) for i, genre in enumerate(GENRES)}
+
+
+@dataclass(frozen=True, eq=False)
+class Ranked:
+    """Catalog rows and scores, best first, for one query."""
+
+    rows: NDArray[np.int64]
+    scores: NDArray[np.float64]
+    fallback: bool
+
+
+def _genre_mask(genres: Sequence[str]) -> np.uint32:
+    mask = np.uint32(0)
+    for genre in genres:
+        mask |= _GENRE_BIT.get(genre, np.uint32(0))
+    return mask
+
+
+class RecommenderEngine:
+    """Recommendations, predictions and similar movies from one bundle.
+
+    Args:
+        bundle: The packaged model (estimator, catalog, users, metadata).
+
+    Raises:
+        ModelBundleError: The bundle's estimator is not fitted or its catalog is
+            empty.
+    """
+
+    def __init__(self, bundle: ServingBundle) -> None:
+        est = bundle.estimator
+        if not hasattr(est, "movie_ids_") or not hasattr(est, "recommend"):
+            raise ModelBundleError(
+                f"model {bundle.tag}: expected a fitted recsys estimator, got "
+                f"{type(est).__name__}"
+            )
+        movies = bundle.movies.sort_values("movie_id").reset_index(drop=True)
+        if movies.empty:
+            raise ModelBundleError(f"model {bundle.tag}: the catalog is empty")
+        self.tag = bundle.tag
+        self.metadata: dict[str, Any] = dict(bundle.metadata)
+        self.labels: dict[str, str] = dict(bundle.labels)
+        self._est = est
+        self._movie_ids = movies["movie_id"].to_numpy(dtype=np.int64)
+        self._titles: list[str] = movies["title"].astype(str).tolist()
+        self._years: list[int | None] = [
+            None if pd.isna(y) else int(y) for y in movies["year"].tolist()
+        ]
+        self._genres: list[list[str]] = [
+            g.split("|") if g else [] for g in movies["genres"].astype(str).tolist()
+        ]
+        self._mask = np.array([_genre_mask(g) for g in self._genres], dtype=np.uint32)
+        self._popularity = movies["n_ratings"].to_numpy(dtype=np.int64)
+        model_movies = np.asarray(est.movie_ids_, dtype=np.int64)
+        rows = np.searchsorted(self._movie_ids, model_movies)
+        rows = np.minimum(rows, len(self._movie_ids) - 1)
+        known = self._movie_ids[rows] == model_movies
+        #: Catalog row of each model movie position (-1: not in the catalog).
+        self._model_rows = np.where(known, rows, -1).astype(np.int64)
+        self._model_movies = model_movies
+        self._user_ids = np.asarray(est.user_ids_, dtype=np.int64)
+        self._activity = dict(
+            zip(
+                bundle.users["user_id"].astype(int).tolist(),
+                bundle.users["activity"].astype(str).tolist(),
+                strict=True,
+            )
+        )
+        self._has_similarity = callable(getattr(est, "similar_items", None))
+
+    # ------------------------------------------------------------------ catalog
+    @property
+    def n_movies(self) -> int:
+        """Number of movies in the catalog."""
+        return len(self._movie_ids)
+
+    @property
+    def movie_ids(self) -> NDArray[np.int64]:
+        """The catalog's movie ids, sorted."""
+        return self._movie_ids
+
+    @property
+    def estimator_name(self) -> str:
+        """Class name of the estimator."""
+        return type(self._est).__name__
+
+    def activity(self, user_id: int) -> str:
+        """The user's activity bucket (light/regular/heavy), or ``unknown``."""
+        return self._activity.get(user_id, UNKNOWN_ACTIVITY)
+
+    def is_known_user(self, user_id: int) -> bool:
+        """Whether the model saw the user in training."""
+        return bool(self._known_users(np.array([user_id], dtype=np.int64))[0])
+
+    def _known_users(self, users: NDArray[np.int64]) -> NDArray[np.bool_]:
+        if not len(self._user_ids):
+            return np.zeros(len(users), dtype=bool)
+        pos = np.minimum(
+            np.searchsorted(self._user_ids, users), len(self._user_ids) - 1
+        )
+        return self._user_ids[pos] == users
+
+    def row(self, movie_id: int) -> int:
+        """The catalog row of ``movie_id``.
+
+        Raises:
+            UnknownMovieError: The movie is not in the catalog.
+        """
+        pos = int(np.searchsorted(self._movie_ids, movie_id))
+        if pos >= len(self._movie_ids) or int(self._movie_ids[pos]) != movie_id:
+            raise UnknownMovieError(
+                f"unknown movie_id {movie_id}: not in the catalog of model {self.tag}"
+            )
+        return pos
+
+    def items(self, ranked: Ranked) -> list[MovieItem]:
+        """The response items of ``ranked`` (trusted data: no re-validation)."""
+        return [
+            MovieItem.model_construct(
+                movie_id=int(self._movie_ids[row]),
+                title=self._titles[row],
+                year=self._years[row],
+                genres=self._genres[row],
+                score=float(score),
+            )
+            for row, score in zip(
+                ranked.rows.tolist(), ranked.scores.tolist(), strict=True
+            )
+        ]
+
+    def title(self, row: int) -> str:
+        """The title of the movie at catalog ``row``."""
+        return self._titles[row]
+
+    # ---------------------------------------------------------------- queries
+    def warm_up(self) -> None:
+        """Run every query path once, before the service reports ready.
+
+        The estimator's numba kernels compile on their first call, which can take
+        seconds: no request should pay for it.
+        """
+        user = int(self._user_ids[0]) if len(self._user_ids) else 1
+        self.recommend([user, 0], 10)
+        self.recommend([user], 10, genres=(GENRES[0],))
+        known = self._model_rows[self._model_rows >= 0]
+        movie = int(self._movie_ids[known[0] if len(known) else 0])
+        self.predict(user, movie)
+        self.similar(movie, 10)
+
+    def recommend(
+        self,
+        user_ids: Sequence[int],
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        genres: Sequence[str] = (),
+    ) -> list[Ranked]:
+        """Top ``k`` catalog movies for each user, in the order of ``user_ids``.
+
+        Unknown users get the estimator's popularity fallback (``fallback``
+        True). With ``genres``, only movies having at least one of them count;
+        the estimator is asked for more candidates until ``k`` remain or the
+        whole catalog was ranked.
+        """
+        if k < 1:
+            raise RequestError(f"k must be an integer >= 1, got {k}")
+        ids = np.asarray(user_ids, dtype=np.int64)
+        if len(ids) == 1:  # the common case: skip np.unique's sort
+            unique, inverse = ids, np.zeros(1, dtype=np.int64)
+        else:
+            unique, inverse = np.unique(ids, return_inverse=True)
+        wanted = _genre_mask(genres)
+        n_model = len(self._model_movies)
+        fetch = min(k, n_model)
+        if wanted:
+            hits = (self._mask[self._model_rows] & wanted) != 0
+            share = max(float(np.mean(hits & (self._model_rows >= 0))), 1e-6)
+            fetch = min(n_model, max(k, math.ceil(k / share * 1.5) + 10))
+        while True:
+            per_user = self._rank(unique, fetch, exclude_seen, wanted, k)
+            short = any(len(r.rows) < k for r in per_user)
+            if not short or fetch >= n_model:
+                break
+            fetch = min(n_model, fetch * 4)
+        return [per_user[i] for i in inverse.reshape(-1).tolist()]
+
+    def _rank(
+        self,
+        users: NDArray[np.int64],
+        fetch: int,
+        exclude_seen: bool,
+        wanted: np.uint32,
+        k: int,
+    ) -> list[Ranked]:
+        recs = self._est.recommend(users, fetch, exclude_seen=exclude_seen)
+        positions = np.searchsorted(self._model_movies, recs.movie_id)
+        positions = np.minimum(positions, len(self._model_movies) - 1)
+        rows = self._model_rows[positions]
+        keep = (rows >= 0) & np.isfinite(recs.score)
+        if wanted:
+            keep &= (self._mask[np.maximum(rows, 0)] & wanted) != 0
+        starts = np.searchsorted(users, recs.user_id[recs.rank == 1])
+        bounds = [*np.flatnonzero(recs.rank == 1).tolist(), len(recs.rank)]
+        known = self._known_users(users)
+        out = [
+            Ranked(np.empty(0, np.int64), np.empty(0), not bool(known[i]))
+            for i in range(len(users))
+        ]
+        for n, user_pos in enumerate(starts.tolist()):
+            block = slice(bounds[n], bounds[n + 1])
+            sel = keep[block]
+            out[user_pos] = Ranked(
+                rows=rows[block][sel][:k],
+                scores=np.asarray(recs.score[block][sel][:k], dtype=np.float64),
+                fallback=not bool(known[user_pos]),
+            )
+        return out
+
+    def predict(self, user_id: int, movie_id: int) -> tuple[float, bool]:
+        """Predicted rating and whether the bias fallback answered.
+
+        Raises:
+            UnknownMovieError: The movie is not in the catalog.
+        """
+        self.row(movie_id)
+        frame = pd.DataFrame({"user_id": [user_id], "movie_id": [movie_id]})
+        ratings, fallback = self._est.predict_with_fallback(frame)
+        return float(ratings[0]), bool(fallback[0])
+
+    def similar(self, movie_id: int, k: int) -> Ranked:
+        """The ``k`` movies most similar to ``movie_id`` (itself excluded).
+
+        The model's item similarity when it has one for the movie; otherwise the
+        movies sharing the most genres with it (Jaccard), most popular first,
+        with ``fallback`` True.
+
+        Raises:
+            UnknownMovieError: The movie is not in the catalog.
+        """
+        row = self.row(movie_id)
+        if self._has_similarity:
+            pos = int(np.searchsorted(self._model_movies, movie_id))
+            if pos < len(self._model_movies) and self._model_movies[pos] == movie_id:
+                found = self._est.similar_items(movie_id, k)
+                if len(found) and not bool(found.fallback[0]):
+                    sim_pos = np.searchsorted(
+                        self._model_movies, found.similar_movie_id
+                    )
+                    rows = self._model_rows[sim_pos]
+                    keep = (rows >= 0) & np.isfinite(found.score)
+                    if keep.any():
+                        return Ranked(
+                            rows=rows[keep][:k],
+                            scores=np.asarray(found.score[keep][:k], dtype=np.float64),
+                            fallback=False,
+                        )
+        return self._similar_by_genre(row, k)
+
+    def _similar_by_genre(self, row: int, k: int) -> Ranked:
+        query = self._mask[row]
+        inter = np.bitwise_count(self._mask & query).astype(np.float64)
+        union = np.bitwise_count(self._mask | query).astype(np.float64)
+        jaccard = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        jaccard[row] = -1.0
+        order = np.lexsort((-self._popularity, -jaccard))[:k]
+        order = order[jaccard[order] >= 0]
+        return Ranked(rows=order.astype(np.int64), scores=jaccard[order], fallback=True)

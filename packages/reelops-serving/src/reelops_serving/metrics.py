@@ -1,0 +1,179 @@
+"""Prometheus metrics of the service (``prometheus_client``), served on ``/metrics``.
+
+BentoML runs every worker with ``PROMETHEUS_MULTIPROC_DIR`` set and its
+``/metrics`` endpoint merges the workers' files, so these metrics are exported
+next to BentoML's own. Useful queries::
+
+    # requests and errors by endpoint and status
+    sum by (endpoint, status) (rate(reelops_http_requests_total[5m]))
+    # p99 latency by endpoint
+    histogram_quantile(0.99, sum by (le, endpoint)
+        (rate(reelops_http_request_duration_seconds_bucket[5m])))
+    # cold-start rate
+    sum(rate(reelops_recommendations_total{cold_start="true"}[5m]))
+        / sum(rate(reelops_recommendations_total[5m]))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "COVERAGE",
+    "FEEDBACK",
+    "MODEL_INFO",
+    "PROFILE_ROWS",
+    "RECOMMENDATIONS",
+    "REQUESTS",
+    "REQUEST_SECONDS",
+    "CoverageTracker",
+    "MetricsMiddleware",
+    "set_model_info",
+]
+
+REQUESTS = Counter(
+    "reelops_http_requests_total",
+    "HTTP requests answered, by endpoint, method and status code.",
+    ["endpoint", "method", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "reelops_http_request_duration_seconds",
+    "Time to answer an HTTP request (auth and rate limiting included), by endpoint.",
+    ["endpoint"],
+    buckets=(
+        0.0005,
+        0.001,
+        0.002,
+        0.005,
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+    ),
+)
+RECOMMENDATIONS = Counter(
+    "reelops_recommendations_total",
+    "Users answered by /recommend and /recommend_batch, by whether the user was "
+    "unknown to the model (cold start: popularity fallback).",
+    ["cold_start"],
+)
+COVERAGE = Gauge(
+    "reelops_recommended_catalog_coverage_ratio",
+    "Share of the catalog recommended at least once since the worker started.",
+    multiprocess_mode="max",
+)
+MODEL_INFO = Gauge(
+    "reelops_model_info",
+    "The model being served (always 1), labelled with its tag and lineage.",
+    [
+        "model_tag",
+        "registered_model",
+        "model_version",
+        "mlflow_run_id",
+        "git_sha",
+        "candidate",
+        "estimator",
+    ],
+    multiprocess_mode="max",
+)
+FEEDBACK = Counter(
+    "reelops_feedback_total",
+    "Feedback records by outcome (created, duplicate, rejected, conflict).",
+    ["outcome"],
+)
+PROFILE_ROWS = Counter(
+    "reelops_request_profile_rows_total",
+    "Request-profile rows by outcome (written, dropped when the buffer was full, "
+    "failed when the sink raised).",
+    ["outcome"],
+)
+
+
+def set_model_info(tag: str, labels: Mapping[str, str], estimator: str) -> None:
+    """Export the served model's identity as ``reelops_model_info``."""
+    MODEL_INFO.labels(
+        model_tag=tag,
+        registered_model=labels.get("registered_model", ""),
+        model_version=labels.get("model_version", ""),
+        mlflow_run_id=labels.get("mlflow_run_id", ""),
+        git_sha=labels.get("git_sha", ""),
+        candidate=labels.get("candidate", ""),
+        estimator=estimator,
+    ).set(1)
+
+
+class CoverageTracker:
+    """Which catalog rows were recommended at least once; exports the share."""
+
+    def __init__(self, n_movies: int) -> None:
+        self._seen = np.zeros(max(n_movies, 1), dtype=bool)
+        self._count = 0
+
+    def add(self, rows: Iterable[int]) -> None:
+        """Mark ``rows`` as recommended and update the gauge."""
+        changed = False
+        for row in rows:
+            if not self._seen[row]:
+                self._seen[row] = True
+                self._count += 1
+                changed = True
+        if changed:
+            COVERAGE.set(self._count / len(self._seen))
+
+    @property
+    def ratio(self) -> float:
+        """Share of the catalog recommended so far."""
+        return self._count / len(self._seen)
+
+
+class MetricsMiddleware:
+    """Count requests and time them by endpoint (unknown paths share one label).
+
+    Args:
+        app: The wrapped ASGI app.
+        routes: Paths that get their own ``endpoint`` label.
+    """
+
+    def __init__(self, app: ASGIApp, *, routes: Iterable[str]) -> None:
+        self.app = app
+        self.routes = frozenset(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forward the request and record its status and duration."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        except asyncio.CancelledError:
+            status = 504  # BentoML's timeout cancelled the request
+            raise
+        finally:
+            path = scope["path"]
+            endpoint = path if path in self.routes else "other"
+            REQUESTS.labels(endpoint, scope["method"], str(status)).inc()
+            REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - started)

@@ -1,0 +1,467 @@
+"""The reelops recommendation service (BentoML): one class, model loaded once.
+
+Endpoints (JSON, POST): ``/recommend``, ``/recommend_batch``, ``/predict``,
+``/similar``, ``/feedback``; probes ``/healthz``, ``/livez``, ``/readyz`` (ready
+once the model is loaded) and Prometheus ``/metrics``; the OpenAPI document on
+``/docs.json``. Which model is served comes from configuration
+(:mod:`reelops_serving.config`): ``REELOPS_MODEL_TAG``, else the config file, else
+the model the bento was built with (``--arg model_tag=...``), else the newest
+``reelops-recommender``.
+
+Serve from source::
+
+    BENTOML_HOME=bentoml_home bentoml serve reelops_serving.service:Recommender
+
+Latency (see reports/bench/serving.json): p99 tails of BentoML services are gen-2
+garbage collections over the objects alive at the time; the service freezes
+everything it loaded (``gc.freeze()``), keeps BentoML's per-request timer short
+(``traffic.timeout``), returns pydantic models (no per-call schema), leaves the
+access log and OpenTelemetry's per-request spans off and profiles requests in a
+child process. The single-user endpoints are ``async``: a millisecond of numpy
+work runs on the event loop instead of paying a thread hand-off; the batch and
+feedback endpoints, which can take longer, run in BentoML's thread. Numba kernels
+run on one thread (``NUMBA_NUM_THREADS=1``): parallel kernels cost tens of
+milliseconds per call on a busy machine, and workers are the unit of parallelism.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+import bentoml
+import numpy as np
+import yaml
+from bentoml._internal.service.openapi.specification import (
+    Info,
+    OpenAPISpecification,
+)
+from bentoml.exceptions import NotFound
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from reelops.datasets.bento_model import ServingBundle
+from reelops_serving.auth import PUBLIC_PATHS, BearerAuthMiddleware
+from reelops_serving.config import (
+    DEFAULT_MODEL_TAG,
+    load_settings,
+    resolve_model_tag,
+)
+from reelops_serving.engine import Ranked, RecommenderEngine
+from reelops_serving.errors import (
+    FeedbackConflictError,
+    FeedbackRejectedError,
+    FeedbackUnavailableError,
+    ModelBundleError,
+    RequestError,
+)
+from reelops_serving.feedback import FeedbackStore, FeedbackValidator
+from reelops_serving.http_errors import ErrorEnvelopeMiddleware
+from reelops_serving.metrics import (
+    FEEDBACK,
+    RECOMMENDATIONS,
+    CoverageTracker,
+    MetricsMiddleware,
+    set_model_info,
+)
+from reelops_serving.openapi import Endpoint, build_openapi
+from reelops_serving.profile_sinks import make_profile_sink
+from reelops_serving.profiling import RequestProfiler
+from reelops_serving.ratelimit import RateLimitMiddleware
+from reelops_serving.schemas import (
+    BatchRecommendRequest,
+    BatchRecommendResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    PredictRequest,
+    PredictResponse,
+    RecommendRequest,
+    RecommendResponse,
+    SimilarRequest,
+    SimilarResponse,
+    UserRecommendations,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["ENDPOINTS", "Recommender"]
+
+logger = logging.getLogger(__name__)
+
+#: BentoML's per-request timer lives this long (see the module docstring).
+TRAFFIC_TIMEOUT_SECONDS = 5
+#: Requests a worker accepts at once; beyond, BentoML answers 429.
+MAX_CONCURRENCY = 128
+#: URL patterns OpenTelemetry skips (all of them, see the service decorator).
+TRACING_EXCLUDED_URLS = [".*"]
+
+DESCRIPTION = (
+    "Movie recommendations from the model the reelops pipeline registered and "
+    "packaged: top-k movies for a user (popular movies for a user the model does "
+    "not know), predicted ratings, similar movies, and feedback ratings stored for "
+    "retraining. Send `Authorization: Bearer <token>` to every endpoint but the "
+    "probes and /metrics when the service has tokens configured."
+)
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        route="/recommend",
+        name="recommend",
+        summary="Top-k movies for one user.",
+        description="Unknown users get the most popular movies (cold_start true). "
+        "`genres` keeps movies having at least one of the genres.",
+        request=RecommendRequest,
+        response=RecommendResponse,
+    ),
+    Endpoint(
+        route="/recommend_batch",
+        name="recommend_batch",
+        summary="Top-k movies for up to 1000 users in one call.",
+        description="One model call for every user: cheaper per user than /recommend.",
+        request=BatchRecommendRequest,
+        response=BatchRecommendResponse,
+    ),
+    Endpoint(
+        route="/predict",
+        name="predict",
+        summary="The rating a user would give a movie.",
+        description="An unknown user or a movie the model never saw is answered by "
+        "the bias fallback (cold_start true).",
+        request=PredictRequest,
+        response=PredictResponse,
+        errors={404: "The movie is not in the catalog."},
+    ),
+    Endpoint(
+        route="/similar",
+        name="similar",
+        summary="Movies similar to a movie.",
+        description="The model's item similarity; movies sharing the most genres "
+        "(most popular first) when the model has none for it (fallback true).",
+        request=SimilarRequest,
+        response=SimilarResponse,
+        errors={404: "The movie is not in the catalog."},
+    ),
+    Endpoint(
+        route="/feedback",
+        name="feedback",
+        summary="Store a rating a user gave a movie.",
+        description="Validated like ingested ratings (same rules, same messages). "
+        "Idempotent on (user_id, movie_id, timestamp); committed before the answer.",
+        request=FeedbackRequest,
+        response=FeedbackResponse,
+        errors={
+            409: "The same (user, movie, timestamp) is stored with another rating.",
+            422: "The rating breaks a rule of ingested ratings (reason in `error`).",
+        },
+    ),
+]
+
+
+@attrs.frozen
+class _OpenAPIDocument(OpenAPISpecification):
+    """BentoML's spec type, carrying the document :func:`build_openapi` made."""
+
+    document: dict[str, Any] = attrs.field(factory=dict)
+
+    def asdict(self) -> dict[str, Any]:
+        """The OpenAPI document."""
+        return self.document
+
+
+yaml.add_representer(
+    _OpenAPIDocument, lambda dumper, spec: dumper.represent_dict(spec.asdict())
+)
+
+
+class _ReelopsService(bentoml.Service[Any]):
+    """A BentoML service whose OpenAPI document is :func:`build_openapi`'s."""
+
+    @property
+    def openapi_spec(self) -> OpenAPISpecification:
+        """The complete OpenAPI document (security, errors, examples)."""
+        version = self.bento.tag.version if self.bento is not None else None
+        document = build_openapi(
+            title="reelops recommender",
+            version=str(version or "dev"),
+            description=DESCRIPTION,
+            endpoints=ENDPOINTS,
+        )
+        info = Info(
+            title=document["info"]["title"], version=document["info"]["version"]
+        )
+        return _OpenAPIDocument(
+            openapi="3.1.0", info=info, paths={}, servers=[], document=document
+        )
+
+
+class _ClientErrorFilter(logging.Filter):
+    """Drop BentoML's tracebacks of refused requests (they are not server errors)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, RequestError | ValidationError)
+
+
+_BUILD_MODEL_TAG: str = getattr(bentoml.use_arguments(), "model_tag", DEFAULT_MODEL_TAG)
+_settings = functools.partial(load_settings, default_model_tag=_BUILD_MODEL_TAG)
+
+
+@bentoml.service(
+    name="reelops_recommender",
+    service_class=_ReelopsService,
+    description=DESCRIPTION,
+    traffic={"timeout": TRAFFIC_TIMEOUT_SECONDS, "max_concurrency": MAX_CONCURRENCY},
+    workers=1,
+    logging={"access": {"enabled": False}},
+    # OpenTelemetry's ASGI middleware costs milliseconds per request even when no
+    # span is sampled (measured: ~4 ms of ~6 ms per /recommend on the bench box),
+    # and no trace exporter is configured: tracing is off for every route. To
+    # trace, override tracing.excluded_urls and set an exporter (BENTOML_CONFIG).
+    tracing={"excluded_urls": TRACING_EXCLUDED_URLS},
+    envs=[
+        {"name": "NUMBA_NUM_THREADS", "value": "1"},
+        {"name": "OMP_NUM_THREADS", "value": "1"},
+    ],
+    labels={"project": "reelops", "component": "recommender"},
+)
+class Recommender:
+    """Movie recommendations from the packaged reelops model."""
+
+    #: The packaged model; a bento build packs it (the tag is resolved at import).
+    model = bentoml.models.BentoModel(
+        resolve_model_tag(default_model_tag=_BUILD_MODEL_TAG)
+    )
+
+    def __init__(self) -> None:
+        """Load the configuration, the model, the feedback store and the profiler.
+
+        Raises:
+            ServingConfigError: The configuration is invalid (e.g. staging without
+                tokens).
+            ModelBundleError: The configured model is not in the BentoML store.
+        """
+        self._ready = False
+        self.settings = _settings()
+        self.settings.api_tokens()  # fail at start-up, not on the first request
+        tag = self.settings.model_tag
+        try:
+            stored = bentoml.models.get(tag)
+        except NotFound as exc:
+            raise ModelBundleError(
+                f"model {tag} is not in the BentoML store: package one with "
+                "`kedro run --pipeline packaging` or set REELOPS_MODEL_TAG"
+            ) from exc
+        bundle = ServingBundle.from_directory(
+            Path(stored.path),
+            tag=str(stored.tag),
+            metadata=dict(stored.info.metadata),
+            labels=dict(stored.info.labels),
+        )
+        self.engine = RecommenderEngine(bundle)
+        self.validator = FeedbackValidator(
+            bundle.metadata.get("validation") or {}, self.engine.movie_ids
+        )
+        feedback = self.settings.feedback
+        self.feedback_store = FeedbackStore(
+            feedback.url.get_secret_value(), table=feedback.table
+        ).open()
+        profiling = self.settings.profiling
+        self.profiler: RequestProfiler | None = None
+        if profiling.enabled:
+            self.profiler = RequestProfiler(
+                make_profile_sink(profiling.path),
+                flush_interval_seconds=profiling.flush_interval_seconds,
+                flush_max_rows=profiling.flush_max_rows,
+                max_buffer_rows=profiling.max_buffer_rows,
+                offload=profiling.offload,
+            ).start()
+        self.engine.warm_up()
+        self.coverage = CoverageTracker(self.engine.n_movies)
+        set_model_info(self.engine.tag, self.engine.labels, self.engine.estimator_name)
+        server_log = logging.getLogger("bentoml._internal.server.http_app")
+        if not any(isinstance(f, _ClientErrorFilter) for f in server_log.filters):
+            server_log.addFilter(_ClientErrorFilter())
+        logger.info(
+            "serving %s (%s, %d movies) in %s",
+            self.engine.tag,
+            self.engine.estimator_name,
+            self.engine.n_movies,
+            self.settings.environment,
+        )
+        self._ready = True
+        # Everything loaded so far lives as long as the worker: keep it out of
+        # every future garbage collection (the p99 tail is gen-2 collections).
+        gc.collect()
+        gc.freeze()
+
+    def __is_ready__(self) -> bool:
+        """Ready once the model is loaded (``/readyz``)."""
+        return self._ready
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        """Flush the request profiles and release the feedback database."""
+        self._ready = False
+        if self.profiler is not None:
+            self.profiler.close()
+        self.feedback_store.close()
+
+    # ---------------------------------------------------------------- helpers
+    def _observe(
+        self,
+        endpoint: str,
+        user_id: int,
+        ranked: Ranked,
+        *,
+        k: int,
+        genres: Sequence[str],
+        exclude_seen: bool,
+        latency_ms: float,
+    ) -> None:
+        RECOMMENDATIONS.labels("true" if ranked.fallback else "false").inc()
+        self.coverage.add(ranked.rows.tolist())
+        if self.profiler is not None:
+            self.profiler.record(
+                endpoint=endpoint,
+                user_activity=self.engine.activity(user_id),
+                k=k,
+                genres=genres,
+                exclude_seen=exclude_seen,
+                cold_start=ranked.fallback,
+                n_items=len(ranked.rows),
+                top_score=float(ranked.scores[0]) if len(ranked.scores) else np.nan,
+                latency_ms=latency_ms,
+            )
+
+    # -------------------------------------------------------------------- API
+    @bentoml.api(route="/recommend")
+    async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
+        """Top-k movies for one user (popular movies when the user is unknown)."""
+        started = time.perf_counter()
+        ranked = self.engine.recommend(
+            [request.user_id],
+            request.k,
+            exclude_seen=request.exclude_seen,
+            genres=request.genres,
+        )[0]
+        response = RecommendResponse.model_construct(
+            user_id=request.user_id,
+            items=self.engine.items(ranked),
+            cold_start=ranked.fallback,
+            model_version=self.engine.tag,
+        )
+        self._observe(
+            "/recommend",
+            request.user_id,
+            ranked,
+            k=request.k,
+            genres=request.genres,
+            exclude_seen=request.exclude_seen,
+            latency_ms=(time.perf_counter() - started) * 1e3,
+        )
+        return response
+
+    @bentoml.api(route="/recommend_batch")
+    def recommend_batch(
+        self, request: BatchRecommendRequest, /
+    ) -> BatchRecommendResponse:
+        """Top-k movies for many users with one model call."""
+        started = time.perf_counter()
+        ranked = self.engine.recommend(
+            request.user_ids,
+            request.k,
+            exclude_seen=request.exclude_seen,
+            genres=request.genres,
+        )
+        results = [
+            UserRecommendations.model_construct(
+                user_id=user_id, items=self.engine.items(r), cold_start=r.fallback
+            )
+            for user_id, r in zip(request.user_ids, ranked, strict=True)
+        ]
+        latency_ms = (time.perf_counter() - started) * 1e3
+        for user_id, r in zip(request.user_ids, ranked, strict=True):
+            self._observe(
+                "/recommend_batch",
+                user_id,
+                r,
+                k=request.k,
+                genres=request.genres,
+                exclude_seen=request.exclude_seen,
+                latency_ms=latency_ms,
+            )
+        return BatchRecommendResponse.model_construct(
+            results=results, model_version=self.engine.tag
+        )
+
+    @bentoml.api(route="/predict")
+    async def predict(self, request: PredictRequest, /) -> PredictResponse:
+        """The rating a user would give a movie (404 for a movie not in the catalog)."""
+        rating, fallback = self.engine.predict(request.user_id, request.movie_id)
+        return PredictResponse(
+            user_id=request.user_id,
+            movie_id=request.movie_id,
+            rating=rating,
+            cold_start=fallback,
+            model_version=self.engine.tag,
+        )
+
+    @bentoml.api(route="/similar")
+    async def similar(self, request: SimilarRequest, /) -> SimilarResponse:
+        """Movies similar to a movie (404 for a movie not in the catalog)."""
+        ranked = self.engine.similar(request.movie_id, request.k)
+        return SimilarResponse.model_construct(
+            movie_id=request.movie_id,
+            title=self.engine.title(self.engine.row(request.movie_id)),
+            items=self.engine.items(ranked),
+            fallback=ranked.fallback,
+            model_version=self.engine.tag,
+        )
+
+    @bentoml.api(route="/feedback")
+    def feedback(self, request: FeedbackRequest, /) -> FeedbackResponse:
+        """Store a rating; validated like ingested data, idempotent, committed."""
+        try:
+            record = self.validator.validate(
+                request.user_id, request.movie_id, request.rating, request.timestamp
+            )
+            created = self.feedback_store.save(record, model_version=self.engine.tag)
+        except FeedbackRejectedError:
+            FEEDBACK.labels("rejected").inc()
+            raise
+        except FeedbackConflictError:
+            FEEDBACK.labels("conflict").inc()
+            raise
+        except SQLAlchemyError as exc:
+            FEEDBACK.labels("unavailable").inc()
+            logger.error("feedback not stored: %s", str(exc).splitlines()[0])
+            raise FeedbackUnavailableError(
+                "the feedback database is unavailable: the rating was not stored, "
+                "retry later"
+            ) from exc
+        FEEDBACK.labels("created" if created else "duplicate").inc()
+        return FeedbackResponse(
+            created=created,
+            user_id=record.user_id,
+            movie_id=record.movie_id,
+            rating=record.rating,
+            timestamp=record.timestamp,
+        )
+
+
+#: Paths with their own label in the request metrics.
+_METRIC_ROUTES = {ep.route for ep in ENDPOINTS} | PUBLIC_PATHS | {"/docs.json", "/"}
+
+# Outermost first: metrics see every answer (401 and 429 included), errors are
+# rewritten into one body, then authentication, then the rate limit per token.
+_service = cast("bentoml.Service[Recommender]", Recommender)
+_service.add_asgi_middleware(MetricsMiddleware, routes=_METRIC_ROUTES)
+_service.add_asgi_middleware(ErrorEnvelopeMiddleware)
+_service.add_asgi_middleware(BearerAuthMiddleware, settings=_settings)
+_service.add_asgi_middleware(RateLimitMiddleware, settings=_settings)
