@@ -106,7 +106,7 @@ def test_rolling_updates_never_drop_capacity(
     assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
     assert container["startupProbe"]["httpGet"]["path"] == "/livez"
     pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
-    # preStop + the longest request (traffic.timeout 5 s) fit in the grace period
+    # preStop + the longest request (traffic.timeout 2 s, with margin) fit in the grace period
     assert pod["terminationGracePeriodSeconds"] >= pre_stop + 5 + 10
     assert objects["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 1
     hpa = objects["HorizontalPodAutoscaler"]["spec"]

@@ -277,7 +277,7 @@ def test_bento_holds_code_model_requirements_and_dockerfile(
     info = yaml.safe_load((path / "bento.yaml").read_text())
     assert info["args"] == {"model_tag": EASE_TAG}
     assert info["services"][0]["config"]["traffic"] == {
-        "timeout": 5,
+        "timeout": 2,
         "max_concurrency": 128,
     }
     requirements = (path / "env" / "python" / "requirements.txt").read_text()
