@@ -103,10 +103,18 @@ rollback: setup ## Restore ENV's previous model from git history (make rollback 
 	$(KEDRO) promote --rollback $(ENV) $(PROMOTE_FLAGS)
 
 .PHONY: deploy-check
-deploy-check: setup ## Render deploy/overlays/$(ENV) with kustomize and validate every object
+deploy-check: setup ## Overlay images match deploy/environments; render deploy/overlays/$(ENV) and validate it
 	@mkdir -p build
+	$(BIN)/python -m reelops.promotion.overlay
 	kubectl kustomize deploy/overlays/$(ENV) > build/deploy-$(ENV).yaml
 	$(BIN)/kubernetes-validate --strict build/deploy-$(ENV).yaml
+
+.PHONY: serve
+serve: setup ## Serve the newest packaged bento on http://127.0.0.1:3000 (after make run)
+	BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/bentoml_home} \
+	REELOPS_FEEDBACK_DB_URL=$${REELOPS_FEEDBACK_DB_URL:-sqlite:///$(CURDIR)/data/01_raw/feedback.db} \
+	REELOPS_PROFILE_PATH=$${REELOPS_PROFILE_PATH:-$(CURDIR)/data/07_model_output/request_profiles} \
+	$(BIN)/bentoml serve reelops-recommender:latest --host 127.0.0.1 --port 3000
 
 .PHONY: monitor
 monitor: setup ## Monitor the last window of feedback; retrain (training + reference) when decision.json says so

@@ -26,6 +26,7 @@ from reelops.datasets import RegisteredModelDataset
 from reelops.nodes.training import split_ratings
 from reelops.promotion.cli import commands
 from reelops.promotion.environment import load_environment
+from reelops.promotion.overlay import overlay_image
 from tests.conftest import REPO, make_project, movielens_subset
 
 pytestmark = pytest.mark.slow
@@ -67,6 +68,7 @@ def _register(repo: Path, name: str, model, train: pd.DataFrame, tags: dict) -> 
         "git.dirty": "false",
         "data.sha256": DATA_SHA,
         "data.quality": "passed",
+        "serving.bento_tag": f"{MODEL}:v{name}-{len(tags)}",
         **tags,
     }
     with mlflow.start_run(experiment_id=experiment_id, tags=run_tags):
@@ -123,9 +125,8 @@ def env_version(repo: Path, env: str) -> str | None:
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("gitops")
     project = make_project(root / "repo")
-    shutil.copytree(
-        REPO / "deploy" / "environments", project / "deploy" / "environments"
-    )
+    for part in ("environments", "overlays", "base"):
+        shutil.copytree(REPO / "deploy" / part, project / "deploy" / part)
     raw = movielens_subset(root / "raw", n_users=80)
     ratings = pd.read_csv(raw / "ratings.csv").rename(
         columns={"userId": "user_id", "movieId": "movie_id"}
@@ -160,6 +161,14 @@ def test_promotion_lifecycle(repo: Path) -> None:
         staging.data_sha256 == DATA_SHA and staging.promoted_from == "alias:challenger"
     )
     assert staging.metrics["ndcg@10"] > 0
+    assert (
+        staging.image
+        == f"ghcr.io/reelops/reelops-serving:{staging.bento_tag.split(':')[1]}"
+    )
+    overlay = (repo / "deploy/overlays/staging/kustomization.yaml").read_text()
+    assert overlay_image(overlay) == staging.image
+    assert "# The bento image of the promoted model" in overlay  # comments kept
+    assert git(repo, "show", "--stat", "--format=", "HEAD").count("|") == 2
     assert (
         git(repo, "log", "-1", "--format=%s")
         == f"promote(staging): {MODEL} v{good} (alias:challenger)"
@@ -226,6 +235,17 @@ def test_dirty_tree_blocks_promotion(repo: Path) -> None:
         "FAIL clean_tree: working tree has uncommitted changes (M conf/base/parameters_training.yml)"
         in proc.stdout
     )
+
+
+def test_a_model_without_a_bento_is_refused(repo: Path) -> None:
+    unpackaged = register(
+        repo,
+        "ease",
+        {"lambda_reg": 40.0},
+        **{"serving.bento_tag": "", "serving.skipped_because": "not registered"},
+    )
+    proc = promote(repo, "--to", "staging", "--version", unpackaged, check=False)
+    assert "FAIL packaged: no bento to deploy: not registered" in proc.stdout
 
 
 def test_dirty_lineage_and_failed_data_quality_are_refused(repo: Path) -> None:

@@ -81,7 +81,7 @@ class FeedbackValidator:
         clock: Callable[[], float] = time.time,
     ) -> None:
         # reelops.validation holds the ingestion rules and their messages.
-        from reelops.datasets.raw_csv import LINE, PARSE_ERROR
+        from reelops.raw_columns import LINE, PARSE_ERROR
         from reelops.validation import ValidationRules
 
         self._rules = ValidationRules.model_validate(dict(validation))

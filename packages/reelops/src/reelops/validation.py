@@ -18,8 +18,8 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from reelops.datasets.raw_csv import LINE, PARSE_ERROR
 from reelops.errors import ReelopsError
+from reelops.raw_columns import LINE, PARSE_ERROR
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

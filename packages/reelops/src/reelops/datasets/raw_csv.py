@@ -15,16 +15,13 @@ from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
 from reelops.datasets._download import ArchiveSource, ensure_local_file
 from reelops.errors import SchemaMismatchError
+from reelops.raw_columns import LINE, PARSE_ERROR
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["LINE", "PARSE_ERROR", "RawCSVDataset", "parse_csv_bytes"]
 
-#: Column holding the 1-based line number of each record in its file.
-LINE = "_line"
-#: Column holding why a record could not be split into fields (else empty).
-PARSE_ERROR = "_parse_error"
 _REPLACEMENT = "\ufffd"
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from reelops._pydantic import parse_config
-from reelops.datasets.raw_csv import PARSE_ERROR
+from reelops.raw_columns import PARSE_ERROR
 from reelops.validation import (
     QUARANTINE_COLUMNS,
     ValidationRules,

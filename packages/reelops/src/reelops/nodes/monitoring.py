@@ -36,9 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn.base import clone
 
 from reelops._pydantic import parse_config
-from reelops.datasets.raw_csv import LINE, PARSE_ERROR
 from reelops.nodes.ingest import lineage_tags, validate_ratings
 from reelops.nodes.training import evaluate_candidate
+from reelops.raw_columns import LINE, PARSE_ERROR
 from reelops_monitoring import (
     MonitoringConfig,
     assess_window,

@@ -264,6 +264,7 @@ def select_champion(
             f"baseline candidate '{cfg.baseline}' is not among the candidates "
             f"({', '.join(sorted(candidates))})"
         )
+
     def order(name: str) -> tuple[float, ...]:
         return tuple(
             candidates[name].get(m, 0.0) * (1 if m in LOWER_IS_BETTER else -1)

@@ -35,6 +35,7 @@ from reelops.promotion.environment import (
     parse_environment,
 )
 from reelops.promotion.gates import Evidence, PromotionConfig, check_gates
+from reelops.promotion.overlay import UNPROMOTED_TAG, overlay_image, set_overlay_image
 
 __all__ = ["commands"]
 
@@ -50,6 +51,9 @@ class _Context:
 
     def env_path(self, env: str) -> Path:
         return self.project / self.config.environments_dir / f"{env}.yaml"
+
+    def overlay_path(self, env: str) -> Path:
+        return self.project / self.config.overlays_dir / env / "kustomization.yaml"
 
 
 def _open(project: Path, kedro_env: str | None) -> _Context:
@@ -135,7 +139,7 @@ def _gather(ctx: _Context, target: str, version: str) -> tuple[Evidence, Any]:
 
 
 def _entry(ctx: _Context, mv: Any, ev: Evidence, source: str) -> DeployedModel:
-    bento = ev.run_tags.get("bento.tag")
+    bento = ev.run_tags.get("serving.bento_tag")
     image = f"{ctx.config.serving_image}:{bento.split(':')[-1]}" if bento else None
     return DeployedModel(
         name=ctx.config.model_name,
@@ -163,13 +167,35 @@ def _diff(path: Path, old: str, new: str) -> str:
 
 
 def _write(ctx: _Context, env: EnvironmentFile, *, dry_run: bool) -> str:
+    """Write the environment file and its overlay's serving image; print the diff."""
     path = ctx.env_path(env.environment)
     old = path.read_text(encoding="utf-8")
     new = dump_environment(env)
-    click.echo(_diff(path, old, new) or f"{path.name}: no change", nl=False)
-    if not dry_run:
-        path.write_text(new, encoding="utf-8")
+    changes = [(path, old, new)]
+    overlay = ctx.overlay_path(env.environment)
+    if overlay.exists():
+        text = overlay.read_text(encoding="utf-8")
+        repo = overlay_image(text).rpartition(":")[0]
+        image = env.model.image if env.model and env.model.image else None
+        changes.append(
+            (
+                overlay,
+                text,
+                set_overlay_image(text, image or f"{repo}:{UNPROMOTED_TAG}"),
+            )
+        )
+    for target, before, after in changes:
+        click.echo(
+            _diff(target, before, after) or f"{target.name}: no change\n", nl=False
+        )
+        if not dry_run:
+            target.write_text(after, encoding="utf-8")
     return new
+
+
+def _changed_paths(ctx: _Context, env: str) -> list[str]:
+    paths = [ctx.env_path(env), ctx.overlay_path(env)]
+    return [p.relative_to(ctx.project).as_posix() for p in paths if p.exists()]
 
 
 def _summary(  # noqa: PLR0917
@@ -222,9 +248,10 @@ def _promote(
     _summary(ctx, target, version, source, lines, new)
     _move_alias(ctx, env.alias, version, dry_run=dry_run)
     if commit and not dry_run:
-        path = ctx.env_path(target).relative_to(ctx.project).as_posix()
         sha = commit_paths(
-            ctx.project, [path], f"promote({target}): {mv.name} v{version} ({source})"
+            ctx.project,
+            _changed_paths(ctx, target),
+            f"promote({target}): {mv.name} v{version} ({source})",
         )
         click.echo(f"committed {sha[:12]}")
 
@@ -248,7 +275,9 @@ def _rollback(ctx: _Context, target: str, *, dry_run: bool, commit: bool) -> Non
         was = current.model.version if current.model else "none"
         now = entry.model.version if entry.model else "none"
         commit_paths(
-            ctx.project, [rel], f"rollback({target}): v{was} -> v{now} ({sha[:12]})"
+            ctx.project,
+            _changed_paths(ctx, target),
+            f"rollback({target}): v{was} -> v{now} ({sha[:12]})",
         )
 
 

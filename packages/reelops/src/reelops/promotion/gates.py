@@ -25,6 +25,7 @@ class PromotionConfig(BaseModel):
     #: Where each promotion takes its candidate: an alias or another environment.
     sources: dict[str, str] = {"staging": "alias:challenger", "prod": "env:staging"}
     environments_dir: str = "deploy/environments"
+    overlays_dir: str = "deploy/overlays"
     #: The latest monitoring decision; an open drift alarm on the candidate's
     #: training data blocks promotion.
     drift_decision: str = "data/08_reporting/monitoring/decision.json"
@@ -128,6 +129,16 @@ def _lineage_gate(ev: Evidence) -> GateResult:
     )
 
 
+def _packaging_gate(ev: Evidence) -> GateResult:
+    bento = ev.run_tags.get("serving.bento_tag")
+    if bento:
+        return GateResult("packaged", True, f"bento {bento}")
+    reason = ev.run_tags.get(
+        "serving.skipped_because", "no serving.bento_tag on the run"
+    )
+    return GateResult("packaged", False, f"no bento to deploy: {reason}")
+
+
 def _tree_gate(ev: Evidence) -> GateResult:
     if ev.tree_clean:
         return GateResult("clean_tree", True, "working tree is clean")
@@ -145,6 +156,7 @@ def check_gates(ev: Evidence, cfg: PromotionConfig) -> list[GateResult]:
         _tree_gate(ev),
         _lineage_gate(ev),
         _quality_gate(ev),
+        _packaging_gate(ev),
         _drift_gate(ev),
         _metric_gate(ev, cfg),
     ]
