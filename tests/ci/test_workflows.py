@@ -48,7 +48,9 @@ def test_actionlint_passes() -> None:
 def test_every_run_step_is_a_make_target(workflow: str, command: str) -> None:
     match = MAKE_STEP.match(command.strip())
     assert match, f"{workflow}: `{command}` is not a make target"
-    assert match["target"] in make_targets(), f"{workflow}: no make target {match['target']}"
+    assert match["target"] in make_targets(), (
+        f"{workflow}: no make target {match['target']}"
+    )
 
 
 def test_every_workflow_target_runs_in_ci_or_in_a_test() -> None:
