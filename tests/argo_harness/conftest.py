@@ -167,6 +167,13 @@ def make_cluster(
                 "REELOPS_DATA_ROOT": f"s3://{bucket}/data",
                 "MLFLOW_TRACKING_URI": mlflow_server,
             },
+            # The Secrets the staging manifests reference, as the cluster holds them
+            # (a feedback database of this workflow's own).
+            secrets={
+                ("reelops-feedback-db", "url"): (
+                    f"sqlite:///{tmp_path_factory.mktemp('feedback') / 'feedback.db'}"
+                ),
+            },
             timeout=600,
         )
         return Cluster(

@@ -28,7 +28,16 @@ PREFLIGHT_LINE = (
     "'{consumer}' but is a MemoryDataset in the catalog of env 'staging'; expected "
     "a persisted dataset"
 )
-CONSUMERS = ("bias", "blend", "ease", "item-knn", "mf", "popularity", "selection")
+CONSUMERS = (
+    "bias",
+    "blend",
+    "ease",
+    "hybrid",
+    "item-knn",
+    "mf",
+    "popularity",
+    "selection",
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +91,15 @@ def test_without_preflight_the_consuming_task_fails_at_run_time(failed) -> None:
 def test_a_failed_task_stops_the_workflow(failed) -> None:
     _, run = failed
     assert run.status == "Failed"
-    assert run.not_run == ("blend", "ease", "item-knn", "mf", "popularity", "selection")
+    assert run.not_run == (
+        "blend",
+        "ease",
+        "hybrid",
+        "item-knn",
+        "mf",
+        "popularity",
+        "selection",
+    )
     with pytest.raises(
         WorkflowFailedError,
         match=re.escape(f"workflow '{run.name}' Failed: task 'bias' exited with code"),

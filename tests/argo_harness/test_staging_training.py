@@ -26,7 +26,7 @@ from tests.conftest import QUIET_ENV, VENV_BIN, run_kedro
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-CANDIDATES = ("bias", "blend", "ease", "item_knn", "mf", "popularity")
+CANDIDATES = ("bias", "blend", "ease", "hybrid", "item_knn", "mf", "popularity")
 TASKS = [
     "init-run",
     "ingest",
@@ -35,6 +35,7 @@ TASKS = [
     "bias",
     "blend",
     "ease",
+    "hybrid",
     "item-knn",
     "mf",
     "popularity",
