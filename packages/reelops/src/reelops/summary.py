@@ -59,13 +59,26 @@ def main(reports: str) -> None:
             f"  eda       : {s['n_ratings']:,} ratings, {s['n_users']:,} users, "
             f"{s['n_movies_rated']:,} rated movies, sparsity {s['sparsity']:.2%}"
         )
-    click.echo(
-        f"  mlflow    : run {run.info.run_id} in experiment '{experiment}' ({uri})"
-    )
+    comparison = Path(reports) / "model_comparison.json"
+    if comparison.exists():
+        c = json.loads(comparison.read_text())
+        best = c["candidates"][c["champion"]]
+        registered = (
+            f"registered as @challenger v{tags.get('challenger.version', '?')}"
+            if tags.get("challenger.registered") == "true"
+            else f"not registered: {tags.get('challenger.rejected_because', '?')}"
+        )
+        click.echo(
+            f"  model     : {c['champion']} ({c['primary_metric']} "
+            f"{best[c['primary_metric']]:.4f}, rmse {best['rmse']:.4f}), {registered}"
+        )
+    if bento := tags.get("serving.bento_tag"):
+        click.echo(f"  serving   : bento {bento} -> make serve (http://127.0.0.1:3000)")
+    click.echo(f"  mlflow    : run {run.info.run_id} in '{experiment}' ({uri})")
     click.echo("              open it with: make mlflow-ui  ->  http://127.0.0.1:5000")
     click.echo(
         f"  reports   : {reports}/ "
-        "(ingest_report.json, eda/*.png, eda/eda_summary.json)"
+        "(ingest_report.json, eda/, model_comparison.json/.png, ...)"
     )
 
 
