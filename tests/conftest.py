@@ -25,6 +25,10 @@ QUIET_ENV = {
     "WHYLOGS_NO_ANALYTICS": "True",
     "MPLBACKEND": "Agg",
     "PYTHONWARNINGS": "ignore",
+    # numba sizes its thread pool once per process, from this variable; conftests
+    # load in directory order, so it is pinned here, before any module imports
+    # numba, or a later reload of numba's config sees another value and refuses.
+    "NUMBA_NUM_THREADS": "1",
 }
 os.environ.update(QUIET_ENV)
 

@@ -26,7 +26,6 @@ import pytest
 _SCRATCH = Path(tempfile.mkdtemp(prefix="reelops-serving-tests-"))
 os.environ.setdefault("BENTOML_HOME", str(_SCRATCH / "bentoml"))
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_SCRATCH / "prometheus"))
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 import pandas as pd  # noqa: E402
