@@ -6,6 +6,7 @@ Every endpoint, the error contract (4xx naming the field, 404 one-liners, never 
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any
 
@@ -229,6 +230,17 @@ def test_unknown_route_and_method_answer_json(client: Any) -> None:
 def test_probes_answer_once_the_model_is_loaded(client: Any) -> None:
     for probe in ("/healthz", "/livez", "/readyz"):
         assert client.get(probe).status_code == 200
+
+
+def test_loaded_worker_is_frozen_and_collects_gen2_rarely(client: Any) -> None:
+    # GIVEN a started service (the model is loaded in __init__)
+    from reelops_serving.service import GC_THRESHOLDS
+
+    # THEN what it loaded is out of every collection, and full collections of
+    # the per-request objects are ten times rarer than CPython's default
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == GC_THRESHOLDS
+    assert GC_THRESHOLDS[2] > 10
 
 
 def test_metrics_export_requests_cold_starts_coverage_and_model(client: Any) -> None:
