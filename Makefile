@@ -71,6 +71,11 @@ GIT_SHA := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 image: ## Build the pipeline image (needs a Docker engine) tagged with the git SHA
 	docker build --build-arg GIT_SHA=$(GIT_SHA) -t $(IMAGE):$(GIT_SHA) .
 
+.PHONY: serving-image
+serving-image: setup ## Containerize the last packaged bento as the image promotion names (IMAGE_FLAGS=--push|--dry-run)
+	BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/bentoml_home} \
+	$(BIN)/python -m reelops.serving_image $(IMAGE_FLAGS)
+
 .PHONY: argo
 argo: setup ## Compile every pipeline into argo/<env>/ (kedro argo compile)
 	$(KEDRO) argo compile
@@ -85,6 +90,7 @@ pr-report: setup ## Markdown metric diff of this run vs the champion (data/08_re
 	$(BIN)/python -m reelops.pr_report
 
 PROMOTE_FLAGS ?=
+IMAGE_FLAGS ?=
 
 .PHONY: promote-staging
 promote-staging: setup ## Promote @challenger to staging when the gates pass (PROMOTE_FLAGS=--dry-run)
