@@ -10,6 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from reelops.promotion.gates import PromotionConfig
 from reelops.serving_image import bento_tag, image_commands, main
 from tests.conftest import REPO
 
@@ -24,7 +25,11 @@ SUMMARY = {
 def test_the_image_is_the_repository_at_the_bento_version() -> None:
     tag = bento_tag(SUMMARY, "reelops-recommender")
     assert tag == "reelops-recommender:v3-0123abcd"
-    assert image_commands(tag, "ghcr.io/x/serving", push=True) == [
+    image = PromotionConfig(
+        model_name="m", serving_image="ghcr.io/x/serving"
+    ).image_for(tag)
+    assert image == "ghcr.io/x/serving:v3-0123abcd"
+    assert image_commands(tag, image, push=True) == [
         [
             "bentoml",
             "containerize",
@@ -34,7 +39,7 @@ def test_the_image_is_the_repository_at_the_bento_version() -> None:
         ],
         ["docker", "push", "ghcr.io/x/serving:v3-0123abcd"],
     ]
-    assert len(image_commands(tag, "ghcr.io/x/serving", push=False)) == 1
+    assert len(image_commands(tag, image, push=False)) == 1
 
 
 def test_a_run_that_packaged_nothing_says_why() -> None:

@@ -1,7 +1,8 @@
 """``python -m reelops.serving_image``: the serving image of the bento the run packaged.
 
 The image a promotion writes into ``deploy/environments/<env>.yaml`` is
-``<serving_image>:<bento version>`` (``serving_image`` in ``conf/base/promotion.yml``).
+:meth:`~reelops.promotion.gates.PromotionConfig.image_for` the bento
+(``<serving_image>:<bento version>``, ``conf/base/promotion.yml``).
 This command builds exactly that image from the bento of the last packaging run
 (``data/08_reporting/packaging_summary.json``), so that the image a merge deploys
 exists before the promotion that names it::
@@ -26,6 +27,10 @@ from typing import Any
 import click
 import yaml
 
+from reelops._pydantic import parse_config
+from reelops.errors import ConfigError
+from reelops.promotion.gates import PromotionConfig
+
 __all__ = ["bento_tag", "image_commands", "main"]
 
 SUMMARY = Path("data/08_reporting/packaging_summary.json")
@@ -46,23 +51,21 @@ def bento_tag(summary: dict[str, Any], bento_name: str) -> str:
     return f"{bento_name}:{summary['bento_version']}"
 
 
-def image_commands(tag: str, repository: str, *, push: bool) -> list[list[str]]:
-    """The commands that build (and push) ``<repository>:<bento version>``."""
-    image = f"{repository}:{tag.rsplit(':', 1)[1]}"
+def image_commands(tag: str, image: str, *, push: bool) -> list[list[str]]:
+    """The commands that build ``image`` from the bento ``tag`` (and push it)."""
     commands = [["bentoml", "containerize", tag, "--image-tag", image]]
     if push:
         commands.append(["docker", "push", image])
     return commands
 
 
-def _read_yaml(path: Path, key: str) -> str:
+def _read_yaml(path: Path) -> Any:
     try:
-        value = yaml.safe_load(path.read_text(encoding="utf-8"))[key]
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
         raise click.ClickException(
-            f"{path} must define '{key}', got {type(exc).__name__}: {exc}"
+            f"cannot read {path}: {type(exc).__name__}: {exc}"
         ) from exc
-    return str(value)
 
 
 @click.command()
@@ -84,8 +87,12 @@ def main(push: bool, dry_run: bool, summary: Path) -> None:
             f"no readable packaging summary at {summary} ({type(exc).__name__}): "
             "run `make run` (or `kedro run --pipeline packaging`) first"
         ) from exc
-    tag = bento_tag(data, _read_yaml(BENTOFILE, "name"))
-    commands = image_commands(tag, _read_yaml(PROMOTION, "serving_image"), push=push)
+    tag = bento_tag(data, str(_read_yaml(BENTOFILE)["name"]))
+    try:
+        config = parse_config(PromotionConfig, _read_yaml(PROMOTION), str(PROMOTION))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    commands = image_commands(tag, config.image_for(tag), push=push)
     for command in commands:
         click.echo(" ".join(command))
     if dry_run:

@@ -7,15 +7,13 @@ import warnings
 from reelops.config import CONFIG_LOADER_ARGS as _CONFIG_LOADER_ARGS
 from reelops.hooks import LineageHook
 
-# Third-party notices that every command would print and no user can act on:
+# Third-party notices that every kedro command would print and no user can act on:
 # - Kedro calls OmegaConf's deprecated register_new_resolver itself;
 # - the pipeline loader names datasets "<namespace>.<name>" on purpose (that is
-#   what Kedro's own namespaces produce);
-# - kedro-mlflow's pipeline model has an untyped predict.
+#   what Kedro's own namespaces produce).
 for _message in (
     r"register_new_resolver\(\) is deprecated",
     r"One or more dataset names contain '\.' characters",
-    r".*Add type hints to the `predict` method",
 ):
     warnings.filterwarnings("ignore", message=_message, category=UserWarning)
 

@@ -140,7 +140,7 @@ def _gather(ctx: _Context, target: str, version: str) -> tuple[Evidence, Any]:
 
 def _entry(ctx: _Context, mv: Any, ev: Evidence, source: str) -> DeployedModel:
     bento = ev.run_tags.get("serving.bento_tag")
-    image = f"{ctx.config.serving_image}:{bento.split(':')[-1]}" if bento else None
+    image = ctx.config.image_for(bento) if bento else None
     return DeployedModel(
         name=ctx.config.model_name,
         version=str(mv.version),

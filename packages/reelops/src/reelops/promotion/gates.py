@@ -31,6 +31,10 @@ class PromotionConfig(BaseModel):
     drift_decision: str = "data/08_reporting/monitoring/decision.json"
     serving_image: str = "ghcr.io/reelops/reelops-serving"
 
+    def image_for(self, bento_tag: str) -> str:
+        """The serving image of a bento: ``<serving_image>:<bento version>``."""
+        return f"{self.serving_image}:{bento_tag.rsplit(':', 1)[-1]}"
+
 
 @dataclass(frozen=True)
 class Evidence:
