@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import argo_schema
+
 FIXTURES = Path(__file__).parent / "fixtures"
 BASIC = FIXTURES / "basic"
 LEAKY = FIXTURES / "leaky"
 MINIMAL = FIXTURES / "minimal"
-SCHEMA = Path("/work/shared/schemas/argo-workflows/v4.1.2/schema.json")
 # Low entropy on purpose: detect-secrets flags random-looking hex strings.
 FIXED_SHA = "deadbeef" * 5
 
@@ -45,6 +46,4 @@ def basic_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def schema_path() -> Path:
-    if not SCHEMA.is_file():  # pragma: no cover - the shared schema ships with CI
-        pytest.skip(f"Argo JSON schema not found at {SCHEMA}")
-    return SCHEMA
+    return argo_schema()

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from kedro_hera.lint import SchemaLinter, hera_round_trip
+from tests.conftest import argo_schema
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA = Path("/work/shared/schemas/argo-workflows/v4.1.2/schema.json")
 ENVS = ("staging", "prod")
 
 
@@ -20,9 +20,7 @@ def _load(path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def linter() -> SchemaLinter:
-    if not SCHEMA.is_file():  # pragma: no cover - the shared schema ships with CI
-        pytest.skip(f"Argo JSON schema not found at {SCHEMA}")
-    return SchemaLinter(SCHEMA)
+    return SchemaLinter(argo_schema())
 
 
 @pytest.mark.parametrize("env", ENVS)
