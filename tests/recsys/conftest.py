@@ -8,6 +8,7 @@ from recsys import (
     EASE,
     BiasBaseline,
     BlendRecommender,
+    HybridRecommender,
     ItemKNN,
     MatrixFactorization,
     PopularityRecommender,
@@ -30,6 +31,11 @@ def small_estimators() -> dict[str, object]:
                 ("item_knn", ItemKNN(k=10, max_neighbors=50)),
             ],
             random_state=0,
+        ),
+        # non-default regularization: its fallback biases differ from the defaults
+        "hybrid": HybridRecommender(
+            BiasBaseline(reg_user=1.0, reg_item=2.0),
+            EASE(lambda_reg=20.0, min_item_count=1),
         ),
     }
 

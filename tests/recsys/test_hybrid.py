@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import EASE, HybridRecommender, MatrixFactorization, make_estimator
+from recsys import (
+    EASE,
+    BiasBaseline,
+    HybridRecommender,
+    MatrixFactorization,
+    make_estimator,
+)
 from recsys.exceptions import InvalidParameterError
 
 
@@ -38,6 +44,18 @@ def test_each_question_goes_to_its_component() -> None:
         hybrid.similar_items(3, k=4).similar_movie_id,
         ease.similar_items(3, k=4).similar_movie_id,
     )
+
+
+def test_partly_unknown_pairs_are_rated_by_the_rating_component() -> None:
+    # GIVEN a rating component whose biases differ from the default fallback's
+    X, y = data()
+    rating = BiasBaseline(reg_user=0.0, reg_item=0.0)
+    hybrid = HybridRecommender(rating, EASE(min_item_count=1)).fit(X, y)
+    alone = BiasBaseline(reg_user=0.0, reg_item=0.0).fit(X, y)
+    # WHEN the user, the movie or both are unknown
+    pairs = pd.DataFrame({"user_id": [1, 999, 1, 999], "movie_id": [3, 3, 999, 999]})
+    # THEN the hybrid answers exactly as its rating component
+    np.testing.assert_array_equal(hybrid.predict(pairs), alone.predict(pairs))
 
 
 def test_built_from_config_specs() -> None:

@@ -12,7 +12,9 @@ implement three hooks on integer positions:
 ``_predict_known(users, items)``
     unclipped predicted ratings for pairs whose user and movie are both known.
 ``_score_users(users)``
-    a dense ``(len(users), n_movies)`` block of ranking scores (higher is better).
+    a dense ``(len(users), n_movies)`` block of ranking scores (higher is better):
+    a new array, which ``recommend`` edits in place, or a read-only view, which it
+    copies first.
 """
 
 from __future__ import annotations
@@ -369,7 +371,9 @@ class BaseRecommender(RegressorMixin, BaseEstimator):
         for start in range(0, len(rows_known), block):
             rows = rows_known[start : start + block]
             block_users = users[rows]
-            block_scores = np.array(self._score_users(block_users), copy=True)
+            block_scores = self._score_users(block_users)
+            if not block_scores.flags.writeable:  # e.g. a broadcast popularity row
+                block_scores = block_scores.copy()
             if exclude_seen:
                 r, c = self._seen_block(block_users)
                 block_scores[r, c] = -np.inf

@@ -76,6 +76,10 @@ class HybridRecommender(BaseRecommender):
             ):  # pragma: no cover - every estimator encodes ids the same way
                 msg = "hybrid components must index users and movies identically"
                 raise InvalidParameterError(msg)
+        # Pairs with an unknown user or movie are answered by the fallback biases:
+        # the rating estimator's own, so the hybrid rates every pair as it does.
+        for name in ("global_mean_", "fallback_user_bias_", "fallback_item_bias_"):
+            setattr(self, name, getattr(self.rating_estimator_, name))
         return self
 
     def _fit_model(
