@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -84,6 +85,20 @@ def test_decay_retrains_with_pinned_reason():
     assert decision.scores["decay"]["metrics"]["ndcg@10"][
         "degradation"
     ] == pytest.approx(0.05)
+
+
+def test_decay_from_a_zero_training_value_is_json_safe():
+    # GIVEN a training metric of 0 (a model that never ranked a held-out movie)
+    decay = assess_decay(
+        {"rmse": 0.9, "ndcg@10": 0.0},
+        {"rmse": 0.9, "ndcg@10": 0.1},
+        DecayConfig(),
+        n_feedback=500,
+    )
+    # THEN the infinite relative change is null in the JSON, never Infinity
+    scores = decide(report(calm()), [OK], decay).scores
+    assert scores["decay"]["metrics"]["ndcg@10"]["degradation"] is None
+    json.dumps(scores, allow_nan=False)
 
 
 def test_too_little_feedback_is_not_decay():

@@ -21,6 +21,7 @@ from reelops.nodes.monitoring import (
     evaluate_deployed_model,
     evaluate_holdout,
     merge_views,
+    plot_monitoring,
     profile_window,
     reference_views,
     select_feedback_window,
@@ -95,6 +96,24 @@ WINDOW_INFO = {
     "time_column": "received_at",
     "label": "window-20181001T000000",
 }
+
+
+def test_an_infinite_drift_score_is_drawn_past_its_threshold(
+    reference, window: pd.DataFrame, movies: pd.DataFrame, model: BiasBaseline
+) -> None:
+    # GIVEN a decision whose genre score is infinite (null in JSON, DRIFT)
+    decision = _decide(reference, window, movies, model)
+    genre = decision["scores"]["drift"]["columns"]["genre"]
+    genre.update(score=None, category="DRIFT")
+    # WHEN the drift scores are plotted
+    figure = plot_monitoring(decision, MONITORING)["drift_scores"]
+    # THEN its bar stands above the DRIFT threshold, labelled "inf"
+    ax = figure.axes[0]
+    names = list(decision["scores"]["drift"]["columns"])
+    bar = ax.patches[names.index("genre")]
+    threshold = MonitoringConfig.model_validate(MONITORING).drift.columns["genre"]
+    assert bar.get_height() > threshold.drift
+    assert "inf" in [t.get_text() for t in ax.texts]
 
 
 def _decide(reference, window_rows, movies, model, holdout=None):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reelops_monitoring.errors import MissingColumnError
+from reelops_monitoring.numbers import finite_or_none
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,7 +72,8 @@ class DecayVerdict:
                 m.metric: {
                     "training": m.training,
                     "window": m.window,
-                    "degradation": round(m.degradation, 6),
+                    # infinite when the training value is 0: null in JSON
+                    "degradation": finite_or_none(m.degradation),
                 }
                 for m in self.metrics
             },

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from reelops_monitoring.adapter import distinct_count, drift_statistic, row_count
+from reelops_monitoring.numbers import finite_or_none
 
 if TYPE_CHECKING:
     from reelops_monitoring.adapter import DriftStatistic, ProfileView
@@ -75,12 +76,12 @@ class ColumnDrift:
         """JSON-ready (a non-finite number becomes ``None``)."""
         return {
             "algorithm": self.algorithm,
-            "effect": _finite(self.effect),
-            "score": _finite(self.score),
-            "pvalue": _finite(self.pvalue),
+            "effect": finite_or_none(self.effect),
+            "score": finite_or_none(self.score),
+            "pvalue": finite_or_none(self.pvalue),
             "category": self.category.value,
-            "n_target": _finite(self.n_target),
-            "n_reference": _finite(self.n_reference),
+            "n_target": finite_or_none(self.n_target),
+            "n_reference": finite_or_none(self.n_reference),
         }
 
 
@@ -210,12 +211,6 @@ def _column_drift(
         n_target=n_target,
         n_reference=n_reference,
     )
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return round(value, 6)
 
 
 def _fmt(value: float | None, decimals: int) -> str:

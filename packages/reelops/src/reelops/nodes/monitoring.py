@@ -49,6 +49,7 @@ from reelops_monitoring import (
     summarize_view,
     window_features,
 )
+from reelops_monitoring.numbers import finite_or_none
 from reelops_monitoring.windows import split_windows
 
 if TYPE_CHECKING:
@@ -555,14 +556,6 @@ def _quantile(view: ProfileView, column: str, key: str) -> float | None:
     return None if pd.isna(value) else round(float(value), 3)
 
 
-def _finite(value: Any, digits: int = 6) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return round(number, digits) if math.isfinite(number) else None
-
-
 def summarize_serving(
     serving_request_profiles: Mapping[str, ProfileView],
     window_info: dict[str, Any],
@@ -600,7 +593,7 @@ def summarize_serving(
     def stat(column: str, name: str) -> float | None:
         if column not in summary.index:
             return None
-        return _finite(summary.loc[column, name])
+        return finite_or_none(summary.loc[column, name])
 
     latency = {
         "mean": stat("latency_ms", "mean"),
@@ -874,6 +867,16 @@ def _no_data(ax: Any, text: str) -> None:
     ax.set_yticks([])
 
 
+def _infinite(column: Mapping[str, Any]) -> bool:
+    return column["score"] is None and column["category"] == "DRIFT"
+
+
+def _bar_height(column: Mapping[str, Any], drift_threshold: float) -> float:
+    if _infinite(column):
+        return 1.5 * drift_threshold
+    return float(column["score"] or 0.0)
+
+
 def plot_monitoring(
     decision: dict[str, Any], monitoring: dict[str, Any]
 ) -> dict[str, Figure]:
@@ -884,12 +887,17 @@ def plot_monitoring(
     columns = decision["scores"].get("drift", {}).get("columns", {})
     if columns:
         names = list(columns)
-        scores = [columns[n]["score"] or 0.0 for n in names]
         colours = {"DRIFT": "#c0392b", "POSSIBLE_DRIFT": "#e1812c"}
-        ax.bar(
+        bars = ax.bar(
             names,
-            [s if math.isfinite(s) else 0.0 for s in scores],
+            [_bar_height(columns[n], config.drift.columns[n].drift) for n in names],
             color=[colours.get(columns[n]["category"], "#3b75af") for n in names],
+        )
+        # A score JSON holds as null in DRIFT is infinite (a category the
+        # reference never had): drawn past the threshold and labelled.
+        ax.bar_label(
+            bars,
+            labels=["inf" if _infinite(columns[n]) else "" for n in names],
         )
         for i, name in enumerate(names):
             spec = config.drift.columns[name]
