@@ -9,8 +9,10 @@ __all__ = ["finite_or_none"]
 
 
 def finite_or_none(value: Any, digits: int = 6) -> float | None:
-    """``value`` as a float rounded to ``digits``; ``None`` when it is missing, not a
-    number, NaN or infinite (``json.dumps`` would write the invalid ``Infinity``).
+    """``value`` as a float rounded to ``digits``, or ``None``.
+
+    ``None`` when it is missing, not a number, NaN or infinite (``json.dumps``
+    would write the invalid ``Infinity``).
     """
     try:
         number = float(value)
