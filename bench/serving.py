@@ -30,7 +30,6 @@ hits them alike. Every figure in the report is computed from wrk's output.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -162,6 +161,7 @@ def bare_app() -> Any:
 
     from reelops.datasets.bento_model import ServingBundle
     from reelops_serving.engine import RecommenderEngine
+    from reelops_serving.heap import settle_heap
     from reelops_serving.schemas import RecommendRequest, RecommendResponse
 
     stored = bentoml.models.get(os.environ["REELOPS_MODEL_TAG"])
@@ -174,8 +174,7 @@ def bare_app() -> Any:
         )
     )
     engine.warm_up()
-    gc.collect()
-    gc.freeze()
+    settle_heap()  # the same GC settings as the service: a like-for-like baseline
 
     async def recommend(request: Request) -> Response:
         try:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 import pytest
 from click.testing import CliRunner
 
 from kedro_hera.cli import commands
-
-mlflow = pytest.importorskip("mlflow")
 
 
 @pytest.fixture(scope="module")

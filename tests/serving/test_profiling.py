@@ -181,7 +181,8 @@ def test_sink_choice_follows_the_adapter(
 def test_the_monitoring_adapter_profiles_a_batch_into_a_mergeable_view(
     tmp_path: Path,
 ) -> None:
-    adapter = pytest.importorskip("reelops_monitoring.adapter")
+    from reelops_monitoring import adapter
+
     sink = make_profile_sink(str(tmp_path))
     assert isinstance(sink, WhylogsProfileSink)
     profiler = RequestProfiler(sink)

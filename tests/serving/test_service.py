@@ -232,15 +232,12 @@ def test_probes_answer_once_the_model_is_loaded(client: Any) -> None:
         assert client.get(probe).status_code == 200
 
 
-def test_loaded_worker_is_frozen_and_collects_gen2_rarely(client: Any) -> None:
+def test_loaded_worker_collects_gen2_rarely(client: Any) -> None:
     # GIVEN a started service (the model is loaded in __init__)
-    from reelops_serving.service import GC_THRESHOLDS
+    from reelops_serving.heap import GC_THRESHOLDS
 
-    # THEN what it loaded is out of every collection, and full collections of
-    # the per-request objects are ten times rarer than CPython's default
-    assert gc.get_freeze_count() > 0
+    # THEN full collections of the per-request objects are rarer than by default
     assert gc.get_threshold() == GC_THRESHOLDS
-    assert GC_THRESHOLDS[2] > 10
 
 
 def test_metrics_export_requests_cold_starts_coverage_and_model(client: Any) -> None:

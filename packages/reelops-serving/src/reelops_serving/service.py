@@ -15,7 +15,7 @@ Serve from source::
 Latency (see reports/bench/serving.json): p99 tails of BentoML services are gen-2
 garbage collections over the objects alive at the time; the service freezes
 everything it loaded (``gc.freeze()``), runs gen-2 collections ten times less
-often (``GC_THRESHOLDS``), keeps BentoML's per-request timer short
+often (:mod:`reelops_serving.heap`), keeps BentoML's per-request timer short
 (``traffic.timeout``), returns pydantic models (no per-call schema), leaves the
 access log and OpenTelemetry's per-request spans off and profiles requests in a
 child process. The single-user endpoints are ``async``: a millisecond of numpy
@@ -28,7 +28,6 @@ milliseconds per call on a busy machine, and workers are the unit of parallelism
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import time
 from pathlib import Path
@@ -62,6 +61,7 @@ from reelops_serving.errors import (
     RequestError,
 )
 from reelops_serving.feedback import FeedbackStore, FeedbackValidator
+from reelops_serving.heap import settle_heap
 from reelops_serving.http_errors import ErrorEnvelopeMiddleware
 from reelops_serving.metrics import (
     FEEDBACK,
@@ -98,19 +98,10 @@ logger = logging.getLogger(__name__)
 #: BentoML's per-request timer lives this long, cancelled or not: the longer, the
 #: more objects every gen-2 collection walks (measured p99 at 1 connection with
 #: CPython's default GC thresholds: 18 ms with 2 s, 80 ms with 5 s, 130 ms with
-#: BentoML's default 60 s; with GC_THRESHOLDS: 3.8 ms and 6.7 ms). A recommendation
+#: BentoML's default 60 s; after settle_heap: 3.8 ms and 6.7 ms). A recommendation
 #: takes milliseconds; a feedback write that times out may still commit, and its
 #: retry is idempotent.
 TRAFFIC_TIMEOUT_SECONDS = 2
-#: CPython's collection thresholds for the worker once the model is loaded. With
-#: the loaded objects frozen, the per-request objects that BentoML's timers keep
-#: alive for ``TRAFFIC_TIMEOUT_SECONDS`` (~40k at 1,000 req/s) fill the oldest
-#: generation, and the default ``(700, 10, 10)`` ran a full collection of them
-#: about once a second, each 10-200 ms (81 in 100 s at 1,000 req/s, measured with
-#: gc.callbacks). A gen-2 threshold of 100 runs them ten times less often; gen-0
-#: and gen-1 collections (under 3 ms) are unchanged, and memory stays bounded
-#: because garbage cycles die young.
-GC_THRESHOLDS = (700, 10, 100)
 #: Requests a worker accepts at once; beyond, BentoML answers 429.
 MAX_CONCURRENCY = 128
 #: URL patterns OpenTelemetry skips (all of them, see the service decorator).
@@ -310,12 +301,8 @@ class Recommender:
             self.settings.environment,
         )
         self._ready = True
-        # Everything loaded so far lives as long as the worker: keep it out of
-        # every future garbage collection (the p99 tail is gen-2 collections),
-        # and collect the oldest generation less often (see GC_THRESHOLDS).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        # The p99 tail is gen-2 collections: see reelops_serving.heap.
+        settle_heap()
 
     def __is_ready__(self) -> bool:
         """Ready once the model is loaded (``/readyz``)."""
