@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import pickle
 import subprocess
 import sys
@@ -133,6 +134,12 @@ def evaluate_reelops(
     recs = model.recommend(test["user_id"].unique(), K).to_frame()
     by_user = recs.groupby("user_id", sort=False)["movie_id"].apply(list).to_dict()
     ndcg_reference = ndcg_at_k_score(by_user, _relevant(test), K)
+    if not math.isclose(ndcg_reference, ranking[f"ndcg_at_{K}"], rel_tol=1e-9):
+        msg = (
+            f"{name}: batched NDCG@{K} {ranking[f'ndcg_at_{K}']} differs from the "
+            f"mapping-based metric {ndcg_reference}"
+        )
+        raise SystemExit(msg)
     users = model.user_ids_
     single = []
     for user in users:
