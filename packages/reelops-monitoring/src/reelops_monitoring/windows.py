@@ -13,7 +13,7 @@ import pandas as pd
 
 from reelops_monitoring.errors import InvalidInputError, MissingColumnError
 
-__all__ = ["Window", "known_users_before", "shuffle_arrivals", "split_windows"]
+__all__ = ["Window", "shuffle_arrivals", "split_windows"]
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,6 @@ def split_windows(ratings: pd.DataFrame, *, freq: str = "Q") -> list[Window]:
         end = (pd.Period(period) + 1).start_time
         windows.append(Window(start=start, end=end, ratings=frame))
     return windows
-
-
-def known_users_before(ratings: pd.DataFrame, moment: pd.Timestamp) -> set[int]:
-    """Users with at least one rating strictly before ``moment``."""
-    stamps = pd.to_datetime(ratings["timestamp"], unit="s")
-    return set(ratings.loc[stamps < moment, "user_id"].tolist())
 
 
 def shuffle_arrivals(

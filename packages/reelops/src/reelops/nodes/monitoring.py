@@ -83,7 +83,6 @@ __all__ = [
 _RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
 _RAW_COLUMNS = ["userId", "movieId", "rating", "timestamp"]
 _SECONDS_PER_DAY = 86_400
-_PREDICTION_COLUMNS = ("user_id", "movie_id", "prediction", "cold_start")
 
 
 class _Config(BaseModel):

@@ -202,15 +202,6 @@ class _Deployment:
         self.cutoff = cutoff
         self.version = version
 
-    def info(self) -> dict[str, Any]:
-        return {
-            "model_name": "replay",
-            "version": str(self.version),
-            "run_id": None,
-            "alias": "replay",
-            "data_sha256": None,
-        }
-
 
 def _window_row(
     policy: Policy,
