@@ -17,12 +17,13 @@ are one line: no packaging summary, a run that packaged nothing, no Docker engin
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
@@ -31,12 +32,15 @@ from reelops._pydantic import parse_config
 from reelops.errors import ConfigError
 from reelops.promotion.gates import PromotionConfig
 
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
 __all__ = ["bento_tag", "image_commands", "main"]
 
 SUMMARY = Path("data/08_reporting/packaging_summary.json")
 PROMOTION = Path("conf/base/promotion.yml")
-#: The bento's name is the bentofile's (packages/reelops-serving).
-BENTOFILE = Path("packages/reelops-serving/src/reelops_serving/bento/bentofile.yaml")
+#: The bento's name is that of the bentofile the packaging pipeline builds with.
+BENTOFILE = importlib.resources.files("reelops_serving") / "bento" / "bentofile.yaml"
 
 
 def bento_tag(summary: dict[str, Any], bento_name: str) -> str:
@@ -59,7 +63,7 @@ def image_commands(tag: str, image: str, *, push: bool) -> list[list[str]]:
     return commands
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path | Traversable) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
