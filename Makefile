@@ -7,7 +7,9 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# The pinned uv, never whatever uv is on PATH: a fresh machine has none. The venv gets
+# the same version from uv.lock (bentoml build runs it).
+UV := .tools/bin/uv
 
 # No telemetry, no usage reports, no uploads: CI has no stdin and no internet.
 export KEDRO_DISABLE_TELEMETRY := true

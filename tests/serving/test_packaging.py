@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
+import sys
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -198,7 +198,7 @@ def test_registry_dataset_is_read_only() -> None:
 
 
 def test_requirements_are_the_locked_versions() -> None:
-    uv = shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")
+    uv = str(Path(sys.executable).parent / "uv")  # the locked uv, never PATH's
     exported = subprocess.run(
         [
             uv,
