@@ -102,6 +102,57 @@ def top_k(
     return _top_k_rows(scores, min(int(k), scores.shape[1]))
 
 
+def _canonical_dtype(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself, or a view of it with numpy's shared instance of its dtype.
+
+    Arrays returned by a numba kernel loaded from the on-disk cache carry an
+    unpickled copy of their dtype, a different object from numpy's builtin one.
+    Pickle memoizes objects by identity, so such a copy is written once more and the
+    pickle of an otherwise equal model depends on the state of the numba cache.
+    """
+    canonical = np.dtype(arr.dtype.str)
+    if canonical is arr.dtype or canonical.isbuiltin != 1 or canonical != arr.dtype:
+        return arr
+    return arr.view(canonical)
+
+
+def _with_canonical_dtypes(value: Any, memo: dict[int, Any]) -> Any:
+    """``value`` with every array in it (and in nested lists, tuples and dicts)
+    passed through :func:`_canonical_dtype`; unchanged containers are kept as is.
+
+    ``memo`` maps ``id`` of an array already seen to its replacement, so arrays
+    shared between attributes stay shared.
+    """
+    if isinstance(value, np.ndarray):
+        if id(value) not in memo:
+            memo[id(value)] = _canonical_dtype(value)
+        return memo[id(value)]
+    if type(value) in {list, tuple}:
+        items = [_with_canonical_dtypes(item, memo) for item in value]
+        changed = any(new is not old for new, old in zip(items, value, strict=True))
+        return type(value)(items) if changed else value
+    if type(value) is dict:
+        entries = {
+            key: _with_canonical_dtypes(item, memo) for key, item in value.items()
+        }
+        changed = any(entries[key] is not item for key, item in value.items())
+        return entries if changed else value
+    return value
+
+
+def _canonicalize_dtypes(estimator: object) -> None:
+    """Give every array attribute of ``estimator`` numpy's shared dtype instance.
+
+    Two fits of the same model on the same data then pickle to the same bytes,
+    whether their numba kernels were compiled or loaded from the cache.
+    """
+    memo: dict[int, Any] = {}
+    for name, value in list(vars(estimator).items()):
+        canonical = _with_canonical_dtypes(value, memo)
+        if canonical is not value:
+            setattr(estimator, name, canonical)
+
+
 def _flatten(
     scores: NDArray[np.float64],
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
@@ -213,6 +264,7 @@ class BaseRecommender(RegressorMixin, BaseEstimator):
         self.seen_indptr_ = seen.indptr.astype(np.int64)
         self.seen_indices_ = seen.indices.astype(np.int32)
         self._fit_model(users, items, ratings)
+        _canonicalize_dtypes(self)
         return self
 
     def _check_fitted(self) -> None:
