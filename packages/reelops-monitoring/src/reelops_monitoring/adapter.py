@@ -27,7 +27,7 @@ import math
 import os
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,14 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
 
-    from whylogs.core.view.dataset_profile_view import DatasetProfileView
+    #: A whylogs ``DatasetProfileView``.
+    from whylogs.core.view.dataset_profile_view import (
+        DatasetProfileView as ProfileView,
+    )
+else:
+    # At run time the name stands for any object, so that annotations using it
+    # resolve (Kedro reads node type hints) without importing whylogs.
+    ProfileView = object
 
 __all__ = [
     "ConstraintOutcome",
@@ -61,9 +68,6 @@ __all__ = [
     "serialize_view",
     "summarize_view",
 ]
-
-#: A whylogs ``DatasetProfileView`` (annotation only: no import at run time).
-ProfileView: TypeAlias = "DatasetProfileView"
 
 #: The whylogs column drift algorithms this adapter exposes.
 DriftAlgorithm = Literal["ks", "chi_square", "hellinger"]

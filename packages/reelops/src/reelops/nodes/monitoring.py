@@ -26,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,12 +36,15 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.base import clone
 
+from recsys import BaseRecommender
 from reelops._pydantic import parse_config
 from reelops.nodes.ingest import lineage_tags, validate_ratings
 from reelops.nodes.training import evaluate_candidate
 from reelops.raw_columns import LINE, PARSE_ERROR
 from reelops_monitoring import (
+    Decision,
     MonitoringConfig,
+    ProfileView,
     assess_window,
     merge_views,
     profile_view,
@@ -51,12 +55,6 @@ from reelops_monitoring import (
 )
 from reelops_monitoring.numbers import finite_or_none
 from reelops_monitoring.windows import split_windows
-
-if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
-
-    from recsys import BaseRecommender
-    from reelops_monitoring import Decision, ProfileView
 
 __all__ = [
     "FeedbackUnionConfig",

@@ -10,10 +10,12 @@ BentoML store, building the bento and tagging the MLflow run are datasets
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from recsys import BaseRecommender
 from reelops._pydantic import parse_config
 from reelops.datasets.bento_build import BentoBuildSpec
 from reelops.datasets.bento_model import (
@@ -22,11 +24,6 @@ from reelops.datasets.bento_model import (
     PackagingSkipped,
     ServingBundle,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from recsys import BaseRecommender
 
 __all__ = [
     "PackagingConfig",
@@ -189,5 +186,4 @@ def serving_tags(
         "packaged": "true",
         "model_tag": str(packaging_summary["model_tag"]),
         "bento_tag": tag,
-        "containerize": f"bentoml containerize {tag}",
     }

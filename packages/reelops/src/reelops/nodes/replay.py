@@ -20,13 +20,15 @@ timeline; :func:`compare_policies` and :func:`plot_replay` put them side by side
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
+from recsys import BaseRecommender
 from reelops._pydantic import parse_config
 from reelops.challenger import ChallengerPackage
 from reelops.errors import ConfigError
@@ -42,17 +44,12 @@ from reelops.nodes.monitoring import (
 from reelops.nodes.training import EstimatorSpec, fit_candidate
 from reelops_monitoring import (
     MonitoringConfig,
+    ProfileView,
     deserialize_view,
     merge_views,
     profile_frame,
 )
 from reelops_monitoring.windows import split_windows
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-    from recsys import BaseRecommender
-    from reelops_monitoring import ProfileView
 
 __all__ = [
     "REQUEST_COLUMNS",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict
 
@@ -21,9 +22,6 @@ from recsys import (
 )
 from reelops._pydantic import parse_config
 from reelops.challenger import ChallengerPackage, Rejection
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "candidate_mlflow_metrics",

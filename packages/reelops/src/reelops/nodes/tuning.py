@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from recsys import evaluate_ranking, make_estimator, random_split, rmse_error
 from reelops._pydantic import parse_config
 from reelops.nodes.training import LOWER_IS_BETTER
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["carve_validation", "search_hyperparameters", "tuned_parameters"]
 
