@@ -1,28 +1,19 @@
-# syntax=docker/dockerfile:1.7
 # The pipeline image every Argo task runs: `kedro` with the project and its locked
-# dependencies. Build: `make image` (tags it with the git SHA, as argo/ expects).
-
+# dependencies. Build it with `make image` (which makes the wheelhouse first).
+#
+# Hermetic: every package comes from build/wheelhouse (`make wheelhouse`: the wheels
+# uv.lock pins, hash-checked when they were fetched on the host, and the workspace
+# packages), installed with no package index, so the build needs no network.
+# PYTHON_IMAGE is the official base; CI passes a local Debian 12 image (.ci/base-image).
 ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
-ENV UV_COMPILE_BYTECODE=1 \
-    UV_LINK_MODE=copy \
-    UV_PYTHON_DOWNLOADS=never \
-    UV_PROJECT_ENVIRONMENT=/app/.venv
-WORKDIR /app
-# Dependencies first (cached while only code changes), exactly as uv.lock pins them.
-COPY pyproject.toml uv.lock ./
-COPY packages/recsys/pyproject.toml packages/recsys/pyproject.toml
-COPY packages/reelops/pyproject.toml packages/reelops/pyproject.toml
-COPY packages/kedro-hera/pyproject.toml packages/kedro-hera/pyproject.toml
-COPY packages/reelops-monitoring/pyproject.toml packages/reelops-monitoring/pyproject.toml
-COPY packages/reelops-serving/pyproject.toml packages/reelops-serving/pyproject.toml
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --all-packages --no-install-workspace
-COPY packages/ packages/
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --all-packages --no-editable
+COPY build/wheelhouse /wheelhouse
+RUN python3 -m venv /app/.venv \
+ && /app/.venv/bin/pip install --quiet --no-index --find-links /wheelhouse uv \
+ && UV_COMPILE_BYTECODE=1 /app/.venv/bin/uv pip install --quiet \
+      --python /app/.venv/bin/python --no-index --find-links /wheelhouse \
+      --requirement /wheelhouse/requirements.txt /wheelhouse/workspace/*.whl
 
 FROM ${PYTHON_IMAGE}
 ARG GIT_SHA=unknown
@@ -47,6 +38,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     BENTOML_DO_NOT_TRACK=true \
     MPLBACKEND=Agg \
     MPLCONFIGDIR=/tmp/matplotlib \
+    NUMBA_CACHE_DIR=/tmp/numba \
     GIT_SHA=${GIT_SHA} \
     GIT_DIRTY=false
 USER 10001:10001

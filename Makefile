@@ -55,8 +55,8 @@ run: setup ## Run the main job (kedro run, the default pipeline) and print a sum
 	@$(BIN)/python -m reelops.summary
 
 .PHONY: test
-test: setup ## Run the whole test suite
-	$(BIN)/python -m pytest
+test: setup ## Run the whole test suite (the image smoke tests are make image-test)
+	$(BIN)/python -m pytest -m "not image"
 
 .PHONY: lint
 lint: setup ## pre-commit on every file (ruff, mypy, import contracts, pipeline specs, ...)
@@ -66,17 +66,48 @@ lint: setup ## pre-commit on every file (ruff, mypy, import contracts, pipeline 
 validate-pipelines: setup ## Validate pipelines/*.yml without running anything
 	$(BIN)/python -m reelops.pipeline_check
 
+# ---- images: both install from a wheelhouse made here, with no package index ----
 IMAGE ?= ghcr.io/reelops/reelops-pipeline
 GIT_SHA := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+WHEELHOUSE := build/wheelhouse
+# The Dockerfiles' base (default: the official python image); CI passes a local one.
+PYTHON_IMAGE ?=
+export PYTHON_IMAGE
+IMAGE_FLAGS ?=
+BASE_IMAGE_ARG = $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
+
+# Every locked third-party wheel, hash-checked as pip fetches it (sdist-only packages
+# are built into wheels here), for this machine's platform: make it on Linux with the
+# image's CPU architecture. Re-made when uv.lock changes.
+$(WHEELHOUSE)/requirements.txt: uv.lock | $(UV)
+	@[ "$$(uname -s)" = Linux ] || { echo "wheelhouse: must be made on Linux (the images' platform), not $$(uname -s)" >&2; exit 1; }
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(UV) export --quiet --frozen --no-dev --all-packages --no-emit-workspace --output-file $(WHEELHOUSE)/requirements.hashes.txt
+	.tools/bin/pip wheel --quiet --no-deps --require-hashes --wheel-dir $(WHEELHOUSE) \
+	  --requirement $(WHEELHOUSE)/requirements.hashes.txt 2>$(WHEELHOUSE)/pip.log \
+	  || { tail -n 20 $(WHEELHOUSE)/pip.log >&2; exit 1; }
+	$(UV) export --quiet --frozen --no-dev --all-packages --no-emit-workspace --no-hashes --output-file $@
+
+.PHONY: wheelhouse
+wheelhouse: $(WHEELHOUSE)/requirements.txt ## Wheels of the locked dependencies and the workspace packages (build/wheelhouse)
+	rm -rf $(WHEELHOUSE)/workspace
+	$(UV) build --quiet --all-packages --wheel --out-dir $(WHEELHOUSE)/workspace
+	@echo "wheelhouse: $$(ls $(WHEELHOUSE)/*.whl | wc -l) locked wheels + $$(ls $(WHEELHOUSE)/workspace/*.whl | wc -l) workspace packages in $(WHEELHOUSE)"
 
 .PHONY: image
-image: ## Build the pipeline image (needs a Docker engine) tagged with the git SHA
-	docker build --build-arg GIT_SHA=$(GIT_SHA) -t $(IMAGE):$(GIT_SHA) .
+image: wheelhouse ## Build the pipeline image (needs a Docker engine) tagged with the git SHA
+	docker build $(BASE_IMAGE_ARG) --build-arg GIT_SHA=$(GIT_SHA) -t $(IMAGE):$(GIT_SHA) .
 
 .PHONY: serving-image
-serving-image: setup ## Containerize the last packaged bento as the image promotion names (IMAGE_FLAGS=--push|--dry-run)
+serving-image: setup $(if $(findstring --dry-run,$(IMAGE_FLAGS)),,wheelhouse) ## Build the image promotion names from the last packaged bento (IMAGE_FLAGS=--push|--dry-run)
 	BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/bentoml_home} \
 	$(BIN)/python -m reelops.serving_image $(IMAGE_FLAGS)
+
+.PHONY: image-test
+image-test: setup ## Smoke-test both built images in Docker (after make run, image, serving-image)
+	REELOPS_PIPELINE_IMAGE=$(IMAGE):$(GIT_SHA) \
+	BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/bentoml_home} \
+	$(BIN)/python -m pytest -m image tests/images
 
 .PHONY: argo
 argo: setup ## Compile every pipeline into argo/<env>/ (kedro argo compile)
@@ -92,7 +123,6 @@ pr-report: setup ## Markdown metric diff of this run vs the champion (data/08_re
 	$(BIN)/python -m reelops.pr_report
 
 PROMOTE_FLAGS ?=
-IMAGE_FLAGS ?=
 
 .PHONY: promote-staging
 promote-staging: setup ## Promote @challenger to staging when the gates pass (PROMOTE_FLAGS=--dry-run)

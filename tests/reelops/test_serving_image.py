@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -11,7 +12,13 @@ import yaml
 from click.testing import CliRunner
 
 from reelops.promotion.gates import PromotionConfig
-from reelops.serving_image import bento_tag, image_commands, main
+from reelops.serving_image import (
+    BentoFiles,
+    assemble_context,
+    bento_tag,
+    image_commands,
+    main,
+)
 from tests.conftest import REPO
 
 SUMMARY = {
@@ -29,17 +36,26 @@ def test_the_image_is_the_repository_at_the_bento_version() -> None:
         model_name="m", serving_image="ghcr.io/x/serving"
     ).image_for(tag)
     assert image == "ghcr.io/x/serving:v3-0123abcd"
-    assert image_commands(tag, image, push=True) == [
+    context, dockerfile = Path("ctx"), Path("serving.Dockerfile")
+    assert image_commands(
+        context, dockerfile, image, base_image="local/py:3.11", push=True
+    ) == [
         [
-            "bentoml",
-            "containerize",
-            "reelops-recommender:v3-0123abcd",
-            "--image-tag",
+            "docker",
+            "build",
+            "--file",
+            "serving.Dockerfile",
+            "--build-arg",
+            "PYTHON_IMAGE=local/py:3.11",
+            "--tag",
             "ghcr.io/x/serving:v3-0123abcd",
+            "ctx",
         ],
         ["docker", "push", "ghcr.io/x/serving:v3-0123abcd"],
     ]
-    assert len(image_commands(tag, image, push=False)) == 1
+    # without a base image the Dockerfile's default (the official image) applies
+    (build,) = image_commands(context, dockerfile, image, base_image=None, push=False)
+    assert "--build-arg" not in build
 
 
 def test_a_run_that_packaged_nothing_says_why() -> None:
@@ -54,6 +70,7 @@ def test_a_run_that_packaged_nothing_says_why() -> None:
 @pytest.fixture
 def in_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.chdir(REPO)
+    monkeypatch.delenv("PYTHON_IMAGE", raising=False)  # CI sets a local base
     summary = tmp_path / "packaging_summary.json"
     summary.write_text(json.dumps(SUMMARY), encoding="utf-8")
     return summary
@@ -68,7 +85,10 @@ def test_dry_run_prints_the_image_that_promotion_writes(in_repo: Path) -> None:
     assert result.exit_code == 0, result.output
     image = f"{promotion['serving_image']}:v3-0123abcd"
     assert result.output.splitlines() == [
-        f"bentoml containerize reelops-recommender:v3-0123abcd --image-tag {image}",
+        "# context build/serving-image: bento reelops-recommender:v3-0123abcd with "
+        "its models (BentoML store), wheelhouse build/wheelhouse",
+        "docker build --file deploy/serving.Dockerfile --tag "
+        f"{image} build/serving-image",
         f"docker push {image}",
     ]
 
@@ -83,7 +103,7 @@ def test_without_docker_it_fails_in_one_line(
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == (
         "Error: docker not found: building the image needs a Docker engine "
-        "(the commands above are what would run)"
+        "(the commands above are what would run; --dry-run only prints them)"
     )
 
 
@@ -94,4 +114,73 @@ def test_a_missing_summary_points_at_make_run(in_repo: Path, tmp_path: Path) -> 
         f"Error: no readable packaging summary at {tmp_path / 'none.json'} "
         "(FileNotFoundError): run `make run` (or `kedro run --pipeline packaging`) "
         "first"
+    )
+
+
+def test_a_docker_cli_without_an_engine_fails_in_one_line(
+    in_repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN a docker CLI whose daemon does not answer (as `docker info` reports it)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "docker"
+    fake.write_text(
+        "#!/bin/sh\necho 'Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock. Is the docker daemon running?' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    # WHEN the image is built for real
+    result = CliRunner().invoke(main, ["--summary", in_repo])
+    # THEN one line says why, and that --dry-run only prints
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: no Docker engine (Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock. Is the docker daemon running?): building the "
+        "image needs a Docker engine (the commands above are what would run; "
+        "--dry-run only prints them)"
+    )
+
+
+def test_the_context_holds_the_bento_its_models_readable_and_the_wheels(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a stored bento and a model whose files are private, as the store keeps them
+    bento = tmp_path / "store" / "bento"
+    (bento / "env" / "docker").mkdir(parents=True)
+    entrypoint = bento / "env" / "docker" / "entrypoint.sh"
+    entrypoint.write_text("#!/bin/sh\n")
+    entrypoint.chmod(0o700)
+    model = tmp_path / "store" / "model"
+    model.mkdir()
+    (model / "estimator.pkl").write_bytes(b"pickle")
+    (model / "estimator.pkl").chmod(0o600)
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    (wheelhouse / "requirements.txt").write_text("numpy==2.0\n")
+    (wheelhouse / "numpy-2.0-py3-none-any.whl").write_bytes(b"wheel")
+    context = tmp_path / "context"
+    # WHEN the build context is assembled
+    assemble_context(
+        BentoFiles(bento=bento, models={"rec:v1": model}), wheelhouse, context
+    )
+    # THEN the model sits where `bentoml serve <bento>` looks, readable by any user
+    packed = context / "bento" / "models" / "rec" / "v1" / "estimator.pkl"
+    assert packed.read_bytes() == b"pickle"
+    assert packed.stat().st_mode & 0o444 == 0o444
+    assert (context / "bento" / "models" / "rec" / "latest").read_text() == "v1"
+    assert os.access(context / "bento/env/docker/entrypoint.sh", os.X_OK)
+    copied = context / "bento/env/docker/entrypoint.sh"
+    assert copied.stat().st_mode & 0o555 == 0o555
+    assert (context / "wheelhouse" / "numpy-2.0-py3-none-any.whl").exists()
+
+
+def test_a_missing_wheelhouse_points_at_make_wheelhouse(tmp_path: Path) -> None:
+    with pytest.raises(click.ClickException) as err:
+        assemble_context(
+            BentoFiles(bento=tmp_path, models={}), tmp_path / "none", tmp_path / "c"
+        )
+    assert err.value.message == (
+        f"no wheelhouse at {tmp_path / 'none'} (no requirements.txt): "
+        "run `make wheelhouse` first"
     )

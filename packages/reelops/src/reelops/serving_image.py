@@ -8,20 +8,28 @@ This command builds exactly that image from the bento of the last packaging run
 exists before the promotion that names it::
 
     python -m reelops.serving_image --dry-run   # print the commands, run nothing
-    python -m reelops.serving_image             # bentoml containerize (needs Docker)
+    python -m reelops.serving_image             # docker build (needs a Docker engine)
     python -m reelops.serving_image --push      # ... and docker push
 
+The build context (``build/serving-image/``) holds ``bento/`` (the bento from the
+BentoML store with its models, as ``bentoml export`` lays them out) and
+``wheelhouse/`` (``make wheelhouse``); ``deploy/serving.Dockerfile`` installs the
+bento's pinned requirements from the wheelhouse with no package index and runs the
+bento's own entrypoint (``bentoml serve``).
+
 ``make serving-image`` runs it (``IMAGE_FLAGS=--push`` in the main workflow). Errors
-are one line: no packaging summary, a run that packaged nothing, no Docker engine.
+are one line: no packaging summary, a run that packaged nothing, a bento missing
+from the store, no wheelhouse, no Docker engine.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import json
+import os
 import shutil
 import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +43,30 @@ from reelops.promotion.gates import PromotionConfig
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-__all__ = ["bento_tag", "image_commands", "main"]
+__all__ = [
+    "BentoFiles",
+    "assemble_context",
+    "bento_tag",
+    "docker_engine_problem",
+    "image_commands",
+    "main",
+]
 
 SUMMARY = Path("data/08_reporting/packaging_summary.json")
 PROMOTION = Path("conf/base/promotion.yml")
+DOCKERFILE = Path("deploy/serving.Dockerfile")
+WHEELHOUSE = Path("build/wheelhouse")
+CONTEXT = Path("build/serving-image")
 #: The bento's name is that of the bentofile the packaging pipeline builds with.
 BENTOFILE = importlib.resources.files("reelops_serving") / "bento" / "bentofile.yaml"
+
+
+@dataclass(frozen=True)
+class BentoFiles:
+    """Where a stored bento and the models it packs are on disk."""
+
+    bento: Path
+    models: dict[str, Path]  # "<name>:<version>" -> model directory
 
 
 def bento_tag(summary: dict[str, Any], bento_name: str) -> str:
@@ -55,12 +81,102 @@ def bento_tag(summary: dict[str, Any], bento_name: str) -> str:
     return f"{bento_name}:{summary['bento_version']}"
 
 
-def image_commands(tag: str, image: str, *, push: bool) -> list[list[str]]:
-    """The commands that build ``image`` from the bento ``tag`` (and push it)."""
-    commands = [["bentoml", "containerize", tag, "--image-tag", image]]
+def image_commands(
+    context: Path,
+    dockerfile: Path,
+    image: str,
+    *,
+    base_image: str | None,
+    push: bool,
+) -> list[list[str]]:
+    """The commands that build ``image`` from ``context`` (and push it)."""
+    base = ["--build-arg", f"PYTHON_IMAGE={base_image}"] if base_image else []
+    build = ["docker", "build", "--file", str(dockerfile), *base, "--tag", image]
+    commands = [[*build, str(context)]]
     if push:
         commands.append(["docker", "push", image])
     return commands
+
+
+def _copy_readable(source: Path, target: Path) -> None:
+    """Copy a tree, every file and directory readable by all.
+
+    The store keeps model files private (0600); the image copies them owned by root,
+    so the server's own user must be able to read them (and run what its owner can).
+    """
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    for path in [target, *target.rglob("*")]:
+        mode = path.stat().st_mode
+        extra = 0o555 if path.is_dir() or mode & 0o100 else 0o444
+        path.chmod(mode | extra)
+
+
+def assemble_context(files: BentoFiles, wheelhouse: Path, context: Path) -> None:
+    """Lay out ``context``: the bento with its models, and the wheelhouse.
+
+    Raises:
+        click.ClickException: The wheelhouse is missing or incomplete.
+    """
+    if not (wheelhouse / "requirements.txt").is_file():
+        raise click.ClickException(
+            f"no wheelhouse at {wheelhouse} (no requirements.txt): "
+            "run `make wheelhouse` first"
+        )
+    shutil.rmtree(context, ignore_errors=True)
+    context.mkdir(parents=True)
+    _copy_readable(files.bento, context / "bento")
+    for tag, path in files.models.items():
+        name, version = tag.split(":", 1)
+        _copy_readable(path, context / "bento" / "models" / name / version)
+        latest = context / "bento" / "models" / name / "latest"
+        latest.write_text(version, encoding="utf-8")
+        latest.chmod(0o644)
+    # Wheels are hard-linked where the filesystem allows it (hundreds of MB).
+    try:
+        shutil.copytree(wheelhouse, context / "wheelhouse", copy_function=os.link)
+    except OSError:
+        shutil.rmtree(context / "wheelhouse", ignore_errors=True)
+        shutil.copytree(wheelhouse, context / "wheelhouse")
+
+
+def stored_bento(tag: str) -> BentoFiles:
+    """The bento ``tag`` and its models in the BentoML store (``BENTOML_HOME``).
+
+    Raises:
+        click.ClickException: The bento or one of its models is not in the store.
+    """
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    home = os.environ.get("BENTOML_HOME", "~/bentoml")
+    try:
+        bento = bentoml.bentos.get(tag)
+        models = {
+            str(info.tag): Path(bentoml.models.get(info.tag).path)
+            for info in bento.info.all_models
+        }
+    except NotFound as exc:
+        raise click.ClickException(
+            f"not in the BentoML store at {home}: {exc} "
+            "(run `make run` to package a bento)"
+        ) from exc
+    return BentoFiles(bento=Path(bento.path), models=models)
+
+
+def docker_engine_problem() -> str | None:
+    """Why no image can be built here (no docker CLI, no engine), or ``None``."""
+    if shutil.which("docker") is None:
+        return "docker not found"
+    proc = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"no Docker engine ({detail})"
+    return None
 
 
 def _read_yaml(path: Path | Traversable) -> Any:
@@ -82,7 +198,33 @@ def _read_yaml(path: Path | Traversable) -> Any:
     show_default=True,
     help="The packaging summary of the run.",
 )
-def main(push: bool, dry_run: bool, summary: Path) -> None:
+@click.option(
+    "--base-image",
+    envvar="PYTHON_IMAGE",
+    default=None,
+    help="Base image (the Dockerfile's PYTHON_IMAGE default when unset).",
+)
+@click.option(
+    "--wheelhouse",
+    type=click.Path(path_type=Path),
+    default=WHEELHOUSE,
+    show_default=True,
+)
+@click.option(
+    "--context",
+    type=click.Path(path_type=Path),
+    default=CONTEXT,
+    show_default=True,
+)
+def main(
+    *,
+    push: bool,
+    dry_run: bool,
+    summary: Path,
+    base_image: str | None,
+    wheelhouse: Path,
+    context: Path,
+) -> None:
     """Build (and push) the serving image of the last packaged bento."""
     try:
         data = json.loads(summary.read_text(encoding="utf-8"))
@@ -96,21 +238,29 @@ def main(push: bool, dry_run: bool, summary: Path) -> None:
         config = parse_config(PromotionConfig, _read_yaml(PROMOTION), str(PROMOTION))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    commands = image_commands(tag, config.image_for(tag), push=push)
+    image = config.image_for(tag)
+    commands = image_commands(
+        context, DOCKERFILE, image, base_image=base_image or None, push=push
+    )
+    click.echo(
+        f"# context {context}: bento {tag} with its models (BentoML store), "
+        f"wheelhouse {wheelhouse}"
+    )
     for command in commands:
         click.echo(" ".join(command))
     if dry_run:
         return
-    if shutil.which("docker") is None:
+    if problem := docker_engine_problem():
         raise click.ClickException(
-            "docker not found: building the image needs a Docker engine "
-            "(the commands above are what would run)"
+            f"{problem}: building the image needs a Docker engine "
+            "(the commands above are what would run; --dry-run only prints them)"
         )
+    files = stored_bento(tag)
+    assemble_context(files, wheelhouse, context)
     for command in commands:
-        executable = str(Path(sys.executable).parent / "bentoml")
-        argv = [executable, *command[1:]] if command[0] == "bentoml" else command
-        if subprocess.run(argv, check=False).returncode != 0:
+        if subprocess.run(command, check=False).returncode != 0:
             raise click.ClickException(f"failed: {' '.join(command)}")
+    click.echo(f"built {image}")
 
 
 if __name__ == "__main__":  # pragma: no cover

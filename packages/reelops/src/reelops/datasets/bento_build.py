@@ -6,9 +6,9 @@ the bentofile, the requirements file it names, and the source of every package i
 ``source_packages`` under ``src/`` (wherever they are installed, editable or not),
 so the bento runs without the monorepo. The bentofile may be package data
 (``bentofile_package``), so a pipeline image without the repository builds too.
-The model to pack is passed as the bento argument ``model_tag``. The bento, its
-``env/docker/Dockerfile`` included, lands in the BentoML store of ``bentoml_home``;
-``bentoml containerize <tag>`` (needs a Docker engine) turns it into an image.
+The model to pack is passed as the bento argument ``model_tag``. The bento lands in
+the BentoML store of ``bentoml_home``; ``make serving-image`` turns it into the
+serving image (``deploy/serving.Dockerfile``, see :mod:`reelops.serving_image`).
 """
 
 from __future__ import annotations
@@ -211,9 +211,7 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
         )
         if built != tag:
             raise DatasetError(f"bentoml build reported tag '{built}', expected {tag}")
-        logger.info(
-            "built bento %s (containerize with: bentoml containerize %s)", tag, tag
-        )
+        logger.info("built bento %s (its image: make serving-image)", tag)
 
     def load(self) -> dict[str, Any] | None:
         """The newest bento of the bentofile's name, or ``None`` if there is none."""
