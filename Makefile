@@ -149,6 +149,9 @@ deploy-check: setup ## Overlay images match deploy/environments; render deploy/o
 
 .PHONY: serve
 serve: setup ## Serve the newest packaged bento on http://127.0.0.1:3000 (after make run)
+	@home=$${BENTOML_HOME:-$(CURDIR)/bentoml_home}; \
+	[ -f "$$home/bentos/reelops-recommender/latest" ] || \
+	  { echo "serve: no packaged bento in $$home: run \`make run\` first" >&2; exit 1; }
 	BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/bentoml_home} \
 	REELOPS_FEEDBACK_DB_URL=$${REELOPS_FEEDBACK_DB_URL:-sqlite:///$(CURDIR)/data/01_raw/feedback.db} \
 	REELOPS_PROFILE_PATH=$${REELOPS_PROFILE_PATH:-$(CURDIR)/data/07_model_output/request_profiles} \

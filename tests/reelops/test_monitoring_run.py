@@ -138,8 +138,25 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         env={**env, "REELOPS_FEEDBACK_DB_URL": baseline_db},
     )
     decisions["empty"] = json.loads((project / DECISION).read_text())
+    # before the service ever started: no feedback table at all
+    no_table = run_kedro(
+        project,
+        "run",
+        "--pipeline",
+        "monitoring",
+        "--params",
+        "monitoring_window.end=2001-01-01",
+        env={**env, "REELOPS_FEEDBACK_DB_URL": f"sqlite:///{project / 'none.db'}"},
+    )
+    decisions["no_table"] = json.loads((project / DECISION).read_text())
     run_kedro(project, "run", "--pipeline", "feedback_union", env=env)
-    return {"project": project, "env": env, "feedback": feedback, **decisions}
+    return {
+        "project": project,
+        "env": env,
+        "feedback": feedback,
+        "no_table_stdout": no_table.stdout,
+        **decisions,
+    }
 
 
 def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
@@ -223,6 +240,25 @@ def test_an_empty_window_without_profiles_is_not_enough_feedback(
     assert empty["notes"][0].startswith("not enough feedback: 0 rating(s) from")
     assert empty["serving"]["available"] is False
     assert empty["serving"]["reason"].startswith("no serving request profile for")
+
+
+def test_no_feedback_table_yet_is_a_decision_not_an_error(monitored: dict) -> None:
+    # GIVEN a database in which the service never created the feedback table
+    decision = monitored["no_table"]
+    # THEN the run succeeded (run_kedro checks it) and the decision says why
+    assert (decision["retrain"], decision["reasons"]) == (False, [])
+    assert decision["status"] == "not_enough_feedback"
+    assert decision["notes"][0] == (
+        "no feedback yet: the feedback table is empty or does not exist "
+        "(POST /feedback fills it); nothing to assess"
+    )
+    # AND the console said so in one line, with no traceback
+    none_db = monitored["project"] / "none.db"
+    assert (
+        f"WARNING: no feedback yet: no table 'feedback' at sqlite:///{none_db} "
+        "(the service creates it when it starts; POST /feedback fills it)"
+    ) in monitored["no_table_stdout"].splitlines()
+    assert "Traceback" not in monitored["no_table_stdout"]
 
 
 def test_accepted_feedback_reaches_the_training_ratings(monitored: dict) -> None:

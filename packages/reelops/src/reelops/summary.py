@@ -5,11 +5,44 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 import mlflow
 
-__all__ = ["main"]
+__all__ = ["candidate_table", "main"]
+
+#: The headline metrics of each candidate, as the comparison names them.
+HEADLINE = ("ndcg@10", "recall@10", "rmse", "mae", "fit_seconds")
+
+
+def _cell(metric: str, value: Any) -> str:
+    if not isinstance(value, float | int):
+        return f"{'-':>9}"
+    return f"{value:>9.2f}" if metric.endswith("_seconds") else f"{value:>9.4f}"
+
+
+def candidate_table(comparison: dict[str, Any]) -> list[str]:
+    """Every candidate's headline metrics, best first by the primary metric.
+
+    Ties are broken on RMSE, as champion selection does; the champion is marked
+    ``*`` and a metric a candidate lacks is ``-``.
+    """
+    primary = comparison["primary_metric"]
+    sign = 1.0 if primary in {"rmse", "mae"} else -1.0
+    nan = float("nan")
+    ranked = sorted(
+        comparison["candidates"].items(),
+        key=lambda item: (sign * item[1].get(primary, nan), item[1].get("rmse", nan)),
+    )
+    width = max(len(name) for name, _ in ranked)
+    header = "  ".join(f"{m.replace('_seconds', ' s'):>9}" for m in HEADLINE)
+    lines = [f"    {'':{width}}  {header}"]
+    for name, metrics in ranked:
+        mark = "*" if name == comparison["champion"] else " "
+        cells = "  ".join(_cell(m, metrics.get(m)) for m in HEADLINE)
+        lines.append(f"  {mark} {name:{width}}  {cells}")
+    return lines
 
 
 def _latest_run(experiment: str) -> mlflow.entities.Run | None:
@@ -72,6 +105,9 @@ def main(reports: str) -> None:
             f"  model     : {c['champion']} ({c['primary_metric']} "
             f"{best[c['primary_metric']]:.4f}, rmse {best['rmse']:.4f}), {registered}"
         )
+        click.echo(f"  candidates: test split, ranked by {c['primary_metric']}")
+        for line in candidate_table(c):
+            click.echo(line)
     if bento := tags.get("serving.bento_tag"):
         click.echo(f"  serving   : bento {bento} -> make serve (http://127.0.0.1:3000)")
     click.echo(f"  mlflow    : run {run.info.run_id} in '{experiment}' ({uri})")

@@ -370,7 +370,8 @@ def select_feedback_window(
     Returns:
         The window's rows (rating columns, ``received_at``, ``model_version``) and
         the window: ``start``, ``end`` (ISO, UTC), ``days``, ``time_column``,
-        ``n_rows`` and ``label`` (a partition key naming the window).
+        ``n_rows``, ``n_feedback_total`` (rows in the whole table) and ``label`` (a
+        partition key naming the window).
     """
     cfg = parse_config(
         WindowConfig, monitoring_window, "parameters 'monitoring_window'"
@@ -386,6 +387,7 @@ def select_feedback_window(
         "days": cfg.days,
         "time_column": cfg.time_column,
         "n_rows": len(window),
+        "n_feedback_total": len(feedback),
         "label": f"window-{end:%Y%m%dT%H%M%S}",
     }
     return window, info
@@ -625,6 +627,11 @@ def _status(decision: Decision, *, block_retrain: bool) -> str:
 
 
 def _not_enough(window_info: dict[str, Any], config: MonitoringConfig) -> str:
+    if window_info.get("n_feedback_total") == 0:
+        return (
+            "no feedback yet: the feedback table is empty or does not exist "
+            "(POST /feedback fills it); nothing to assess"
+        )
     return (
         f"not enough feedback: {window_info['n_rows']} rating(s) from "
         f"{window_info['start'][:10]} to {window_info['end'][:10]} "

@@ -1,0 +1,105 @@
+"""``FeedbackDataset``: the ratings users sent to ``POST /feedback``, read-only.
+
+The service creates the table when it first starts; before that, or before any
+feedback arrived, there is nothing to read, which is a state, not an error: loading
+gives an empty frame with the table's columns and says "no feedback yet".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pandas as pd
+from kedro.io.core import AbstractDataset, DatasetError
+
+__all__ = ["FEEDBACK_COLUMNS", "FeedbackDataset"]
+
+logger = logging.getLogger(__name__)
+
+#: The columns read, in the ratings' names (plus arrival time and serving model).
+FEEDBACK_COLUMNS = (
+    "user_id",
+    "movie_id",
+    "rating",
+    "timestamp",
+    "received_at",
+    "model_version",
+)
+
+
+class FeedbackDataset(AbstractDataset[None, pd.DataFrame]):
+    """The feedback table, oldest arrival first; no table yet is an empty frame.
+
+    Example::
+
+        feedback:
+          type: reelops.datasets.feedback.FeedbackDataset
+          table: feedback
+          credentials: feedback_db   # {con: <SQLAlchemy URL>}
+    """
+
+    def __init__(
+        self,
+        *,
+        credentials: dict[str, Any],
+        table: str = "feedback",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Read ``table`` over the connection ``credentials['con']``."""
+        if not credentials.get("con"):
+            raise DatasetError("FeedbackDataset needs credentials with a 'con' URL")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
+            raise DatasetError(
+                f"feedback table must be a plain SQL identifier, got '{table}'"
+            )
+        self._con = str(credentials["con"])
+        self._table = table
+        self.metadata = metadata
+
+    def _where(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self._con).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: name no part of it
+            return "the configured database"
+
+    def _describe(self) -> dict[str, Any]:
+        return {"table": self._table, "con": self._where()}
+
+    def load(self) -> pd.DataFrame:
+        """Every row of the table, or no row when the table does not exist yet."""
+        from sqlalchemy import create_engine, inspect, text
+
+        columns = ", ".join(FEEDBACK_COLUMNS)
+        engine = create_engine(self._con)
+        try:
+            if not inspect(engine).has_table(self._table):
+                logger.warning(
+                    "no feedback yet: no table '%s' at %s (the service creates it "
+                    "when it starts; POST /feedback fills it)",
+                    self._table,
+                    self._where(),
+                )
+                return pd.DataFrame({name: [] for name in FEEDBACK_COLUMNS})
+            query = text(
+                f"SELECT {columns} FROM {self._table} "  # noqa: S608 - names, not data
+                "ORDER BY received_at, user_id, movie_id"
+            )
+            with engine.connect() as conn:
+                return pd.read_sql_query(query, conn)
+        except Exception as exc:
+            if isinstance(exc, DatasetError):
+                raise
+            raise DatasetError(
+                f"cannot read feedback table '{self._table}' at {self._where()}: "
+                f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            ) from exc
+        finally:
+            engine.dispose()
+
+    def save(self, data: None) -> None:
+        """Pipelines never write feedback: the service does."""
+        raise DatasetError("the feedback table is read-only for pipelines")
