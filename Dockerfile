@@ -29,7 +29,8 @@ COPY conf/dev conf/dev
 COPY conf/staging conf/staging
 COPY conf/prod conf/prod
 COPY pipelines pipelines
-RUN mkdir -p conf/local data && chown -R 10001:10001 data
+# data/ and logs/ (kedro run's full log) are the only places the pipeline writes.
+RUN mkdir -p conf/local data logs && chown -R 10001:10001 data logs
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     KEDRO_DISABLE_TELEMETRY=true \
