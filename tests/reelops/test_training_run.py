@@ -1,9 +1,9 @@
 """Training end to end with real Kedro runs, a real MLflow registry, real data.
 
 One scratch project on the ratings of the first 120 MovieLens users: the first run
-registers a challenger; a second identical run reproduces it bit for bit; then the
-gates refuse a candidate that does not beat the baseline and one worse than the
-registered champion.
+(numba's cache cold) registers a challenger; a second identical run (cache warm)
+reproduces it bit for bit; then the gates refuse a candidate that does not beat the
+baseline and one worse than the registered champion.
 """
 
 from __future__ import annotations
@@ -45,9 +45,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("training")
     raw = movielens_subset(root / "raw", n_users=120)
     project = make_project(root / "project")
-    env = {"MOVIELENS_DIR": str(raw)}
+    # The first run compiles numba's kernels into an empty cache (cold), the second
+    # loads them from it (warm): the model files must not tell the two apart.
+    env = {"MOVIELENS_DIR": str(raw), "NUMBA_CACHE_DIR": str(root / "numba")}
     run_kedro(project, "run", "--pipeline", "training", env=env)
     first = snapshot(project)
+    assert any((root / "numba").rglob("*.nbi")), "the first run cached no kernel"
     run_kedro(project, "run", "--pipeline", "training", env=env)
     second = snapshot(project)
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
