@@ -1,4 +1,8 @@
-"""Project hooks: lineage tags on the MLflow run of every pipeline run."""
+"""Project hooks: lineage tags on the MLflow run of every pipeline run.
+
+Kedro imports this module (through ``settings.py``) on every command, so MLflow
+(seconds to import) is imported only when a pipeline runs.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import mlflow
 from kedro.framework.hooks import hook_impl
 
 from reelops.lineage import git_state
@@ -27,6 +30,8 @@ class LineageHook:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """Tag the run, or log why it cannot be tagged."""
+        import mlflow
+
         if mlflow.active_run() is None:
             logger.info("MLflow tracking is off for this run: no lineage tags")
             return

@@ -6,6 +6,9 @@ when all pass, writes the environment file (the content of the promotion pull
 request) and moves the MLflow alias. ``--dry-run`` prints the diff and changes
 nothing. ``--rollback ENV`` restores the environment's previous entry from git
 history and its alias. ``--sync`` makes the aliases match the files (git wins).
+
+This module is a ``kedro.project_commands`` entry point, imported by every ``kedro``
+command, so MLflow (seconds to import) is imported only when ``promote`` runs.
 """
 
 from __future__ import annotations
@@ -16,10 +19,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import mlflow
 from kedro.framework.session import KedroSession
 
 from reelops._pydantic import parse_config
@@ -36,6 +38,9 @@ from reelops.promotion.environment import (
 )
 from reelops.promotion.gates import Evidence, PromotionConfig, check_gates
 from reelops.promotion.overlay import UNPROMOTED_TAG, overlay_image, set_overlay_image
+
+if TYPE_CHECKING:
+    import mlflow
 
 __all__ = ["commands"]
 
@@ -57,6 +62,8 @@ class _Context:
 
 
 def _open(project: Path, kedro_env: str | None) -> _Context:
+    import mlflow
+
     session = KedroSession.create(project_path=project, env=kedro_env)
     context = session.load_context()  # kedro-mlflow sets the tracking URI here
     try:
@@ -73,6 +80,8 @@ def _open(project: Path, kedro_env: str | None) -> _Context:
 
 
 def _estimator(ctx: _Context, version: str) -> Any:
+    import mlflow.pyfunc
+
     uri = f"models:/{ctx.config.model_name}/{version}"
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().estimator
 
@@ -282,6 +291,8 @@ def _rollback(ctx: _Context, target: str, *, dry_run: bool, commit: bool) -> Non
 
 
 def _sync(ctx: _Context, *, dry_run: bool) -> None:
+    from mlflow.exceptions import MlflowException
+
     drift = 0
     for env_name in ENVIRONMENT_ALIASES:
         path = ctx.env_path(env_name)
@@ -294,7 +305,7 @@ def _sync(ctx: _Context, *, dry_run: bool) -> None:
             actual = ctx.client.get_model_version_by_alias(
                 ctx.config.model_name, env.alias
             ).version
-        except mlflow.exceptions.MlflowException:
+        except MlflowException:
             actual = None
         if str(actual) == env.model.version:
             click.echo(f"{env_name}: @{env.alias} -> v{actual} matches {path.name}")
