@@ -4,6 +4,9 @@ Raw tables arrive as strings (see :mod:`reelops.datasets.raw_csv`). A table is f
 converted to typed columns (unparseable values become missing), then validated by a
 pandera schema with ``lazy=True``; every failure case names its row, so each row
 that fails any check is moved to the quarantine table with all of its reasons.
+
+pandera is imported by the functions that build or apply a schema, not with this
+module: Kedro imports the ingestion nodes, hence this module, on every command.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from reelops.errors import ReelopsError
@@ -23,6 +24,8 @@ from reelops.raw_columns import LINE, PARSE_ERROR
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    import pandera.pandas as pa
 
 __all__ = [
     "QUARANTINE_COLUMNS",
@@ -66,6 +69,8 @@ class ValidationRules(BaseModel):
 def _positive_int(
     column: str, *, unique: bool = False, extra: Sequence[pa.Check] = ()
 ) -> pa.Column:
+    import pandera.pandas as pa
+
     return pa.Column(
         float,
         [
@@ -83,6 +88,8 @@ def _positive_int(
 
 
 def _timestamp(bounds: tuple[int, int]) -> pa.Column:
+    import pandera.pandas as pa
+
     low, high = bounds
     lo_day = datetime.fromtimestamp(low, UTC).date()
     hi_day = datetime.fromtimestamp(high, UTC).date()
@@ -96,6 +103,8 @@ def _timestamp(bounds: tuple[int, int]) -> pa.Column:
 
 
 def _known_movie(movie_ids: pd.Series) -> pa.Check:
+    import pandera.pandas as pa
+
     known = pd.Index(movie_ids.unique())
     return pa.Check(
         lambda s: s.isin(known), error="must be a movie present in movies.csv"
@@ -106,6 +115,8 @@ def ratings_schema(
     rules: ValidationRules, movie_ids: pd.Series, now: datetime
 ) -> pa.DataFrameSchema:
     """Schema of ``ratings.csv`` after :func:`numeric_columns`."""
+    import pandera.pandas as pa
+
     values = sorted(rules.rating_values)
     grid = ", ".join(f"{v:g}" for v in values)
     return pa.DataFrameSchema(
@@ -129,6 +140,8 @@ def tags_schema(
     rules: ValidationRules, movie_ids: pd.Series, now: datetime
 ) -> pa.DataFrameSchema:
     """Schema of ``tags.csv`` after :func:`numeric_columns`."""
+    import pandera.pandas as pa
+
     return pa.DataFrameSchema(
         {
             "userId": _positive_int("userId"),
@@ -144,6 +157,8 @@ def tags_schema(
 
 def movies_schema(rules: ValidationRules) -> pa.DataFrameSchema:
     """Schema of ``movies.csv`` after :func:`numeric_columns` and title parsing."""
+    import pandera.pandas as pa
+
     allowed = set(rules.genres)
     listed = ", ".join(rules.genres)
     return pa.DataFrameSchema(
@@ -240,6 +255,8 @@ def split_valid(
     Raises:
         ReelopsError: a check failed for a whole column rather than for rows.
     """
+    from pandera.errors import SchemaErrors
+
     parse_errors = raw[PARSE_ERROR].astype(str)
     reasons = parse_errors[parse_errors != ""].astype(object)
     candidates = typed.loc[parse_errors == "", list(schema.columns)]

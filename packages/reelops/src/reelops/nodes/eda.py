@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+
+from reelops.nodes._types import Figure
 
 __all__ = [
     "eda_metrics",
@@ -76,6 +77,8 @@ def summarize_ratings(ratings: pd.DataFrame, movies: pd.DataFrame) -> dict[str, 
 
 
 def _figure(title: str) -> tuple[Figure, Any]:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7, 4), dpi=100)
     ax = fig.subplots()
     ax.set_title(title)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-import pandera.pandas as pa
 
 from reelops._pydantic import parse_config
 from reelops.raw_columns import PARSE_ERROR
@@ -148,6 +147,8 @@ def validate_links(
     raw_links: pd.DataFrame, movies: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed links (``movie_id, imdb_id, tmdb_id``; tmdb may be missing)."""
+    import pandera.pandas as pa
+
     cols = ["movieId", "imdbId", "tmdbId"]
     typed = numeric_columns(raw_links, cols)
     known = pd.Index(movies["movie_id"].unique())

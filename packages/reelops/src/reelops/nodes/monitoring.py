@@ -32,12 +32,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.base import clone
 
-from recsys import BaseRecommender
 from reelops._pydantic import parse_config
+from reelops.nodes._types import BaseRecommender, Figure
 from reelops.nodes.ingest import lineage_tags, validate_ratings
 from reelops.nodes.training import evaluate_candidate
 from reelops.raw_columns import LINE, PARSE_ERROR
@@ -343,6 +341,8 @@ def evaluate_holdout(
     if early.empty or late.empty:
         reason = f"fewer than {cfg.holdout_days:g} days of ratings before the last"
         return {"assessed": False, "reason": reason, "protocol": protocol}
+    from sklearn.base import clone
+
     fitted = clone(model).fit(
         early[["user_id", "movie_id", "timestamp"]], early["rating"].to_numpy()
     )
@@ -858,6 +858,8 @@ data sha256 {esc(str(decision["data_sha256"]))}.</p>
 
 
 def _figure(title: str) -> tuple[Figure, Any]:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7, 4), dpi=100)
     ax = fig.subplots()
     ax.set_title(title)
@@ -923,6 +925,8 @@ def plot_monitoring(
     else:
         _no_data(ax, "drift not assessed (not enough feedback)")
     figs["drift_scores"] = fig
+
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 4), dpi=100)
     axes = fig.subplots(1, 2)

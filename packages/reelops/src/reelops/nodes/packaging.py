@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys import BaseRecommender
 from reelops._pydantic import parse_config
 from reelops.datasets.bento_build import BentoBuildSpec
 from reelops.datasets.bento_model import (
@@ -24,6 +23,7 @@ from reelops.datasets.bento_model import (
     PackagingSkipped,
     ServingBundle,
 )
+from reelops.nodes._types import BaseRecommender
 
 __all__ = [
     "PackagingConfig",

@@ -25,13 +25,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
-from recsys import BaseRecommender
 from reelops._pydantic import parse_config
 from reelops.challenger import ChallengerPackage
 from reelops.errors import ConfigError
+from reelops.nodes._types import BaseRecommender, Figure
 from reelops.nodes.features import build_user_features
 from reelops.nodes.monitoring import (
     decide_retrain,
@@ -413,6 +412,8 @@ def _bar(per_policy: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def plot_replay(replay_table: pd.DataFrame) -> Figure:
     """RMSE and NDCG@10 per window and policy; triangles mark retrains."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(12, 7), dpi=100)
     axes = fig.subplots(2, 1, sharex=True)
     colours = {"never": "#7f7f7f", "every_window": "#3b75af", "triggered": "#e1812c"}

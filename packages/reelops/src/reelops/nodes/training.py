@@ -7,21 +7,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict
 
-from recsys import (
-    BaseRecommender,
-    evaluate_ranking,
-    leave_last_n_split,
-    mae_error,
-    make_estimator,
-    random_split,
-    rmse_error,
-    temporal_split,
-)
 from reelops._pydantic import parse_config
 from reelops.challenger import ChallengerPackage, Rejection
+from reelops.nodes._types import BaseRecommender, Figure
 
 __all__ = [
     "candidate_mlflow_metrics",
@@ -90,6 +80,8 @@ def split_ratings(
     ratings: pd.DataFrame, split: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Split ratings into (train, test, summary) by the configured strategy."""
+    from recsys import leave_last_n_split, random_split, temporal_split
+
     cfg = parse_config(SplitConfig, split, "parameters 'split'")
     data = ratings[_COLUMNS]
     if cfg.strategy == "random":
@@ -141,6 +133,8 @@ def fit_candidate(
 
     ``random_state`` defaults to ``seed`` wherever the config leaves it unset.
     """
+    from recsys import make_estimator
+
     spec = parse_config(EstimatorSpec, estimator, "candidate 'estimator'")
     params = dict(spec.params)
     tuned = (tuned_params or {}).get(spec.name, {}) if spec.use_tuned else {}
@@ -167,6 +161,8 @@ def evaluate_candidate(
     evaluation: dict[str, Any],
 ) -> dict[str, Any]:
     """RMSE/MAE on the test ratings and top-k metrics by the ranking protocol."""
+    from recsys import evaluate_ranking, mae_error, rmse_error
+
     cfg = parse_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
     X = test_ratings[["user_id", "movie_id", "timestamp"]]
     start = time.perf_counter()
@@ -351,6 +347,8 @@ def package_challenger(
 
 def plot_comparison(model_comparison: dict[str, Any]) -> Figure:
     """Bar charts of RMSE and NDCG per candidate (the comparison at a glance)."""
+    from matplotlib.figure import Figure
+
     candidates = model_comparison["candidates"]
     names = list(candidates)
     ndcg_key = next(k for k in next(iter(candidates.values())) if k.startswith("ndcg@"))

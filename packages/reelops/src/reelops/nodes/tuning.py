@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from recsys import evaluate_ranking, make_estimator, random_split, rmse_error
 from reelops._pydantic import parse_config
 from reelops.nodes.training import LOWER_IS_BETTER
 
@@ -45,6 +44,8 @@ def carve_validation(
     train_ratings: pd.DataFrame, tuning: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split the train split again: (fit part, validation part). Test stays unseen."""
+    from recsys import random_split
+
     cfg = _config(tuning)
     fit_part, validation = random_split(
         train_ratings, test_size=cfg.validation_size, random_state=cfg.seed
@@ -55,6 +56,8 @@ def carve_validation(
 def _score(
     model: Any, metric: str, fit_part: pd.DataFrame, validation: pd.DataFrame, k: int
 ) -> float:
+    from recsys import evaluate_ranking, rmse_error
+
     if metric == "rmse":
         X = validation[["user_id", "movie_id", "timestamp"]]
         return float(rmse_error(validation["rating"].to_numpy(), model.predict(X)))
@@ -73,6 +76,8 @@ def search_hyperparameters(
     Returns, per estimator, every trial (parameters, score, fit seconds) and the best
     one by the space's metric (lower is better for rmse, higher for ranking metrics).
     """
+    from recsys import make_estimator
+
     cfg = _config(tuning)
     X = fit_ratings[["user_id", "movie_id", "timestamp"]]
     y = fit_ratings["rating"].to_numpy()
