@@ -56,3 +56,45 @@ def test_settings_plugins_and_pipeline_registry_import_no_heavy_library() -> Non
     # THEN every pipeline is built and none of the heavy libraries is imported
     assert report["pipelines"] > 1
     assert report["heavy"] == []
+
+
+# The whole `kedro` command line, plugins included: what is imported when it ends.
+CLI_PROBE = """
+import atexit, json, sys
+heavy = json.loads(sys.argv[1])
+atexit.register(
+    lambda: print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & set(heavy))))
+)
+sys.argv = ["kedro", *json.loads(sys.argv[2])]
+from kedro.framework.cli import main
+main()
+"""
+
+
+def kedro_imports(*args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_PROBE, json.dumps(HEAVY), json.dumps(args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    return done, json.loads(done.stdout.splitlines()[-1])
+
+
+def test_kedro_registry_list_with_every_plugin_imports_no_heavy_library() -> None:
+    # WHEN the real command line runs, kedro-mlflow's CLI plugin included
+    done, heavy = kedro_imports("registry", "list")
+    # THEN it lists the pipelines, and MLflow was never imported (reelops.startup)
+    assert done.returncode == 0, done.stderr
+    assert "- __default__" in done.stdout
+    assert heavy == []
+    assert done.stderr == ""  # nor did MLflow's type-hint notice reach the console
+
+
+def test_kedro_mlflows_own_commands_still_load_when_used() -> None:
+    done, heavy = kedro_imports("mlflow", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "Use mlflow-specific commands inside kedro project." in done.stdout
+    assert "mlflow" in heavy

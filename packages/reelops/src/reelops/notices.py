@@ -9,7 +9,8 @@
   cannot silence it, so Python warnings are captured into logging, where
   :class:`NoticeFilter` drops these.
 
-``init`` is the ``kedro.init`` entry point: it runs before Kedro loads any plugin.
+``init`` runs from the ``kedro.init`` entry point (:mod:`reelops.startup`), before
+Kedro loads any plugin.
 Every other warning still reaches the console (``conf/logging.yml``), and ``kedro
 run`` keeps them all in its log file (:mod:`reelops.run_log`).
 """
