@@ -93,6 +93,8 @@ def test_missing_files_are_downloaded_verified_and_loaded(
     frame = dataset.load()
     assert len(frame) == 42
     assert sorted(p.name for p in target.parent.iterdir()) == sorted(FILES)
+    # AND they are ordinary files other users (an image's uid) can read
+    assert {(p.stat().st_mode & 0o777) for p in target.parent.iterdir()} == {0o644}
 
 
 def test_member_checksum_mismatch_writes_nothing(serve, tmp_path: Path) -> None:

@@ -100,4 +100,7 @@ def ensure_local_file(path: str, source: ArchiveSource) -> None:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        # mkstemp makes the file 0600; raw data is readable like any other file (the
+        # images read it as another user).
+        Path(tmp).chmod(0o644)
         Path(tmp).replace(target.parent / name)
