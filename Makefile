@@ -21,7 +21,9 @@ export PYTHONWARNINGS := ignore::DeprecationWarning,ignore::FutureWarning,ignore
 export UV_PYTHON_DOWNLOADS := never
 
 # Raw MovieLens: the shared read-only copy when it exists (else data/01_raw, else download).
-SHARED_MOVIELENS := $(firstword $(wildcard $(abspath ../shared/data/movielens/ml-latest-small)/ratings.csv /work/shared/data/movielens/ml-latest-small/ratings.csv))
+# REELOPS_SHARED_DIR=/nowhere behaves as a GitHub runner, which has no shared copy.
+SHARED_DIRS := $(or $(REELOPS_SHARED_DIR),$(abspath ../shared) /work/shared)
+SHARED_MOVIELENS := $(firstword $(wildcard $(addsuffix /data/movielens/ml-latest-small/ratings.csv,$(SHARED_DIRS))))
 ifneq ($(SHARED_MOVIELENS),)
 export MOVIELENS_DIR ?= $(patsubst %/,%,$(dir $(SHARED_MOVIELENS)))
 endif

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+import yaml
+
+if TYPE_CHECKING:
+    from reelops.datasets._download import ArchiveSource
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MOVIELENS = REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"
+# The read-only shared copies our machines have (a GitHub runner has neither): next
+# to the repo, or at /work/shared for clones made elsewhere, as the Makefile and
+# .ci/argo-schema look; REELOPS_SHARED_DIR=/nowhere behaves as a runner.
+SHARED_ROOTS = (
+    (Path(os.environ["REELOPS_SHARED_DIR"]),)
+    if os.environ.get("REELOPS_SHARED_DIR")
+    else (REPO.parent / "shared", Path("/work/shared"))
+)
+SHARED_MOVIELENS = tuple(
+    root / "data" / "movielens" / "ml-latest-small" for root in SHARED_ROOTS
+)
+# The pipeline's default raw directory (conf/base/globals.yml: movielens_dir), where
+# `make run` downloads ml-latest-small too; git-ignored, cached by the workflows.
+RAW_MOVIELENS = REPO / "data" / "01_raw" / "ml-latest-small"
 DATA = Path(__file__).resolve().parent / "data"
 VENV_BIN = Path(sys.executable).parent
 
@@ -37,35 +58,95 @@ os.environ.update(QUIET_ENV)
 _ARGO_SCHEMA_ENV = os.environ.get("KEDRO_HERA_ARGO_SCHEMA")
 
 
+@functools.cache
 def argo_schema() -> Path:
-    """The official Argo Workflows 4.1.2 JSON schema (as .ci/argo-lint finds it):
-    $KEDRO_HERA_ARGO_SCHEMA, else the shared copy. Missing is a failure, never a skip.
+    """The official Argo Workflows 4.1.2 JSON schema, as .ci/argo-lint finds it.
+
+    ``.ci/argo-schema`` (the one place pinning its URL and sha256) looks at
+    $KEDRO_HERA_ARGO_SCHEMA, the shared copy, the cache in .cache/, else downloads
+    and verifies it. Missing is a failure, never a skip.
     """
-    relative = Path("schemas/argo-workflows/v4.1.2/schema.json")
-    candidates = [REPO.parent / "shared" / relative, Path("/work/shared") / relative]
+    env = {k: v for k, v in os.environ.items() if k != "KEDRO_HERA_ARGO_SCHEMA"}
     if _ARGO_SCHEMA_ENV:
-        candidates.insert(0, Path(_ARGO_SCHEMA_ENV))
-    found = next((path for path in candidates if path.is_file()), None)
-    if found is None:
-        pytest.fail(
-            "Argo Workflows 4.1.2 JSON schema not found at any of "
-            f"{[str(c) for c in candidates]}; set KEDRO_HERA_ARGO_SCHEMA"
-        )
-    return found
+        env["KEDRO_HERA_ARGO_SCHEMA"] = _ARGO_SCHEMA_ENV
+    proc = subprocess.run(
+        [sys.executable, str(REPO / ".ci" / "argo-schema")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(proc.stderr.strip() or f"argo-schema exited {proc.returncode}")
+    return Path(proc.stdout.strip())
+
+
+def movielens_download() -> ArchiveSource:
+    """The pipeline's pinned GroupLens archive (conf/base/globals.yml)."""
+    from reelops.datasets._download import ArchiveSource
+
+    globals_ = yaml.safe_load((REPO / "conf" / "base" / "globals.yml").read_text())
+    return ArchiveSource(**globals_["movielens_download"])
+
+
+def fetch_movielens(target: Path, source: ArchiveSource) -> Path:
+    """``target`` holding every pinned file of ``source``, downloaded when missing by
+    the pipeline's own code (each file verified by sha256 before it is written)."""
+    from reelops.datasets._download import ensure_local_file
+    from reelops.errors import DataSourceError
+
+    try:
+        for name in sorted(source.members):
+            ensure_local_file(str(target / name), source)
+    except DataSourceError as exc:
+        pytest.fail(f"MovieLens ml-latest-small: {exc}", pytrace=False)
+    return target
 
 
 def movielens_dir() -> Path:
-    """Real ml-latest-small: MOVIELENS_DIR, else the shared copy."""
-    path = Path(os.environ.get("MOVIELENS_DIR", SHARED_MOVIELENS))
-    if not (path / "ratings.csv").exists():
-        pytest.fail(f"MovieLens ml-latest-small not found at {path}; set MOVIELENS_DIR")
-    return path
+    """Real ml-latest-small: MOVIELENS_DIR, else the shared copy, else the pipeline's
+    default directory, downloaded there (verified) the first time it is needed."""
+    if os.environ.get("MOVIELENS_DIR"):
+        path = Path(os.environ["MOVIELENS_DIR"])
+        if not (path / "ratings.csv").exists():
+            pytest.fail(f"MOVIELENS_DIR={path} has no ratings.csv")
+        return path
+    for shared in SHARED_MOVIELENS:
+        if (shared / "ratings.csv").exists():
+            return shared
+    return fetch_movielens(RAW_MOVIELENS, movielens_download())
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[[str, bytes], str]]:
+    """Serve bytes at http://127.0.0.1:<port>/<name> from a background thread."""
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def publish(name: str, data: bytes) -> str:
+        (root / name).write_bytes(data)
+        return f"http://127.0.0.1:{server.server_address[1]}/{name}"
+
+    yield publish
+    server.shutdown()
 
 
 def make_project(target: Path) -> Path:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import io
 import re
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ import yaml
 from reelops.datasets import RawCSVDataset
 from reelops.datasets._download import ArchiveSource, ensure_local_file, sha256_bytes
 from reelops.errors import DataSourceError
-from tests.conftest import DATA, REPO, free_port
+from tests.conftest import DATA, REPO, fetch_movielens, free_port, movielens_download
 
 FILES = ("links.csv", "movies.csv", "ratings.csv", "tags.csv")
 
@@ -27,31 +24,6 @@ def zip_of(folder: str, files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             zf.writestr(f"{folder}/{name}", data)
     return buf.getvalue()
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[callable]:
-    """Serve bytes at http://127.0.0.1:<port>/<name> from a background thread."""
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):  # keep pytest output clean
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    def publish(name: str, data: bytes) -> str:
-        (root / name).write_bytes(data)
-        return f"http://127.0.0.1:{server.server_address[1]}/{name}"
-
-    yield publish
-    server.shutdown()
 
 
 def source_for(url: str, files: dict[str, bytes], **extra) -> ArchiveSource:
@@ -68,14 +40,49 @@ def mini_files() -> dict[str, bytes]:
 
 
 def test_pinned_member_sums_are_the_published_release(real_movielens: Path) -> None:
-    # The checksums pinned in conf are those published with the data set.
+    # The checksums pinned in conf are those of the published data set's files.
     globals_ = yaml.safe_load((REPO / "conf/base/globals.yml").read_text())
-    published = dict(
-        line.split()[::-1]
-        for line in (real_movielens / "SHA256SUMS").read_text().splitlines()
-    )
     for name, digest in globals_["movielens_download"]["members"].items():
-        assert published[name] == digest
+        assert sha256_bytes((real_movielens / name).read_bytes()) == digest
+
+
+def test_the_suite_fetches_movielens_through_the_pipeline_download(
+    serve, tmp_path: Path, real_movielens: Path
+) -> None:
+    # GIVEN the pinned archive, served from 127.0.0.1 as a zip built from a real copy
+    pinned = movielens_download()
+    archive = zip_of(
+        pinned.folder,
+        {name: (real_movielens / name).read_bytes() for name in pinned.members},
+    )
+    url = serve("ml-latest-small.zip", archive)
+    # WHEN the suite needs MovieLens and has no local copy
+    target = fetch_movielens(
+        tmp_path / "01_raw" / pinned.folder, pinned.model_copy(update={"url": url})
+    )
+    # THEN every pinned file is there, with the pinned bytes, and nothing else
+    assert sorted(p.name for p in target.iterdir()) == sorted(pinned.members)
+    for name, digest in pinned.members.items():
+        assert sha256_bytes((target / name).read_bytes()) == digest
+
+
+def test_the_suite_fails_in_one_line_when_movielens_cannot_be_fetched(
+    serve, tmp_path: Path
+) -> None:
+    # GIVEN an archive whose files are not the pinned ones
+    pinned = movielens_download()
+    url = serve("ml-latest-small.zip", zip_of(pinned.folder, mini_files()))
+    # WHEN the suite fetches it, THEN the test fails with the download's message
+    with pytest.raises(pytest.fail.Exception) as info:
+        fetch_movielens(
+            tmp_path / pinned.folder, pinned.model_copy(update={"url": url})
+        )
+    message = str(info.value)
+    assert message.startswith(
+        f"MovieLens ml-latest-small: sha256 mismatch for {pinned.folder}/links.csv in {url}: "
+    )
+    assert "\n" not in message
+    assert not (tmp_path / pinned.folder).exists()
 
 
 def test_missing_files_are_downloaded_verified_and_loaded(
