@@ -69,7 +69,10 @@ validate-pipelines: setup ## Validate pipelines/*.yml without running anything
 	$(BIN)/python -m reelops.pipeline_check
 
 # ---- images: both install from a wheelhouse made here, with no package index ----
-IMAGE ?= ghcr.io/reelops/reelops-pipeline
+# The pipeline image is what argo/ names: `kedro argo image`, i.e. image.repository
+# of conf/base/argo.yml tagged with the content hash of what goes into the image
+# (image.tag_from). GIT_SHA is provenance only (the image's GIT_SHA env).
+PIPELINE_IMAGE = $$($(KEDRO) argo image)
 GIT_SHA := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 WHEELHOUSE := build/wheelhouse
 # The Dockerfiles' base (default: the official python image); CI passes a local one.
@@ -96,9 +99,18 @@ wheelhouse: $(WHEELHOUSE)/requirements.txt ## Wheels of the locked dependencies 
 	$(UV) build --quiet --all-packages --wheel --out-dir $(WHEELHOUSE)/workspace
 	@echo "wheelhouse: $$(ls $(WHEELHOUSE)/*.whl | wc -l) locked wheels + $$(ls $(WHEELHOUSE)/workspace/*.whl | wc -l) workspace packages in $(WHEELHOUSE)"
 
+# IMAGE_FLAGS=--push also pushes it, unless the registry has that tag already (same
+# tag, same inputs: it is not rebuilt); --dry-run prints the commands only.
 .PHONY: image
-image: wheelhouse ## Build the pipeline image (needs a Docker engine) tagged with the git SHA
-	docker build $(BASE_IMAGE_ARG) --build-arg GIT_SHA=$(GIT_SHA) -t $(IMAGE):$(GIT_SHA) .
+image: setup $(if $(findstring --dry-run,$(IMAGE_FLAGS)),,wheelhouse) ## Build the pipeline image argo/ names, `kedro argo image` (IMAGE_FLAGS=--push|--dry-run)
+	@ref=$(PIPELINE_IMAGE); \
+	run() { echo "$$*"; $(if $(findstring --dry-run,$(IMAGE_FLAGS)),:,"$$@"); }; \
+	if [ -n "$(findstring --push,$(IMAGE_FLAGS))" ] && [ -z "$(findstring --dry-run,$(IMAGE_FLAGS))" ] \
+	   && docker manifest inspect "$$ref" >/dev/null 2>&1; then \
+	  echo "image: $$ref is in the registry already (same inputs): not rebuilt"; exit 0; \
+	fi; \
+	run docker build $(BASE_IMAGE_ARG) --build-arg GIT_SHA=$(GIT_SHA) -t "$$ref" .; \
+	if [ -n "$(findstring --push,$(IMAGE_FLAGS))" ]; then run docker push "$$ref"; fi
 
 .PHONY: serving-image
 serving-image: setup $(if $(findstring --dry-run,$(IMAGE_FLAGS)),,wheelhouse) ## Build the image promotion names from the last packaged bento (IMAGE_FLAGS=--push|--dry-run)
@@ -107,7 +119,7 @@ serving-image: setup $(if $(findstring --dry-run,$(IMAGE_FLAGS)),,wheelhouse) ##
 
 .PHONY: image-test
 image-test: setup ## Smoke-test both built images in Docker (after make run, image, serving-image)
-	REELOPS_PIPELINE_IMAGE=$(IMAGE):$(GIT_SHA) \
+	REELOPS_PIPELINE_IMAGE=$(PIPELINE_IMAGE) \
 	BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/bentoml_home} \
 	$(BIN)/python -m pytest -m image tests/images
 

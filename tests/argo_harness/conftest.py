@@ -12,6 +12,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from reelops.lineage import git_state
 from tests.argo_harness import (
     LocalArgo,
     S3Server,
@@ -40,14 +41,15 @@ SITE = ".site"
 ProjectFactory = Callable[[Path], Path]
 
 
-def image_env(template: WorkflowTemplate) -> dict[str, str]:
+def image_env() -> dict[str, str]:
     """The ENV of the Dockerfile's final stage, as the pipeline image has it."""
     return {
         **QUIET_ENV,  # telemetry off, PYTHONWARNINGS=ignore, MPLBACKEND=Agg
         "PYTHONPATH": f"/app/{SITE}",  # container path: the pod's copy of the image
         "PYTHONUNBUFFERED": "1",
         "MPLCONFIGDIR": "/tmp/matplotlib",
-        "GIT_SHA": template.annotations.get("kedro-hera/git-sha", "unknown"),
+        # The image's build arg: the commit it was built from (this checkout's).
+        "GIT_SHA": git_state(REPO).sha,
         "GIT_DIRTY": "false",
     }
 
@@ -161,7 +163,7 @@ def make_cluster(
             work_dir=tmp_path_factory.mktemp(bucket),
             project_factory=project_factory or from_image(image),
             bin_dir=VENV_BIN,
-            image_env=image_env(staging_template),
+            image_env=image_env(),
             cluster_env={
                 **s3_server.env,
                 "REELOPS_DATA_ROOT": f"s3://{bucket}/data",

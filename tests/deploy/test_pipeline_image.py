@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import re
+import subprocess
 
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from tests.conftest import REPO
+from tests.conftest import REPO, VENV_BIN
 
 
 def parsed() -> DockerfileParser:
@@ -57,26 +59,86 @@ def test_the_image_never_contains_local_secrets_or_data() -> None:
     assert {"conf/local", "data", ".git", ".venv"} <= set(ignored)
 
 
-def test_compiled_templates_run_the_configured_image_and_tag() -> None:
+def test_compiled_templates_run_one_content_addressed_image() -> None:
     config = yaml.safe_load((REPO / "conf/base/argo.yml").read_text())
     repository = config["image"]["repository"]
+    found = set()
     for path in sorted((REPO / "argo").glob("*/*.yaml")):
         doc = yaml.safe_load(path.read_text())
-        sha = doc["metadata"]["annotations"]["kedro-hera/git-sha"]
+        named = doc["metadata"]["annotations"]["kedro-hera/image"]
         spec = (
             doc["spec"]
             if doc["kind"] == "WorkflowTemplate"
             else doc["spec"]["workflowSpec"]
         )
         images = {
-            t["container"]["image"] for t in spec["templates"] if "container" in t
+            t["container"]["image"]
+            for t in spec.get("templates", [])
+            if "container" in t
         }
-        assert images == {f"{repository}:{sha}"}, path
+        assert images <= {named}, path
+        # no commit in the manifests: a commit that changes no input changes no file
+        assert "git-sha" not in path.read_text(), path
+        found.add(named)
+    # THEN every env runs the same image, tagged with a content hash
+    (image,) = found
+    assert re.fullmatch(rf"{re.escape(repository)}:[0-9a-f]{{16}}", image)
 
 
-def test_make_image_tags_with_the_git_sha() -> None:
-    makefile = Path(REPO / "Makefile").read_text()
-    assert (
-        "docker build $(BASE_IMAGE_ARG) --build-arg GIT_SHA=$(GIT_SHA) "
-        "-t $(IMAGE):$(GIT_SHA) ." in makefile
+def _tag_from() -> list[str]:
+    return yaml.safe_load((REPO / "conf/base/argo.yml").read_text())["image"][
+        "tag_from"
+    ]
+
+
+def test_the_tag_hashes_everything_the_image_is_built_from() -> None:
+    # GIVEN what the Dockerfile copies from the build context
+    sources = set()
+    for value in instructions("COPY"):
+        words = value.split()
+        if any(w.startswith("--from") for w in words):
+            continue
+        sources.update(w.rstrip("/") for w in words[:-1] if not w.startswith("--"))
+    # the wheelhouse is made from the lock and the workspace packages (make wheelhouse)
+    assert "build/wheelhouse" in sources
+    sources = (sources - {"build/wheelhouse"}) | {"uv.lock", "packages"}
+    tag_from = _tag_from()
+
+    def covered(source: str) -> bool:
+        return any(source == p or source.startswith(f"{p}/") for p in tag_from)
+
+    # THEN each is below a tag_from path, and so are the build's own files
+    assert [s for s in sorted(sources) if not covered(s)] == []
+    assert {"Dockerfile", ".dockerignore"} <= set(tag_from)
+    # AND nothing the image never holds (local credentials, tests, argo/) is hashed
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert not [p for p in tag_from if p in ignored or p == "conf"]
+
+
+def _make(*args: str) -> str:
+    return subprocess.run(
+        ["make", *args], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_make_image_builds_and_pushes_what_argo_names() -> None:
+    # GIVEN the reference `kedro argo image` prints
+    reference = subprocess.run(
+        [str(VENV_BIN / "kedro"), "argo", "image"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+    ).stdout.strip()
+    # WHEN make image runs (printing its commands only)
+    out = _make("image", "IMAGE_FLAGS=--dry-run --push").splitlines()
+    # THEN it builds with the commit as a label only, tagged with that reference
+    build = next(line for line in out if line.startswith("docker build"))
+    assert build.endswith(f"-t {reference} .")
+    assert "--build-arg GIT_SHA=" in build
+    assert f"docker push {reference}" in out
+    # AND make image-test runs the same image
+    assert "REELOPS_PIPELINE_IMAGE=$(.venv/bin/kedro argo image)" in _make(
+        "-n", "image-test"
     )

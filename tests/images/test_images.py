@@ -4,8 +4,10 @@ Selected by the ``image`` marker, which ``make test`` deselects: they need a Doc
 engine and the images that ``make image`` and ``make serving-image`` built after
 ``make run``. A missing engine or image is a failure here, never a skip.
 
-- The pipeline image (``REELOPS_PIPELINE_IMAGE``) runs ``kedro run --pipeline
-  data_processing`` on real MovieLens, as an Argo task does: as its non-root user,
+- The pipeline image (``REELOPS_PIPELINE_IMAGE``, ``kedro argo image``) runs
+  ``kedro run --pipeline data_processing`` on real MovieLens, as an Argo task does:
+  with the pod's security settings read from argo/ (its user, a read-only root
+  filesystem, no capabilities, no privilege escalation, the emptyDirs as tmpfs),
   tracking to a real ``mlflow server``, writing the ingest report.
 - The serving image is the one promotion names for the run's bento
   (``PromotionConfig.image_for``); it starts as the Deployment runs it (read-only
@@ -70,6 +72,31 @@ def serving_image() -> str:
     return existing_image(image)
 
 
+def argo_pod_flags(manifest: Path, *, data_dir: str) -> list[str]:
+    """``docker run`` flags giving a container what the manifest's pods get.
+
+    The pod's user, and the first container's read-only root, dropped capabilities,
+    no privilege escalation and emptyDir mounts (tmpfs; ``data_dir`` is left to
+    the caller, who mounts a host directory there to read the results).
+    """
+    doc = yaml.safe_load(manifest.read_text("utf-8"))
+    spec = doc["spec"]
+    pod = spec["securityContext"]
+    container = next(t["container"] for t in spec["templates"] if "container" in t)
+    security = container["securityContext"]
+    owner = f"uid={pod['runAsUser']},gid={pod['runAsGroup']}"
+    flags = ["--user", f"{pod['runAsUser']}:{pod['runAsGroup']}"]
+    if security.get("readOnlyRootFilesystem"):
+        flags.append("--read-only")
+    flags += [f"--cap-drop={c}" for c in security["capabilities"]["drop"]]
+    if security.get("allowPrivilegeEscalation") is False:
+        flags += ["--security-opt", "no-new-privileges"]
+    for mount in container.get("volumeMounts", []):
+        if mount["mountPath"] != data_dir:
+            flags += ["--tmpfs", f"{mount['mountPath']}:{owner}"]
+    return flags
+
+
 def test_pipeline_image_ingests_movielens_as_an_argo_task(
     pipeline_image: str, mlflow_server: str, tmp_path: Path
 ) -> None:
@@ -77,11 +104,17 @@ def test_pipeline_image_ingests_movielens_as_an_argo_task(
     data = tmp_path / "data"
     data.mkdir()
     data.chmod(0o777)
-    # WHEN the image runs the data_processing pipeline, tracking to a real server
+    pod = argo_pod_flags(
+        REPO / "argo" / "staging" / "data_processing.yaml", data_dir="/app/data"
+    )
+    assert "--read-only" in pod
+    # WHEN the image runs the data_processing pipeline as the pod would, tracking
+    # to a real server
     proc = docker(
         "run",
         "--rm",
         "--network=host",
+        *pod,
         "--volume",
         f"{movielens_dir()}:/movielens:ro",
         "--volume",

@@ -34,6 +34,7 @@ def test_commands_is_a_group_holding_argo() -> None:
     assert set(commands.commands["argo"].commands) == {  # type: ignore[attr-defined]
         "compile",
         "check",
+        "image",
         "lint",
         "submit",
         "init-run",

@@ -19,6 +19,7 @@ from kedro_hera.check import check_project, generated_files
 from kedro_hera.compile import CompileResult, compile_project
 from kedro_hera.errors import PreflightError
 from kedro_hera.files import write_files
+from kedro_hera.image import content_tag
 from kedro_hera.lint import SchemaLinter
 from kedro_hera.parameters import decode_value
 
@@ -36,9 +37,13 @@ def _load(text: str) -> dict:
     return yaml.safe_load(text)
 
 
-def _manifest(result: CompileResult, path: str) -> dict:
+def _manifest_text(result: CompileResult, path: str) -> str:
     (manifest,) = [m for m in result.manifests if m.path == path]
-    return _load(manifest.text)
+    return manifest.text
+
+
+def _manifest(result: CompileResult, path: str) -> dict:
+    return _load(_manifest_text(result, path))
 
 
 @pytest.mark.parametrize("project", [BASIC, MINIMAL], ids=lambda p: p.name)
@@ -112,10 +117,13 @@ def test_header_says_generated(basic_result: CompileResult) -> None:
 def test_workflow_template_shape(basic_result: CompileResult) -> None:
     doc = _manifest(basic_result, "prod/train.yaml")
     spec = doc["spec"]
-    # metadata carries git SHA, env and pipeline
+    # metadata carries env, pipeline and image, and nothing that names the commit
     assert doc["metadata"]["name"] == "kh-basic-train"
     assert doc["metadata"]["namespace"] == "kh-basic-prod"
-    assert doc["metadata"]["labels"]["kedro-hera/git-sha"] == FIXED_SHA
+    assert FIXED_SHA not in _manifest_text(basic_result, "prod/train.yaml")
+    assert doc["metadata"]["annotations"]["kedro-hera/image"] == (
+        f"registry.example.com/kh-basic:{content_tag(BASIC, ['src', 'pyproject.toml'])}"
+    )
     assert doc["metadata"]["labels"]["kedro-hera/env"] == "prod"
     assert doc["metadata"]["labels"]["kedro-hera/pipeline"] == "train"
     assert spec["workflowMetadata"]["labels"] == doc["metadata"]["labels"]

@@ -57,16 +57,16 @@ def test_shipped_template_documents_every_top_level_key() -> None:
         (
             _with(imagee={}),
             "argo.yml (env 'prod'): imagee: unknown key (expected one of: "
-            "active_deadline_seconds, data_root, env_vars, exit_handler, grouping, "
-            "groups, image, kedro_command, mlflow, name_prefix, namespace, "
+            "active_deadline_seconds, data_root, empty_dirs, env_vars, exit_handler, "
+            "grouping, groups, image, kedro_command, mlflow, name_prefix, namespace, "
             "node_selector, parallelism, pipelines, pod_gc, resources, retry, "
-            "schedules, secret_env_vars, server, service_account, tolerations, ttl, "
-            "working_dir)",
+            "schedules, secret_env_vars, security_context, server, service_account, "
+            "tolerations, ttl, working_dir)",
         ),
         (
             _with(image={"repository": "r", "tagg": "1"}),
             "argo.yml (env 'prod'): image.tagg: unknown key (expected one of: "
-            "pull_policy, pull_secrets, repository, tag)",
+            "pull_policy, pull_secrets, repository, tag, tag_from)",
         ),
         (
             {"namespace": "team"},

@@ -17,6 +17,7 @@ from kedro_hera._build import WORKFLOW_FAILED, WORKFLOW_SUCCEEDED
 from kedro_hera.compile import CompileResult, compile_project
 from kedro_hera.config import parse_config
 from kedro_hera.errors import ConfigError, PreflightError
+from kedro_hera.image import content_tag
 from kedro_hera.lint import SchemaLinter, hera_round_trip
 
 from .conftest import BASIC, FIXED_SHA
@@ -82,7 +83,8 @@ def test_run_step_creates_the_template_workflow_and_waits(
 
 def test_check_runs_in_the_image_with_the_env(prod_result: CompileResult) -> None:
     check = _templates(_doc(prod_result))["check"]["container"]
-    assert check["image"] == "registry.example.com/kh-basic:1.2.3"
+    tag = content_tag(BASIC, ["src", "pyproject.toml"])
+    assert check["image"] == f"registry.example.com/kh-basic:{tag}"
     assert check["command"] == ["python", "-m", "kh_basic.should_train"]
     env = {e["name"]: e for e in check["env"]}
     assert env["KEDRO_ENV"]["value"] == "prod"

@@ -38,6 +38,12 @@ from hera.workflows.models import (
 from kedro_hera._names import dns_label, label_value
 from kedro_hera.parameters import params_option
 from kedro_hera.resources import task_pod_settings
+from kedro_hera.security import (
+    container_security_context,
+    empty_dir_volumes,
+    pod_security_context,
+    volume_mounts,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -55,6 +61,7 @@ __all__ = [
     "CHECK_TASK",
     "ENTRYPOINT",
     "EXIT_TEMPLATE",
+    "IMAGE_ANNOTATION",
     "INIT_TASK",
     "RESERVED_NAMES",
     "RETRY_EXPRESSION",
@@ -86,18 +93,21 @@ WORKFLOW_SUCCEEDED = "status.phase == Succeeded"
 WORKFLOW_FAILED = "status.phase in (Failed, Error)"
 MANAGED_BY = "kedro-hera"
 LABEL_PREFIX = "kedro-hera/"
+#: Annotation of every template and cron naming the image its tasks run.
+IMAGE_ANNOTATION = f"{LABEL_PREFIX}image"
 
 
 @dataclass(frozen=True)
 class BuildInfo:
-    """Provenance stamped into the manifests.
+    """What the manifests name besides the project: the image they run.
+
+    Nothing here depends on the commit alone, so recompiling an unchanged project
+    after a commit gives the same bytes (unless the tag is the git SHA).
 
     Attributes:
-        git_sha: Commit the manifests were compiled from (``unknown`` outside git).
         image_tag: Tag of the image every task runs.
     """
 
-    git_sha: str
     image_tag: str
 
 
@@ -169,24 +179,20 @@ def image_reference(config: ArgoConfig, build: BuildInfo) -> str:
     return f"{config.image.repository}:{build.image_tag}"
 
 
-def _labels(package: str, env: str, pipeline: str, build: BuildInfo) -> dict[str, str]:
+def _labels(package: str, env: str, pipeline: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/managed-by": MANAGED_BY,
         "app.kubernetes.io/part-of": label_value(package),
         f"{LABEL_PREFIX}env": label_value(env),
-        f"{LABEL_PREFIX}git-sha": label_value(build.git_sha),
         f"{LABEL_PREFIX}pipeline": label_value(pipeline),
     }
 
 
-def _annotations(
-    env: str, pipeline: str, build: BuildInfo, image: str
-) -> dict[str, str]:
+def _annotations(env: str, pipeline: str, image: str) -> dict[str, str]:
     return {
         f"{LABEL_PREFIX}env": env,
         f"{LABEL_PREFIX}generated-by": "kedro argo compile",
-        f"{LABEL_PREFIX}git-sha": build.git_sha,
-        f"{LABEL_PREFIX}image": image,
+        IMAGE_ANNOTATION: image,
         f"{LABEL_PREFIX}pipeline": pipeline,
     }
 
@@ -242,7 +248,12 @@ def _env(config: ArgoConfig, *, run_id: bool) -> list[Env | SecretEnv]:
         Env(name=name, value=value) for name, value in sorted(plain.items())
     ]
     env.extend(
-        SecretEnv(name=name, secret_name=ref.secret, secret_key=ref.key)
+        SecretEnv(
+            name=name,
+            secret_name=ref.secret,
+            secret_key=ref.key,
+            optional=ref.optional or None,
+        )
         for name, ref in sorted(config.secret_env_vars.items())
     )
     if run_id:
@@ -287,6 +298,7 @@ def _group_container(
         tolerations=_tolerations(settings.tolerations or ()),
         labels={f"{LABEL_PREFIX}task": task.task_name},
         annotations={f"{LABEL_PREFIX}nodes": ",".join(task.nodes)},
+        **_container_security(config),
     )
 
 
@@ -303,13 +315,22 @@ def _utility_container(
         resources=_resources(config.mlflow.resources),
         retry_strategy=_retry(config),
         labels={f"{LABEL_PREFIX}task": name},
+        **_container_security(config),
         **extra,
     )
 
 
-def _init_command(
-    spec: PipelineSpec, config: ArgoConfig, build: BuildInfo
-) -> list[str]:
+def _container_security(config: ArgoConfig) -> dict[str, Any]:
+    """Security context and scratch mounts of every container kedro-hera emits."""
+    return {
+        "security_context": container_security_context(
+            config.security_context.container
+        ),
+        "volume_mounts": volume_mounts(config.empty_dirs),
+    }
+
+
+def _init_command(spec: PipelineSpec, config: ArgoConfig, image: str) -> list[str]:
     if config.mlflow.init_command:
         return list(config.mlflow.init_command)
     return [
@@ -325,7 +346,7 @@ def _init_command(
         "--tag",
         f"kedro-hera.env={spec.env}",
         "--tag",
-        f"kedro-hera.git-sha={build.git_sha}",
+        f"kedro-hera.image={image}",
         "--tag",
         f"kedro-hera.pipeline={spec.pipeline_name}",
     ]
@@ -393,6 +414,8 @@ def _workflow_level(config: ArgoConfig) -> dict[str, Any]:
         "tolerations": _tolerations(config.tolerations),
         "active_deadline_seconds": config.active_deadline_seconds,
         "parallelism": config.parallelism,
+        "security_context": pod_security_context(config.security_context.pod),
+        "volumes": empty_dir_volumes(config.empty_dirs),
     }
 
 
@@ -404,16 +427,16 @@ def build_workflow_template(
     Args:
         spec: The pipeline's tasks and parameters.
         config: The env's config.
-        build: Provenance (git SHA, image tag).
+        build: The image tag.
 
     Returns:
         The Hera WorkflowTemplate.
     """
     image = image_reference(config, build)
-    labels = _labels(spec.package_name, spec.env, spec.pipeline_name, build)
+    labels = _labels(spec.package_name, spec.env, spec.pipeline_name)
     templates: list[Any] = [_dag(spec, config)]
     if config.mlflow.enabled:
-        init_command = _init_command(spec, config, build)
+        init_command = _init_command(spec, config, image)
         templates.append(
             _utility_container(
                 INIT_TASK,
@@ -439,7 +462,7 @@ def build_workflow_template(
         name=workflow_template_name(config, spec.package_name, spec.pipeline_name),
         namespace=config.namespace,
         labels=labels,
-        annotations=_annotations(spec.env, spec.pipeline_name, build, image),
+        annotations=_annotations(spec.env, spec.pipeline_name, image),
         entrypoint=ENTRYPOINT,
         on_exit=EXIT_TEMPLATE if exit_command else None,
         arguments=[
@@ -530,6 +553,7 @@ def _follow_up_templates(
             resources=_resources(then.resources),
             retry_strategy=_retry(config),
             labels={f"{LABEL_PREFIX}task": CHECK_TASK},
+            **_container_security(config),
         ),
         Resource(
             name=submit_task,
@@ -559,14 +583,16 @@ def build_cron_workflow(
     its workflow is a DAG: create the pipeline's workflow and wait for it to
     succeed (a resource template, owned by the cron's workflow), run the check
     command, and create the follow-up pipeline's workflow when the check's
-    standard output equals ``then.when``. Creating workflows needs RBAC on
-    ``workflows.argoproj.io`` (create, get, watch, patch) for the service account.
+    standard output equals ``then.when``. The service account needs ``create``
+    (the resource templates create the workflows) and ``get`` (Argo's executor
+    polls a created workflow until a condition holds) on
+    ``workflows.argoproj.io``.
 
     Args:
         schedule: The schedule from ``argo.yml``.
         overrides: ``(argo parameter name, encoded value)`` pairs to override.
         config: The env's config.
-        build: Provenance (git SHA, image tag).
+        build: The image tag.
         package_name: The Kedro project's package.
         env: Kedro environment.
         then_overrides: Overrides of the follow-up pipeline (``then.params``).
@@ -574,11 +600,9 @@ def build_cron_workflow(
     Returns:
         The Hera CronWorkflow.
     """
-    labels = _labels(package_name, env, schedule.pipeline, build)
+    labels = _labels(package_name, env, schedule.pipeline)
     labels[f"{LABEL_PREFIX}schedule"] = schedule.name
-    annotations = _annotations(
-        env, schedule.pipeline, build, image_reference(config, build)
-    )
+    annotations = _annotations(env, schedule.pipeline, image_reference(config, build))
     common: dict[str, Any] = {
         "name": cron_workflow_name(config, package_name, schedule.name),
         "namespace": config.namespace,

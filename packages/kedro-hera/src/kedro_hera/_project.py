@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from kedro_hera._comments import yaml_key_comments
 from kedro_hera.config import ArgoConfig, parse_config
 from kedro_hera.errors import ConfigError, ProjectError
+from kedro_hera.image import GIT_SHA_TAG, ImageTag, content_tag, resolve_image_tag
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from kedro.pipeline import Pipeline
@@ -157,6 +159,8 @@ class EnvSnapshot:
         parameter_comments: YAML comments of the parameters files by dotted key.
         catalog: The env's catalog configuration.
         experiment_name: MLflow experiment of the workflow runs.
+        image_tag: The image tag argo.yml resolves to (its tag is None when it
+            falls back to the git SHA).
     """
 
     env: str
@@ -165,6 +169,7 @@ class EnvSnapshot:
     parameter_comments: Mapping[str, str]
     catalog: CatalogView
     experiment_name: str
+    image_tag: ImageTag = GIT_SHA_TAG
 
 
 def load_project(project_path: Path) -> ProjectSnapshot:
@@ -294,18 +299,26 @@ def _experiment_name(config: ArgoConfig, loader: Any) -> str:
     return str(experiment.get("name") or "Default")
 
 
-def load_env(project: ProjectSnapshot, env: str) -> EnvSnapshot:
+def load_env(
+    project: ProjectSnapshot,
+    env: str,
+    *,
+    hasher: Callable[[Path, Sequence[str]], str] = content_tag,
+) -> EnvSnapshot:
     """Load ``argo.yml``, parameters and catalog of one environment.
 
     Args:
         project: The project.
         env: Environment name.
+        hasher: Computes the content tag of ``image.tag_from`` (envs sharing the
+            paths may share a cache).
 
     Returns:
         The environment snapshot.
 
     Raises:
-        ConfigError: When the env has no ``argo.yml`` or it is invalid.
+        ConfigError: When the env has no ``argo.yml``, it is invalid, or an
+            ``image.tag_from`` path holds no file.
         ProjectError: When the env's configuration cannot be loaded.
     """
     if not (project.conf_source / env).is_dir():
@@ -340,6 +353,7 @@ def load_env(project: ProjectSnapshot, env: str) -> EnvSnapshot:
         parameter_comments=_parameter_comments(project, env, loader),
         catalog=catalog,
         experiment_name=_experiment_name(config, loader),
+        image_tag=resolve_image_tag(config.image, project.path, hasher=hasher),
     )
 
 

@@ -8,16 +8,41 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from kedro_hera._build import IMAGE_ANNOTATION
 from kedro_hera._project import git_sha, load_env, load_project
 from kedro_hera.compile import HEADER_MARKER, Manifest, compile_env, project_envs
+from kedro_hera.image import cached_content_tag
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from pathlib import Path
 
-__all__ = ["GIT_SHA_ANNOTATION", "Drift", "check_project", "generated_files"]
+    from kedro_hera._project import EnvSnapshot
 
-GIT_SHA_ANNOTATION = "kedro-hera/git-sha"
+__all__ = ["Drift", "ImageDrift", "check_project", "generated_files"]
+
+
+@dataclass(frozen=True)
+class ImageDrift:
+    """A committed manifest naming another image than a fresh compilation.
+
+    Attributes:
+        committed: Image the committed file names.
+        expected: Image a fresh compilation names.
+        source: Where the expected tag comes from (e.g. the content hash of
+            ``image.tag_from``).
+    """
+
+    committed: str
+    expected: str
+    source: str
+
+    def describe(self) -> str:
+        """One line: which image, which one was expected, and why."""
+        return (
+            f"image {self.committed} is stale: expected {self.expected}, "
+            f"from {self.source}"
+        )
 
 
 @dataclass(frozen=True)
@@ -29,12 +54,14 @@ class Drift:
         missing: Files that should exist.
         extra: Generated files that are no longer generated.
         diffs: A unified diff per stale file.
+        images: Distinct stale image references among the stale files.
     """
 
     stale: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
     diffs: Mapping[str, str] = field(default_factory=dict)
+    images: tuple[ImageDrift, ...] = ()
 
     def __bool__(self) -> bool:
         """Tell whether anything differs."""
@@ -71,7 +98,8 @@ def generated_files(output_dir: Path, envs: Iterable[str] | None = None) -> list
     return sorted(found)
 
 
-def _stamp(text: str) -> str | None:
+def _image(text: str) -> str | None:
+    """The image a manifest names (its ``kedro-hera/image`` annotation)."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -79,8 +107,14 @@ def _stamp(text: str) -> str | None:
     if not isinstance(document, dict):
         return None
     annotations = (document.get("metadata") or {}).get("annotations") or {}
-    value = annotations.get(GIT_SHA_ANNOTATION)
+    value = annotations.get(IMAGE_ANNOTATION)
     return str(value) if value else None
+
+
+def _tag(image: str) -> str:
+    """The tag of ``repository:tag`` (a registry port has no '/' after it)."""
+    repository, sep, tag = image.rpartition(":")
+    return tag if sep and "/" not in tag and repository else ""
 
 
 def _diff(path: str, old: str, new: str) -> str:
@@ -102,9 +136,11 @@ def check_project(
 ) -> Drift:
     """Compare ``output_dir`` with a fresh compilation.
 
-    The git SHA is provenance, not content: a committed file is compared with a
-    compilation stamped with the SHA it records (``kedro-hera/git-sha``), so moving
-    HEAD does not make it stale, while any other change does.
+    Nothing in the manifests depends on the commit, except the image tag of an env
+    whose argo.yml resolves none (it is then the git SHA): such a file is compared
+    with a compilation tagged with the SHA its image names, so moving HEAD does not
+    make it stale, while any other change does. A content-addressed tag
+    (``image.tag_from``) is content: a stale one makes the files stale.
 
     Args:
         project_path: Root of the Kedro project.
@@ -117,8 +153,10 @@ def check_project(
     """
     project = load_project(project_path)
     env_names = project_envs(project, envs)
-    current = git_sha(project.path)
-    snapshots = {env: load_env(project, env) for env in env_names}
+    hasher = cached_content_tag()
+    snapshots = {env: load_env(project, env, hasher=hasher) for env in env_names}
+    needs_sha = any(s.image_tag.tag is None for s in snapshots.values())
+    current = git_sha(project.path) if needs_sha else "unknown"
     cache: dict[tuple[str, str], dict[str, Manifest]] = {}
 
     def compiled(env: str, sha: str) -> dict[str, Manifest]:
@@ -131,7 +169,9 @@ def check_project(
         path: m for env in env_names for path, m in compiled(env, current).items()
     }
     existing = generated_files(output_dir, None if envs is None else env_names)
-    stale, diffs = [], {}
+    stale: list[str] = []
+    diffs: dict[str, str] = {}
+    images: dict[str, ImageDrift] = {}
     for path, manifest in sorted(expected.items()):
         file = output_dir / path
         if not file.is_file():
@@ -139,15 +179,48 @@ def check_project(
         text = file.read_text(encoding="utf-8")
         if text == manifest.text:
             continue
-        stamp = _stamp(text)
-        env = path.split("/", 1)[0]
-        if stamp and stamp != current:
-            restamped = compiled(env, stamp).get(path)
-            if restamped is not None and restamped.text == text:
-                continue
-            manifest = restamped or manifest  # noqa: PLW2901 - diff the closest match
+        snapshot = snapshots[path.split("/", 1)[0]]
+        closest = _closest(snapshot, text, manifest, compiled, current)
+        if closest is None:
+            continue
         stale.append(path)
-        diffs[path] = _diff(path, text, manifest.text)
+        diffs[path] = _diff(path, text, closest.text)
+        drift = _image_drift(snapshot, text, closest.text)
+        if drift is not None:
+            images.setdefault(drift.committed, drift)
     missing = sorted(path for path in expected if not (output_dir / path).is_file())
     extra = sorted(path for path in existing if path not in expected)
-    return Drift(tuple(stale), tuple(missing), tuple(extra), diffs)
+    return Drift(
+        tuple(stale), tuple(missing), tuple(extra), diffs, tuple(images.values())
+    )
+
+
+def _closest(
+    snapshot: EnvSnapshot,
+    text: str,
+    manifest: Manifest,
+    compiled: Callable[[str, str], dict[str, Manifest]],
+    current: str,
+) -> Manifest | None:
+    """The compilation to diff ``text`` with, or None when ``text`` is up to date.
+
+    When the env's tag is the git SHA, the file is compared with a compilation
+    tagged with the SHA it names.
+    """
+    if snapshot.image_tag.tag is not None:
+        return manifest
+    image = _image(text)
+    recorded = _tag(image) if image else ""
+    if not recorded or recorded == current:
+        return manifest
+    restamped = compiled(snapshot.env, recorded).get(manifest.path)
+    if restamped is not None and restamped.text == text:
+        return None
+    return restamped or manifest
+
+
+def _image_drift(snapshot: EnvSnapshot, old: str, new: str) -> ImageDrift | None:
+    committed, expected = _image(old), _image(new)
+    if committed is None or expected is None or committed == expected:
+        return None
+    return ImageDrift(committed, expected, snapshot.image_tag.describe())

@@ -150,8 +150,60 @@ def check_command(
         )
         if paths
     ]
+    parts += [image.describe() for image in drift.images]
     msg = f"{output_dir}/ is out of date ({'; '.join(parts)}); run `kedro argo compile`"
     raise click.ClickException(msg)
+
+
+@argo.command(name="image")
+@click.option(
+    "--env",
+    "-e",
+    "env",
+    default=None,
+    help="Kedro environment. Default: every env with an argo.yml, which must "
+    "all name the same image.",
+)
+@click.option(
+    "--files",
+    is_flag=True,
+    help="List the files whose content makes the tag (image.tag_from) instead.",
+)
+@click.pass_context
+@_fail_cleanly
+def image_command(ctx: click.Context, env: str | None, files: bool) -> None:
+    """Print the image reference (repository:tag) the manifests of an env name."""
+    from kedro_hera._build import BuildInfo, image_reference
+    from kedro_hera._project import git_sha, load_env, load_project
+    from kedro_hera.compile import project_envs
+    from kedro_hera.errors import ConfigError
+    from kedro_hera.image import cached_content_tag, tag_source_files
+
+    project = load_project(_project_path(ctx))
+    hasher = cached_content_tag()
+    snapshots = [
+        load_env(project, name, hasher=hasher)
+        for name in project_envs(project, [env] if env else None)
+    ]
+    if files:
+        paths = sorted({p for s in snapshots for p in s.image_tag.paths})
+        for name in tag_source_files(project.path, paths) if paths else []:
+            click.echo(name)
+        return
+    sha = (
+        git_sha(project.path)
+        if any(s.image_tag.tag is None for s in snapshots)
+        else "unknown"
+    )
+    references = {
+        s.env: image_reference(s.config, BuildInfo(image_tag=s.image_tag.tag or sha))
+        for s in snapshots
+    }
+    if len(set(references.values())) > 1:
+        found = ", ".join(f"{name}: {ref}" for name, ref in references.items())
+        msg = f"envs name different images ({found}); pass --env"
+        raise ConfigError(msg)
+    click.echo(next(iter(references.values())))
 
 
 @argo.command(name="lint")

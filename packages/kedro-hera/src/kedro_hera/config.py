@@ -8,6 +8,8 @@ report into one line that names each bad key.
 
 from __future__ import annotations
 
+import posixpath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
@@ -22,6 +24,7 @@ from pydantic import (
 from kedro_hera._names import is_dns_label
 from kedro_hera._quantity import parse_cpu, parse_memory
 from kedro_hera.errors import ConfigError
+from kedro_hera.security import EmptyDirConfig, SecurityContextConfig
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -187,15 +190,42 @@ class GroupingConfig(_Model):
 
 
 class ImageConfig(_Model):
-    """The container image every task runs."""
+    """The container image every task runs.
+
+    The tag is, in this order: ``$KEDRO_HERA_IMAGE_TAG``, ``tag``, the content
+    hash of the files below ``tag_from`` (see :mod:`kedro_hera.image`), the git SHA.
+    """
 
     repository: str
-    tag: str | None = Field(
+    tag: str | None = Field(default=None, description="A pinned tag.")
+    tag_from: list[str] | None = Field(
         default=None,
-        description="Defaults to $KEDRO_HERA_IMAGE_TAG, then the git SHA.",
+        min_length=1,
+        description="Project paths (files or directories) whose content hash is "
+        "the tag: whatever goes into the image.",
     )
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     pull_secrets: list[str] = []
+
+    @field_validator("tag_from")
+    @classmethod
+    def _relative_paths(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for path in value:
+            parts = PurePosixPath(path).parts
+            normalized = posixpath.normpath(path) == path and "\\" not in path
+            if path.startswith("/") or ".." in parts or path == "." or not normalized:
+                msg = (
+                    f"'{path}' is not a normalized relative POSIX path inside the "
+                    "project (expected e.g. 'src' or 'conf/base')"
+                )
+                raise ValueError(msg)
+        duplicates = sorted({p for p in value if value.count(p) > 1})
+        if duplicates:
+            msg = f"paths must be unique, got {duplicates} more than once"
+            raise ValueError(msg)
+        return value
 
 
 class RetryConfig(_Model):
@@ -339,6 +369,10 @@ class SecretEnvVar(_Model):
 
     secret: str
     key: str
+    optional: bool = Field(
+        default=False,
+        description="Start the pod (variable unset) when the secret or key is absent.",
+    )
 
 
 class ArgoConfig(_Model):
@@ -373,6 +407,8 @@ class ArgoConfig(_Model):
     pod_gc: PodGCConfig = PodGCConfig()
     node_selector: dict[str, str] = {}
     tolerations: list[TolerationConfig] = []
+    security_context: SecurityContextConfig = SecurityContextConfig()
+    empty_dirs: list[EmptyDirConfig] = []
     active_deadline_seconds: int | None = Field(default=None, gt=0)
     parallelism: int | None = Field(default=None, gt=0)
     schedules: list[ScheduleConfig] = []
@@ -395,6 +431,19 @@ class ArgoConfig(_Model):
         if duplicates:
             msg = f"schedule names must be unique, got {duplicates} more than once"
             raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _unique_empty_dirs(self) -> ArgoConfig:
+        for what in ("name", "mount_path"):
+            values = [getattr(d, what) for d in self.empty_dirs]
+            duplicates = sorted({v for v in values if values.count(v) > 1})
+            if duplicates:
+                msg = (
+                    f"empty_dirs: each {what} must be unique, got {duplicates} "
+                    "more than once"
+                )
+                raise ValueError(msg)
         return self
 
 
