@@ -155,11 +155,12 @@ rollback: setup ## Restore ENV's previous model from git history (make rollback 
 	$(KEDRO) promote --rollback $(ENV) $(PROMOTE_FLAGS)
 
 .PHONY: deploy-check
-deploy-check: setup ## Overlay images match deploy/environments; render deploy/overlays/$(ENV) and validate it
+deploy-check: setup ## Overlay images match deploy/environments; render deploy/overlays/$(ENV) and deploy/pipeline/overlays/$(ENV), validate them
 	@mkdir -p build
 	$(BIN)/python -m reelops.promotion.overlay
 	kubectl kustomize deploy/overlays/$(ENV) > build/deploy-$(ENV).yaml
-	$(BIN)/kubernetes-validate --strict build/deploy-$(ENV).yaml
+	kubectl kustomize deploy/pipeline/overlays/$(ENV) > build/deploy-pipeline-$(ENV).yaml
+	$(BIN)/kubernetes-validate --strict build/deploy-$(ENV).yaml build/deploy-pipeline-$(ENV).yaml
 
 .PHONY: serve
 serve: setup ## Serve the newest packaged bento on http://127.0.0.1:3000 (after make run)

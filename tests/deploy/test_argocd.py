@@ -20,13 +20,12 @@ def test_application_points_at_the_env_overlay_and_pipelines(env: str) -> None:
     assert f"deploy/overlays/{env}" in paths
     for path in paths:
         assert (REPO / path).is_dir(), path
-    if env != "dev":
-        assert f"argo/{env}" in paths
-        argo_ns = {
-            yaml.safe_load(p.read_text())["metadata"]["namespace"]
-            for p in (REPO / f"argo/{env}").glob("*.yaml")
-        }
-        assert argo_ns == {f"reelops-{env}"}
+    assert f"argo/{env}" in paths
+    argo_ns = {
+        yaml.safe_load(p.read_text())["metadata"]["namespace"]
+        for p in (REPO / f"argo/{env}").glob("*.yaml")
+    }
+    assert argo_ns == {f"reelops-{env}"}
     assert app["spec"]["syncPolicy"]["automated"]["selfHeal"] is True
 
 
