@@ -61,7 +61,8 @@ def test_compile_refuses_an_unpersisted_intermediate(image, tmp_path: Path) -> N
         "staging",
         "--output-dir",
         str(out),
-        env=local_env(project),
+        # The image holds no Dockerfile or uv.lock, which image.tag_from hashes.
+        env={**local_env(project), "KEDRO_HERA_IMAGE_TAG": "pinned"},
         check=False,
     )
     # THEN compilation fails with one line naming the dataset and both tasks
