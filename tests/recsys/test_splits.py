@@ -9,6 +9,7 @@ import pytest
 from recsys import (
     InvalidInputError,
     InvalidParameterError,
+    hash_split,
     leave_last_n_split,
     random_split,
     temporal_split,
@@ -117,3 +118,56 @@ def test_leave_last_n_test_users_are_all_known_in_train(ratings):
     train, test = leave_last_n_split(ratings, n=1)
     assert set(test["user_id"]) <= set(train["user_id"])
     assert np.isin(test["user_id"], train["user_id"]).all()
+
+
+def test_hash_split_is_a_seeded_partition_near_the_test_share(ratings):
+    train, test = hash_split(ratings, test_size=0.2, seed=3)
+    _assert_partition(ratings, train, test)
+    share = len(test) / len(ratings)
+    assert abs(share - 0.2) < 4 * np.sqrt(0.2 * 0.8 / len(ratings))
+    _, again = hash_split(ratings, test_size=0.2, seed=3)
+    pd.testing.assert_frame_equal(test, again)
+    _, other = hash_split(ratings, test_size=0.2, seed=4)
+    assert not test.index.equals(other.index)
+
+
+def test_hash_split_keeps_every_pair_on_its_side_when_rows_are_added(ratings):
+    # GIVEN the split of the ratings, then the same ratings with new ones appended
+    # and shuffled (feedback arriving)
+    _, test = hash_split(ratings, test_size=0.2, seed=7)
+    extra = pd.DataFrame(
+        {
+            "user_id": np.arange(100_000, 100_300),
+            "movie_id": np.arange(300) % 7 + 1,
+            "rating": 4.0,
+            "timestamp": 1_600_000_000,
+        }
+    )
+    grown = pd.concat([ratings, extra], ignore_index=True).sample(
+        frac=1, random_state=0
+    )
+    _, grown_test = hash_split(grown, test_size=0.2, seed=7)
+    # THEN every held-out pair is still held out, and no trained pair moved to test
+    pairs = set(zip(test["user_id"], test["movie_id"], strict=True))
+    grown_pairs = set(zip(grown_test["user_id"], grown_test["movie_id"], strict=True))
+    old = set(zip(ratings["user_id"], ratings["movie_id"], strict=True))
+    assert grown_pairs & old == pairs
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"test_size": 0}, "test_size must be a float in (0, 1), got 0"),
+        ({"test_size": 1.0}, "test_size must be a float in (0, 1), got 1.0"),
+        ({"test_size": 100}, "test_size must be a float in (0, 1), got 100"),
+        ({"seed": 1.5}, "seed must be an int, got 1.5"),
+    ],
+)
+def test_hash_split_validates_its_parameters(ratings, kwargs, message):
+    with pytest.raises(InvalidParameterError, match=re.escape(message)):
+        hash_split(ratings, **kwargs)
+
+
+def test_hash_split_requires_user_and_movie_columns(ratings):
+    with pytest.raises(InvalidInputError, match=re.escape("missing column(s)")):
+        hash_split(ratings.drop(columns=["movie_id"]))

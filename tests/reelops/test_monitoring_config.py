@@ -41,7 +41,8 @@ def test_replay_triggers_on_the_same_thresholds() -> None:
     # THEN the triggered policy uses the monitoring defaults and the bias model
     assert replay.monitoring == MonitoringConfig()
     assert replay.estimator.name == "bias"
-    assert replay.registered_model_name != "reelops-recommender"
+    registry = _params("catalog_monitoring.yml")["replay_{policy}.registered_model"]
+    assert registry["model_name"] == "reelops-replay-recommender"
 
 
 def test_replay_namespaces_name_their_policy() -> None:

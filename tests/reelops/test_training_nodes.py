@@ -6,16 +6,15 @@ import re
 
 import pandas as pd
 import pytest
+import yaml
 
 from reelops.challenger import ChallengerPackage, Rejection
 from reelops.errors import ConfigError
 from reelops.nodes import training
 
-SELECTION = {
-    "primary_metric": "rmse",
-    "baseline": "bias",
-    "min_improvement_over_baseline": 0.02,
-    "champion_tolerance": 0.01,
+SELECTION = {"primary_metric": "rmse", "baseline": "bias"}
+GATES = {
+    "training": {"min_improvement_over_baseline": 0.02, "champion_tolerance": 0.01}
 }
 
 
@@ -37,7 +36,7 @@ def ratings(n_users: int = 30, n_movies: int = 20) -> pd.DataFrame:
 
 
 def test_best_candidate_passing_every_gate_is_registered() -> None:
-    decision = training.select_champion(table(bias=0.90, mf=0.85), {}, SELECTION)
+    decision = training.select_champion(table(bias=0.90, mf=0.85), {}, SELECTION, GATES)
     assert decision["champion"] == "mf"
     assert decision["register"] is True
     assert decision["reasons"] == []
@@ -47,7 +46,7 @@ def test_best_candidate_passing_every_gate_is_registered() -> None:
 
 
 def test_candidate_not_beating_baseline_by_margin_is_refused() -> None:
-    decision = training.select_champion(table(bias=0.90, mf=0.89), {}, SELECTION)
+    decision = training.select_champion(table(bias=0.90, mf=0.89), {}, SELECTION, GATES)
     assert decision["register"] is False
     assert decision["reasons"] == [
         "mf rmse=0.89 does not beat baseline bias (0.9) by 2.0%"
@@ -55,14 +54,16 @@ def test_candidate_not_beating_baseline_by_margin_is_refused() -> None:
 
 
 def test_baseline_itself_never_passes() -> None:
-    decision = training.select_champion(table(bias=0.80, mf=0.90), {}, SELECTION)
+    decision = training.select_champion(table(bias=0.80, mf=0.90), {}, SELECTION, GATES)
     assert decision["champion"] == "bias"
     assert decision["register"] is False
 
 
 def test_regression_against_the_registered_champion_is_refused() -> None:
     champion = {"rmse": 0.80, "ndcg@10": 0.2}
-    decision = training.select_champion(table(bias=0.90, mf=0.85), champion, SELECTION)
+    decision = training.select_champion(
+        table(bias=0.90, mf=0.85), champion, SELECTION, GATES
+    )
     assert decision["register"] is False
     assert decision["gates"]["not_worse_than_champion"]["passed"] is False
     assert decision["reasons"] == [
@@ -72,13 +73,17 @@ def test_regression_against_the_registered_champion_is_refused() -> None:
 
 def test_within_tolerance_of_the_champion_passes() -> None:
     champion = {"rmse": 0.845, "ndcg@10": 0.2}
-    decision = training.select_champion(table(bias=0.90, mf=0.85), champion, SELECTION)
+    decision = training.select_champion(
+        table(bias=0.90, mf=0.85), champion, SELECTION, GATES
+    )
     assert decision["register"] is True
 
 
 def test_higher_is_better_metrics_rank_descending() -> None:
     cfg = {**SELECTION, "primary_metric": "ndcg@10"}
-    decision = training.select_champion(table(bias=0.90, mf=0.85, ease=0.7), {}, cfg)
+    decision = training.select_champion(
+        table(bias=0.90, mf=0.85, ease=0.7), {}, cfg, GATES
+    )
     assert decision["ranking"][0] == "ease"
     assert decision["register"] is True
 
@@ -91,7 +96,7 @@ def test_unknown_primary_metric_is_a_clear_error() -> None:
             "primary metric 'auc' is not measured (expected one of: ndcg@10, rmse)"
         ),
     ):
-        training.select_champion(table(bias=0.9, mf=0.8), {}, cfg)
+        training.select_champion(table(bias=0.9, mf=0.8), {}, cfg, GATES)
 
 
 def test_unknown_selection_key_is_a_clear_error() -> None:
@@ -99,11 +104,11 @@ def test_unknown_selection_key_is_a_clear_error() -> None:
         ConfigError,
         match=re.escape("parameters 'selection': unknown key 'primary'"),
     ):
-        training.select_champion(table(bias=0.9), {}, {"primary": "rmse"})
+        training.select_champion(table(bias=0.9), {}, {"primary": "rmse"}, GATES)
 
 
 def test_rejected_decision_packages_a_rejection() -> None:
-    decision = training.select_champion(table(bias=0.90, mf=0.89), {}, SELECTION)
+    decision = training.select_champion(table(bias=0.90, mf=0.89), {}, SELECTION, GATES)
     package = training.package_challenger(decision, table(bias=0.9, mf=0.89), ratings())
     assert isinstance(package, Rejection)
     assert package.reasons == decision["reasons"]
@@ -167,10 +172,74 @@ def test_candidate_evaluation_reports_every_metric() -> None:
             },
             {},
             SELECTION,
+            GATES,
         ),
         {"split": {}, "candidates": {"mf": metrics}},
-        train,
+        data,
         mf=model,
     )
     assert isinstance(package, ChallengerPackage)
     assert list(package.input_example.dtypes) == ["int64", "int64"]
+    # THEN the served model is the same configuration fitted on every rating, and
+    # the split's fit rides along as the evaluation estimator
+    assert package.evaluation_estimator is model
+    assert package.estimator is not model
+    assert package.estimator.get_params() == model.get_params()
+    assert package.tags["served_fit.ratings"] == str(len(data))
+    assert set(package.estimator.user_ids_) == set(data["user_id"])
+    assert set(package.estimator.movie_ids_) == set(data["movie_id"])
+    assert set(model.movie_ids_) == set(train["movie_id"])
+
+
+def test_gates_come_from_gates_yml_and_an_unknown_gate_is_a_clear_error() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("gates.yml 'training': unknown key 'tolerance'"),
+    ):
+        training.select_champion(
+            table(bias=0.9, mf=0.8),
+            {},
+            SELECTION,
+            {"training": {**GATES["training"], "tolerance": 1}},
+        )
+
+
+def test_the_gate_limits_are_not_parameters() -> None:
+    # GIVEN the committed parameters and gates
+    from tests.conftest import REPO
+
+    params = yaml.safe_load((REPO / "conf/base/parameters_training.yml").read_text())
+    gates = yaml.safe_load((REPO / "conf/base/gates.yml").read_text())
+    # THEN no parameter names a gate limit or where the model is registered
+    assert set(params["selection"]) == {
+        "primary_metric",
+        "secondary_metric",
+        "baseline",
+    }
+    assert set(gates["training"]) == {
+        "min_improvement_over_baseline",
+        "champion_tolerance",
+    }
+
+
+def test_the_default_split_keeps_held_out_pairs_when_feedback_is_appended() -> None:
+    data = ratings()
+    _, test, summary = training.split_ratings(data, {"seed": 3})
+    assert summary["strategy"] == "hash"
+    more = pd.concat(
+        [
+            data,
+            pd.DataFrame(
+                {
+                    "user_id": [999] * 5,
+                    "movie_id": range(1, 6),
+                    "rating": 4.0,
+                    "timestamp": 2_000_000_000,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    _, grown, _ = training.split_ratings(more, {"seed": 3})
+    old = grown[grown["user_id"] != 999].reset_index(drop=True)
+    pd.testing.assert_frame_equal(old, test)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
+import yaml
 
 from tests.conftest import make_project, movielens_subset, run_kedro
 
@@ -88,7 +91,7 @@ def test_comparison_report_has_every_candidate_metric_and_the_split(
             "predict_seconds",
         }
     split = comparison["split"]
-    assert split["strategy"] == "random" and split["seed"] == 42
+    assert split["strategy"] == "hash" and split["seed"] == 42
     train = pd.read_parquet(trained["project"] / "data/05_model_input/train.parquet")
     test = pd.read_parquet(trained["project"] / "data/05_model_input/test.parquet")
     assert (split["n_train"], split["n_test"]) == (len(train), len(test))
@@ -122,18 +125,47 @@ def test_two_runs_give_identical_metrics_and_model_files(trained: dict) -> None:
     assert trained["first"]["hashes"] == trained["second"]["hashes"]
 
 
-def test_candidate_not_beating_the_baseline_is_not_registered(trained: dict) -> None:
-    client = trained["client"]
-    before = client.get_model_version_by_alias(MODEL, "challenger").version
-    run_kedro(
+@contextmanager
+def gates(project: Path, **training: float) -> Iterator[None]:
+    """``conf/base/gates.yml`` changed for a run (as a reviewed pull request would)."""
+    path = project / "conf/base/gates.yml"
+    original = path.read_text()
+    config = yaml.safe_load(original)
+    config["training"].update(training)
+    path.write_text(yaml.safe_dump(config))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+
+
+def test_a_gate_limit_is_not_a_run_parameter(trained: dict) -> None:
+    # WHEN a run tries to lower a gate from the command line (or the Argo UI)
+    proc = run_kedro(
         trained["project"],
         "run",
         "--pipeline",
         "training",
         "--params",
-        "selection.min_improvement_over_baseline=100.0",
+        "selection.min_improvement_over_baseline=-1.0",
         env=trained["env"],
+        check=False,
     )
+    # THEN it is refused in one line
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith(
+        "Error: parameters 'selection': unknown key 'min_improvement_over_baseline' "
+        "(expected one of: baseline, primary_metric, secondary_metric)"
+    )
+
+
+def test_candidate_not_beating_the_baseline_is_not_registered(trained: dict) -> None:
+    client = trained["client"]
+    before = client.get_model_version_by_alias(MODEL, "challenger").version
+    with gates(trained["project"], min_improvement_over_baseline=100.0):
+        run_kedro(
+            trained["project"], "run", "--pipeline", "training", env=trained["env"]
+        )
     decision = json.loads(
         (trained["project"] / "data/08_reporting/champion_decision.json").read_text()
     )
@@ -160,15 +192,16 @@ def test_candidate_worse_than_the_champion_is_not_registered(trained: dict) -> N
         "mf": "mf.estimator.params.n_epochs=0",
         "item_knn": "item_knn.estimator.params.k=1",
     }[champion]
-    run_kedro(
-        trained["project"],
-        "run",
-        "--pipeline",
-        "training",
-        "--params",
-        f"{degrade},selection.min_improvement_over_baseline=0.0",
-        env=trained["env"],
-    )
+    with gates(trained["project"], min_improvement_over_baseline=0.0):
+        run_kedro(
+            trained["project"],
+            "run",
+            "--pipeline",
+            "training",
+            "--params",
+            degrade,
+            env=trained["env"],
+        )
     decision = json.loads(
         (trained["project"] / "data/08_reporting/champion_decision.json").read_text()
     )

@@ -94,8 +94,6 @@ def make_bundle(
             "champion": type(estimator).__name__.lower(),
             "register": True,
             "reasons": [],
-            "registered_model_name": MODEL,
-            "alias": "challenger",
         },
         challenger_model=estimator,
         challenger_version={

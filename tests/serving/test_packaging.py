@@ -45,8 +45,6 @@ DECISION = {
     "champion": "ease",
     "register": True,
     "reasons": [],
-    "registered_model_name": MODEL,
-    "alias": "challenger",
 }
 VERSION = {
     "model_name": MODEL,

@@ -41,7 +41,12 @@ from recsys.mf import MatrixFactorization
 from recsys.popularity import PopularityRecommender
 from recsys.registry import ESTIMATORS, make_estimator
 from recsys.results import Recommendations, SimilarItems
-from recsys.splits import leave_last_n_split, random_split, temporal_split
+from recsys.splits import (
+    hash_split,
+    leave_last_n_split,
+    random_split,
+    temporal_split,
+)
 from recsys.synthetic import make_movielens_like
 
 __all__ = [
@@ -65,6 +70,7 @@ __all__ = [
     "UnknownEstimatorError",
     "coverage_at_k_score",
     "evaluate_ranking",
+    "hash_split",
     "leave_last_n_split",
     "mae_error",
     "make_estimator",

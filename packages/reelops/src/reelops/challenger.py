@@ -15,15 +15,21 @@ __all__ = ["ChallengerPackage", "Rejection"]
 
 @dataclass(frozen=True, eq=False)
 class ChallengerPackage:
-    """A candidate that passed every gate, with what its registry entry records."""
+    """A candidate that passed every gate, with what its registry entry records.
+
+    ``estimator`` is the model to serve; ``evaluation_estimator`` the same
+    configuration fitted on the training part of the split only, which promotion
+    gates evaluate on held-out pairs it never saw (``None``: the served one is
+    evaluated). Where it is registered (name, alias) is the registry dataset's
+    configuration, never the package's.
+    """
 
     candidate: str
     estimator: BaseRecommender
-    model_name: str
-    alias: str
     metrics: dict[str, float]
     input_example: pd.DataFrame
     tags: dict[str, str] = field(default_factory=dict)
+    evaluation_estimator: BaseRecommender | None = None
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,19 @@ MLflow pyfunc model (signature and input example included) in the active run,
 registers a new version and points an alias (``challenger``) at it. Saving a
 :class:`~reelops.challenger.Rejection` registers nothing and records why on the run.
 Loading returns the estimator behind an alias (``champion``), or ``None``.
+
+A version holds two estimators: ``estimator``, the one served (fitted on every
+rating), and ``evaluation_estimator``, the same configuration fitted on the split's
+training part, which is what gates score on held-out pairs
+(:func:`load_estimator` with ``which="evaluation"``). Versions registered before
+there were two have only the first, which then stands for both.
 """
 
 import logging
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import mlflow
 import mlflow.pyfunc
@@ -23,7 +29,10 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from reelops.challenger import ChallengerPackage, Rejection
 
-__all__ = ["RecommenderModel", "RegisteredModelDataset"]
+__all__ = ["RecommenderModel", "RegisteredModelDataset", "load_estimator"]
+
+#: Which of a version's estimators: the one served, or the split's fit.
+Which = Literal["served", "evaluation"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +49,20 @@ class RecommenderModel(PythonModel):
     """
 
     estimator: Any = None
+    evaluation_artifact: str | None = None
 
     def load_context(self, context: PythonModelContext) -> None:
-        """Unpickle the estimator artifact."""
+        """Unpickle the served estimator; remember where the evaluation one is."""
         with Path(context.artifacts["estimator"]).open("rb") as handle:
             self.estimator = pickle.load(handle)  # noqa: S301 - our own artifact
+        self.evaluation_artifact = context.artifacts.get("evaluation_estimator")
+
+    def evaluation_estimator(self) -> Any:
+        """The split's fit, or the served estimator for a version that has none."""
+        if self.evaluation_artifact is None:
+            return self.estimator
+        with Path(self.evaluation_artifact).open("rb") as handle:
+            return pickle.load(handle)  # noqa: S301 - our own artifact
 
     def predict(
         self,
@@ -59,6 +77,24 @@ class RecommenderModel(PythonModel):
         return pd.DataFrame({"rating": ratings, "cold_start": fallback})
 
 
+def load_estimator(uri: str, which: Which = "served") -> Any:
+    """The estimator of the registered model at ``uri`` (``models:/name/3``, ...).
+
+    Raises:
+        MlflowException: No such model, version or alias.
+    """
+    wrapper = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    if which == "evaluation":
+        if wrapper.evaluation_artifact is None:
+            logger.warning(
+                "%s has no evaluation estimator (registered before there was one): "
+                "the served one, fitted on every rating, is scored instead",
+                uri,
+            )
+        return wrapper.evaluation_estimator()
+    return wrapper.estimator
+
+
 class RegisteredModelDataset(AbstractDataset[Any, Any]):
     """Register challengers / load the model behind an alias.
 
@@ -68,6 +104,7 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
           type: reelops.datasets.RegisteredModelDataset
           model_name: reelops-recommender
           alias: challenger
+          estimator: served      # or evaluation: the split's fit (loading only)
     """
 
     def __init__(
@@ -75,23 +112,33 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         *,
         model_name: str,
         alias: str,
+        estimator: Which = "served",
         artifact_path: str = "model",
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Create the dataset for ``model_name@alias``."""
+        if estimator not in {"served", "evaluation"}:
+            raise DatasetError(
+                f"estimator must be 'served' or 'evaluation', got '{estimator}'"
+            )
         self._model_name = model_name
         self._alias = alias
+        self._which: Which = estimator
         self._artifact_path = artifact_path
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"model_name": self._model_name, "alias": self._alias}
+        return {
+            "model_name": self._model_name,
+            "alias": self._alias,
+            "estimator": self._which,
+        }
 
     def load(self) -> Any:
         """The estimator registered under the alias, or ``None`` when there is none."""
         uri = f"models:/{self._model_name}@{self._alias}"
         try:
-            model = mlflow.pyfunc.load_model(uri)
+            return load_estimator(uri, self._which)
         except MlflowException as exc:
             if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(
                 exc
@@ -99,7 +146,6 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
                 logger.info("no model registered as %s", uri)
                 return None
             raise DatasetError(f"cannot load {uri}: {exc.message}") from exc
-        return model.unwrap_python_model().estimator
 
     def save(self, data: ChallengerPackage | Rejection) -> None:
         """Register ``data`` (and move the alias), or record its rejection."""
@@ -126,16 +172,23 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "estimator.pkl"
             path.write_bytes(pickle.dumps(pkg.estimator, protocol=5))
+            artifacts = {"estimator": str(path)}
+            if pkg.evaluation_estimator is not None:
+                evaluation = Path(tmp) / "evaluation_estimator.pkl"
+                evaluation.write_bytes(
+                    pickle.dumps(pkg.evaluation_estimator, protocol=5)
+                )
+                artifacts["evaluation_estimator"] = str(evaluation)
             wrapper = RecommenderModel()
             wrapper.estimator = pkg.estimator
             output = wrapper.predict(None, pkg.input_example)
             info = mlflow.pyfunc.log_model(
                 name=self._artifact_path,
                 python_model=RecommenderModel(),
-                artifacts={"estimator": str(path)},
+                artifacts=artifacts,
                 signature=infer_signature(pkg.input_example, output),
                 input_example=pkg.input_example,
-                registered_model_name=pkg.model_name,
+                registered_model_name=self._model_name,
             )
         client = mlflow.MlflowClient()
         version = str(info.registered_model_version)
@@ -144,7 +197,7 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         lineage = {k: run_tags[k] for k in _LINEAGE_TAGS if k in run_tags}
         if run is not None:
             lineage["mlflow.run_id"] = run.info.run_id
-        client.set_registered_model_alias(pkg.model_name, pkg.alias, version)
+        client.set_registered_model_alias(self._model_name, self._alias, version)
         for key, value in {
             "candidate": pkg.candidate,
             **{
@@ -154,7 +207,7 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
             **lineage,
             **pkg.tags,
         }.items():
-            client.set_model_version_tag(pkg.model_name, version, key, value)
+            client.set_model_version_tag(self._model_name, version, key, value)
         mlflow.set_tags(
             {
                 "challenger.registered": "true",
@@ -163,5 +216,5 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
             }
         )
         logger.info(
-            "registered %s version %s as @%s", pkg.model_name, version, pkg.alias
+            "registered %s version %s as @%s", self._model_name, version, self._alias
         )

@@ -87,8 +87,8 @@ def assemble_serving_bundle(  # noqa: PLR0917 - one input per dataset
         return _skipped(f"this run did not register {candidate}: {reasons}")
     if challenger_model is None or challenger_version is None:
         raise ValueError(
-            f"the run registered {candidate} but no model is registered as "
-            f"{champion_decision['registered_model_name']}@{champion_decision['alias']}"
+            f"the run registered {candidate} but the challenger_model dataset finds "
+            "no model behind its alias"
         )
     if not challenger_version["registered_in_active_run"]:
         raise ValueError(
@@ -182,8 +182,11 @@ def serving_tags(
             f"expected the newest bento to have version {version}, got {got!r}"
         )
     tag = str(serving_bento["tag"])
-    return {
+    tags = {
         "packaged": "true",
         "model_tag": str(packaging_summary["model_tag"]),
         "bento_tag": tag,
     }
+    if serving_bento.get("archive"):
+        tags["bento_archive"] = str(serving_bento["archive"])
+    return tags

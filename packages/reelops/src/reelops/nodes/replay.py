@@ -92,9 +92,6 @@ class ReplayConfig(BaseModel):
     estimator: EstimatorSpec = EstimatorSpec(name="bias")
     seed: int = 42
     holdout_days: float = Field(default=90, gt=0)
-    registered_model_name: str = Field(
-        default="reelops-replay-recommender", pattern=r"^[a-z0-9._-]+$"
-    )
     evaluation: dict[str, Any] = {"k": 10}
     monitoring: MonitoringConfig = MonitoringConfig()
 
@@ -249,7 +246,7 @@ def replay_policy(
     Returns:
         One row per served window (metrics, decision, drift scores, serving
         summary, whether the policy retrained after it), and the last deployed
-        model, registered as ``<registered_model_name>@<policy>``.
+        model, registered as ``reelops-replay-recommender@<policy>`` (catalog).
 
     Raises:
         ConfigError: On an unknown parameter or policy.
@@ -284,12 +281,9 @@ def replay_policy(
             k=int(cfg.evaluation.get("k", 10)),
         )
         serving = summarize_serving({f"{window.label}/replay": requests}, info)
-        version = {"model_name": "replay", "version": str(deployed.version)}
+        info_model = {"model_name": "replay", "version": str(deployed.version)}
         performance, _ = evaluate_deployed_model(
-            champion_model=deployed.model,
-            challenger_model=None,
-            champion_version=version,
-            challenger_version=None,
+            deployed_model={"model": deployed.model, "info": info_model},
             window_feedback=window.ratings,
             evaluation=cfg.evaluation,
         )
@@ -320,8 +314,6 @@ def replay_policy(
     package = ChallengerPackage(
         candidate=f"replay-{policy}",
         estimator=deployed.model,
-        model_name=cfg.registered_model_name,
-        alias=policy,
         metrics={k: float(v) for k, v in summary.items() if v is not None},
         input_example=example,
         tags={

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from reelops._pydantic import parse_config
 from reelops.challenger import ChallengerPackage, Rejection
@@ -39,7 +39,7 @@ class _Config(BaseModel):
 class SplitConfig(_Config):
     """How ratings are split into train and test (``parameters_training.yml``)."""
 
-    strategy: Literal["random", "temporal", "leave_last_n"] = "random"
+    strategy: Literal["hash", "random", "temporal", "leave_last_n"] = "hash"
     test_size: float = 0.2
     n: int = 1
     seed: int = 42
@@ -63,28 +63,36 @@ class EvaluationConfig(_Config):
 
 
 class SelectionConfig(_Config):
-    """Champion selection: primary metric and the gates a candidate must pass."""
+    """Champion selection: which metric ranks the candidates, against what baseline."""
 
     primary_metric: str = "ndcg@10"
     #: Breaks ties on the primary metric (e.g. a hybrid ranking like EASE but
     #: predicting ratings like the blend wins over EASE alone).
     secondary_metric: str = "rmse"
     baseline: str = "bias"
-    min_improvement_over_baseline: float = 0.01
-    champion_tolerance: float = 0.005
-    registered_model_name: str = "reelops-recommender"
-    alias: str = "challenger"
+
+
+class TrainingGates(_Config):
+    """The gates of a registration (``conf/base/gates.yml``: not run parameters)."""
+
+    #: The champion must beat the baseline candidate by this much (relative).
+    min_improvement_over_baseline: float = Field(ge=0.0)
+    #: ... and be at most this much worse than the model registered as @champion,
+    #: both evaluated on this run's held-out pairs (relative).
+    champion_tolerance: float = Field(ge=0.0)
 
 
 def split_ratings(
     ratings: pd.DataFrame, split: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Split ratings into (train, test, summary) by the configured strategy."""
-    from recsys import leave_last_n_split, random_split, temporal_split
+    from recsys import hash_split, leave_last_n_split, random_split, temporal_split
 
     cfg = parse_config(SplitConfig, split, "parameters 'split'")
     data = ratings[_COLUMNS]
-    if cfg.strategy == "random":
+    if cfg.strategy == "hash":
+        train, test = hash_split(data, test_size=cfg.test_size, seed=cfg.seed)
+    elif cfg.strategy == "random":
         train, test = random_split(data, test_size=cfg.test_size, random_state=cfg.seed)
     elif cfg.strategy == "temporal":
         train, test = temporal_split(data, test_size=cfg.test_size)
@@ -236,15 +244,21 @@ def select_champion(
     candidate_table: dict[str, Any],
     champion_metrics: dict[str, Any],
     selection: dict[str, Any],
+    gates: dict[str, Any],
 ) -> dict[str, Any]:
     """Pick the best candidate by the primary metric and check the gates.
 
-    Gates: (1) it beats the baseline candidate by ``min_improvement_over_baseline``
-    (relative); (2) it is not worse than the registered champion, measured on the
-    same test split, by more than ``champion_tolerance`` (relative). The result
-    says which gates passed, and why a candidate is not registered.
+    Gates (``gates``: the ``training`` block of ``conf/base/gates.yml``, which no run
+    parameter can change): (1) it beats the baseline candidate by
+    ``min_improvement_over_baseline`` (relative); (2) it is not worse than the
+    registered champion, measured on the same held-out pairs, by more than
+    ``champion_tolerance`` (relative). The result says which gates passed, and why
+    a candidate is not registered.
     """
     cfg = parse_config(SelectionConfig, selection, "parameters 'selection'")
+    limits = parse_config(
+        TrainingGates, (gates or {}).get("training"), "gates.yml 'training'"
+    )
     metric = cfg.primary_metric
     candidates = candidate_table["candidates"]
     missing = [n for n, m in candidates.items() if metric not in m]
@@ -270,78 +284,88 @@ def select_champion(
     value = candidates[best][metric]
     baseline_value = candidates[cfg.baseline][metric]
     gain = relative_improvement(metric, value, baseline_value)
-    gates: dict[str, Any] = {
+    checks: dict[str, Any] = {
         "beats_baseline": {
             "passed": best != cfg.baseline
-            and gain >= cfg.min_improvement_over_baseline,
+            and gain >= limits.min_improvement_over_baseline,
             "baseline": cfg.baseline,
             "baseline_value": baseline_value,
             "improvement": round(gain, 6),
-            "required": cfg.min_improvement_over_baseline,
+            "required": limits.min_improvement_over_baseline,
         }
     }
     if champion_metrics:
         champ_value = champion_metrics[metric]
         loss = -relative_improvement(metric, value, champ_value)
-        gates["not_worse_than_champion"] = {
-            "passed": loss <= cfg.champion_tolerance,
+        checks["not_worse_than_champion"] = {
+            "passed": loss <= limits.champion_tolerance,
             "champion_value": champ_value,
             "relative_loss": round(loss, 6),
-            "tolerance": cfg.champion_tolerance,
+            "tolerance": limits.champion_tolerance,
         }
     else:
-        gates["not_worse_than_champion"] = {
+        checks["not_worse_than_champion"] = {
             "passed": True,
             "note": "no registered champion yet",
         }
     reasons = []
-    if not gates["beats_baseline"]["passed"]:
+    if not checks["beats_baseline"]["passed"]:
         reasons.append(
             f"{best} {metric}={value} does not beat baseline {cfg.baseline} "
-            f"({baseline_value}) by {cfg.min_improvement_over_baseline:.1%}"
+            f"({baseline_value}) by {limits.min_improvement_over_baseline:.1%}"
         )
-    if not gates["not_worse_than_champion"]["passed"]:
+    if not checks["not_worse_than_champion"]["passed"]:
         reasons.append(
             f"{best} {metric}={value} is worse than the champion "
-            f"({champion_metrics[metric]}) by more than {cfg.champion_tolerance:.1%}"
+            f"({champion_metrics[metric]}) by more than {limits.champion_tolerance:.1%}"
         )
     return {
         "champion": best,
         "primary_metric": metric,
         "value": value,
         "ranking": ranked,
-        "gates": gates,
+        "gates": checks,
         "register": not reasons,
         "reasons": reasons,
-        "registered_model_name": cfg.registered_model_name,
-        "alias": cfg.alias,
     }
 
 
 def package_challenger(
     champion_decision: dict[str, Any],
     candidate_table: dict[str, Any],
-    train_ratings: pd.DataFrame,
+    ratings: pd.DataFrame,
     **models: BaseRecommender,
 ) -> ChallengerPackage | Rejection:
-    """What the registry dataset registers: the chosen model, or why not."""
+    """What the registry dataset registers: the chosen model, or why not.
+
+    The split chose the model; it is not what is served. The chosen configuration
+    is fitted again on every rating (``ratings``: the validated ratings plus the
+    accepted feedback), so no rating, and no user's feedback, is left out of the
+    served model. The split's fit is registered beside it as the evaluation
+    estimator: the one promotion gates score on held-out pairs.
+    """
+    from sklearn.base import clone
+
     name = champion_decision["champion"]
     if not champion_decision["register"]:
         return Rejection(candidate=name, reasons=list(champion_decision["reasons"]))
-    example = (
-        train_ratings[["user_id", "movie_id"]]
-        .head(5)
-        .astype("int64")
-        .reset_index(drop=True)
+    data = ratings[_COLUMNS].reset_index(drop=True)
+    started = time.perf_counter()
+    served = clone(models[name]).fit(
+        data[["user_id", "movie_id", "timestamp"]], data["rating"].to_numpy()
     )
+    example = data[["user_id", "movie_id"]].head(5).astype("int64")
     metrics = candidate_table["candidates"][name]
     return ChallengerPackage(
         candidate=name,
-        estimator=models[name],
-        model_name=champion_decision["registered_model_name"],
-        alias=champion_decision["alias"],
+        estimator=served,
+        evaluation_estimator=models[name],
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
         input_example=example,
+        tags={
+            "served_fit.ratings": str(len(data)),
+            "served_fit.seconds": f"{time.perf_counter() - started:.2f}",
+        },
     )
 
 
