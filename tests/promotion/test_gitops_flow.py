@@ -1,13 +1,16 @@
 """GitOps promotion end to end: a real git repository and a real MLflow registry.
 
 Branch -> commit a config change -> merge to main -> staging promotion -> prod
-promotion -> rollback, checking files, aliases and history at each step; a worse
-model, a dirty tree, dirty lineage and failed data quality are refused; --sync
-repairs an alias moved by hand; --dry-run changes nothing.
+promotion -> rollback, checking files, aliases and history at each step. A
+promotion changes files only; the aliases follow with --sync (run on main after the
+merge). A worse model is a green no-op; a dirty tree, dirty lineage and failed data
+quality are refused; --sync repairs an alias moved by hand; --dry-run changes
+nothing.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -76,8 +79,6 @@ def _register(repo: Path, name: str, model, train: pd.DataFrame, tags: dict) -> 
             ChallengerPackage(
                 candidate=name,
                 estimator=model,
-                model_name=MODEL,
-                alias="challenger",
                 metrics={},
                 input_example=train[["user_id", "movie_id"]].head(3).astype("int64"),
             )
@@ -111,9 +112,16 @@ def promote(repo: Path, *args: str, check: bool = True) -> Result:
     return out
 
 
-def alias(repo: Path, name: str) -> str:
+def alias(repo: Path, name: str) -> str | None:
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
-    return str(client.get_model_version_by_alias(MODEL, name).version)
+    try:
+        return str(client.get_model_version_by_alias(MODEL, name).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def outcome(repo: Path) -> dict:
+    return json.loads((repo / "data/08_reporting/promotion.json").read_text())
 
 
 def env_version(repo: Path, env: str) -> str | None:
@@ -150,10 +158,18 @@ def test_promotion_lifecycle(repo: Path) -> None:
     git(repo, "merge", "-q", "--no-ff", "tune-ease", "-m", "Merge branch 'tune-ease'")
     good = register(repo, "ease", {"lambda_reg": 250.0})
 
-    # WHEN promoted to staging THEN the file names it, the alias follows, history grows
+    # WHEN promoted to staging THEN the file names it and history grows, while the
+    # alias waits for the change to be on main
     out = promote(repo, "--to", "staging", "--commit").stdout
     assert "PASS beats_current" in out and "no model deployed yet" in out
     assert env_version(repo, "staging") == good
+    assert alias(repo, "staging") is None
+    assert (
+        f"alias @staging -> v{good} once this change is on main (kedro promote --sync)"
+        in out
+    )
+    assert outcome(repo)["promoted"] is True
+    promote(repo, "--sync")
     assert alias(repo, "staging") == good
     staging = load_environment(repo / "deploy/environments/staging.yaml").model
     assert staging is not None and staging.candidate == "ease"
@@ -174,29 +190,36 @@ def test_promotion_lifecycle(repo: Path) -> None:
         == f"promote(staging): {MODEL} v{good} (alias:challenger)"
     )
 
-    # WHEN staging's model is promoted to prod THEN prod and @champion follow
+    # WHEN staging's model is promoted to prod THEN prod follows, @champion on sync
     promote(repo, "--to", "prod", "--commit")
     assert env_version(repo, "prod") == good
+    assert alias(repo, "champion") is None
+    promote(repo, "--sync")
     assert alias(repo, "champion") == good
 
-    # WHEN a worse challenger tries staging THEN it is refused, nothing changes
+    # WHEN a worse challenger tries staging THEN it is a green no-op that says why
     worse = register(repo, "popularity", {})
-    proc = promote(repo, "--to", "staging", check=False)
-    assert proc.returncode != 0
+    proc = promote(repo, "--to", "staging")
     assert f"FAIL beats_current: candidate v{worse} ndcg@10=" in proc.stdout
     assert "does not beat current" in proc.stdout
-    assert f"promotion of v{worse} to staging refused: 1 gate(s) failed" in proc.stderr
+    assert (
+        f"nothing to promote: no better model for staging: candidate v{worse}"
+        in proc.stdout
+    )
+    assert outcome(repo)["promoted"] is False
     assert env_version(repo, "staging") == good and alias(repo, "staging") == good
 
     # WHEN a better model goes through staging to prod
     better = register(repo, "ease", {"lambda_reg": 100.0, "dropout": 0.0})
     promote(repo, "--to", "staging", "--version", better, "--commit")
     promote(repo, "--to", "prod", "--commit")
+    promote(repo, "--sync")
     assert env_version(repo, "prod") == better and alias(repo, "champion") == better
 
-    # WHEN prod is rolled back THEN the previous entry and alias come back
+    # WHEN prod is rolled back THEN the previous entry comes back, the alias on sync
     promote(repo, "--rollback", "prod", "--commit")
     assert env_version(repo, "prod") == good
+    promote(repo, "--sync")
     assert alias(repo, "champion") == good
     assert git(repo, "log", "-1", "--format=%s").startswith(
         f"rollback(prod): v{better} -> v{good}"
@@ -217,7 +240,6 @@ def test_dry_run_prints_the_diff_and_changes_nothing(repo: Path) -> None:
     if proc.returncode == 0:
         assert "--- a/staging.yaml" in proc.stdout
         assert f"+  version: '{candidate}'" in proc.stdout
-        assert f"would set alias @staging -> v{candidate}" in proc.stdout
     assert (repo / "deploy/environments/staging.yaml").read_text() == before
     assert alias(repo, "staging") == staging_alias
 

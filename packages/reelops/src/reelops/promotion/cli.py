@@ -1,11 +1,16 @@
-"""``kedro promote``: move a model dev -> staging -> prod through git.
+"""``kedro promote``: move a model to dev, staging or prod through git.
 
-``--to staging|prod`` gathers the evidence (registry, run tags, the same evaluation
-data for both models, the drift decision, the working tree), checks the gates and,
-when all pass, writes the environment file (the content of the promotion pull
-request) and moves the MLflow alias. ``--dry-run`` prints the diff and changes
-nothing. ``--rollback ENV`` restores the environment's previous entry from git
-history and its alias. ``--sync`` makes the aliases match the files (git wins).
+``--to dev|staging|prod`` gathers the evidence (registry, run tags, both models'
+evaluation estimators scored on the same held-out pairs, the drift decision, the
+working tree), checks the gates and, when all pass, writes the environment file and
+its overlay's image (the content of the promotion pull request). It never moves an
+MLflow alias: ``--sync``, run on main after the change is merged, makes the aliases
+match the files (git wins), so an alias cannot run ahead of what is deployed.
+When the only failing gate is the metric one, there is no better model: a green,
+explained no-op (exit 0); any other failing gate refuses (exit 1). Either way
+``data/08_reporting/promotion.json`` says what happened, for the workflow that
+opens the pull request. ``--dry-run`` prints the diff and changes nothing.
+``--rollback ENV`` restores the environment's previous entry from git history.
 
 This module is a ``kedro.project_commands`` entry point, imported by every ``kedro``
 command, so MLflow (seconds to import) is imported only when ``promote`` runs.
@@ -36,7 +41,12 @@ from reelops.promotion.environment import (
     load_environment,
     parse_environment,
 )
-from reelops.promotion.gates import Evidence, PromotionConfig, check_gates
+from reelops.promotion.gates import (
+    METRIC_GATE,
+    Evidence,
+    PromotionConfig,
+    check_gates,
+)
 from reelops.promotion.overlay import UNPROMOTED_TAG, overlay_image, set_overlay_image
 
 if TYPE_CHECKING:
@@ -80,10 +90,10 @@ def _open(project: Path, kedro_env: str | None) -> _Context:
 
 
 def _estimator(ctx: _Context, version: str) -> Any:
-    import mlflow.pyfunc
+    """The version's evaluation estimator: fitted without the held-out pairs."""
+    from reelops.datasets.registered_model import load_estimator
 
-    uri = f"models:/{ctx.config.model_name}/{version}"
-    return mlflow.pyfunc.load_model(uri).unwrap_python_model().estimator
+    return load_estimator(f"models:/{ctx.config.model_name}/{version}", "evaluation")
 
 
 def _evaluate(ctx: _Context, version: str) -> dict[str, float]:
@@ -207,12 +217,34 @@ def _changed_paths(ctx: _Context, env: str) -> list[str]:
     return [p.relative_to(ctx.project).as_posix() for p in paths if p.exists()]
 
 
+def _record(ctx: _Context, outcome: dict[str, Any]) -> None:
+    """``data/08_reporting/promotion.json``: what the last promotion did, and why."""
+    path = ctx.project / "data" / "08_reporting" / "promotion.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(outcome, indent=2, sort_keys=True) + "\n")
+
+
+def _no_promotion_summary(ctx: _Context, reason: str, gates: list[str]) -> None:
+    """``promotion.md`` when nothing is promoted (no pull request uses it)."""
+    path = ctx.project / "data" / "08_reporting" / "promotion.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = [
+        f"Nothing promoted: {reason}.",
+        "",
+        "Gates:",
+        "",
+        *[f"- {g}" for g in gates],
+    ]
+    path.write_text("\n".join([*body, ""]), encoding="utf-8")
+
+
 def _summary(  # noqa: PLR0917
     ctx: _Context, target: str, version: str, source: str, gates: list[str], text: str
 ) -> None:
     """``data/08_reporting/promotion.md``: the body of the promotion pull request."""
     path = ctx.project / "data" / "08_reporting" / "promotion.md"
     path.parent.mkdir(parents=True, exist_ok=True)
+    alias = ENVIRONMENT_ALIASES[target]
     body = [
         f"Promote **{ctx.config.model_name} v{version}** to **{target}** "
         f"(from `{source}`).",
@@ -226,6 +258,9 @@ def _summary(  # noqa: PLR0917
         "```yaml",
         text.rstrip(),
         "```",
+        "",
+        f"Once merged, the post-merge workflow moves MLflow alias @{alias} to "
+        f"v{version} (`kedro promote --sync`).",
         "",
     ]
     path.write_text("\n".join(body), encoding="utf-8")
@@ -248,14 +283,42 @@ def _promote(
     lines = [f"{'PASS' if r.passed else 'FAIL'} {r.name}: {r.detail}" for r in results]
     click.echo("\n".join(lines))
     failed = [r for r in results if not r.passed]
+    outcome: dict[str, Any] = {
+        "target": target,
+        "version": version,
+        "source": source,
+        "promoted": False,
+        "dry_run": dry_run,
+        "gates": {r.name: {"passed": r.passed, "detail": r.detail} for r in results},
+    }
+    if [r.name for r in failed] == [METRIC_GATE]:
+        reason = f"no better model for {target}: {failed[0].detail}"
+        _record(ctx, {**outcome, "reason": reason})
+        _no_promotion_summary(ctx, reason, lines)
+        click.echo(f"nothing to promote: {reason}")
+        return
     if failed:
-        raise click.ClickException(
+        reason = (
             f"promotion of v{version} to {target} refused: {len(failed)} gate(s) failed"
         )
+        _record(ctx, {**outcome, "reason": reason})
+        raise click.ClickException(reason)
     env = EnvironmentFile(environment=target, model=_entry(ctx, mv, ev, source))
     new = _write(ctx, env, dry_run=dry_run)
     _summary(ctx, target, version, source, lines, new)
-    _move_alias(ctx, env.alias, version, dry_run=dry_run)
+    _record(
+        ctx,
+        {
+            **outcome,
+            "promoted": not dry_run,
+            "paths": _changed_paths(ctx, target),
+            "reason": f"v{version} passes every gate for {target}",
+        },
+    )
+    click.echo(
+        f"alias @{env.alias} -> v{version} once this change is on main "
+        "(kedro promote --sync)"
+    )
     if commit and not dry_run:
         sha = commit_paths(
             ctx.project,
@@ -277,7 +340,10 @@ def _rollback(ctx: _Context, target: str, *, dry_run: bool, commit: bool) -> Non
         raise click.ClickException(f"{rel} has no earlier entry to roll back to")
     _write(ctx, entry, dry_run=dry_run)
     if entry.model is not None:
-        _move_alias(ctx, entry.alias, entry.model.version, dry_run=dry_run)
+        click.echo(
+            f"alias @{entry.alias} -> v{entry.model.version} once this change is on "
+            "main (kedro promote --sync)"
+        )
     else:
         click.echo(f"{target} now serves no model; alias @{entry.alias} left as is")
     if commit and not dry_run:
@@ -326,7 +392,7 @@ def commands() -> None:
 
 
 @commands.command()
-@click.option("--to", "target", type=click.Choice(["staging", "prod"]))
+@click.option("--to", "target", type=click.Choice(sorted(ENVIRONMENT_ALIASES)))
 @click.option("--rollback", type=click.Choice(sorted(ENVIRONMENT_ALIASES)))
 @click.option("--sync", is_flag=True, help="Make MLflow aliases match the files.")
 @click.option("--version", "version", help="Registry version to promote.")

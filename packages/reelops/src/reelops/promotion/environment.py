@@ -23,9 +23,10 @@ __all__ = [
     "parse_environment",
 ]
 
-#: The MLflow alias each environment's model carries (git wins, see --sync).
+#: The MLflow alias each environment's model carries. Only ``kedro promote --sync``
+#: moves them, after a change of the environment file reached main (git wins).
 ENVIRONMENT_ALIASES: dict[str, str] = {
-    "dev": "challenger",
+    "dev": "dev",
     "staging": "staging",
     "prod": "champion",
 }

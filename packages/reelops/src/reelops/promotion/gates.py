@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict
 
 from reelops.nodes.training import relative_improvement
 
-__all__ = ["Evidence", "GateResult", "PromotionConfig", "check_gates"]
+__all__ = [
+    "METRIC_GATE",
+    "Evidence",
+    "GateResult",
+    "PromotionConfig",
+    "check_gates",
+]
+
+#: The gate whose failure alone means "no better model": a no-op, not an error.
+METRIC_GATE = "beats_current"
 
 
 class PromotionConfig(BaseModel):
@@ -23,7 +32,11 @@ class PromotionConfig(BaseModel):
     min_improvement: float = 0.0
     evaluation_k: int = 10
     #: Where each promotion takes its candidate: an alias or another environment.
-    sources: dict[str, str] = {"staging": "alias:challenger", "prod": "env:staging"}
+    sources: dict[str, str] = {
+        "dev": "alias:challenger",
+        "staging": "alias:challenger",
+        "prod": "env:staging",
+    }
     environments_dir: str = "deploy/environments"
     overlays_dir: str = "deploy/overlays"
     #: The latest monitoring decision; an open drift alarm on the candidate's
@@ -64,20 +77,20 @@ def _metric_gate(ev: Evidence, cfg: PromotionConfig) -> GateResult:
     metric = cfg.primary_metric
     value = ev.metrics.get(metric)
     if value is None:
-        return GateResult("beats_current", False, f"candidate has no {metric}")
+        return GateResult(METRIC_GATE, False, f"candidate has no {metric}")
     if ev.current_metrics is None:
         return GateResult(
-            "beats_current", True, f"{metric}={value:.6f}; no model deployed yet"
+            METRIC_GATE, True, f"{metric}={value:.6f}; no model deployed yet"
         )
     if ev.current_version == ev.version:
         return GateResult(
-            "beats_current", False, f"version {ev.version} is already deployed here"
+            METRIC_GATE, False, f"version {ev.version} is already deployed here"
         )
     current = ev.current_metrics[metric]
     ok = relative_improvement(metric, value, current) >= cfg.min_improvement
     verb = "beats" if ok else "does not beat"
     return GateResult(
-        "beats_current",
+        METRIC_GATE,
         ok,
         f"candidate v{ev.version} {metric}={value:.6f} {verb} current "
         f"v{ev.current_version} {metric}={current:.6f} by the required "
