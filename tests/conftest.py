@@ -230,9 +230,20 @@ def movielens_subset(target: Path, n_users: int) -> Path:
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One real ``kedro run`` (default pipeline) on ml-latest-small, shared by tests."""
+    """One real ``kedro run`` (default pipeline) on ml-latest-small, shared by tests.
+
+    Its BentoML store is the project's own ``bentoml_home/`` (whatever
+    ``BENTOML_HOME`` other tests set for their process).
+    """
     project = make_project(tmp_path_factory.mktemp("default_run"))
-    run_kedro(project, "run", env={"MOVIELENS_DIR": str(movielens_dir())})
+    run_kedro(
+        project,
+        "run",
+        env={
+            "MOVIELENS_DIR": str(movielens_dir()),
+            "BENTOML_HOME": str(project / "bentoml_home"),
+        },
+    )
     yield project
 
 

@@ -118,10 +118,7 @@ def test_an_infinite_drift_score_is_drawn_past_its_threshold(
 
 def _decide(reference, window_rows, movies, model, holdout=None):
     performance, _ = evaluate_deployed_model(
-        champion_model=model,
-        challenger_model=None,
-        champion_version={"model_name": "m", "version": "3", "run_tags": {}},
-        challenger_version=None,
+        deployed_model={"model": model, "info": {"model_name": "m", "version": "3"}},
         window_feedback=window_rows,
         evaluation=EVALUATION,
     )
@@ -268,35 +265,43 @@ def test_no_serving_profile_is_a_reason_not_an_error() -> None:
 # -------------------------------------------------------------------- decision
 
 
-def test_the_deployed_model_is_the_champion_else_the_challenger(
+def test_the_deployed_model_is_scored_and_other_served_models_are_noted(
     model: BiasBaseline, window: pd.DataFrame
 ) -> None:
-    version = {"model_name": "m", "version": "2", "run_tags": {"data.sha256": "d" * 64}}
+    # GIVEN the model staging serves (v2 of run abcdef12...), and a window of
+    # feedback of which some rows were answered by another model
+    info = {
+        "served_by": "alias",
+        "alias": "staging",
+        "model_name": "m",
+        "version": "2",
+        "run_id": "abcdef1234",
+        "data_sha256": "d" * 64,
+        "note": "",
+    }
+    tags = ["m:v2-abcdef12"] * (len(window) - 1) + ["m:v1-00000000"]
     performance, _ = evaluate_deployed_model(
-        champion_model=None,
-        challenger_model=model,
-        champion_version=None,
-        challenger_version=version,
-        window_feedback=window,
+        deployed_model={"model": model, "info": info},
+        window_feedback=window.assign(model_version=tags),
         evaluation=EVALUATION,
     )
-    assert performance["model"]["alias"] == "challenger"
+    # THEN it is scored, named, and the note says who else answered
+    assert performance["model"]["alias"] == "staging"
     assert performance["model"]["data_sha256"] == "d" * 64
     assert performance["model"]["note"] == (
-        "no model registered as @champion: monitoring @challenger"
+        "part of the window was served by m:v1-00000000"
     )
     assert performance["n_feedback"] == len(window)
     assert {"rmse", "ndcg@10"} <= set(performance["metrics"])
+    # AND nothing served is a reason, not an error
+    nothing = {**info, "version": None, "note": "no bento in /x: nothing is served"}
     none, _ = evaluate_deployed_model(
-        champion_model=None,
-        challenger_model=None,
-        champion_version=None,
-        challenger_version=None,
+        deployed_model={"model": None, "info": nothing},
         window_feedback=window,
         evaluation=EVALUATION,
     )
     assert none["metrics"] is None
-    assert none["reason"] == "no model registered as @champion or @challenger"
+    assert none["reason"] == "no bento in /x: nothing is served"
 
 
 def test_holdout_metrics_come_from_the_last_days(

@@ -40,7 +40,7 @@ def _seconds(day: str) -> int:
     return int(pd.Timestamp(day, tz="UTC").timestamp())
 
 
-def _feedback(ratings: pd.DataFrame) -> pd.DataFrame:
+def _feedback(ratings: pd.DataFrame, served_by: str) -> pd.DataFrame:
     ts = ratings["timestamp"]
     quarter = ratings[(ts >= _seconds("2018-07-01")) & (ts < _seconds("2018-10-01"))]
     movies = quarter["movie_id"].drop_duplicates().head(30).to_numpy()
@@ -53,7 +53,7 @@ def _feedback(ratings: pd.DataFrame) -> pd.DataFrame:
         }
     )
     rows = pd.concat([quarter, newcomer], ignore_index=True)
-    return rows.assign(received_at=rows["timestamp"], model_version="v1")
+    return rows.assign(received_at=rows["timestamp"], model_version=served_by)
 
 
 def _write_table(path: Path, rows: pd.DataFrame) -> str:
@@ -100,7 +100,10 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         copy = shutil.copytree if source.is_dir() else shutil.copy2
         copy(source, target)
     ratings = pd.read_parquet(default_run / "data/03_primary/ratings.parquet")
-    feedback = _feedback(ratings)
+    packaged = json.loads(
+        (default_run / "data/08_reporting/packaging_summary.json").read_text()
+    )
+    feedback = _feedback(ratings, served_by=packaged["model_tag"])
     baseline_db = _write_table(data / "01_raw/feedback.db", feedback)
     drifted = inflate_ratings(feedback, share=1.0, seed=0)
     drifted_db = _write_table(project / "drifted.db", drifted)
@@ -109,6 +112,8 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     _flush(profiles, "2018-09-15", 100, 10.0)
     _flush(profiles, "2018-01-01", 50, 900.0)  # outside the window
     env = {
+        # What `make serve` would serve: the default run's newest bento.
+        "BENTOML_HOME": str(default_run / "bentoml_home"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{default_run / 'mlflow.db'}",
         "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
         "MOVIELENS_DIR": str(movielens_dir()),
@@ -180,15 +185,17 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     assert {"rmse", "ndcg@10"} <= set(decision["performance"]["training"])
 
 
-def test_the_deployed_model_falls_back_to_the_challenger(monitored: dict) -> None:
+def test_locally_the_deployed_model_is_the_newest_bentos(monitored: dict) -> None:
     model = monitored["baseline"]["model"]
-    # GIVEN the default run registered @challenger and nobody promoted @champion
+    # GIVEN the default run registered @challenger and packaged it in a bento
     client = mlflow.MlflowClient(tracking_uri=monitored["env"]["MLFLOW_TRACKING_URI"])
     version = client.get_model_version_by_alias("reelops-recommender", "challenger")
     sha = client.get_run(version.run_id).data.tags["data.sha256"]
-    # THEN monitoring scored @challenger, says so, and names its training data
-    assert (model["alias"], model["version"]) == ("challenger", str(version.version))
-    assert "no model registered as @champion" in model["note"]
+    # THEN monitoring scored the model that bento packs (what `make serve` serves),
+    # the one that answered the window's feedback, and names its training data
+    assert (model["served_by"], model["version"]) == ("bento", str(version.version))
+    assert model["bento_tag"].startswith("reelops-recommender:v")
+    assert model["note"] == ""
     assert monitored["baseline"]["data_sha256"] == sha
     assert monitored["baseline"]["reference"]["matches_deployed_model"] is True
 

@@ -4,7 +4,6 @@ a run that registered nothing packages nothing and says so on its MLflow run."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ MODEL = "reelops-recommender"
 
 
 def bentoml_home(project: Path) -> Path:
-    """Where the run's BentoML store is (the catalog's default unless overridden)."""
-    return Path(os.environ.get("BENTOML_HOME") or project / "bentoml_home")
+    """Where the run's BentoML store is (``default_run`` pins it in the project)."""
+    return project / "bentoml_home"
 
 
 def latest_run(project: Path) -> mlflow.entities.Run:

@@ -444,58 +444,41 @@ def _rated_rows(window_feedback: pd.DataFrame) -> pd.DataFrame:
     return rated.reset_index(drop=True)
 
 
-def _deployed(
-    champion_model: BaseRecommender | None,
-    challenger_model: BaseRecommender | None,
-    champion_version: dict[str, Any] | None,
-    challenger_version: dict[str, Any] | None,
-) -> tuple[BaseRecommender | None, dict[str, Any]]:
-    """The model serving: ``@champion``, else ``@challenger`` (said in ``note``)."""
-    if champion_model is not None:
-        model, version, alias, note = champion_model, champion_version, "champion", ""
-    elif challenger_model is not None:
-        model, version, alias = challenger_model, challenger_version, "challenger"
-        note = "no model registered as @champion: monitoring @challenger"
-    else:
-        return None, {
-            "alias": None,
-            "note": "no model registered as @champion or @challenger",
-        }
-    version = version or {}
-    info = {
-        "alias": alias,
-        "model_name": version.get("model_name"),
-        "version": version.get("version"),
-        "run_id": version.get("run_id"),
-        "data_sha256": version.get("run_tags", {}).get("data.sha256"),
-        "estimator": type(model).__name__,
-        "note": note,
-    }
-    return model, info
+#: How many other serving models a note names.
+_LISTED = 3
 
 
 def evaluate_deployed_model(
     *,
-    champion_model: BaseRecommender | None,
-    challenger_model: BaseRecommender | None,
-    champion_version: dict[str, Any] | None,
-    challenger_version: dict[str, Any] | None,
+    deployed_model: dict[str, Any],
     window_feedback: pd.DataFrame,
     evaluation: dict[str, Any],
 ) -> tuple[dict[str, Any], ProfileView]:
     """The deployed model's performance on the window's rated feedback.
 
-    The deployed model is ``@champion``, else ``@challenger`` (the ``note`` of
-    ``model`` says so). Metrics are the training protocol's (RMSE, NDCG@k, ...).
+    The deployed model is the one the environment serves
+    (:class:`~reelops.datasets.deployed_model.DeployedModelDataset`: the
+    environment's alias, or locally the newest bento). Metrics are the training
+    protocol's (RMSE, NDCG@k, ...). When the window's feedback was answered by
+    other models than this one (its ``model_version`` column), the ``note`` says so.
 
     Returns:
         ``{"model": {...}, "n_feedback", "metrics" (or None), "known_users",
         "reason"}`` (``known_users``: the window's users the model was trained on)
         and the profile of its predictions on the window.
     """
-    model, info = _deployed(
-        champion_model, challenger_model, champion_version, challenger_version
+    model: BaseRecommender | None = deployed_model["model"]
+    info = dict(deployed_model["info"])
+    served = sorted(
+        {str(v) for v in window_feedback.get("model_version", []) if pd.notna(v)}
     )
+    # The service answers with its model's tag: "<name>:v<version>-<run id[:8]>".
+    mine = f":v{info.get('version')}-{str(info.get('run_id') or '')[:8]}"
+    others = [tag for tag in served if not tag.endswith(mine)]
+    if model is not None and others:
+        listed = ", ".join(others[:_LISTED]) + (" ..." if others[_LISTED:] else "")
+        served_by = f"part of the window was served by {listed}"
+        info["note"] = "; ".join(filter(None, [info.get("note"), served_by]))
     rated = _rated_rows(window_feedback)
     predictions = _predictions_frame(model, rated)
     performance: dict[str, Any] = {
@@ -506,7 +489,7 @@ def evaluate_deployed_model(
         "reason": "",
     }
     if model is None:
-        performance["reason"] = info["note"]
+        performance["reason"] = info["note"] or "no deployed model"
     elif rated.empty:
         performance["reason"] = "no rated feedback in the window"
     else:
