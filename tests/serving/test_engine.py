@@ -152,3 +152,23 @@ def test_scores_are_finite_json_numbers(engine: RecommenderEngine) -> None:
     ranked = engine.recommend([*range(1, 61), 0], 100)
     assert all(np.isfinite(r.scores).all() for r in ranked)
     assert all(isinstance(i.score, float) for i in engine.items(ranked[0]))
+
+
+def test_movies_rated_since_training_are_left_out_and_k_still_filled(
+    engine: RecommenderEngine,
+) -> None:
+    # GIVEN a user's top 5, and the user then rating the first 3 of them
+    before = [i.movie_id for i in engine.items(engine.recommend([7], 5)[0])]
+    rated = {7: set(before[:3])}
+    # WHEN recommending again with those exclusions
+    after = [
+        i.movie_id for i in engine.items(engine.recommend([7], 5, exclude=rated)[0])
+    ]
+    # THEN none of them comes back, the rest keeps its order, and 5 are returned
+    assert len(after) == 5
+    assert not set(after) & rated[7]
+    assert after[:2] == before[3:]
+    # AND other users in the same batch are untouched
+    both = engine.recommend([7, 8], 5, exclude=rated)
+    alone = engine.recommend([8], 5)[0]
+    np.testing.assert_array_equal(both[1].rows, alone.rows)

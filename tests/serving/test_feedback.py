@@ -156,6 +156,16 @@ def catalog_feedback(url: str) -> pd.DataFrame:
     ).load("feedback")
 
 
+def test_the_store_tells_which_movies_each_user_rated(tmp_path: Path) -> None:
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'f.db'}").open()
+    for user, movie, ts in ((1, 10, 1), (1, 11, 2), (1, 10, 3), (2, 12, 1)):
+        record = FeedbackRecord(user_id=user, movie_id=movie, rating=4.0, timestamp=ts)
+        store.save(record, model_version="m:v1")
+    assert store.rated_movies([1, 2, 3]) == {1: {10, 11}, 2: {12}}
+    assert store.rated_movies([]) == {}
+    store.close()
+
+
 def test_sqlite_store_and_catalog_dataset(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'nested' / 'feedback.db'}"
     check_store(url)
@@ -294,3 +304,30 @@ def test_database_down_is_a_503_not_a_crash(make_client: Any) -> None:
     assert resp.status_code == 503
     assert "Traceback" not in resp.text
     assert "\n" not in resp.json()["error"]
+    # AND /recommend still answers: only the feedback exclusions are lost
+    assert client.post("/recommend", json={"user_id": 1, "k": 3}).status_code == 200
+
+
+def test_recommend_leaves_out_what_the_user_rated_through_feedback(
+    make_client: Any,
+) -> None:
+    client = make_client(REELOPS_FEEDBACK_DB_URL=f"sqlite:///{tempfile.mkdtemp()}/f.db")
+    first = client.post("/recommend", json={"user_id": 3, "k": 5}).json()["items"]
+    top = first[0]["movie_id"]
+    unfiltered = {"user_id": 3, "k": 5, "exclude_seen": False}
+    everything_before = client.post("/recommend", json=unfiltered).json()["items"]
+    stored = client.post(
+        "/feedback",
+        json={"user_id": 3, "movie_id": top, "rating": 2.0, "timestamp": 1_690_000_000},
+    )
+    assert stored.status_code == 200
+    again = client.post("/recommend", json={"user_id": 3, "k": 5}).json()["items"]
+    assert top not in [i["movie_id"] for i in again]
+    assert len(again) == 5
+    batch = client.post("/recommend_batch", json={"user_ids": [3], "k": 5}).json()[
+        "results"
+    ][0]["items"]
+    assert top not in [i["movie_id"] for i in batch]
+    # exclude_seen=false asks for everything: the feedback changes nothing there
+    everything = client.post("/recommend", json=unfiltered).json()["items"]
+    assert everything == everything_before

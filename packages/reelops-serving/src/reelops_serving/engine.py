@@ -22,7 +22,7 @@ from reelops_serving.errors import ModelBundleError, RequestError, UnknownMovieE
 from reelops_serving.schemas import GENRES, MovieItem
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from numpy.typing import NDArray
 
@@ -189,13 +189,15 @@ class RecommenderEngine:
         *,
         exclude_seen: bool = True,
         genres: Sequence[str] = (),
+        exclude: Mapping[int, Collection[int]] | None = None,
     ) -> list[Ranked]:
         """Top ``k`` catalog movies for each user, in the order of ``user_ids``.
 
         Unknown users get the estimator's popularity fallback (``fallback``
         True). With ``genres``, only movies having at least one of them count;
-        the estimator is asked for more candidates until ``k`` remain or the
-        whole catalog was ranked.
+        ``exclude`` names more movies to leave out per user (the ones rated since
+        the model was trained). The estimator is asked for more candidates until
+        ``k`` remain or the whole catalog was ranked.
         """
         if k < 1:
             raise RequestError(f"k must be an integer >= 1, got {k}")
@@ -206,13 +208,21 @@ class RecommenderEngine:
             unique, inverse = np.unique(ids, return_inverse=True)
         wanted = _genre_mask(genres)
         n_model = len(self._model_movies)
-        fetch = min(k, n_model)
+        banned = {
+            int(u): np.fromiter(m, dtype=np.int64)
+            for u, m in (exclude or {}).items()
+            if m
+        }
+        extra = max((len(m) for m in banned.values()), default=0)
+        fetch = min(k + extra, n_model)
         if wanted:
             hits = (self._mask[self._model_rows] & wanted) != 0
             share = max(float(np.mean(hits & (self._model_rows >= 0))), 1e-6)
-            fetch = min(n_model, max(k, math.ceil(k / share * 1.5) + 10))
+            fetch = min(n_model, max(k, math.ceil(k / share * 1.5) + 10) + extra)
         while True:
-            per_user = self._rank(unique, fetch, exclude_seen, wanted, k)
+            per_user = self._rank(
+                unique, fetch, exclude_seen, wanted, k=k, banned=banned
+            )
             short = any(len(r.rows) < k for r in per_user)
             if not short or fetch >= n_model:
                 break
@@ -225,7 +235,9 @@ class RecommenderEngine:
         fetch: int,
         exclude_seen: bool,
         wanted: np.uint32,
+        *,
         k: int,
+        banned: Mapping[int, NDArray[np.int64]],
     ) -> list[Ranked]:
         recs = self._est.recommend(users, fetch, exclude_seen=exclude_seen)
         positions = np.searchsorted(self._model_movies, recs.movie_id)
@@ -234,6 +246,9 @@ class RecommenderEngine:
         keep = (rows >= 0) & np.isfinite(recs.score)
         if wanted:
             keep &= (self._mask[np.maximum(rows, 0)] & wanted) != 0
+        for user_id, movies in banned.items():
+            mine = recs.user_id == user_id
+            keep[mine] &= ~np.isin(recs.movie_id[mine], movies)
         starts = np.searchsorted(users, recs.user_id[recs.rank == 1])
         bounds = [*np.flatnonzero(recs.rank == 1).tolist(), len(recs.rank)]
         known = self._known_users(users)

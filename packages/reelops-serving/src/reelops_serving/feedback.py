@@ -42,7 +42,7 @@ from reelops_serving.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     import numpy as np
     from sqlalchemy.engine import Engine
@@ -267,6 +267,27 @@ class FeedbackStore:
                 "to record a new rating"
             )
         return False
+
+    def rated_movies(self, user_ids: Sequence[int]) -> dict[int, set[int]]:
+        """The movies each of ``user_ids`` rated through ``/feedback`` (any time).
+
+        ``/recommend`` leaves them out: the model knows the ratings it was trained
+        on, not the feedback that arrived since.
+
+        Raises:
+            SQLAlchemyError: The database did not answer.
+        """
+        users = sorted({int(u) for u in user_ids})
+        if not users:
+            return {}
+        query = select(self._table.c.user_id, self._table.c.movie_id).where(
+            self._table.c.user_id.in_(users)
+        )
+        rated: dict[int, set[int]] = {}
+        with self._engine.connect() as conn:
+            for user_id, movie_id in conn.execute(query):
+                rated.setdefault(int(user_id), set()).add(int(movie_id))
+        return rated
 
     def close(self) -> None:
         """Release every pooled connection."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COVERAGE",
     "FEEDBACK",
+    "FEEDBACK_LOOKUPS",
     "MODEL_INFO",
     "PROFILE_ROWS",
     "RECOMMENDATIONS",
@@ -94,6 +95,12 @@ MODEL_INFO = Gauge(
 FEEDBACK = Counter(
     "reelops_feedback_total",
     "Feedback records by outcome (created, duplicate, rejected, conflict).",
+    ["outcome"],
+)
+FEEDBACK_LOOKUPS = Counter(
+    "reelops_feedback_lookups_total",
+    "Lookups of the movies a user rated through /feedback (left out of "
+    "/recommend) that failed, by outcome.",
     ["outcome"],
 )
 PROFILE_ROWS = Counter(

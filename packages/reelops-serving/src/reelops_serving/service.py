@@ -65,6 +65,7 @@ from reelops_serving.heap import settle_heap
 from reelops_serving.http_errors import ErrorEnvelopeMiddleware
 from reelops_serving.metrics import (
     FEEDBACK,
+    FEEDBACK_LOOKUPS,
     RECOMMENDATIONS,
     CoverageTracker,
     MetricsMiddleware,
@@ -343,6 +344,22 @@ class Recommender:
                 latency_ms=latency_ms,
             )
 
+    def _rated_since_training(
+        self, user_ids: Sequence[int], exclude_seen: bool
+    ) -> dict[int, set[int]]:
+        """Movies the users rated through ``/feedback`` (left out with the seen ones).
+
+        The database not answering costs these exclusions, never the answer.
+        """
+        if not exclude_seen:
+            return {}
+        try:
+            return self.feedback_store.rated_movies(user_ids)
+        except SQLAlchemyError as exc:
+            FEEDBACK_LOOKUPS.labels("unavailable").inc()
+            logger.warning("rated movies not excluded: %s", str(exc).splitlines()[0])
+            return {}
+
     # -------------------------------------------------------------------- API
     @bentoml.api(route="/recommend")
     async def recommend(self, request: RecommendRequest, /) -> RecommendResponse:
@@ -353,6 +370,7 @@ class Recommender:
             request.k,
             exclude_seen=request.exclude_seen,
             genres=request.genres,
+            exclude=self._rated_since_training([request.user_id], request.exclude_seen),
         )[0]
         response = RecommendResponse.model_construct(
             user_id=request.user_id,
@@ -382,6 +400,7 @@ class Recommender:
             request.k,
             exclude_seen=request.exclude_seen,
             genres=request.genres,
+            exclude=self._rated_since_training(request.user_ids, request.exclude_seen),
         )
         results = [
             UserRecommendations.model_construct(
