@@ -44,8 +44,12 @@ $(VENV)/.synced: uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml) | 
 	$(UV) sync --frozen --all-packages
 	@touch $@
 
+# SETUP= (empty) uses VENV as it is, without syncing it: for a venv managed
+# elsewhere (tests/gitops runs this Makefile in scratch clones with the repo's venv).
+SETUP ?= $(VENV)/.synced
+
 .PHONY: setup
-setup: $(VENV)/.synced ## Create .venv and install the locked dependencies and packages
+setup: $(SETUP) ## Create .venv and install the locked dependencies and packages
 
 .PHONY: lock
 lock: | $(UV) ## Re-resolve uv.lock after changing a dependency
@@ -79,6 +83,9 @@ WHEELHOUSE := build/wheelhouse
 PYTHON_IMAGE ?=
 export PYTHON_IMAGE
 IMAGE_FLAGS ?=
+# serving-image: the bento of the version behind this alias (its run's archive when
+# it is not in the local store), instead of the last local run's (promote.yml).
+FROM_REGISTRY ?=
 BASE_IMAGE_ARG = $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
 
 # Every locked third-party wheel, hash-checked as pip fetches it (sdist-only packages
@@ -115,7 +122,8 @@ image: setup $(if $(findstring --dry-run,$(IMAGE_FLAGS)),,wheelhouse) ## Build t
 .PHONY: serving-image
 serving-image: setup $(if $(findstring --dry-run,$(IMAGE_FLAGS)),,wheelhouse) ## Build the image promotion names from the last packaged bento (IMAGE_FLAGS=--push|--dry-run)
 	BENTOML_HOME=$${BENTOML_HOME:-$(CURDIR)/bentoml_home} \
-	$(BIN)/python -m reelops.serving_image $(IMAGE_FLAGS)
+	$(BIN)/python -m reelops.serving_image --env $(ENV) $(IMAGE_FLAGS) \
+	  $(if $(FROM_REGISTRY),--from-registry $(FROM_REGISTRY))
 
 .PHONY: image-test
 image-test: setup ## Smoke-test both built images in Docker (after make run, image, serving-image)
@@ -138,17 +146,21 @@ pr-report: setup ## Markdown metric diff of this run vs the champion (data/08_re
 
 PROMOTE_FLAGS ?=
 
+.PHONY: promote-dev
+promote-dev: setup ## Promote @challenger to dev when the gates pass (PROMOTE_FLAGS=--dry-run)
+	$(KEDRO) promote --to dev --env $(ENV) $(PROMOTE_FLAGS)
+
 .PHONY: promote-staging
 promote-staging: setup ## Promote @challenger to staging when the gates pass (PROMOTE_FLAGS=--dry-run)
-	$(KEDRO) promote --to staging $(PROMOTE_FLAGS)
+	$(KEDRO) promote --to staging --env $(ENV) $(PROMOTE_FLAGS)
 
 .PHONY: promote-prod
 promote-prod: setup ## Promote staging's model to prod when the gates pass
-	$(KEDRO) promote --to prod $(PROMOTE_FLAGS)
+	$(KEDRO) promote --to prod --env $(ENV) $(PROMOTE_FLAGS)
 
 .PHONY: promote-sync
 promote-sync: setup ## Make MLflow aliases match deploy/environments (git wins)
-	$(KEDRO) promote --sync $(PROMOTE_FLAGS)
+	$(KEDRO) promote --sync --env $(ENV) $(PROMOTE_FLAGS)
 
 .PHONY: rollback
 rollback: setup ## Restore ENV's previous model from git history (make rollback ENV=prod)
@@ -173,14 +185,27 @@ serve: setup ## Serve the newest packaged bento on http://127.0.0.1:3000 (after 
 	$(BIN)/bentoml serve reelops-recommender:latest --host 127.0.0.1 --port 3000
 
 .PHONY: monitor
-monitor: setup ## Monitor the last window of feedback; retrain (training + reference) when decision.json says so
+monitor: setup ## Monitor the last window of feedback; make retrain when decision.json says so
 	$(KEDRO) run --env $(ENV) --pipeline monitoring
 	@status=0; $(BIN)/python -m reelops.retrain --should-retrain --env $(ENV) || status=$$?; \
 	case $$status in \
-	  0) $(KEDRO) run --env $(ENV) --pipeline reference_profile ;; \
+	  0) $(MAKE) --no-print-directory retrain ;; \
 	  1) echo "monitor: no retrain needed" ;; \
 	  *) exit $$status ;; \
 	esac
+
+# The one retrain path (monitoring triggers it; on the cluster the CronWorkflow runs
+# the default pipeline and .github/workflows/promote.yml the last two steps): train
+# on the ratings plus the accepted feedback, register @challenger when it passes the
+# gates, package it, build its serving image, and write the staging promotion when
+# it beats what staging serves. Each step is a green no-op when there is no better
+# model. IMAGE_FLAGS=--dry-run where there is no Docker engine.
+.PHONY: retrain
+retrain: setup ## Retrain with the feedback, package, build the serving image, write the staging promotion
+	$(KEDRO) run --env $(ENV)
+	@$(BIN)/python -m reelops.summary
+	$(MAKE) --no-print-directory serving-image
+	$(MAKE) --no-print-directory promote-staging
 
 .PHONY: replay
 replay: setup ## Replay MovieLens under three retraining policies -> data/08_reporting/replay/

@@ -97,8 +97,13 @@ def jobs() -> list[tuple[str, str, dict[str, Any]]]:
 JOB_IDS = [f"{workflow}:{name}" for workflow, name, _ in jobs()]
 
 
-def test_the_three_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOWS} == {"pull-request.yml", "main.yml", "deploy.yml"}
+def test_the_four_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} == {
+        "pull-request.yml",
+        "main.yml",
+        "deploy.yml",
+        "promote.yml",
+    }
 
 
 def test_actionlint_passes() -> None:
@@ -124,8 +129,10 @@ def test_every_workflow_target_runs_in_ci_or_in_a_test() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     used = {MAKE_STEP.match(c.strip())["target"] for _, c in run_steps()}
     # promote-prod and promote-sync run the same `kedro promote` code paths that
-    # tests/promotion exercises in-process; the rest run in .ci/run as they are.
-    exercised_by_tests = {"promote-prod", "promote-sync"}
+    # tests/promotion exercises in-process, and tests/gitops runs retrain (through
+    # monitor), promote-prod and promote-sync as make targets; the rest run in
+    # .ci/run as they are.
+    exercised_by_tests = {"promote-prod", "promote-sync", "retrain"}
     missing = {t for t in used if f"make {t}" not in ci} - exercised_by_tests
     assert not missing, f"targets CI never runs: {sorted(missing)}"
 
@@ -292,6 +299,8 @@ def test_bot_commits_and_pull_requests_use_the_app_token(
 
 TRACKING_TARGETS = {
     "run",
+    "retrain",
+    "serving-image",
     "pr-report",
     "promote-staging",
     "promote-prod",

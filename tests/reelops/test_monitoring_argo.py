@@ -11,7 +11,7 @@ from kedro_hera.lint import SchemaLinter, hera_round_trip
 from tests.conftest import argo_schema
 
 REPO = Path(__file__).resolve().parents[2]
-ENVS = ("staging", "prod")
+ENVS = ("dev", "staging", "prod")
 
 
 def _load(path: Path) -> dict:
@@ -48,18 +48,17 @@ def test_cron_runs_monitoring_then_submits_the_retraining(env: str) -> None:
         "--print",
     ]
     assert {"name": "KEDRO_ENV", "value": env} in check["env"]
-    # AND submits the retraining (training + reference) only when it printed true
-    submit = templates["submit-reference-profile"]["resource"]
+    # AND submits the retrain path (the default pipeline: training on ratings and
+    # feedback, registration, packaging, reference) only when it printed true
+    submit = templates["submit-default"]["resource"]
     target = yaml.safe_load(submit["manifest"])
-    assert target["spec"]["workflowTemplateRef"] == {
-        "name": "reelops-reference-profile"
-    }
-    assert tasks["submit-reference-profile"]["when"] == (
+    assert target["spec"]["workflowTemplateRef"] == {"name": "reelops-default"}
+    assert tasks["submit-default"]["when"] == (
         "'{{tasks.check.outputs.result}}' == 'true'"
     )
-    assert tasks["submit-reference-profile"]["dependencies"] == ["check"]
+    assert tasks["submit-default"]["dependencies"] == ["check"]
     # AND both templates it names are compiled for the env
-    for name in ("monitoring", "reference_profile"):
+    for name in ("monitoring", "__default__"):
         assert _load(REPO / "argo" / env / f"{name}.yaml")["kind"] == (
             "WorkflowTemplate"
         )
@@ -77,7 +76,7 @@ def test_cron_and_its_workflows_are_schema_valid(
             assert (
                 linter.validate(yaml.safe_load(template["resource"]["manifest"])) == []
             )
-    for name in ("monitoring", "reference_profile", "replay", "feedback_union"):
+    for name in ("monitoring", "__default__", "replay", "feedback_union"):
         assert linter.validate(_load(REPO / "argo" / env / f"{name}.yaml")) == []
 
 

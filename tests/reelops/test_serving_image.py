@@ -11,11 +11,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from reelops.datasets.bento_build import write_bento_archive
 from reelops.promotion.gates import PromotionConfig
 from reelops.serving_image import (
     BentoFiles,
     assemble_context,
     bento_tag,
+    extract_archive,
     image_commands,
     main,
 )
@@ -86,7 +88,7 @@ def test_dry_run_prints_the_image_that_promotion_writes(in_repo: Path) -> None:
     image = f"{promotion['serving_image']}:v3-0123abcd"
     assert result.output.splitlines() == [
         "# context build/serving-image: bento reelops-recommender:v3-0123abcd with "
-        "its models (BentoML store), wheelhouse build/wheelhouse",
+        "its models (the BentoML store), wheelhouse build/wheelhouse",
         "docker build --file deploy/serving.Dockerfile --tag "
         f"{image} build/serving-image",
         f"docker push {image}",
@@ -183,4 +185,63 @@ def test_a_missing_wheelhouse_points_at_make_wheelhouse(tmp_path: Path) -> None:
     assert err.value.message == (
         f"no wheelhouse at {tmp_path / 'none'} (no requirements.txt): "
         "run `make wheelhouse` first"
+    )
+
+
+def test_a_run_that_packaged_nothing_is_a_green_no_op(tmp_path: Path) -> None:
+    summary = tmp_path / "packaging_summary.json"
+    summary.write_text(
+        json.dumps({"packaged": False, "reason": "this run did not register ease"})
+    )
+    result = CliRunner().invoke(main, ["--summary", summary])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        "nothing to build: the last run packaged no bento: "
+        "this run did not register ease"
+    )
+
+
+def test_an_archived_bento_gives_the_same_context_as_the_store(tmp_path: Path) -> None:
+    # GIVEN a stored bento and its private model, archived as a cluster run does
+    bento = tmp_path / "store" / "bento"
+    (bento / "env" / "docker").mkdir(parents=True)
+    (bento / "env" / "docker" / "entrypoint.sh").write_text("#!/bin/sh\n")
+    (bento / "env" / "docker" / "entrypoint.sh").chmod(0o700)
+    model = tmp_path / "store" / "model"
+    model.mkdir()
+    (model / "estimator.pkl").write_bytes(b"pickle")
+    (model / "estimator.pkl").chmod(0o600)
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    (wheelhouse / "requirements.txt").write_text("numpy==2.0\n")
+    archive = tmp_path / "data-root" / "bentos" / "rec-v1.tar"
+    write_bento_archive(bento, {"rec:v1": model}, str(archive))
+    # WHEN one context comes from the store, the other from the archive
+    from_store, from_archive = tmp_path / "a", tmp_path / "b"
+    assemble_context(
+        BentoFiles(bento=bento, models={"rec:v1": model}), wheelhouse, from_store
+    )
+    extract_archive(str(archive), wheelhouse, from_archive)
+
+    # THEN they hold the same files, as readable
+    def listing(root: Path) -> dict[str, tuple[bytes, int]]:
+        return {
+            p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mode & 0o555)
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+
+    assert listing(from_archive) == listing(from_store)
+    assert "bento/models/rec/v1/estimator.pkl" in listing(from_archive)
+
+
+def test_an_unreadable_archive_is_one_line(tmp_path: Path) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    (wheelhouse / "requirements.txt").write_text("")
+    missing = tmp_path / "none.tar"
+    with pytest.raises(click.ClickException) as err:
+        extract_archive(str(missing), wheelhouse, tmp_path / "c")
+    assert err.value.message.startswith(
+        f"cannot read the bento archive {missing}: FileNotFoundError"
     )

@@ -17,9 +17,10 @@ BentoML store with its models, as ``bentoml export`` lays them out) and
 bento's pinned requirements from the wheelhouse with no package index and runs the
 bento's own entrypoint (``bentoml serve``).
 
-``make serving-image`` runs it (``IMAGE_FLAGS=--push`` in the main workflow). Errors
-are one line: no packaging summary, a run that packaged nothing, a bento missing
-from the store, no wheelhouse, no Docker engine.
+``make serving-image`` runs it (``IMAGE_FLAGS=--push`` in the main workflow). A run
+that packaged nothing (no better model) is a green no-op that says why. Errors are
+one line: no packaging summary, a bento missing from the store, no wheelhouse, no
+Docker engine.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,8 +50,10 @@ __all__ = [
     "assemble_context",
     "bento_tag",
     "docker_engine_problem",
+    "extract_archive",
     "image_commands",
     "main",
+    "registry_bento",
 ]
 
 SUMMARY = Path("data/08_reporting/packaging_summary.json")
@@ -188,6 +192,102 @@ def _read_yaml(path: Path | Traversable) -> Any:
         ) from exc
 
 
+def extract_archive(archive: str, wheelhouse: Path, context: Path) -> None:
+    """Lay out ``context`` from a bento archive (fsspec URL) and the wheelhouse.
+
+    Raises:
+        click.ClickException: The archive cannot be read, or the wheelhouse is
+            missing.
+    """
+    import fsspec
+
+    if not (wheelhouse / "requirements.txt").is_file():
+        raise click.ClickException(
+            f"no wheelhouse at {wheelhouse} (no requirements.txt): "
+            "run `make wheelhouse` first"
+        )
+    shutil.rmtree(context, ignore_errors=True)
+    context.mkdir(parents=True)
+    try:
+        with (
+            fsspec.open(archive, "rb") as raw,
+            tarfile.open(fileobj=raw, mode="r|") as tar,
+        ):
+            tar.extractall(context, filter="data")
+    except (OSError, tarfile.TarError) as exc:
+        raise click.ClickException(
+            f"cannot read the bento archive {archive}: {type(exc).__name__}: {exc}"
+        ) from exc
+    for path in [context / "bento", *(context / "bento").rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode | (0o555 if path.is_dir() or mode & 0o100 else 0o444))
+    shutil.copytree(wheelhouse, context / "wheelhouse")
+
+
+def registry_bento(alias: str, env: str) -> tuple[str | None, str | None, str]:
+    """(bento tag, archive URL, reason) of the version behind ``alias``.
+
+    The tags are the ones packaging recorded on the version's MLflow run; a version
+    packaged nothing when the tag is ``None`` (``reason`` says why).
+
+    Raises:
+        click.ClickException: No such alias, or the tracking server is unreachable.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from reelops.config import make_config_loader, project_root
+
+    promotion = make_config_loader(project_root() / "conf", env)["promotion"]
+    name = str(promotion["model_name"])
+    mlflow.set_tracking_uri(
+        os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    )
+    client = mlflow.MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+        tags = client.get_run(str(version.run_id)).data.tags
+    except MlflowException as exc:
+        raise click.ClickException(
+            f"cannot read {name}@{alias} from {mlflow.get_tracking_uri()}: "
+            f"{exc.message}"
+        ) from exc
+    if tags.get("serving.packaged") != "true":
+        reason = tags.get("serving.skipped_because", "no serving tags on its run")
+        return None, None, f"{name} v{version.version} packaged no bento: {reason}"
+    return tags.get("serving.bento_tag"), tags.get("serving.bento_archive"), ""
+
+
+def summary_bento(summary: Path) -> tuple[str | None, None, str]:
+    """(bento tag, no archive, reason) of the last local packaging run.
+
+    Raises:
+        click.ClickException: No readable packaging summary.
+    """
+    try:
+        data = json.loads(summary.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise click.ClickException(
+            f"no readable packaging summary at {summary} ({type(exc).__name__}): "
+            "run `make run` (or `kedro run --pipeline packaging`) first"
+        ) from exc
+    if not data.get("packaged"):
+        reason = data.get("reason") or "no reason recorded"
+        return None, None, f"the last run packaged no bento: {reason}"
+    return bento_tag(data, str(_read_yaml(BENTOFILE)["name"])), None, ""
+
+
+def _in_store(tag: str) -> bool:
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        bentoml.bentos.get(tag)
+    except NotFound:
+        return False
+    return True
+
+
 @click.command()
 @click.option("--push", is_flag=True, help="docker push the image after building it.")
 @click.option("--dry-run", is_flag=True, help="Print the commands, run nothing.")
@@ -197,6 +297,21 @@ def _read_yaml(path: Path | Traversable) -> Any:
     default=SUMMARY,
     show_default=True,
     help="The packaging summary of the run.",
+)
+@click.option(
+    "--from-registry",
+    "alias",
+    default=None,
+    help="Build the bento of the version behind this alias (e.g. challenger), from "
+    "the BentoML store or the archive its run recorded, instead of the last run's.",
+)
+@click.option(
+    "--env",
+    "kedro_env",
+    envvar="ENV",
+    default="local",
+    show_default=True,
+    help="Kedro env whose promotion.yml names the model (with --from-registry).",
 )
 @click.option(
     "--base-image",
@@ -221,19 +336,20 @@ def main(
     push: bool,
     dry_run: bool,
     summary: Path,
+    alias: str | None,
+    kedro_env: str,
     base_image: str | None,
     wheelhouse: Path,
     context: Path,
 ) -> None:
     """Build (and push) the serving image of the last packaged bento."""
-    try:
-        data = json.loads(summary.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise click.ClickException(
-            f"no readable packaging summary at {summary} ({type(exc).__name__}): "
-            "run `make run` (or `kedro run --pipeline packaging`) first"
-        ) from exc
-    tag = bento_tag(data, str(_read_yaml(BENTOFILE)["name"]))
+    tag, archive, reason = (
+        registry_bento(alias, kedro_env) if alias else summary_bento(summary)
+    )
+    if tag is None:
+        # No better model, so no bento: nothing to build, and not a failure.
+        click.echo(f"nothing to build: {reason}")
+        return
     try:
         config = parse_config(PromotionConfig, _read_yaml(PROMOTION), str(PROMOTION))
     except ConfigError as exc:
@@ -242,8 +358,9 @@ def main(
     commands = image_commands(
         context, DOCKERFILE, image, base_image=base_image or None, push=push
     )
+    source = archive if archive and not _in_store(tag) else "the BentoML store"
     click.echo(
-        f"# context {context}: bento {tag} with its models (BentoML store), "
+        f"# context {context}: bento {tag} with its models ({source}), "
         f"wheelhouse {wheelhouse}"
     )
     for command in commands:
@@ -255,8 +372,10 @@ def main(
             f"{problem}: building the image needs a Docker engine "
             "(the commands above are what would run; --dry-run only prints them)"
         )
-    files = stored_bento(tag)
-    assemble_context(files, wheelhouse, context)
+    if source == archive and archive:
+        extract_archive(archive, wheelhouse, context)
+    else:
+        assemble_context(stored_bento(tag), wheelhouse, context)
     for command in commands:
         if subprocess.run(command, check=False).returncode != 0:
             raise click.ClickException(f"failed: {' '.join(command)}")

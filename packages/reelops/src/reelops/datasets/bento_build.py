@@ -9,16 +9,24 @@ so the bento runs without the monorepo. The bentofile may be package data
 The model to pack is passed as the bento argument ``model_tag``. The bento lands in
 the BentoML store of ``bentoml_home``; ``make serving-image`` turns it into the
 serving image (``deploy/serving.Dockerfile``, see :mod:`reelops.serving_image`).
+
+With ``archive_dir`` (an fsspec URL: the data root on the cluster, where a pod's
+BentoML store dies with the pod), the bento and the models it packs are also written
+there as one uncompressed tar, laid out as the serving image's build context wants
+it (``bento/``, ``bento/models/<name>/<version>/``): the machine that builds the
+image (``make serving-image`` with ``--from-registry``) reads it from there.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +42,7 @@ from reelops.datasets.bento_model import PackagingSkipped, bentoml_home
 if TYPE_CHECKING:
     from bentoml._internal.bento import BentoStore
 
-__all__ = ["BentoBuildSpec", "BentoDataset"]
+__all__ = ["BentoBuildSpec", "BentoDataset", "write_bento_archive"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +69,28 @@ def _package_dir(name: str) -> Path:
     return Path(locations[0])
 
 
+def write_bento_archive(bento_dir: Path, models: dict[str, Path], target: str) -> None:
+    """Write a bento and its models as an uncompressed tar at the URL ``target``.
+
+    ``models`` maps ``"<name>:<version>"`` to a model directory. The layout is the
+    serving image's build context: ``bento/``, ``bento/models/<name>/<version>/``
+    and ``bento/models/<name>/latest``.
+    """
+    import fsspec
+
+    with (
+        fsspec.open(target, "wb", auto_mkdir=True) as raw,
+        tarfile.open(fileobj=raw, mode="w|") as tar,
+    ):
+        tar.add(bento_dir, arcname="bento")
+        for tag, path in sorted(models.items()):
+            name, version = tag.split(":", 1)
+            tar.add(path, arcname=f"bento/models/{name}/{version}")
+            latest = tarfile.TarInfo(f"bento/models/{name}/latest")
+            latest.size = len(version.encode())
+            tar.addfile(latest, io.BytesIO(version.encode()))
+
+
 class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | None]):
     """Build bentos from a bentofile; load the newest bento's info (or ``None``).
 
@@ -84,13 +114,15 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
         source_packages: list[str],
         bentofile_package: str | None = None,
         bentoml_home: str | None = None,
+        archive_dir: str | None = None,
         timeout: int = 900,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Create the dataset for the bentos ``bentofile`` describes.
 
         ``bentofile`` is relative to the installed package ``bentofile_package``
-        when one is given, else to the working directory.
+        when one is given, else to the working directory; ``archive_dir`` (fsspec
+        URL) also receives each built bento as ``<name>-<version>.tar``.
         """
         self._bentofile = (
             _package_dir(bentofile_package) / bentofile
@@ -99,6 +131,7 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
         )
         self._packages = list(source_packages)
         self._home = bentoml_home
+        self._archive_dir = archive_dir.rstrip("/") if archive_dir else None
         self._timeout = timeout
         self.metadata = metadata
 
@@ -107,7 +140,31 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
             "bentofile": str(self._bentofile),
             "source_packages": self._packages,
             "bentoml_home": self._home,
+            "archive_dir": self._archive_dir,
         }
+
+    def _archive_path(self, tag: str) -> str | None:
+        if not self._archive_dir:
+            return None
+        name, version = tag.split(":", 1)
+        return f"{self._archive_dir}/{name}-{version}.tar"
+
+    def _archive(self, tag: str) -> None:
+        """Write the stored bento ``tag`` and its models to the archive directory."""
+        target = self._archive_path(tag)
+        if target is None:
+            return
+        from bentoml._internal.models import ModelStore
+
+        store = self._store()
+        bento = bentoml.bentos.get(tag, _bento_store=store)
+        models = ModelStore(str(bentoml_home(self._home) / "models"))
+        paths = {
+            str(info.tag): Path(models.get(info.tag).path)
+            for info in bento.info.all_models
+        }
+        write_bento_archive(Path(bento.path), paths, target)
+        logger.info("bento %s archived at %s", tag, target)
 
     def _config(self) -> dict[str, Any]:
         try:
@@ -155,6 +212,7 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
             pass
         else:
             logger.info("bento %s is already in the store", tag)
+            self._archive(tag)
             return
         with tempfile.TemporaryDirectory(prefix="reelops-bento-") as tmp:
             bentofile = self._assemble(config, Path(tmp))
@@ -212,6 +270,7 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
         if built != tag:
             raise DatasetError(f"bentoml build reported tag '{built}', expected {tag}")
         logger.info("built bento %s (its image: make serving-image)", tag)
+        self._archive(tag)
 
     def load(self) -> dict[str, Any] | None:
         """The newest bento of the bentofile's name, or ``None`` if there is none."""
@@ -230,6 +289,7 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
             "dockerfile": str(path / "env" / "docker" / "Dockerfile"),
             "labels": dict(newest.info.labels),
             "models": [str(m.tag) for m in newest.info.all_models],
+            "archive": self._archive_path(str(newest.tag)),
         }
 
     def _exists(self) -> bool:
