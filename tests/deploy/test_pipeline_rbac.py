@@ -158,7 +158,7 @@ def test_argo_cd_syncs_the_pipelines_and_their_rbac(env: str) -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_make_deploy_check_renders_the_pipeline_overlay(env: str) -> None:
     proc = subprocess.run(
-        ["make", "-n", "deploy-check", f"ENV={env}"],
+        ["make", "--no-print-directory", "-n", "deploy-check", f"ENV={env}"],
         cwd=REPO,
         capture_output=True,
         text=True,
