@@ -378,3 +378,60 @@ def test_foreach_needs_mapping_inputs(tmp_path: Path) -> None:
         ),
     ):
         build(tmp_path)
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    # GIVEN the classic "billion laughs": nine levels of ten aliases each
+    lines = ['a0: &a0 ["lol"]']
+    for level in range(1, 10):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    bomb = write(tmp_path, "bomb", "\n".join(lines) + "\n")
+    # WHEN it is loaded THEN it is refused in one short line, without expanding it
+    with pytest.raises(PipelineSpecError) as info:
+        build(tmp_path)
+    assert str(info.value) == (
+        f"{bomb}: more than 20 YAML aliases; a pipeline file needs none (refused "
+        "unexpanded: a possible alias bomb)"
+    )
+
+
+def test_a_huge_pipeline_file_is_refused_unread(tmp_path: Path) -> None:
+    big = write(tmp_path, "big", "description: " + "x" * 300_000 + "\n")
+    with pytest.raises(PipelineSpecError) as info:
+        build(tmp_path)
+    assert str(info.value) == (
+        f"{big}: {big.stat().st_size} bytes, more than a pipeline file may have "
+        "(262144)"
+    )
+
+
+def test_a_long_bad_value_is_cut_in_the_error(tmp_path: Path) -> None:
+    write(tmp_path, "long", "default: [" + ", ".join(["1"] * 5000) + "]\n")
+    with pytest.raises(PipelineSpecError) as info:
+        build(tmp_path)
+    assert len(str(info.value)) < 300
+    assert "... (cut)" in str(info.value)
+
+
+def test_a_function_imported_into_a_node_module_is_not_a_node(tmp_path: Path) -> None:
+    # GIVEN a node naming a helper that a node module imports from elsewhere
+    path = write(
+        tmp_path,
+        "reexport",
+        """
+        nodes:
+          - name: parse_node
+            func: reelops.nodes.training.parse_config
+            inputs: [a, b, c]
+            outputs: d
+        """,
+    )
+    with pytest.raises(PipelineSpecError) as info:
+        build(tmp_path)
+    assert str(info.value) == (
+        f"{path}: node 'parse_node': function 'reelops.nodes.training.parse_config' "
+        "is not defined in 'reelops.nodes.training' (it is "
+        "reelops._pydantic.parse_config, imported there): name a function the node "
+        "module defines"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -11,7 +11,7 @@ from reelops.errors import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["parse_config"]
+__all__ = ["as_config", "parse_config"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,6 +32,20 @@ def parse_config(model: type[M], data: Mapping[str, Any] | None, where: str) -> 
             msg = f"unknown key '{key}' (expected one of: {fields})"
         elif err["type"] == "missing":
             msg = f"missing required key '{key}'"
+        elif not err["loc"]:  # a check of the whole model: its own message says all
+            msg = str(err["msg"]).removeprefix("Value error, ")
         else:
             msg = f"key '{key}': {err['msg']}, got {err.get('input')!r}"
         raise ConfigError(f"{where}: {msg}") from exc
+
+
+def as_config(model: type[M], value: M | Mapping[str, Any] | None, where: str) -> M:
+    """``value`` when it already is a ``model``, else :func:`parse_config` of it.
+
+    Kedro validates a node's parameters from its annotations before the run and
+    hands the node the model; a direct call (a test, another module) may pass the
+    mapping.
+    """
+    if isinstance(value, model):
+        return value
+    return parse_config(model, cast("Mapping[str, Any] | None", value), where)

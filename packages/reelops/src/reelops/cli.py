@@ -99,6 +99,35 @@ def check_pipelines(names: list[str]) -> None:
             )
 
 
+def check_run_parameters(
+    names: list[str], env: str | None, runtime_params: dict[str, Any] | None
+) -> None:
+    """Validate the parameters the chosen pipelines read, ``--params`` included.
+
+    The loader is the session's own (same conf, env and runtime parameters), so
+    building it first changes nothing the session then resolves.
+
+    Raises:
+        click.ClickException: One line: the file, the parameter, what is wrong.
+    """
+    from kedro.framework.project import pipelines, settings
+
+    from reelops.config import make_config_loader
+    from reelops.errors import ReelopsError
+    from reelops.params import check_parameters, parameter_files
+
+    conf = Path(settings.CONF_SOURCE)
+    try:
+        loader = make_config_loader(conf, env, runtime_params or None)
+        check_parameters(
+            {name: pipelines[name] for name in names},
+            loader["parameters"],
+            parameter_files(conf, env),
+        )
+    except ReelopsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @cli.command(name="run", params=kedro_run.params, help=kedro_run.help)
 def run(**options: Any) -> None:
     """Kedro's ``run``, with a progress view, a log file and one-line errors."""
@@ -108,7 +137,10 @@ def run(**options: Any) -> None:
         options["pipelines"] = [options.pop("pipeline"), *options["pipelines"]]
     options["pipeline"] = None
     check_env(options.get("env"), options.get("conf_source"))
-    check_pipelines(list(options["pipelines"]) or ["__default__"])
+    chosen = list(options["pipelines"]) or ["__default__"]
+    check_pipelines(chosen)
+    if not options.get("conf_source"):
+        check_run_parameters(chosen, options.get("env"), options.get("params"))
     console = sys.stdout
     failure: BaseException | None = None
     with console_logging(stream=console) as log_file:

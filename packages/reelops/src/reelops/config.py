@@ -55,10 +55,21 @@ CONFIG_LOADER_ARGS: dict[str, Any] = {
 }
 
 
-def make_config_loader(conf_source: Path, env: str | None = None) -> OmegaConfigLoader:
-    """Build the loader ``kedro run --env ENV`` uses, without a Kedro session."""
+def make_config_loader(
+    conf_source: Path,
+    env: str | None = None,
+    runtime_params: dict[str, Any] | None = None,
+) -> OmegaConfigLoader:
+    """Build the loader ``kedro run --env ENV --params ...`` uses, without a session.
+
+    Use it in a process that runs no session, or with the env the session will
+    use: Kedro's ``globals`` resolver is process-wide, and the last loader built
+    decides what it resolves to.
+    """
     args = dict(CONFIG_LOADER_ARGS)
-    return OmegaConfigLoader(conf_source=str(conf_source), env=env, **args)
+    return OmegaConfigLoader(
+        conf_source=str(conf_source), env=env, runtime_params=runtime_params, **args
+    )
 
 
 def _yaml_files(conf_dir: Path, stem: str) -> list[Path]:

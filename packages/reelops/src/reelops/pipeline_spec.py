@@ -66,6 +66,13 @@ __all__ = [
 
 #: Node functions may only come from these modules: config never runs arbitrary code.
 ALLOWED_FUNCTION_PREFIXES: tuple[str, ...] = ("reelops.nodes.",)
+#: A pipeline file needs no YAML alias; a few are tolerated, more is refused before
+#: anything expands them (a "billion laughs" file would hang the loader).
+MAX_YAML_ALIASES = 20
+#: Larger pipeline files are refused unread.
+MAX_FILE_BYTES = 256 * 1024
+#: Values quoted in error messages are cut to this many characters.
+_MAX_QUOTED = 120
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -155,6 +162,31 @@ class CatalogNames:
 # --------------------------------------------------------------------------- loading
 
 
+class _AliasBudgetExceeded(Exception):
+    """More YAML aliases than :data:`MAX_YAML_ALIASES`."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that counts aliases and stops past the budget."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _AliasBudgetExceeded
+        return super().compose_node(parent, index)
+
+
+def _quote(value: Any) -> str:
+    """``repr(value)``, cut to :data:`_MAX_QUOTED` characters."""
+    text = repr(value)
+    return text if len(text) <= _MAX_QUOTED else f"{text[:_MAX_QUOTED]}... (cut)"
+
+
 def _fields(model: type[BaseModel]) -> str:
     return ", ".join(sorted(model.model_fields))
 
@@ -184,7 +216,7 @@ def _describe_error(raw: Mapping[str, Any], exc: ValidationError) -> str:
         return f"{prefix}unknown key '{key}' (expected one of: {_fields(model)})"
     if err["type"] == "missing":
         return f"{prefix}missing required key '{key}'"
-    return f"{prefix}key '{key}': {err['msg']}, got {err.get('input')!r}"
+    return f"{prefix}key '{key}': {err['msg']}, got {_quote(err.get('input'))}"
 
 
 def _node_label(nodes: Any, index: int) -> str:
@@ -207,8 +239,20 @@ def load_pipeline_files(directory: Path) -> dict[str, tuple[Path, PipelineFile]]
         raise PipelineSpecError(f"{directory}: no pipeline files (*.yml) found")
     for path in paths:
         label = _label(path)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PipelineSpecError(
+                f"{label}: {size} bytes, more than a pipeline file may have "
+                f"({MAX_FILE_BYTES})"
+            )
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            text = path.read_text(encoding="utf-8")
+            raw = yaml.load(text, _BoundedLoader) or {}  # noqa: S506 - a SafeLoader
+        except _AliasBudgetExceeded as exc:
+            raise PipelineSpecError(
+                f"{label}: more than {MAX_YAML_ALIASES} YAML aliases; a pipeline "
+                "file needs none (refused unexpanded: a possible alias bomb)"
+            ) from exc
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark is not None else ""
@@ -258,6 +302,12 @@ def _resolve_function(
         raise PipelineSpecError(
             f"{where}: function '{ref}' not found "
             f"(module '{module_name}' has no function '{attr}')"
+        )
+    if func.__module__ != module_name:
+        raise PipelineSpecError(
+            f"{where}: function '{ref}' is not defined in '{module_name}' (it is "
+            f"{func.__module__}.{func.__qualname__}, imported there): name a "
+            "function the node module defines"
         )
     return func
 
@@ -347,7 +397,8 @@ def _build_nodes(
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 4 * _MAX_QUOTED else f"{text[: 4 * _MAX_QUOTED]}..."
 
 
 def _build_file(
@@ -394,9 +445,17 @@ def _build_file(
         raise PipelineSpecError(f"{label}: {_one_line(exc)}") from exc
 
 
-def _check_free_inputs(label: str, pipe: Pipeline, catalog: CatalogNames) -> None:
+def _check_free_inputs(
+    labels: Mapping[str, str], pipe: Pipeline, catalog: CatalogNames
+) -> None:
+    """Every input of ``pipe`` is produced, in the catalog or a parameter.
+
+    A problem names the file that declares the consuming node (``labels``: node
+    name -> file), not the file that happens to include it.
+    """
     for name in sorted(pipe.inputs()):
         consumer = next(n.name for n in pipe.nodes if name in n.inputs)
+        label = labels[consumer]
         if name == "parameters":
             continue
         if name.startswith("params:"):
@@ -445,8 +504,13 @@ def build_pipelines(
         return pipe
 
     pipelines = {stem: expand(stem, (stem,)) for stem in files}
-    for stem, pipe in pipelines.items():
-        _check_free_inputs(_label(files[stem][0]), pipe, catalog)
+    declared_in = {
+        node.name: _label(files[stem][0])
+        for stem, pipe in own.items()
+        for node in pipe.nodes
+    }
+    for pipe in pipelines.values():
+        _check_free_inputs(declared_in, pipe, catalog)
     default = [pipelines[s] for s, (_, spec) in files.items() if spec.default]
     pipelines["__default__"] = sum(default, Pipeline([]))
     return pipelines

@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelops._pydantic import parse_config
+from reelops._pydantic import as_config
 from reelops.nodes._types import BaseRecommender, Figure
 from reelops.nodes.ingest import lineage_tags, validate_ratings
-from reelops.nodes.training import evaluate_candidate
+from reelops.nodes.training import EvaluationConfig, evaluate_candidate
 from reelops.raw_columns import LINE, PARSE_ERROR
 from reelops_monitoring import (
     Decision,
@@ -120,7 +120,7 @@ def union_feedback(
     ratings: pd.DataFrame,
     accepted_feedback: Mapping[str, pd.DataFrame],
     raw_checksums: dict[str, str],
-    feedback_union: dict[str, Any],
+    feedback_union: FeedbackUnionConfig,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The ratings training reads: validated ratings plus accepted feedback.
 
@@ -139,7 +139,7 @@ def union_feedback(
         digest, combined with the feedback's when any feedback is appended),
         ``raw_sha256``, ``feedback_rows`` and ``feedback_sha256``.
     """
-    cfg = parse_config(
+    cfg = as_config(
         FeedbackUnionConfig, feedback_union, "parameters 'feedback_union'"
     )
     raw_sha = lineage_tags(raw_checksums)["sha256"]
@@ -212,7 +212,7 @@ def build_reference_profile(
     ratings: pd.DataFrame,
     movies: pd.DataFrame,
     training_data_lineage: dict[str, Any],
-    reference: dict[str, Any],
+    reference: ReferenceConfig,
 ) -> tuple[ProfileView, bytes, dict[str, Any]]:
     """The reference profile of the training data, and what it rests on.
 
@@ -220,7 +220,7 @@ def build_reference_profile(
         The merged profile, the same serialized (the MLflow artifact) and a
         summary: ``data_sha256``, rows, users, windows, period.
     """
-    cfg = parse_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
+    cfg = as_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
     views = reference_views(ratings, movies, freq=cfg.freq)
     merged = merge_views(view for _, view in views)
     stamps = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
@@ -290,7 +290,7 @@ def window_metrics(
     model: BaseRecommender,
     train: pd.DataFrame | None,
     window: pd.DataFrame,
-    evaluation: dict[str, Any],
+    evaluation: EvaluationConfig | dict[str, Any],
 ) -> dict[str, Any]:
     """RMSE, MAE and top-k metrics of ``model`` on a window of rated feedback.
 
@@ -300,15 +300,16 @@ def window_metrics(
     """
     report = {"estimator": type(model).__name__, "fit_seconds": 0.0}
     catalog = _catalog(model) if train is None else train
-    metrics = evaluate_candidate(model, report, catalog, window, evaluation)
+    cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
+    metrics = evaluate_candidate(model, report, catalog, window, cfg)
     return {k: v for k, v in metrics.items() if k != "fit_seconds"}
 
 
 def evaluate_holdout(
     model: BaseRecommender | None,
     ratings: pd.DataFrame,
-    reference: dict[str, Any],
-    evaluation: dict[str, Any],
+    reference: ReferenceConfig,
+    evaluation: EvaluationConfig,
 ) -> dict[str, Any]:
     """The model's training-time metrics on a time-based holdout.
 
@@ -322,7 +323,7 @@ def evaluate_holdout(
         ``{"assessed": bool, "metrics": {...}, "protocol": {...}}``, with a
         ``reason`` when nothing could be assessed.
     """
-    cfg = parse_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
+    cfg = as_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
     protocol: dict[str, Any] = {"holdout_days": cfg.holdout_days}
     if model is None:
         reason = "no model registered as @challenger: no holdout metrics"
@@ -361,7 +362,7 @@ def _end_of_window(end: str | None) -> pd.Timestamp:
 
 
 def select_feedback_window(
-    feedback: pd.DataFrame, monitoring_window: dict[str, Any]
+    feedback: pd.DataFrame, monitoring_window: WindowConfig
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The feedback of the window ``[end - days, end)`` on ``time_column``.
 
@@ -373,9 +374,7 @@ def select_feedback_window(
         ``n_rows``, ``n_feedback_total`` (rows in the whole table) and ``label`` (a
         partition key naming the window).
     """
-    cfg = parse_config(
-        WindowConfig, monitoring_window, "parameters 'monitoring_window'"
-    )
+    cfg = as_config(WindowConfig, monitoring_window, "parameters 'monitoring_window'")
     end = _end_of_window(cfg.end)
     start = end - timedelta(days=cfg.days)
     when = pd.to_numeric(feedback[cfg.time_column], errors="coerce")
@@ -452,7 +451,7 @@ def evaluate_deployed_model(
     *,
     deployed_model: dict[str, Any],
     window_feedback: pd.DataFrame,
-    evaluation: dict[str, Any],
+    evaluation: EvaluationConfig,
 ) -> tuple[dict[str, Any], ProfileView]:
     """The deployed model's performance on the window's rated feedback.
 
@@ -632,7 +631,7 @@ def decide_retrain(
     window_info: dict[str, Any],
     window_performance: dict[str, Any],
     serving_summary: dict[str, Any],
-    monitoring: dict[str, Any],
+    monitoring: MonitoringConfig,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, float]], dict[str, str]]:
     """The retrain decision of the window, with everything behind it.
 
@@ -650,7 +649,7 @@ def decide_retrain(
         ``not_enough_feedback``), ``notes``, ``window``, ``model``,
         ``performance``, ``reference`` and ``serving``.
     """
-    config = parse_config(MonitoringConfig, monitoring, "parameters 'monitoring'")
+    config = as_config(MonitoringConfig, monitoring, "parameters 'monitoring'")
     model = window_performance["model"]
     notes = [n for n in (model.get("note"), window_performance.get("reason")) if n]
     training = (
@@ -867,10 +866,10 @@ def _bar_height(column: Mapping[str, Any], drift_threshold: float) -> float:
 
 
 def plot_monitoring(
-    decision: dict[str, Any], monitoring: dict[str, Any]
+    decision: dict[str, Any], monitoring: MonitoringConfig
 ) -> dict[str, Figure]:
     """PNG plots: drift scores vs thresholds, performance vs training, latency."""
-    config = parse_config(MonitoringConfig, monitoring, "parameters 'monitoring'")
+    config = as_config(MonitoringConfig, monitoring, "parameters 'monitoring'")
     figs: dict[str, Figure] = {}
     fig, ax = _figure("Drift score per column (bars) and thresholds")
     columns = decision["scores"].get("drift", {}).get("columns", {})

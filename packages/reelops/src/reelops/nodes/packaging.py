@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelops._pydantic import parse_config
+from reelops._pydantic import as_config
 from reelops.datasets.bento_build import BentoBuildSpec
 from reelops.datasets.bento_model import (
     MOVIE_COLUMNS,
@@ -64,7 +64,7 @@ def assemble_serving_bundle(  # noqa: PLR0917 - one input per dataset
     movie_features: pd.DataFrame,
     user_features: pd.DataFrame,
     validation: dict[str, Any],
-    packaging: dict[str, Any],
+    packaging: PackagingConfig,
 ) -> tuple[ServingBundle | PackagingSkipped, dict[str, Any]]:
     """Bundle the challenger this run registered with what serving needs.
 
@@ -80,7 +80,7 @@ def assemble_serving_bundle(  # noqa: PLR0917 - one input per dataset
         ValueError: The run says it registered a model but the registry alias
             points at a version another run registered.
     """
-    cfg = parse_config(PackagingConfig, packaging, "parameters 'packaging'")
+    cfg = as_config(PackagingConfig, packaging, "parameters 'packaging'")
     candidate = str(champion_decision["champion"])
     if not champion_decision["register"]:
         reasons = "; ".join(champion_decision.get("reasons") or []) or "no reason"

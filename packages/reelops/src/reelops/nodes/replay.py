@@ -27,12 +27,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelops._pydantic import parse_config
+from reelops._pydantic import as_config
 from reelops.challenger import ChallengerPackage
 from reelops.errors import ConfigError
 from reelops.nodes._types import BaseRecommender, Figure
 from reelops.nodes.features import build_user_features
 from reelops.nodes.monitoring import (
+    ReferenceConfig,
     decide_retrain,
     evaluate_deployed_model,
     evaluate_holdout,
@@ -40,7 +41,7 @@ from reelops.nodes.monitoring import (
     reference_views,
     summarize_serving,
 )
-from reelops.nodes.training import EstimatorSpec, fit_candidate
+from reelops.nodes.training import EstimatorSpec, EvaluationConfig, fit_candidate
 from reelops_monitoring import (
     MonitoringConfig,
     ProfileView,
@@ -92,7 +93,7 @@ class ReplayConfig(BaseModel):
     estimator: EstimatorSpec = EstimatorSpec(name="bias")
     seed: int = 42
     holdout_days: float = Field(default=90, gt=0)
-    evaluation: dict[str, Any] = {"k": 10}
+    evaluation: EvaluationConfig = EvaluationConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
 
 
@@ -104,7 +105,7 @@ def _timeline_ratings(ratings: pd.DataFrame, cfg: ReplayConfig) -> pd.DataFrame:
 
 
 def profile_history(
-    ratings: pd.DataFrame, movies: pd.DataFrame, replay: dict[str, Any]
+    ratings: pd.DataFrame, movies: pd.DataFrame, replay: ReplayConfig
 ) -> dict[str, ProfileView]:
     """One profile per window of the timeline, shared by every policy.
 
@@ -116,13 +117,13 @@ def profile_history(
     Returns:
         ``{window start (yyyy-mm-dd): profile}``.
     """
-    cfg = parse_config(ReplayConfig, replay, "parameters 'replay'")
+    cfg = as_config(ReplayConfig, replay, "parameters 'replay'")
     views = reference_views(_timeline_ratings(ratings, cfg), movies, freq=cfg.freq)
     return {str(start.date()): view for start, view in views}
 
 
 def _fit(train: pd.DataFrame, cfg: ReplayConfig) -> BaseRecommender:
-    model, _ = fit_candidate(train, cfg.estimator.model_dump(), {}, cfg.seed)
+    model, _ = fit_candidate(train, cfg.estimator, {}, cfg.seed)
     return model
 
 
@@ -183,7 +184,7 @@ class _Deployment:
         self.holdout = evaluate_holdout(
             self.model,
             self.train,
-            {"freq": cfg.freq, "holdout_days": cfg.holdout_days},
+            ReferenceConfig(freq=cfg.freq, holdout_days=cfg.holdout_days),
             cfg.evaluation,
         )
         features = build_user_features(self.train)
@@ -232,7 +233,7 @@ def replay_policy(
     movies: pd.DataFrame,
     history: Mapping[str, ProfileView | Callable[[], ProfileView]],
     policy: Policy,
-    replay: dict[str, Any],
+    replay: ReplayConfig,
 ) -> tuple[pd.DataFrame, ChallengerPackage]:
     """Replay the timeline under one retraining policy.
 
@@ -251,7 +252,7 @@ def replay_policy(
     Raises:
         ConfigError: On an unknown parameter or policy.
     """
-    cfg = parse_config(ReplayConfig, replay, "parameters 'replay'")
+    cfg = as_config(ReplayConfig, replay, "parameters 'replay'")
     if policy not in _POLICIES:
         raise ConfigError(
             f"replay policy must be one of {list(_POLICIES)}, got '{policy}' instead"
@@ -263,7 +264,7 @@ def replay_policy(
         for label, view in history.items()
     )
     windows = [w for w in split_windows(data, freq=cfg.freq) if w.start >= start]
-    monitoring = cfg.monitoring.model_dump()
+    monitoring = cfg.monitoring
     deployed = _Deployment(data, views, start, cfg, version=1)
     rows = []
     for window in windows:
@@ -278,7 +279,7 @@ def replay_policy(
             users,
             deployed.activity,
             start=window.start.tz_localize("UTC"),
-            k=int(cfg.evaluation.get("k", 10)),
+            k=cfg.evaluation.k,
         )
         serving = summarize_serving({f"{window.label}/replay": requests}, info)
         info_model = {"model_name": "replay", "version": str(deployed.version)}
@@ -341,7 +342,7 @@ def _policy_summary(timeline: pd.DataFrame) -> dict[str, float | int | None]:
 
 
 def compare_policies(
-    replay: dict[str, Any], **timelines: pd.DataFrame
+    replay: ReplayConfig, **timelines: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, dict[str, float]]]:
     """Every policy's timeline in one table, their means, and the bar.
 
@@ -351,7 +352,7 @@ def compare_policies(
     Returns:
         The table (CSV), the summary (JSON) and MLflow metrics.
     """
-    cfg = parse_config(ReplayConfig, replay, "parameters 'replay'")
+    cfg = as_config(ReplayConfig, replay, "parameters 'replay'")
     table = pd.concat(timelines.values(), ignore_index=True)
     per_policy = {
         str(frame["policy"].iloc[0]): _policy_summary(frame)

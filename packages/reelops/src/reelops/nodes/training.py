@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reelops._pydantic import parse_config
+from reelops._pydantic import as_config, parse_config
 from reelops.challenger import ChallengerPackage, Rejection
 from reelops.nodes._types import BaseRecommender, Figure
 
@@ -49,11 +49,24 @@ class EstimatorSpec(_Config):
     """A candidate: a recsys estimator by short name and its hyperparameters.
 
     ``use_tuned``: whether values of ``parameters_tuned.yml`` override ``params``.
+    The estimator is built once when the spec is validated, so an unknown name or
+    hyperparameter (nested ones included) fails before anything is fitted.
     """
 
     name: str
     params: dict[str, Any] = {}
     use_tuned: bool = True
+
+    @model_validator(mode="after")
+    def _buildable(self) -> EstimatorSpec:
+        from recsys import make_estimator
+        from recsys.exceptions import InvalidParameterError, UnknownEstimatorError
+
+        try:
+            make_estimator(self.name, self.params)
+        except (UnknownEstimatorError, InvalidParameterError) as exc:
+            raise ValueError(" ".join(str(exc).split())) from exc
+        return self
 
 
 class EvaluationConfig(_Config):
@@ -83,12 +96,12 @@ class TrainingGates(_Config):
 
 
 def split_ratings(
-    ratings: pd.DataFrame, split: dict[str, Any]
+    ratings: pd.DataFrame, split: SplitConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Split ratings into (train, test, summary) by the configured strategy."""
     from recsys import hash_split, leave_last_n_split, random_split, temporal_split
 
-    cfg = parse_config(SplitConfig, split, "parameters 'split'")
+    cfg = as_config(SplitConfig, split, "parameters 'split'")
     data = ratings[_COLUMNS]
     if cfg.strategy == "hash":
         train, test = hash_split(data, test_size=cfg.test_size, seed=cfg.seed)
@@ -133,7 +146,7 @@ def _seeded(model: BaseRecommender, seed: int) -> BaseRecommender:
 
 def fit_candidate(
     train_ratings: pd.DataFrame,
-    estimator: dict[str, Any],
+    estimator: EstimatorSpec,
     tuned_params: dict[str, Any],
     seed: int,
 ) -> tuple[BaseRecommender, dict[str, Any]]:
@@ -143,7 +156,7 @@ def fit_candidate(
     """
     from recsys import make_estimator
 
-    spec = parse_config(EstimatorSpec, estimator, "candidate 'estimator'")
+    spec = as_config(EstimatorSpec, estimator, "candidate 'estimator'")
     params = dict(spec.params)
     tuned = (tuned_params or {}).get(spec.name, {}) if spec.use_tuned else {}
     params.update(tuned)
@@ -166,12 +179,12 @@ def evaluate_candidate(
     fit_report: dict[str, Any],
     train_ratings: pd.DataFrame,
     test_ratings: pd.DataFrame,
-    evaluation: dict[str, Any],
+    evaluation: EvaluationConfig,
 ) -> dict[str, Any]:
     """RMSE/MAE on the test ratings and top-k metrics by the ranking protocol."""
     from recsys import evaluate_ranking, mae_error, rmse_error
 
-    cfg = parse_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
+    cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
     X = test_ratings[["user_id", "movie_id", "timestamp"]]
     start = time.perf_counter()
     predicted = model.predict(X)
@@ -198,7 +211,7 @@ def evaluate_champion(
     champion_model: BaseRecommender | None,
     train_ratings: pd.DataFrame,
     test_ratings: pd.DataFrame,
-    evaluation: dict[str, Any],
+    evaluation: EvaluationConfig,
 ) -> dict[str, Any]:
     """The registered champion's metrics on this run's test split (``{}`` if none)."""
     if champion_model is None:
@@ -243,7 +256,7 @@ def relative_improvement(metric: str, value: float, reference: float) -> float:
 def select_champion(
     candidate_table: dict[str, Any],
     champion_metrics: dict[str, Any],
-    selection: dict[str, Any],
+    selection: SelectionConfig,
     gates: dict[str, Any],
 ) -> dict[str, Any]:
     """Pick the best candidate by the primary metric and check the gates.
@@ -255,7 +268,7 @@ def select_champion(
     ``champion_tolerance`` (relative). The result says which gates passed, and why
     a candidate is not registered.
     """
-    cfg = parse_config(SelectionConfig, selection, "parameters 'selection'")
+    cfg = as_config(SelectionConfig, selection, "parameters 'selection'")
     limits = parse_config(
         TrainingGates, (gates or {}).get("training"), "gates.yml 'training'"
     )

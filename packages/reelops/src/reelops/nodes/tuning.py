@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from reelops._pydantic import parse_config
+from reelops._pydantic import as_config
 from reelops.nodes.training import LOWER_IS_BETTER
 
 __all__ = ["carve_validation", "search_hyperparameters", "tuned_parameters"]
@@ -36,12 +36,12 @@ class TuningConfig(BaseModel):
     search: dict[str, SearchSpace]
 
 
-def _config(tuning: dict[str, Any]) -> TuningConfig:
-    return parse_config(TuningConfig, tuning, "parameters 'tuning'")
+def _config(tuning: TuningConfig | dict[str, Any]) -> TuningConfig:
+    return as_config(TuningConfig, tuning, "parameters 'tuning'")
 
 
 def carve_validation(
-    train_ratings: pd.DataFrame, tuning: dict[str, Any]
+    train_ratings: pd.DataFrame, tuning: TuningConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split the train split again: (fit part, validation part). Test stays unseen."""
     from recsys import random_split
@@ -69,7 +69,7 @@ def _score(
 
 
 def search_hyperparameters(
-    fit_ratings: pd.DataFrame, validation_ratings: pd.DataFrame, tuning: dict[str, Any]
+    fit_ratings: pd.DataFrame, validation_ratings: pd.DataFrame, tuning: TuningConfig
 ) -> dict[str, Any]:
     """Fit every grid point on the fit part and score it on the validation part.
 

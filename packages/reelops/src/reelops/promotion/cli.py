@@ -31,7 +31,7 @@ from kedro.framework.session import KedroSession
 
 from reelops._pydantic import parse_config
 from reelops.errors import ConfigError
-from reelops.nodes.training import evaluate_candidate
+from reelops.nodes.training import EvaluationConfig, evaluate_candidate
 from reelops.promotion._git import commit_paths, file_history, working_tree_status
 from reelops.promotion.environment import (
     ENVIRONMENT_ALIASES,
@@ -102,7 +102,11 @@ def _evaluate(ctx: _Context, version: str) -> dict[str, float]:
     test = ctx.catalog.load("test_ratings")
     report = {"estimator": f"v{version}", "fit_seconds": 0.0}
     metrics = evaluate_candidate(
-        _estimator(ctx, version), report, train, test, {"k": ctx.config.evaluation_k}
+        _estimator(ctx, version),
+        report,
+        train,
+        test,
+        EvaluationConfig(k=ctx.config.evaluation_k),
     )
     return {
         k: float(v)
