@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from kedro.io.core import DatasetError
+
 __all__ = [
+    "ArtifactIntegrityError",
     "ConfigError",
     "DataSourceError",
     "PipelineSpecError",
@@ -29,3 +32,11 @@ class DataSourceError(ReelopsError):
 
 class SchemaMismatchError(ReelopsError):
     """A raw file's header does not have the columns the schema expects."""
+
+
+class ArtifactIntegrityError(ReelopsError, DatasetError):
+    """A model file's sha256 differs from the one recorded when it was saved.
+
+    Also a :class:`~kedro.io.core.DatasetError`, so a catalog load raises it as it
+    is (one line) instead of wrapping it.
+    """

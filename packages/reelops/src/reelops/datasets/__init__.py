@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from reelops.datasets.profile import ProfileDataset, ProfileDirectoryDataset
     from reelops.datasets.raw_csv import RawCSVDataset
     from reelops.datasets.registered_model import RegisteredModelDataset
+    from reelops.datasets.verified_pickle import VerifiedPickleDataset
 
 #: Public name -> the module of this package that defines it.
 _MODULES = {
@@ -40,6 +41,7 @@ _MODULES = {
     "RegisteredModelDataset": "registered_model",
     "RegisteredVersionDataset": "bento_lineage",
     "ServingBundle": "bento_model",
+    "VerifiedPickleDataset": "verified_pickle",
 }
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "RegisteredModelDataset",
     "RegisteredVersionDataset",
     "ServingBundle",
+    "VerifiedPickleDataset",
 ]
 
 

@@ -7,6 +7,11 @@ one creates the BentoML model ``bundle.tag`` whose directory holds
 :data:`BUNDLE_FILES`; the service reads it back with
 :meth:`ServingBundle.from_directory`. Saving a :class:`PackagingSkipped` writes
 nothing and logs why.
+
+The estimator pickle's sha256 is recorded in the model's metadata
+(:data:`SHA256_METADATA_KEY`) when it is saved, and :meth:`ServingBundle.from_directory`
+refuses in one line a file that no longer matches it, before unpickling. A model
+saved before digests were recorded loads with a warning.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import bentoml
 import pandas as pd
 from bentoml.exceptions import NotFound
 from kedro.io.core import AbstractDataset, DatasetError
+
+from reelops.datasets._integrity import sha256_bytes, verify_sha256
 
 if TYPE_CHECKING:
     from bentoml._internal.models import ModelStore
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUNDLE_FILES",
     "MOVIE_COLUMNS",
+    "SHA256_METADATA_KEY",
     "USER_COLUMNS",
     "BentoModelDataset",
     "PackagingSkipped",
@@ -46,6 +54,8 @@ BUNDLE_FILES = {
     "movies": "movies.parquet",
     "users": "users.parquet",
 }
+#: Metadata key of ``{bundle file: sha256}`` for the bundle's pickles.
+SHA256_METADATA_KEY = "artifact_sha256"
 #: Columns of the catalog and of the user table a bundle carries.
 MOVIE_COLUMNS = ["movie_id", "title", "year", "genres", "n_ratings", "popularity_rank"]
 USER_COLUMNS = ["user_id", "n_ratings", "activity"]
@@ -71,17 +81,21 @@ class ServingBundle:
     metadata: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
 
-    def write_to(self, directory: Path) -> None:
-        """Write the bundle files into ``directory`` (which must exist)."""
-        (directory / BUNDLE_FILES["estimator"]).write_bytes(
-            pickle.dumps(self.estimator, protocol=5)
-        )
+    def write_to(self, directory: Path) -> dict[str, str]:
+        """Write the bundle files into ``directory`` (which must exist).
+
+        Returns:
+            ``{file name: sha256}`` of the pickles written, for the model's metadata.
+        """
+        payload = pickle.dumps(self.estimator, protocol=5)
+        (directory / BUNDLE_FILES["estimator"]).write_bytes(payload)
         self.movies[MOVIE_COLUMNS].to_parquet(
             directory / BUNDLE_FILES["movies"], index=False
         )
         self.users[USER_COLUMNS].to_parquet(
             directory / BUNDLE_FILES["users"], index=False
         )
+        return {BUNDLE_FILES["estimator"]: sha256_bytes(payload)}
 
     @classmethod
     def from_directory(
@@ -94,11 +108,22 @@ class ServingBundle:
     ) -> ServingBundle:
         """Read a bundle written by :meth:`write_to`.
 
+        The estimator is unpickled only when its sha256 is the one ``metadata``
+        recorded (:data:`SHA256_METADATA_KEY`; none recorded: a warning).
+
         Raises:
             FileNotFoundError: A bundle file is missing.
+            ArtifactIntegrityError: The estimator file is not the one packaged.
         """
-        with (directory / BUNDLE_FILES["estimator"]).open("rb") as handle:
-            estimator = pickle.load(handle)  # noqa: S301 - our own packaged artefact
+        path = directory / BUNDLE_FILES["estimator"]
+        recorded = metadata.get(SHA256_METADATA_KEY) or {}
+        payload = path.read_bytes()
+        verify_sha256(
+            f"bento model {tag} {path.name}",
+            expected=recorded.get(path.name),
+            actual=sha256_bytes(payload),
+        )
+        estimator = pickle.loads(payload)  # noqa: S301 - verified just above
         return cls(
             tag=tag,
             estimator=estimator,
@@ -183,7 +208,9 @@ class BentoModelDataset(AbstractDataset[ServingBundle | PackagingSkipped, dict])
             metadata=data.metadata,
             _model_store=store,
         ) as model:
-            data.write_to(Path(model.path))
+            digests = data.write_to(Path(model.path))
+            # Written to the model's model.yaml when the context exits.
+            model.info.metadata[SHA256_METADATA_KEY] = cast("Any", digests)
         logger.info("saved BentoML model %s in %s", data.tag, bentoml_home(self._home))
 
     def load(self) -> dict[str, Any]:

@@ -11,10 +11,18 @@ rating), and ``evaluation_estimator``, the same configuration fitted on the spli
 training part, which is what gates score on held-out pairs
 (:func:`load_estimator` with ``which="evaluation"``). Versions registered before
 there were two have only the first, which then stands for both.
+
+Every pickle of a version (the two estimators and MLflow's ``python_model.pkl``) is
+hashed as stored when it is registered, and the sha256 recorded as a model version
+tag, ``artifact.sha256.<file stem>`` (the registry, not the artifact store that
+holds the files). :func:`load_estimator` downloads the version, checks every pickle
+against its tag and refuses a mismatch in one line before MLflow unpickles
+anything; a version registered before the tags existed loads with a warning.
 """
 
 import logging
 import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +36,15 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from reelops.challenger import ChallengerPackage, Rejection
+from reelops.datasets._integrity import sha256_file, verify_sha256, warn_unverified
+from reelops.errors import ArtifactIntegrityError
 
-__all__ = ["RecommenderModel", "RegisteredModelDataset", "load_estimator"]
+__all__ = [
+    "SHA256_TAG_PREFIX",
+    "RecommenderModel",
+    "RegisteredModelDataset",
+    "load_estimator",
+]
 
 #: Which of a version's estimators: the one served, or the split's fit.
 Which = Literal["served", "evaluation"]
@@ -38,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 #: Run tags copied onto every registered version, so a model carries its lineage.
 _LINEAGE_TAGS = ("git.sha", "git.dirty", "data.sha256", "kedro.env")
+#: Model version tag of each pickle's sha256: ``artifact.sha256.estimator``, ...
+SHA256_TAG_PREFIX = "artifact.sha256."
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<v>\d+))$")
 
 
 class RecommenderModel(PythonModel):
@@ -77,14 +95,69 @@ class RecommenderModel(PythonModel):
         return pd.DataFrame({"rating": ratings, "cold_start": fallback})
 
 
+def _pickle_digests(model_dir: Path) -> dict[str, str]:
+    """``{file stem: sha256}`` of every pickle in a downloaded model directory."""
+    return {p.stem: sha256_file(p) for p in sorted(model_dir.rglob("*.pkl"))}
+
+
+def _verify_model_dir(model_dir: Path, tags: dict[str, str], where: str) -> None:
+    """Check every pickle of ``model_dir`` against the version's sha256 tags.
+
+    Raises:
+        ArtifactIntegrityError: A pickle's sha256 differs from its tag, or a version
+            that records digests has a pickle without one.
+    """
+    recorded = {
+        k.removeprefix(SHA256_TAG_PREFIX): v
+        for k, v in tags.items()
+        if k.startswith(SHA256_TAG_PREFIX)
+    }
+    if not recorded:
+        warn_unverified(where)
+        return
+    for path in sorted(model_dir.rglob("*.pkl")):
+        name = path.relative_to(model_dir).as_posix()
+        if path.stem not in recorded:
+            raise ArtifactIntegrityError(
+                f"{where} {name}: no sha256 recorded (expected model version tag "
+                f"'{SHA256_TAG_PREFIX}{path.stem}') (refusing to unpickle)"
+            )
+        verify_sha256(
+            f"{where} {name}", expected=recorded[path.stem], actual=sha256_file(path)
+        )
+
+
 def load_estimator(uri: str, which: Which = "served") -> Any:
     """The estimator of the registered model at ``uri`` (``models:/name/3``, ...).
 
+    The version is downloaded and its pickles checked against the sha256 tags
+    recorded when it was registered before anything is unpickled.
+
     Raises:
         MlflowException: No such model, version or alias.
+        ArtifactIntegrityError: A pickle of the version is not the one registered.
+        ValueError: ``uri`` is not ``models:/<name>/<version>`` or
+            ``models:/<name>@<alias>``.
     """
-    wrapper = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-    if which == "evaluation":
+    match = _MODEL_URI.match(uri)
+    if match is None:
+        raise ValueError(
+            f"model uri must be 'models:/<name>/<version>' or "
+            f"'models:/<name>@<alias>', got '{uri}'"
+        )
+    client = mlflow.MlflowClient()
+    mv = (
+        client.get_model_version_by_alias(match["name"], match["alias"])
+        if match["alias"]
+        else client.get_model_version(match["name"], match["v"])
+    )
+    where = f"models:/{mv.name}/{mv.version}"
+    with tempfile.TemporaryDirectory(prefix="reelops-model-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(where, dst_path=tmp))
+        _verify_model_dir(local, dict(mv.tags), where)
+        wrapper = mlflow.pyfunc.load_model(str(local)).unwrap_python_model()
+        if which == "served":
+            return wrapper.estimator
         if wrapper.evaluation_artifact is None:
             logger.warning(
                 "%s has no evaluation estimator (registered before there was one): "
@@ -92,7 +165,6 @@ def load_estimator(uri: str, which: Which = "served") -> Any:
                 uri,
             )
         return wrapper.evaluation_estimator()
-    return wrapper.estimator
 
 
 class RegisteredModelDataset(AbstractDataset[Any, Any]):
@@ -192,12 +264,20 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
             )
         client = mlflow.MlflowClient()
         version = str(info.registered_model_version)
+        # Hash what the artifact store holds, as load_estimator will download it.
+        with tempfile.TemporaryDirectory(prefix="reelops-model-") as tmp:
+            digests = _pickle_digests(
+                Path(
+                    mlflow.artifacts.download_artifacts(
+                        f"models:/{self._model_name}/{version}", dst_path=tmp
+                    )
+                )
+            )
         run = mlflow.active_run()
         run_tags = mlflow.get_run(run.info.run_id).data.tags if run else {}
         lineage = {k: run_tags[k] for k in _LINEAGE_TAGS if k in run_tags}
         if run is not None:
             lineage["mlflow.run_id"] = run.info.run_id
-        client.set_registered_model_alias(self._model_name, self._alias, version)
         for key, value in {
             "candidate": pkg.candidate,
             **{
@@ -206,8 +286,11 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
             },
             **lineage,
             **pkg.tags,
+            **{f"{SHA256_TAG_PREFIX}{k}": v for k, v in digests.items()},
         }.items():
             client.set_model_version_tag(self._model_name, version, key, value)
+        # The alias moves last, to a version whose tags (digests included) are set.
+        client.set_registered_model_alias(self._model_name, self._alias, version)
         mlflow.set_tags(
             {
                 "challenger.registered": "true",
