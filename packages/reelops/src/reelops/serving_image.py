@@ -17,6 +17,12 @@ BentoML store with its models, as ``bentoml export`` lays them out) and
 bento's pinned requirements from the wheelhouse with no package index and runs the
 bento's own entrypoint (``bentoml serve``).
 
+``--push`` also records where the push landed: the registry digest of the image
+(``docker inspect``'s ``RepoDigests``) goes to the MLflow run of the model as run tag
+``serving.image`` (``<image>:<tag>@sha256:...``), where ``kedro promote`` reads it
+and pins the overlay by digest. A build without ``--push`` (local, ``--dry-run``)
+records nothing, and promotion names the image by its tag.
+
 ``make serving-image`` runs it (``IMAGE_FLAGS=--push`` in the main workflow). A run
 that packaged nothing (no better model) is a green no-op that says why. Errors are
 one line: no packaging summary, a bento missing from the store, no wheelhouse, no
@@ -40,7 +46,8 @@ import yaml
 
 from reelops._pydantic import parse_config
 from reelops.errors import ConfigError
-from reelops.promotion.gates import PromotionConfig
+from reelops.promotion.gates import PUSHED_IMAGE_TAG, PromotionConfig
+from reelops.promotion.overlay import split_image
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -53,6 +60,7 @@ __all__ = [
     "extract_archive",
     "image_commands",
     "main",
+    "pushed_digest",
     "registry_bento",
 ]
 
@@ -224,8 +232,19 @@ def extract_archive(archive: str, wheelhouse: Path, context: Path) -> None:
     shutil.copytree(wheelhouse, context / "wheelhouse")
 
 
-def registry_bento(alias: str, env: str) -> tuple[str | None, str | None, str]:
-    """(bento tag, archive URL, reason) of the version behind ``alias``.
+def _tracking_uri() -> str:
+    import mlflow
+
+    mlflow.set_tracking_uri(
+        os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    )
+    return mlflow.get_tracking_uri()
+
+
+def registry_bento(
+    alias: str, env: str
+) -> tuple[str | None, str | None, str, str | None]:
+    """(bento tag, archive URL, reason, run id) of the version behind ``alias``.
 
     The tags are the ones packaging recorded on the version's MLflow run; a version
     packaged nothing when the tag is ``None`` (``reason`` says why).
@@ -240,9 +259,7 @@ def registry_bento(alias: str, env: str) -> tuple[str | None, str | None, str]:
 
     promotion = make_config_loader(project_root() / "conf", env)["promotion"]
     name = str(promotion["model_name"])
-    mlflow.set_tracking_uri(
-        os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
-    )
+    _tracking_uri()
     client = mlflow.MlflowClient()
     try:
         version = client.get_model_version_by_alias(name, alias)
@@ -252,14 +269,20 @@ def registry_bento(alias: str, env: str) -> tuple[str | None, str | None, str]:
             f"cannot read {name}@{alias} from {mlflow.get_tracking_uri()}: "
             f"{exc.message}"
         ) from exc
+    run_id = str(version.run_id)
     if tags.get("serving.packaged") != "true":
         reason = tags.get("serving.skipped_because", "no serving tags on its run")
-        return None, None, f"{name} v{version.version} packaged no bento: {reason}"
-    return tags.get("serving.bento_tag"), tags.get("serving.bento_archive"), ""
+        return (
+            None,
+            None,
+            f"{name} v{version.version} packaged no bento: {reason}",
+            run_id,
+        )
+    return tags.get("serving.bento_tag"), tags.get("serving.bento_archive"), "", run_id
 
 
-def summary_bento(summary: Path) -> tuple[str | None, None, str]:
-    """(bento tag, no archive, reason) of the last local packaging run.
+def summary_bento(summary: Path) -> tuple[str | None, None, str, str | None]:
+    """(bento tag, no archive, reason, run id) of the last local packaging run.
 
     Raises:
         click.ClickException: No readable packaging summary.
@@ -273,8 +296,57 @@ def summary_bento(summary: Path) -> tuple[str | None, None, str]:
         ) from exc
     if not data.get("packaged"):
         reason = data.get("reason") or "no reason recorded"
-        return None, None, f"the last run packaged no bento: {reason}"
-    return bento_tag(data, str(_read_yaml(BENTOFILE)["name"])), None, ""
+        return None, None, f"the last run packaged no bento: {reason}", None
+    run_id = (data.get("labels") or {}).get("mlflow_run_id")
+    return bento_tag(data, str(_read_yaml(BENTOFILE)["name"])), None, "", run_id
+
+
+def pushed_digest(image: str) -> str:
+    """``sha256:...``: the registry digest of ``image`` once ``docker push`` ran.
+
+    Raises:
+        click.ClickException: Docker knows no digest of the image in its repository.
+    """
+    repository = split_image(image)[0]
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", image],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    digests = json.loads(proc.stdout or "null") if proc.returncode == 0 else None
+    for ref in digests or []:
+        name, _, digest = str(ref).partition("@")
+        if name == repository and digest.startswith("sha256:"):
+            return digest
+    detail = proc.stderr.strip() or f"RepoDigests {digests}"
+    raise click.ClickException(
+        f"no registry digest of {image} after docker push ({detail})"
+    )
+
+
+def record_pushed_image(run_id: str | None, pinned: str) -> None:
+    """Tag the model's MLflow run ``serving.image=<pinned>`` for ``kedro promote``.
+
+    Raises:
+        click.ClickException: No run to tag, or the tracking server refused it.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        raise click.ClickException(
+            f"pushed {pinned}, but the packaging summary names no MLflow run "
+            "(labels.mlflow_run_id) to record it on: promotion would name it by tag"
+        )
+    uri = _tracking_uri()
+    try:
+        mlflow.MlflowClient().set_tag(run_id, PUSHED_IMAGE_TAG, pinned)
+    except MlflowException as exc:
+        raise click.ClickException(
+            f"cannot record {PUSHED_IMAGE_TAG}={pinned} on run {run_id} at {uri}: "
+            f"{exc.message}"
+        ) from exc
 
 
 def _in_store(tag: str) -> bool:
@@ -343,7 +415,7 @@ def main(
     context: Path,
 ) -> None:
     """Build (and push) the serving image of the last packaged bento."""
-    tag, archive, reason = (
+    tag, archive, reason, run_id = (
         registry_bento(alias, kedro_env) if alias else summary_bento(summary)
     )
     if tag is None:
@@ -380,6 +452,10 @@ def main(
         if subprocess.run(command, check=False).returncode != 0:
             raise click.ClickException(f"failed: {' '.join(command)}")
     click.echo(f"built {image}")
+    if push:
+        pinned = f"{image}@{pushed_digest(image)}"
+        record_pushed_image(run_id, pinned)
+        click.echo(f"pushed {pinned} (run tag {PUSHED_IMAGE_TAG} of {run_id})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,11 +43,16 @@ from reelops.promotion.environment import (
 )
 from reelops.promotion.gates import (
     METRIC_GATE,
+    PUSHED_IMAGE_TAG,
     Evidence,
     PromotionConfig,
     check_gates,
 )
-from reelops.promotion.overlay import UNPROMOTED_TAG, overlay_image, set_overlay_image
+from reelops.promotion.overlay import (
+    UNPROMOTED_TAG,
+    overlay_repository,
+    set_overlay_image,
+)
 
 if TYPE_CHECKING:
     import mlflow
@@ -163,7 +168,13 @@ def _gather(ctx: _Context, target: str, version: str) -> tuple[Evidence, Any]:
 
 def _entry(ctx: _Context, mv: Any, ev: Evidence, source: str) -> DeployedModel:
     bento = ev.run_tags.get("serving.bento_tag")
-    image = ctx.config.image_for(bento) if bento else None
+    image = ctx.config.pinned_image(bento, ev.run_tags) if bento else None
+    if image and "@" not in image:
+        click.echo(
+            f"image {image} is named by tag: no pushed digest recorded on run "
+            f"{mv.run_id} ({PUSHED_IMAGE_TAG}; build it with `make serving-image "
+            "IMAGE_FLAGS=--push`)"
+        )
     return DeployedModel(
         name=ctx.config.model_name,
         version=str(mv.version),
@@ -198,7 +209,7 @@ def _write(ctx: _Context, env: EnvironmentFile, *, dry_run: bool) -> str:
     overlay = ctx.overlay_path(env.environment)
     if overlay.exists():
         text = overlay.read_text(encoding="utf-8")
-        repo = overlay_image(text).rpartition(":")[0]
+        repo = overlay_repository(text)
         image = env.model.image if env.model and env.model.image else None
         changes.append(
             (

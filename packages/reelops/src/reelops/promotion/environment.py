@@ -52,7 +52,10 @@ class DeployedModel(_Strict):
     git_sha: str = Field(pattern=r"^[0-9a-f]{40}$")
     data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     bento_tag: str | None = None
-    image: str | None = None
+    #: ``repository:tag``, or ``repository:tag@sha256:...`` once it was pushed.
+    image: str | None = Field(
+        default=None, pattern=r"^\S+:[\w][\w.-]*(@sha256:[0-9a-f]{64})?$"
+    )
     metrics: dict[str, float] = {}
     promoted_at: datetime
     promoted_from: str

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from reelops.nodes.training import relative_improvement
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = [
     "METRIC_GATE",
+    "PUSHED_IMAGE_TAG",
     "Evidence",
     "GateResult",
     "PromotionConfig",
@@ -19,6 +23,8 @@ __all__ = [
 
 #: The gate whose failure alone means "no better model": a no-op, not an error.
 METRIC_GATE = "beats_current"
+#: Run tag of the serving image as pushed, ``<image>:<tag>@sha256:...``.
+PUSHED_IMAGE_TAG = "serving.image"
 
 
 class PromotionConfig(BaseModel):
@@ -47,6 +53,17 @@ class PromotionConfig(BaseModel):
     def image_for(self, bento_tag: str) -> str:
         """The serving image of a bento: ``<serving_image>:<bento version>``."""
         return f"{self.serving_image}:{bento_tag.rsplit(':', 1)[-1]}"
+
+    def pinned_image(self, bento_tag: str, run_tags: Mapping[str, str]) -> str:
+        """:meth:`image_for` the bento, pinned by digest when it was pushed.
+
+        ``make serving-image IMAGE_FLAGS=--push`` records the pushed image as run
+        tag :data:`PUSHED_IMAGE_TAG` (``<image>@sha256:...``); without one (built
+        locally, never pushed) the image is named by its tag.
+        """
+        image = self.image_for(bento_tag)
+        ref, _, digest = run_tags.get(PUSHED_IMAGE_TAG, "").partition("@")
+        return f"{image}@{digest}" if ref == image and digest else image
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 ``kedro promote`` writes both in the same change; ``python -m
 reelops.promotion.overlay`` (run by ``make deploy-check``) fails when they differ.
+
+An image is ``repository:tag`` or, once it was pushed, ``repository:tag@sha256:...``:
+the overlay then carries kustomize's ``digest:`` beside ``newTag:``, and the
+Deployment runs exactly the image that was pushed, whatever the tag points at later.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ import yaml
 from reelops.errors import ConfigError
 from reelops.promotion.environment import ENVIRONMENT_ALIASES, load_environment
 
-__all__ = ["UNPROMOTED_TAG", "main", "overlay_image", "set_overlay_image"]
+__all__ = [
+    "UNPROMOTED_TAG",
+    "main",
+    "overlay_image",
+    "overlay_repository",
+    "set_overlay_image",
+    "split_image",
+]
 
 #: The image tag of an overlay whose environment serves no model yet.
 UNPROMOTED_TAG = "v0-unpromoted"
@@ -26,29 +37,64 @@ _BLOCK = re.compile(
 )
 
 
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def split_image(image: str) -> tuple[str, str, str | None]:
+    """``(repository, tag, digest or None)`` of ``repository:tag[@sha256:...]``.
+
+    Raises:
+        ConfigError: ``image`` has no tag, or a digest that is not ``sha256:<hex>``.
+    """
+    ref, _, digest = image.partition("@")
+    name, _, tag = ref.rpartition(":")
+    if not name or not tag or "/" in tag or (digest and not _DIGEST.match(digest)):
+        raise ConfigError(
+            f"image must be 'repository:tag' or 'repository:tag@sha256:<64 hex>', "
+            f"got '{image}'"
+        )
+    return name, tag, digest or None
+
+
 def overlay_image(text: str) -> str:
-    """``newName:newTag`` of the serving image in a kustomization's text."""
+    """``newName:newTag[@digest]`` of the serving image in a kustomization's text."""
     doc = yaml.safe_load(text) or {}
     for image in doc.get("images", []):
         if image.get("name") == _IMAGE_NAME:
-            return f"{image['newName']}:{image['newTag']}"
+            digest = f"@{image['digest']}" if image.get("digest") else ""
+            return f"{image['newName']}:{image['newTag']}{digest}"
     raise ConfigError(f"kustomization has no images entry named '{_IMAGE_NAME}'")
+
+
+def overlay_repository(text: str) -> str:
+    """``newName`` of the serving image in a kustomization's text."""
+    return split_image(overlay_image(text))[0]
 
 
 def set_overlay_image(text: str, image: str) -> str:
     """The kustomization text with the serving image set to ``image``.
 
-    Only the two lines change, so comments and layout are kept.
+    Only ``newName``, ``newTag`` and ``digest`` change (``digest`` is added after
+    ``newTag`` or removed as ``image`` has one or not), so comments and layout are
+    kept.
     """
-    name, _, tag = image.rpartition(":")
+    name, tag, digest = split_image(image)
     match = _BLOCK.search(text)
-    if match is None or not name:
+    if match is None or re.search(r"^[ \t]+newTag:", match["body"], re.M) is None:
         raise ConfigError(
-            f"cannot set image '{image}': expected 'repository:tag' and an images "
-            f"entry named '{_IMAGE_NAME}'"
+            f"cannot set image '{image}': expected an images entry named "
+            f"'{_IMAGE_NAME}' with newName and newTag"
         )
     body = re.sub(r"(newName:\s*)\S+", lambda m: m.group(1) + name, match["body"])
-    body = re.sub(r"(newTag:\s*)\S+", lambda m: m.group(1) + tag, body)
+    body = re.sub(r"^[ \t]+digest:.*\n", "", body, flags=re.M)
+
+    def tag_and_digest(m: re.Match[str]) -> str:
+        pin = f"{m['indent']}digest: {digest}\n" if digest else ""
+        return f"{m['indent']}newTag: {tag}\n{pin}"
+
+    body = re.sub(
+        r"^(?P<indent>[ \t]+)newTag:.*\n", tag_and_digest, body, count=1, flags=re.M
+    )
     return text[: match.start("body")] + body + text[match.end("body") :]
 
 
@@ -56,7 +102,7 @@ def _expected(env_file: Path, current: str) -> str:
     model = load_environment(env_file).model
     if model is not None and model.image:
         return model.image
-    return f"{current.rpartition(':')[0]}:{UNPROMOTED_TAG}"
+    return f"{split_image(current)[0]}:{UNPROMOTED_TAG}"
 
 
 @click.command()
