@@ -20,8 +20,8 @@ RUN python3 -m venv /app/.venv \
 
 FROM ${PYTHON_IMAGE}
 # The uid/gid the Deployment runs as (deploy/base/deployment.yaml).
-RUN groupadd --gid 1034 bentoml \
- && useradd --uid 1034 --gid 1034 --create-home --shell /usr/sbin/nologin bentoml
+RUN groupadd --gid 10034 bentoml \
+ && useradd --uid 10034 --gid 10034 --create-home --shell /usr/sbin/nologin bentoml
 COPY --from=build /app/.venv /app/.venv
 # Owned by root and read-only to the server: the root filesystem is read-only in
 # Kubernetes too; what the server writes goes to /tmp (see the ENV below).
@@ -44,6 +44,6 @@ ENV PATH=/app/.venv/bin:$PATH \
     NUMBA_NUM_THREADS=1 \
     OMP_NUM_THREADS=1
 WORKDIR /home/bentoml/bento
-USER 1034:1034
+USER 10034:10034
 EXPOSE 3000
 ENTRYPOINT ["/home/bentoml/bento/env/docker/entrypoint.sh"]

@@ -288,6 +288,9 @@ def test_bot_commits_and_pull_requests_use_the_app_token(
     assert app["with"] == {
         "app-id": "${{ secrets.RELEASE_APP_ID }}",
         "private-key": "${{ secrets.RELEASE_APP_PRIVATE_KEY }}",
+        # scoped down to what a pull request needs, whatever else the App may do
+        "permission-contents": "write",
+        "permission-pull-requests": "write",
     }
     if pushes:  # git-auto-commit-action pushes with checkout's credentials
         checkout = uses["actions/checkout"].get("with", {})
@@ -336,3 +339,79 @@ def test_the_readme_names_every_secret_the_workflows_use() -> None:
     } - {"GITHUB_TOKEN"}
     assert used
     assert not [name for name in sorted(used) if f"`{name}`" not in readme]
+
+
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+$")
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit_sha_with_its_version(
+    workflow: Path,
+) -> None:
+    # A tag can be moved to other code; a commit SHA cannot. The comment says which
+    # release the SHA is, for reviews and updates.
+    lines = workflow.read_text().splitlines()
+    uses = [(n, USES.match(line)) for n, line in enumerate(lines, 1)]
+    uses = [(n, m) for n, m in uses if m]
+    assert uses
+    for n, match in uses:
+        assert PINNED.match(match["ref"]), f"{workflow.name}:{n}: {match['ref']}"
+        assert VERSION_COMMENT.match(match["comment"]), (
+            f"{workflow.name}:{n}: expected '# vX.Y.Z' after the SHA, "
+            f"got {match['comment']!r}"
+        )
+
+
+def test_the_same_action_is_the_same_release_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            if match := USES.match(line):
+                action = match["ref"].split("@")[0]
+                pins.setdefault(action, set()).add(match["ref"] + match["comment"])
+    assert {a: p for a, p in pins.items() if len(p) > 1} == {}
+
+
+#: The write scopes GITHUB_TOKEN may have, and the step that needs each.
+WRITE_SCOPES = {
+    "packages": "docker/login-action",  # pushing images to ghcr.io
+    "pull-requests": "actions/github-script",  # the metric report comment
+}
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_the_workflow_token_has_no_scope_by_default(workflow: Path) -> None:
+    assert load(workflow).get("permissions") == {}, workflow.name
+
+
+@pytest.mark.parametrize(("workflow", "name", "job"), jobs(), ids=JOB_IDS)
+def test_each_job_asks_for_the_least_it_needs(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    # GIVEN the job's own permissions (the workflow grants none)
+    permissions = job.get("permissions")
+    assert isinstance(permissions, dict), f"{workflow} {name}: no permissions map"
+    # THEN it reads the repository, and writes only where one of its steps must
+    assert permissions.get("contents") == "read", f"{workflow} {name}"
+    actions = {step.get("uses", "").split("@")[0] for step in job["steps"]}
+    for scope, level in permissions.items():
+        assert level in {"read", "write", "none"}, f"{workflow} {name}: {scope}"
+        if level == "write":
+            assert WRITE_SCOPES.get(scope) in actions, (
+                f"{workflow} {name}: {scope}: write, but no step needs it"
+            )
+
+
+@pytest.mark.parametrize(("workflow", "name", "job"), jobs(), ids=JOB_IDS)
+def test_checkouts_leave_no_credentials_for_later_steps(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    # make steps run the repository's code; a persisted token would be theirs too
+    # (create-pull-request takes its token as an input)
+    for step in job["steps"]:
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step.get("with", {}).get("persist-credentials") is False, (
+                f"{workflow} {name}"
+            )
