@@ -212,7 +212,8 @@ def test_serving_image_stores_feedback(serving_container: str) -> None:
     stored = httpx.post(
         f"{serving_container}/feedback",
         json={"user_id": 1, "movie_id": 318, "rating": 4.5},
-        headers=headers,
+        # no timestamp (the server's clock): the key makes a retry safe
+        headers={**headers, "Idempotency-Key": "image-smoke-feedback"},
         timeout=10,
     )
     assert stored.status_code in {200, 201}, stored.text

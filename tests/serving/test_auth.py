@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reelops_serving.auth import TokenVerifier
-from reelops_serving.ratelimit import RateLimiter
+from reelops_serving.ratelimit import RateLimiter, batch_cost
 
 TOKEN_A = "token-alpha-0123456789"  # pragma: allowlist secret
 TOKEN_B = "token-bravo-9876543210"  # pragma: allowlist secret
@@ -117,7 +117,8 @@ def test_rate_limit_answers_429_per_token(make_client: Any) -> None:
     refused = client.post("/recommend", json=body, headers=a)
     assert refused.headers["retry-after"].isdigit()
     assert refused.json()["error"].startswith(
-        "rate limit exceeded: 0.001 requests/s with bursts of 3 per token; retry in"
+        "rate limit exceeded: 0.001 units/s with bursts of 3 per token (a request "
+        "costs 1 unit, a batch 1 per user: this one 1); retry in"
     )
     b = {"Authorization": f"Bearer {TOKEN_B}"}
     assert client.post("/recommend", json=body, headers=b).status_code == 200
@@ -133,3 +134,72 @@ def _find(app: Any, name: str) -> Any:
             return node
         node = getattr(node, "app", None)
     raise AssertionError(f"{name} not in the middleware stack")
+
+
+def test_token_bucket_charges_by_cost_and_lets_a_big_batch_run_into_debt() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=10.0, burst=20, clock=lambda: now[0])
+    # a batch of 15 users takes 15 of the 20 units; another of 15 must wait
+    assert limiter.acquire("a", 15) == 0.0
+    assert limiter.acquire("a", 15) == pytest.approx(1.0)  # 10 units short
+    assert limiter.acquire("a") == 0.0  # a single request still fits
+    # a batch larger than the bucket is admitted on a full bucket, then paid for
+    now[0] = 10.0
+    assert limiter.acquire("a", 50) == 0.0
+    assert limiter.acquire("a") == pytest.approx(3.1)  # 30 units of debt + 1
+
+
+def test_batch_cost_is_the_number_of_users() -> None:
+    assert batch_cost(b'{"user_ids": [1, 2, 3], "k": 5}', "user_ids", max_cost=100) == 3
+    assert batch_cost(b'{"user_ids": []}', "user_ids", max_cost=100) == 1
+    assert batch_cost(b"not json", "user_ids", max_cost=100) == 1
+    assert batch_cost(b'{"user_ids": 7}', "user_ids", max_cost=100) == 1
+    many = b'{"user_ids": [' + b",".join([b"1"] * 5000) + b"]}"
+    assert batch_cost(many, "user_ids", max_cost=1000) == 1000
+
+
+def test_a_batch_is_charged_one_unit_per_user(make_client: Any) -> None:
+    # GIVEN a token whose bucket holds 10 units, refilled negligibly
+    client = make_client(REELOPS_API_TOKENS=TOKEN_A)
+    _find(client.app, "RateLimitMiddleware").limiter = RateLimiter(rate=0.001, burst=10)
+    a = {"Authorization": f"Bearer {TOKEN_A}"}
+    batch = {"user_ids": [1, 2, 3, 4, 5, 6], "k": 1}
+    # WHEN it asks for 6 users, then 6 more
+    first = client.post("/recommend_batch", json=batch, headers=a)
+    second = client.post("/recommend_batch", json=batch, headers=a)
+    # THEN the second batch is over the 4 units left, which a single call fits in
+    assert first.status_code == 200
+    assert second.status_code == 429
+    assert "this one 6" in second.json()["error"]
+    assert client.post("/recommend", json={"user_id": 1}, headers=a).status_code == 200
+
+
+def test_callers_without_a_valid_token_are_limited_per_address(
+    make_client: Any,
+) -> None:
+    # GIVEN tokens configured and refused callers allowed 5 requests, no refill
+    client = make_client(REELOPS_API_TOKENS=TOKEN_A)
+    _find(client.app, "BearerAuthMiddleware").refused = RateLimiter(rate=0.001, burst=5)
+    body = {"user_id": 1}
+    # WHEN one address sends 8 requests without a token or with a wrong one
+    codes = [
+        client.post(
+            "/recommend", json=body, headers={"Authorization": "Bearer guess"}
+        ).status_code
+        for _ in range(4)
+    ]
+    codes += [client.post("/recommend", json=body).status_code for _ in range(4)]
+    # THEN the first 5 are 401s and the rest 429s with Retry-After
+    assert codes == [401] * 5 + [429] * 3
+    refused = client.post("/recommend", json=body)
+    assert refused.headers["retry-after"].isdigit()
+    assert refused.json()["error"].startswith(
+        "too many requests without a valid bearer token: 0.001/s with bursts of 5 "
+        "per client address; retry in"
+    )
+    # AND a caller with a valid token from the same address is served, probes too
+    ok = client.post(
+        "/recommend", json=body, headers={"Authorization": f"Bearer {TOKEN_A}"}
+    )
+    assert ok.status_code == 200
+    assert client.get("/readyz").status_code == 200

@@ -29,6 +29,7 @@ def strict_env(tmp_path: Path, env: str = "staging", **extra: str) -> dict[str, 
         "REELOPS_API_TOKENS_FILE": str(tokens),
         "REELOPS_FEEDBACK_DB_URL": PG,
         "REELOPS_PROFILE_PATH": f"s3://reelops-{env}/profiles",
+        "REELOPS_METRICS_PORT": "3001",
         **extra,
     }
 
@@ -109,6 +110,12 @@ def test_strict_environments_start_with_tokens_postgres_and_remote_profiles(
             "serving settings: staging writes request profiles to remote storage: "
             "expected a URL such as s3://bucket/profiles, got '/tmp/profiles'",
             id="local-profiles",
+        ),
+        pytest.param(
+            {"REELOPS_METRICS_PORT": ""},
+            "serving settings: staging serves /metrics away from the API port: set "
+            "metrics.port (or REELOPS_METRICS_PORT), got none",
+            id="metrics-on-the-api-port",
         ),
     ],
 )
@@ -201,5 +208,7 @@ def test_staging_service_refuses_to_start_without_tokens(
 def test_overlay_configs_are_valid(tmp_path: Path, env: str) -> None:
     config = REPO / "deploy" / "overlays" / env / "serving.yaml"
     values = strict_env(tmp_path, env) if env != "dev" else {}
+    values.pop("REELOPS_METRICS_PORT", None)  # the overlay names its own
     settings = load_settings({"REELOPS_SERVING_CONFIG": str(config), **values})
     assert settings.environment == env
+    assert settings.metrics.port is not None

@@ -11,10 +11,12 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,19 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from reelops_serving.errors import FeedbackConflictError, FeedbackRejectedError
-from reelops_serving.feedback import FeedbackRecord, FeedbackStore, FeedbackValidator
+from reelops_serving.errors import (
+    FeedbackConflictError,
+    FeedbackRejectedError,
+    IdempotencyKeyError,
+    IdempotencyKeyReusedError,
+)
+from reelops_serving.feedback import (
+    FeedbackRecord,
+    FeedbackStore,
+    FeedbackValidator,
+    IdempotencyKey,
+    feedback_table,
+)
 from tests.conftest import REPO, free_port
 from tests.serving.conftest import validation_rules
 
@@ -146,6 +159,150 @@ def check_store(url: str) -> None:
         reader.dispose()
 
 
+def check_idempotent_store(url: str) -> None:
+    """Idempotency keys: a retry answers the first record, once, on any database."""
+    store = FeedbackStore(url, clock=lambda: NOW).open()
+    reader = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    key = IdempotencyKey(caller="tok-aaaaaaaaaaaa", value="2f1c0d3e-key")
+    try:
+        # GIVEN a rating sent without a timestamp (the server's clock: 1_650_000_000)
+        first = FeedbackRecord(
+            user_id=8, movie_id=20, rating=4.0, timestamp=1_650_000_000
+        )
+        stored, created = store.save_once(
+            first, key=key, requested_timestamp=None, model_version="m:v1"
+        )
+        assert (stored, created) == (first, True)
+        # WHEN it is retried later (the server's clock has moved on)
+        retry = FeedbackRecord(
+            user_id=8, movie_id=20, rating=4.0, timestamp=1_650_000_099
+        )
+        stored, created = store.save_once(
+            retry, key=key, requested_timestamp=None, model_version="m:v1"
+        )
+        # THEN the retry answers the first record and nothing new is stored
+        assert (stored, created) == (first, False)
+        with reader.connect() as conn:
+            count = conn.execute(text("SELECT count(*) FROM feedback")).scalar_one()
+        assert count == 1
+        # AND the same key with another rating is refused, naming both
+        message = (
+            "this Idempotency-Key was already used for another rating (user 8, movie "
+            "20, rating 4, no timestamp), got (user 8, movie 20, rating 2.5, no "
+            "timestamp): send a new key with a new rating"
+        )
+        other = FeedbackRecord(
+            user_id=8, movie_id=20, rating=2.5, timestamp=1_650_000_099
+        )
+        with pytest.raises(IdempotencyKeyReusedError, match=re.escape(message)):
+            store.save_once(other, key=key, requested_timestamp=None, model_version="m")
+        # AND keys are per caller: another token's same key is another rating
+        theirs = IdempotencyKey(caller="tok-bbbbbbbbbbbb", value=key.value)
+        assert store.save_once(
+            other, key=theirs, requested_timestamp=None, model_version="m"
+        ) == (other, True)
+        # AND a conflict stores nothing, so the key stays free for the right rating
+        conflicting = FeedbackRecord(
+            user_id=8, movie_id=20, rating=1.0, timestamp=1_650_000_000
+        )
+        fresh = IdempotencyKey(caller=key.caller, value="fresh")
+        with pytest.raises(FeedbackConflictError):
+            store.save_once(
+                conflicting,
+                key=fresh,
+                requested_timestamp=1_650_000_000,
+                model_version="m",
+            )
+        fine = FeedbackRecord(
+            user_id=8, movie_id=21, rating=1.0, timestamp=1_650_000_000
+        )
+        assert store.save_once(
+            fine, key=fresh, requested_timestamp=1_650_000_000, model_version="m"
+        ) == (fine, True)
+        # AND concurrent retries of one key store exactly one record
+        concurrent = IdempotencyKey(caller=key.caller, value="concurrent")
+        results: list[tuple[FeedbackRecord, bool]] = []
+
+        def send(ts: int) -> None:
+            record = FeedbackRecord(user_id=9, movie_id=30, rating=3.0, timestamp=ts)
+            results.append(
+                store.save_once(
+                    record, key=concurrent, requested_timestamp=None, model_version="m"
+                )
+            )
+
+        threads = [
+            threading.Thread(target=send, args=(1_650_000_000 + i,)) for i in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(created for _, created in results) == [False] * 7 + [True]
+        assert len({record for record, _ in results}) == 1
+        with reader.connect() as conn:
+            rows = conn.execute(
+                text("SELECT count(*) FROM feedback WHERE user_id = 9")
+            ).scalar_one()
+        assert rows == 1
+    finally:
+        store.close()
+        reader.dispose()
+
+
+def test_idempotency_keys_are_visible_ascii_up_to_255_characters() -> None:
+    assert IdempotencyKey.from_header(None, caller="c") is None
+    assert IdempotencyKey.from_header("a" * 255, caller="c") == IdempotencyKey(
+        caller="c", value="a" * 255
+    )
+    message = (
+        "invalid Idempotency-Key header: expected 1 to 255 visible ASCII characters "
+        "(e.g. a UUID), got {n} characters"
+    )
+    for value in ("", "a" * 256, "with space", "tab\t"):
+        with pytest.raises(
+            IdempotencyKeyError, match=re.escape(message.format(n=len(value)))
+        ):
+            IdempotencyKey.from_header(value, caller="c")
+
+
+def test_an_existing_database_gets_the_idempotency_table(tmp_path: Path) -> None:
+    # GIVEN a database made before idempotency keys, holding one rating
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = feedback_table()
+    engine = create_engine(url)
+    old.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            old.insert().values(
+                user_id=1,
+                movie_id=1,
+                timestamp=1,
+                rating=4.0,
+                received_at=1,
+                model_version="m",
+            )
+        )
+    engine.dispose()
+    # WHEN the service opens it
+    store = FeedbackStore(url).open()
+    record = FeedbackRecord(user_id=2, movie_id=2, rating=3.0, timestamp=2)
+    key = IdempotencyKey(caller="", value="k")
+    # THEN keys work, and the feedback table keeps the columns monitoring reads
+    assert store.save_once(record, key=key, requested_timestamp=2, model_version="m")[1]
+    store.close()
+    frame = catalog_feedback(url)
+    assert list(frame.columns) == [
+        "user_id",
+        "movie_id",
+        "rating",
+        "timestamp",
+        "received_at",
+        "model_version",
+    ]
+    assert len(frame) == 2
+
+
 def catalog_feedback(url: str) -> pd.DataFrame:
     """Load the ``feedback`` dataset of conf/base/catalog_serving.yml."""
     from kedro.io import DataCatalog
@@ -164,6 +321,10 @@ def test_the_store_tells_which_movies_each_user_rated(tmp_path: Path) -> None:
     assert store.rated_movies([1, 2, 3]) == {1: {10, 11}, 2: {12}}
     assert store.rated_movies([]) == {}
     store.close()
+
+
+def test_sqlite_idempotency_keys(tmp_path: Path) -> None:
+    check_idempotent_store(f"sqlite:///{tmp_path / 'keys.db'}")
 
 
 def test_sqlite_store_and_catalog_dataset(tmp_path: Path) -> None:
@@ -265,8 +426,16 @@ def postgres_url() -> Iterator[str]:
 def test_postgres_store_and_catalog_dataset(postgres_url: str) -> None:
     with create_engine(postgres_url).begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS feedback"))
+        conn.execute(text("DROP TABLE IF EXISTS feedback_idempotency"))
     check_store(postgres_url)
     assert len(catalog_feedback(postgres_url)) == 3
+
+
+def test_postgres_idempotency_keys(postgres_url: str) -> None:
+    with create_engine(postgres_url).begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS feedback"))
+        conn.execute(text("DROP TABLE IF EXISTS feedback_idempotency"))
+    check_idempotent_store(postgres_url)
 
 
 def test_service_stores_feedback_in_postgres(
@@ -331,3 +500,95 @@ def test_recommend_leaves_out_what_the_user_rated_through_feedback(
     # exclude_seen=false asks for everything: the feedback changes nothing there
     everything = client.post("/recommend", json=unfiltered).json()["items"]
     assert everything == everything_before
+
+
+# ------------------------------------------------------------- retries (ASGI)
+def stored_rows(url: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT user_id, movie_id, rating, timestamp FROM feedback")
+        ).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_feedback_without_a_timestamp_needs_an_idempotency_key(client: Any) -> None:
+    body = {"user_id": 1, "movie_id": 1, "rating": 4.0}
+    resp = client.post("/feedback", json=body)
+    assert resp.status_code == 400
+    assert resp.json() == {
+        "error": "feedback without a timestamp needs an Idempotency-Key header (a "
+        "new UUID per rating, the same on retries), or send the timestamp"
+    }
+    bad = client.post("/feedback", json=body, headers={"Idempotency-Key": "a b"})
+    assert bad.status_code == 400
+    assert bad.json()["error"].startswith("invalid Idempotency-Key header:")
+
+
+def test_a_retried_feedback_is_stored_once(make_client: Any, tmp_path: Path) -> None:
+    # GIVEN a service whose clock we move
+    url = f"sqlite:///{tmp_path / 'retries.db'}"
+    client = make_client(REELOPS_FEEDBACK_DB_URL=url)
+    from bentoml import get_current_service
+
+    now = [1_700_000_000.0]
+    get_current_service().validator._clock = lambda: now[0]
+    body = {"user_id": 3, "movie_id": 1, "rating": 3.5}
+    key = {"Idempotency-Key": "5b0c4a52-1b8e-4f0e-8a47-0f6b1d2c3e4f"}
+    # WHEN a rating without timestamp is sent, then retried a minute later
+    first = client.post("/feedback", json=body, headers=key)
+    now[0] += 60
+    retry = client.post("/feedback", json=body, headers=key)
+    # THEN the retry answers the first record, which is stored once
+    assert first.status_code == retry.status_code == 200
+    assert first.json() == {**body, "timestamp": 1_700_000_000, "created": True}
+    assert retry.json() == {**body, "timestamp": 1_700_000_000, "created": False}
+    assert stored_rows(url) == [(3, 1, 3.5, 1_700_000_000)]
+    # AND the key cannot be reused for another rating
+    other = client.post("/feedback", json={**body, "rating": 1.0}, headers=key)
+    assert other.status_code == 422
+    assert other.json()["error"].startswith(
+        "this Idempotency-Key was already used for another rating (user 3, movie 1, "
+        "rating 3.5, no timestamp), got (user 3, movie 1, rating 1, no timestamp)"
+    )
+
+
+def test_a_feedback_committed_after_its_timeout_is_stored_once_on_retry(
+    make_client: Any, tmp_path: Path
+) -> None:
+    # GIVEN a database slower than the service's 2 s timeout, once
+    url = f"sqlite:///{tmp_path / 'slow.db'}"
+    client = make_client(REELOPS_FEEDBACK_DB_URL=url)
+    from bentoml import get_current_service
+
+    service = get_current_service()
+    now = [1_700_000_000.0]
+    service.validator._clock = lambda: now[0]
+    store = service.feedback_store
+    real_save_once = store.save_once
+    finished = threading.Event()
+
+    def slow_save_once(*args: Any, **kwargs: Any) -> Any:
+        store.save_once = real_save_once  # only the first call is slow
+        time.sleep(2.5)
+        try:
+            return real_save_once(*args, **kwargs)
+        finally:
+            finished.set()
+
+    store.save_once = slow_save_once
+    body = {"user_id": 4, "movie_id": 1, "rating": 5.0}
+    key = {"Idempotency-Key": "timeout-then-retry"}
+    # WHEN the client times out (504) while the write goes on and commits
+    timed_out = client.post("/feedback", json=body, headers=key)
+    assert timed_out.status_code == 504
+    assert finished.wait(10)
+    assert stored_rows(url) == [(4, 1, 5.0, 1_700_000_000)]
+    # AND it retries later with the same key
+    now[0] += 30
+    retry = client.post("/feedback", json=body, headers=key)
+    # THEN the retry answers the committed record and stores nothing more
+    assert retry.status_code == 200
+    assert retry.json() == {**body, "timestamp": 1_700_000_000, "created": False}
+    assert stored_rows(url) == [(4, 1, 5.0, 1_700_000_000)]

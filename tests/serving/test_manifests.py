@@ -144,7 +144,19 @@ def test_network_policy_admits_only_http_in_and_dns_db_https_out(
     _, objects = rendered
     policy = objects["NetworkPolicy"]["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
-    assert [p["port"] for rule in policy["ingress"] for p in rule["ports"]] == ["http"]
+    ports = [p["port"] for rule in policy["ingress"] for p in rule["ports"]]
+    assert ports == ["http", "metrics"]
+    # the metrics port (git commit and run of the model) is for Prometheus only
+    (metrics_rule,) = [
+        r for r in policy["ingress"] if r["ports"][0]["port"] == "metrics"
+    ]
+    assert metrics_rule["from"] == [
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+            }
+        }
+    ]
     egress = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
     assert egress == {53, 5432, 443}
 
@@ -157,3 +169,22 @@ def test_the_autoscaler_alone_sets_replicas_growing_from_dev_to_prod() -> None:
     assert minimum == sorted(minimum)
     assert minimum[0] == 1
     assert minimum[-1] >= 3
+
+
+def test_prometheus_scrapes_the_metrics_port_the_service_does_not_expose(
+    rendered: tuple[str, dict[str, dict[str, Any]]],
+) -> None:
+    # GIVEN the rendered pod, its configuration and its Service
+    _, objects = rendered
+    template = objects["Deployment"]["spec"]["template"]
+    served = yaml.safe_load(objects["ConfigMap"]["data"]["serving.yaml"])
+    (container,) = template["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    # THEN the service serves /metrics on the port the annotations scrape...
+    assert served["metrics"]["port"] == ports["metrics"] != ports["http"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(ports["metrics"])
+    assert annotations["prometheus.io/path"] == "/metrics"
+    # ...and the Service (what the ingress reaches) carries the API port only
+    service_ports = objects["Service"]["spec"]["ports"]
+    assert [p["targetPort"] for p in service_ports] == ["http"]

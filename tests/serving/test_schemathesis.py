@@ -2,7 +2,11 @@
 
 Every operation of ``/docs.json`` gets generated valid and invalid requests: no
 answer is a 5xx, every status is documented, every body matches its schema, and
-schema-violating requests are refused. Runs with a token configured, sending it.
+schema-violating requests are refused. Runs with a token configured, sending it:
+5 operations x 2 modes x 100 cases = 1,000 cases (each asserted to have run),
+plus bodies in other media types (forms, multipart, text), which must be 415s.
+Rate limits are raised for the run: a 429 would answer instead of the endpoint
+(schemathesis also sends each case without the token and expects a 401).
 
 ``/feedback`` answers 422 to schema-valid ratings that break a rule of ingested
 data the schema cannot express (a movie outside the catalog, a future timestamp, a
@@ -15,13 +19,16 @@ removed ``Function._nodeid`` — so the operations are driven with Hypothesis he
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
+from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.serving.conftest import EASE_TAG, _forget_bentoml_metrics
@@ -40,7 +47,11 @@ def api_schema(
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("REELOPS_API_TOKENS_FILE", raising=False)
         config = tmp / "serving.yaml"
-        config.write_text("profiling: {offload: false}\n")
+        config.write_text(
+            "profiling: {offload: false}\n"
+            "rate_limit: {requests_per_second: 1000000, burst: 1000000, "
+            "unauthenticated_per_second: 1000000, unauthenticated_burst: 1000000}\n"
+        )
         mp.setenv("REELOPS_SERVING_CONFIG", str(config))
         mp.setenv("REELOPS_ENV", "local")
         mp.setenv("REELOPS_MODEL_TAG", EASE_TAG)
@@ -53,6 +64,15 @@ def api_schema(
 
 
 OPERATIONS = ["/recommend", "/recommend_batch", "/predict", "/similar", "/feedback"]
+#: Cases per operation and mode: 5 x 2 x 100 = 1,000 in all.
+CASES = 100
+FUZZ_SETTINGS = settings(
+    max_examples=CASES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -62,18 +82,54 @@ def test_api_conforms_to_its_openapi_document(
 ) -> None:
     operation = api_schema[path]["POST"]
     excluded = [positive_data_acceptance] if path == "/feedback" else []
+    statuses: list[int] = []
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=25,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @FUZZ_SETTINGS
     def check(case: Any) -> None:
         response = case.call_and_validate(headers=AUTH, excluded_checks=excluded)
+        statuses.append(response.status_code)
         assert response.status_code < 500
+
+    check()
+    print(f"{path} {mode.value}: {len(statuses)} cases, {dict(Counter(statuses))}")
+    assert len(statuses) >= CASES
+    assert not [s for s in statuses if s >= 500]
+
+
+MEDIA_TYPES = [
+    "multipart/form-data",
+    "multipart/form-data; boundary=x",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "application/octet-stream",
+    "application/xml",
+]
+
+
+@pytest.mark.parametrize("path", OPERATIONS)
+def test_bodies_in_other_media_types_are_415s(api_schema: Any, path: str) -> None:
+    app = api_schema.app
+
+    @given(
+        media_type=st.sampled_from(MEDIA_TYPES),
+        body=st.binary(max_size=256)
+        | st.builds(
+            lambda name, value: (
+                f'--x\r\nContent-Disposition: form-data; name="{name}"'
+                f"\r\n\r\n{value}\r\n--x--\r\n".encode()
+            ),
+            st.sampled_from(["user_id", "user_ids", "movie_id", "rating", "k"]),
+            st.integers(-5, 10**6),
+        ),
+    )
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None)
+    def check(media_type: str, body: bytes) -> None:
+        with asgi.get_client(app) as http:
+            response = http.post(
+                path, data=body, headers={**AUTH, "Content-Type": media_type}
+            )
+        assert response.status_code == 415, response.text
 
     check()
 

@@ -1,23 +1,29 @@
 """A real ``bentoml serve`` on 127.0.0.1: BentoML's client, raw HTTP, profiles, SIGTERM.
 
-One server for the module (token configured, SQLite feedback and profiles in a temp
-dir, a profile flushed every 5 requests); the last test stops it with SIGTERM and
-checks the graceful shutdown flushed the remaining profile rows.
+One server for the module (token configured, /metrics on a port of its own as in
+the cluster, SQLite feedback and profiles in a temp dir, a profile flushed every 5
+requests); floods of made-up paths and a 50 MB body leave its Prometheus files,
+``/metrics`` and memory flat; the last test stops it with SIGTERM and checks the
+graceful shutdown flushed the remaining profile rows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import bentoml
 import httpx
+import psutil
 import pytest
 import yaml
 
-from tests.conftest import wait_http
+from tests.conftest import free_port, wait_http
 from tests.serving.conftest import EASE_TAG, start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -31,6 +37,7 @@ def server(
     model_store: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("server")
+    metrics_port = free_port()
     config = root / "serving.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -43,6 +50,7 @@ def server(
                     "flush_interval_seconds": 3600,
                     "flush_max_rows": 5,
                 },
+                "metrics": {"port": metrics_port, "host": "127.0.0.1"},
             }
         )
     )
@@ -56,7 +64,13 @@ def server(
     proc, url = start_server(env, root / "server.log")
     try:
         wait_http(f"{url}/readyz", proc, timeout=240)
-        yield {"url": url, "proc": proc, "root": root}
+        yield {
+            "url": url,
+            "proc": proc,
+            "root": root,
+            "metrics_url": f"http://127.0.0.1:{metrics_port}/metrics",
+            "prometheus_dir": model_store / "prometheus_multiproc_dir",
+        }
     finally:
         stop_server(proc)
 
@@ -98,13 +112,105 @@ def test_raw_http_contract(server: dict[str, Any]) -> None:
         assert missing.json()["error"].startswith("unknown movie_id 123456789:")
         for probe in ("/healthz", "/livez", "/readyz"):
             assert http.get(probe).status_code == 200
-        metrics = http.get("/metrics").text
+        # /metrics (the model's git commit and run) is not on the API port...
+        assert http.get("/metrics").status_code == 404
+    # ...but on its own, merged across workers
+    metrics = httpx.get(server["metrics_url"], timeout=30).text
+    assert (
+        'reelops_http_requests_total{endpoint="/recommend",method="POST",status="401"}'
+        in metrics
+    )
+    assert f'model_tag="{EASE_TAG}"' in metrics
+    # BentoML's own HTTP metrics (one label per raw path) are off
+    assert "bentoml_service_request_total" not in metrics
+    assert httpx.get(server["metrics_url"].replace("/metrics", "/x")).status_code == 404
+
+
+def prometheus_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.glob("*.db"))
+
+
+def test_bogus_path_floods_leave_disk_and_metrics_flat(server: dict[str, Any]) -> None:
+    # GIVEN the labels of the flood seen once: a made-up path, each method, 401
+    # and 429 (callers without a key are limited per address after 20 requests)
+    with httpx.Client(base_url=server["url"], timeout=30) as http:
+        for _ in range(15):
+            for method in ("GET", "POST", "BREW"):
+                http.request(method, "/warm-up")
+        disk = prometheus_bytes(server["prometheus_dir"])
+        exposed = len(httpx.get(server["metrics_url"], timeout=30).content)
+        # WHEN 300 requests without a key go to made-up 200-character paths
+        for i in range(300):
+            path = f"/{uuid.uuid4().hex}/{'x' * 160}"
+            resp = http.request(("GET", "POST", f"M{i}")[i % 3], path)
+            assert resp.status_code in (401, 404, 429)
+    # THEN the Prometheus files and /metrics stay flat (counter digits aside)
+    grown = prometheus_bytes(server["prometheus_dir"]) - disk
+    exposed_grown = len(httpx.get(server["metrics_url"], timeout=30).content) - exposed
+    print(f"flood of 300 made-up paths: files +{grown} B, /metrics +{exposed_grown} B")
+    assert grown == 0
+    assert exposed_grown < 512
+
+
+def worker_rss(proc: Any) -> int:
+    """Resident memory of the server's worker (the process serving requests)."""
+    workers = [
+        p
+        for p in psutil.Process(proc.pid).children(recursive=True)
+        if "_bentoml_impl.worker.service" in " ".join(p.cmdline())
+    ]
+    assert len(workers) == 1, workers
+    return int(workers[0].memory_info().rss)
+
+
+@contextlib.contextmanager
+def peak_rss(proc: Any) -> Iterator[list[int]]:
+    """The worker's highest resident memory while the block runs, sampled."""
+    peak = [worker_rss(proc)]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], worker_rss(proc))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
+
+
+def test_a_50_mb_body_is_a_413_with_flat_memory(server: dict[str, Any]) -> None:
+    # GIVEN the worker's memory after a normal batch
+    with httpx.Client(base_url=server["url"], timeout=120, headers=AUTH) as http:
         assert (
-            'reelops_http_requests_total{endpoint="/recommend",method="POST",status="401"}'
-            in metrics
+            http.post("/recommend_batch", json={"user_ids": [1, 2]}).status_code == 200
         )
-        assert f'model_tag="{EASE_TAG}"' in metrics
-        assert "bentoml_service_request_duration_seconds" in metrics
+        before = worker_rss(server["proc"])
+        # WHEN an authenticated client sends 50 MB, announced and then streamed
+        # (a list of 25 million ids: parsing it took the worker past 1.6 GiB)
+        body = b'{"user_ids": [' + b"1," * (25 * 1024 * 1024) + b"1]}"
+
+        def stream() -> Iterator[bytes]:
+            for start in range(0, len(body), 1024 * 1024):
+                yield body[start : start + 1024 * 1024]
+
+        json_type = {"Content-Type": "application/json"}
+        with peak_rss(server["proc"]) as peak:
+            announced = http.post("/recommend_batch", content=body, headers=json_type)
+            streamed = http.post(
+                "/recommend_batch", content=stream(), headers=json_type
+            )
+    # THEN both are 413s and the worker's memory never grew with the body
+    print(
+        f"50 MB body: worker rss {before / 2**20:.0f} MiB, peak {peak[0] / 2**20:.0f} MiB"
+    )
+    assert announced.status_code == streamed.status_code == 413
+    assert announced.json()["error"].startswith("request body too large: at most")
+    assert peak[0] - before < 20 * 2**20
 
 
 def test_a_profile_file_appears_after_traffic(server: dict[str, Any]) -> None:

@@ -7,7 +7,10 @@ Every endpoint, the error contract (4xx naming the field, 404 one-liners, never 
 from __future__ import annotations
 
 import gc
+import os
 import re
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -264,6 +267,36 @@ def test_metrics_export_requests_cold_starts_coverage_and_model(client: Any) -> 
     assert 'candidate="ease"' in text
 
 
+def multiproc_bytes() -> int:
+    """Bytes of the Prometheus multiprocess files of this process's metrics."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    return sum(p.stat().st_size for p in directory.glob("*.db"))
+
+
+def test_bogus_paths_and_methods_leave_metrics_files_and_metrics_flat(
+    client: Any,
+) -> None:
+    # GIVEN every label the flood will use, and /metrics itself, seen once
+    for method in ("GET", "POST", "BREW"):
+        client.request(method, "/warm-up")
+    client.get("/metrics")
+    files, exposed = multiproc_bytes(), len(client.get("/metrics").content)
+    # WHEN 300 requests go to made-up paths with made-up methods
+    for i in range(300):
+        path = f"/{uuid.uuid4().hex}/{'x' * 200}/{i}"
+        resp = client.request(("GET", "POST", f"M{i}")[i % 3], path)
+        assert resp.status_code in (404, 405)
+    # THEN the metrics files did not grow and /metrics grew by counter digits only
+    assert multiproc_bytes() == files
+    assert len(client.get("/metrics").content) - exposed < 512
+    text = client.get("/metrics").text
+    assert (
+        'reelops_http_requests_total{endpoint="other",method="OTHER",status="404"}'
+        in text
+    )
+    assert "x" * 200 not in text
+
+
 def test_openapi_document_is_complete(client: Any) -> None:
     doc = client.get("/docs.json").json()
     assert doc["openapi"] == "3.1.0"
@@ -278,9 +311,15 @@ def test_openapi_document_is_complete(client: Any) -> None:
     }
     for op in ops.values():
         assert op["summary"]
-        assert {"200", "400", "401", "429"} <= set(op["responses"])
+        assert {"200", "400", "401", "413", "415", "429"} <= set(op["responses"])
     assert "404" in ops["/predict"]["responses"]
     assert {"409", "422"} <= set(ops["/feedback"]["responses"])
+    (key,) = ops["/feedback"]["parameters"]
+    assert (key["name"], key["in"], key["required"]) == (
+        "Idempotency-Key",
+        "header",
+        False,
+    )
     schemas = doc["components"]["schemas"]
     request = schemas["RecommendRequest"]
     assert request["additionalProperties"] is False

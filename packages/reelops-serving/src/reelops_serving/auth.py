@@ -6,6 +6,11 @@ SHA-256 digests with :func:`hmac.compare_digest`, against every configured token
 without stopping at a match, so the time taken says nothing about which token or
 how much of it matched. The matching token's short fingerprint is put in the ASGI
 scope for the rate limiter and the logs; the token itself never is.
+
+Requests without a valid token are limited per client address
+(``rate_limit.unauthenticated_per_second``): past the rate they get a 429 instead
+of a 401, so guessing tokens or flooding the service with refused requests costs
+the caller time, never the service work.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
 
+from reelops_serving.caller import CALLER_KEY, PUBLIC_PATHS, address_key
+from reelops_serving.ratelimit import RateLimiter, too_many_requests
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
@@ -23,18 +31,7 @@ if TYPE_CHECKING:
 
     from reelops_serving.config import ServingSettings
 
-__all__ = [
-    "CALLER_KEY",
-    "PUBLIC_PATHS",
-    "BearerAuthMiddleware",
-    "TokenVerifier",
-    "client_key",
-]
-
-#: Paths answered without a token (probes and Prometheus scrapes).
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
-#: Key of ``scope["state"]`` naming the caller (its token fingerprint).
-CALLER_KEY = "reelops_caller"
+__all__ = ["BearerAuthMiddleware", "TokenVerifier"]
 
 
 def _digest(token: str) -> bytes:
@@ -79,15 +76,6 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-def client_key(scope: Scope) -> str:
-    """The caller's token fingerprint, else its network address."""
-    state = scope.get("state") or {}
-    if token_id := state.get(CALLER_KEY):
-        return str(token_id)
-    client = scope.get("client")
-    return f"addr-{client[0]}" if client else "addr-unknown"
-
-
 def _unauthorized(message: str) -> JSONResponse:
     return JSONResponse(
         {"error": message},
@@ -102,7 +90,8 @@ class BearerAuthMiddleware:
     Args:
         app: The wrapped ASGI app.
         settings: The settings, or a callable returning them (called once, when
-            the app starts), whose ``api_tokens()`` are accepted.
+            the app starts), whose ``api_tokens()`` are accepted and whose
+            ``rate_limit`` limits refused callers per address.
     """
 
     def __init__(
@@ -114,9 +103,15 @@ class BearerAuthMiddleware:
         resolved = settings() if callable(settings) else settings
         self.app = app
         self.verifier = TokenVerifier(resolved.api_tokens())
+        cfg = resolved.rate_limit
+        self.refused = (
+            RateLimiter(cfg.unauthenticated_per_second, cfg.unauthenticated_burst)
+            if cfg.enabled
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass authenticated requests on; answer 401 to the others."""
+        """Pass authenticated requests on; 401 to the others (429 past their rate)."""
         if (
             scope["type"] != "http"
             or not self.verifier
@@ -125,16 +120,25 @@ class BearerAuthMiddleware:
             await self.app(scope, receive, send)
             return
         token = _bearer(scope)
-        if token is None:
+        token_id = None if token is None else self.verifier.identify(token)
+        if token_id is not None:
+            state: dict[str, Any] = scope.setdefault("state", {})
+            state[CALLER_KEY] = token_id
+            await self.app(scope, receive, send)
+            return
+        refused = self.refused
+        wait = 0.0 if refused is None else refused.acquire(address_key(scope))
+        if refused is not None and wait > 0:
+            response = too_many_requests(
+                f"too many requests without a valid bearer token: {refused.rate:g}/s "
+                f"with bursts of {refused.burst} per client address; retry in "
+                f"{wait:.2f} s",
+                wait,
+            )
+        elif token is None:
             response = _unauthorized(
                 "missing bearer token: send the header 'Authorization: Bearer <token>'"
             )
-            await response(scope, receive, send)
-            return
-        token_id = self.verifier.identify(token)
-        if token_id is None:
-            await _unauthorized("invalid bearer token")(scope, receive, send)
-            return
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state[CALLER_KEY] = token_id
-        await self.app(scope, receive, send)
+        else:
+            response = _unauthorized("invalid bearer token")
+        await response(scope, receive, send)

@@ -7,11 +7,12 @@ Where values come from, the last one winning:
 2. the YAML file named by ``REELOPS_SERVING_CONFIG`` (a ConfigMap in Kubernetes);
 3. environment variables: ``REELOPS_ENV``, ``REELOPS_MODEL_TAG``,
    ``REELOPS_API_TOKENS`` (comma-separated), ``REELOPS_API_TOKENS_FILE`` (one token
-   per line, e.g. a mounted Secret), ``REELOPS_FEEDBACK_DB_URL`` and
-   ``REELOPS_PROFILE_PATH``.
+   per line, e.g. a mounted Secret), ``REELOPS_FEEDBACK_DB_URL``,
+   ``REELOPS_PROFILE_PATH`` and ``REELOPS_METRICS_PORT``.
 
 ``staging`` and ``prod`` refuse to start without API tokens, with a SQLite
-feedback database or with a local profile directory.
+feedback database, with a local profile directory or with ``/metrics`` on the API
+port.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ __all__ = [
     "ENV_VARS",
     "AuthSettings",
     "FeedbackSettings",
+    "LimitsSettings",
+    "MetricsSettings",
     "ProfilingSettings",
     "RateLimitSettings",
     "ServingSettings",
@@ -59,6 +62,7 @@ ENV_VARS: dict[str, str] = {
     "REELOPS_API_TOKENS_FILE": "auth.tokens_file",
     "REELOPS_FEEDBACK_DB_URL": "feedback.url",
     "REELOPS_PROFILE_PATH": "profiling.path",
+    "REELOPS_METRICS_PORT": "metrics.port",
 }
 
 _STRICT_ENVIRONMENTS = ("staging", "prod")
@@ -112,11 +116,52 @@ class AuthSettings(_Settings):
 
 
 class RateLimitSettings(_Settings):
-    """Token bucket per API token (per client address when auth is off)."""
+    """Token buckets charged by work: per API token, and per address without one.
+
+    A request costs one unit, a batch one unit per user. Callers without a valid
+    token (every caller when auth is off) are limited per client address:
+    ``requests_per_second`` and ``burst`` when auth is off, the ``unauthenticated_*``
+    rate when tokens are configured and the token is missing or wrong.
+    """
 
     enabled: bool = True
-    requests_per_second: float = Field(default=200.0, gt=0)
-    burst: int = Field(default=400, ge=1)
+    requests_per_second: float = Field(
+        default=200.0, gt=0, description="Units of work per second per token."
+    )
+    burst: int = Field(default=400, ge=1, description="Bucket size, in units.")
+    unauthenticated_per_second: float = Field(
+        default=5.0,
+        gt=0,
+        description="Requests per second per address without a valid token.",
+    )
+    unauthenticated_burst: int = Field(default=20, ge=1)
+
+
+class LimitsSettings(_Settings):
+    """Request bodies larger than these are refused (413) before being read."""
+
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Every endpoint but batches."
+    )
+    max_batch_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="POST /recommend_batch."
+    )
+
+
+class MetricsSettings(_Settings):
+    """Where Prometheus scrapes ``/metrics``."""
+
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port only (none: on the API port).",
+    )
+    host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - a pod's port, reachable as its policy says
+        min_length=1,
+        description="Address the metrics port binds.",
+    )
 
 
 class FeedbackSettings(_Settings):
@@ -153,6 +198,8 @@ class ServingSettings(_Settings):
     model_tag: str = Field(default=DEFAULT_MODEL_TAG, min_length=1)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     profiling: ProfilingSettings = Field(default_factory=ProfilingSettings)
 
@@ -175,6 +222,11 @@ class ServingSettings(_Settings):
             raise ValueError(
                 f"{env} writes request profiles to remote storage: expected a URL "
                 f"such as s3://bucket/profiles, got '{self.profiling.path}'"
+            )
+        if self.metrics.port is None:
+            raise ValueError(
+                f"{env} serves /metrics away from the API port: set metrics.port "
+                "(or REELOPS_METRICS_PORT), got none"
             )
         return self
 
@@ -273,6 +325,7 @@ def load_settings(
         "REELOPS_API_TOKENS_FILE": "auth.tokens_file",
         "REELOPS_FEEDBACK_DB_URL": "feedback.url",
         "REELOPS_PROFILE_PATH": "profiling.path",
+        "REELOPS_METRICS_PORT": "metrics.port",
     }
     for var, dotted in overrides.items():
         if value := env.get(var, "").strip():

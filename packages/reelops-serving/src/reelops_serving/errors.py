@@ -17,6 +17,8 @@ __all__ = [
     "FeedbackConflictError",
     "FeedbackRejectedError",
     "FeedbackUnavailableError",
+    "IdempotencyKeyError",
+    "IdempotencyKeyReusedError",
     "ModelBundleError",
     "RequestError",
     "ServingConfigError",
@@ -68,3 +70,13 @@ class FeedbackUnavailableError(RequestError):
     """The feedback database does not answer (the rating was not stored)."""
 
     error_code = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class IdempotencyKeyError(RequestError):
+    """The ``Idempotency-Key`` header is invalid, or missing where it is needed."""
+
+
+class IdempotencyKeyReusedError(IdempotencyKeyError):
+    """An ``Idempotency-Key`` already used by the caller for another feedback."""
+
+    error_code = HTTPStatus.UNPROCESSABLE_ENTITY

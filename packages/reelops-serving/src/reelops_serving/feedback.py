@@ -7,11 +7,19 @@ reason. :class:`FeedbackStore` writes accepted records through SQLAlchemy (a SQL
 file by default, PostgreSQL in staging and prod); a record is keyed by
 (user, movie, timestamp), so sending it again changes nothing, and the write is
 committed before the call returns.
+
+A rating sent without a timestamp gets the server's clock, so its retry would be
+a new record: such a request carries an ``Idempotency-Key``, stored with the
+record in one transaction in a table of its own (``<table>_idempotency``, created
+next to the feedback table, whose columns stay as monitoring reads them). A
+retry with the same key answers the record stored the first time, even when the
+first answer never reached the client (a timeout after the commit).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,16 +46,28 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from reelops_serving.errors import (
     FeedbackConflictError,
     FeedbackRejectedError,
+    IdempotencyKeyError,
+    IdempotencyKeyReusedError,
     ServingConfigError,
 )
+from reelops_serving.schemas import IDEMPOTENCY_KEY_PATTERN
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     import numpy as np
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["FeedbackRecord", "FeedbackStore", "FeedbackValidator", "feedback_table"]
+__all__ = [
+    "FeedbackRecord",
+    "FeedbackStore",
+    "FeedbackValidator",
+    "IdempotencyKey",
+    "feedback_table",
+    "idempotency_table",
+]
+
+_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +82,30 @@ class FeedbackRecord:
     movie_id: int
     rating: float
     timestamp: int
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's ``Idempotency-Key``, scoped to the caller (token) that sent it."""
+
+    caller: str
+    value: str
+
+    @classmethod
+    def from_header(cls, value: str | None, *, caller: str) -> IdempotencyKey | None:
+        """The key of a header value (``None`` when there is no header).
+
+        Raises:
+            IdempotencyKeyError: The value is not 1 to 255 visible ASCII characters.
+        """
+        if value is None:
+            return None
+        if not _KEY_RE.match(value):
+            raise IdempotencyKeyError(
+                "invalid Idempotency-Key header: expected 1 to 255 visible ASCII "
+                f"characters (e.g. a UUID), got {len(value)} characters"
+            )
+        return cls(caller=caller, value=value)
 
 
 class FeedbackValidator:
@@ -148,6 +192,29 @@ def feedback_table(name: str = "feedback", metadata: MetaData | None = None) -> 
     )
 
 
+def idempotency_table(
+    name: str = "feedback_idempotency", metadata: MetaData | None = None
+) -> Table:
+    """Idempotency keys of ``/feedback``: each key's request and the record stored."""
+    return Table(
+        name,
+        metadata or MetaData(),
+        Column("caller", String(64), primary_key=True),
+        Column("idempotency_key", String(255), primary_key=True),
+        Column("user_id", BigInteger, nullable=False),
+        Column("movie_id", BigInteger, nullable=False),
+        Column("rating", Float, nullable=False),
+        Column("requested_timestamp", BigInteger, nullable=True),
+        Column("timestamp", BigInteger, nullable=False),
+        Column("received_at", BigInteger, nullable=False),
+    )
+
+
+def _request_text(user_id: int, movie_id: int, rating: float, ts: int | None) -> str:
+    when = "no timestamp" if ts is None else f"timestamp {ts}"
+    return f"(user {user_id}, movie {movie_id}, rating {rating:g}, {when})"
+
+
 def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -179,7 +246,8 @@ class FeedbackStore:
 
     Args:
         url: SQLAlchemy URL (``postgresql://`` uses psycopg 3).
-        table: Table name; created at :meth:`open` when missing.
+        table: Table name; created at :meth:`open` when missing, with its
+            idempotency-key table ``<table>_idempotency``.
         clock: Seconds since the epoch (``received_at``).
     """
 
@@ -192,6 +260,7 @@ class FeedbackStore:
     ) -> None:
         self._engine = _engine(url)
         self._table = feedback_table(table)
+        self._keys = idempotency_table(f"{table}_idempotency", self._table.metadata)
         self._clock = clock
 
     @property
@@ -200,7 +269,7 @@ class FeedbackStore:
         return self._engine.dialect.name
 
     def open(self) -> FeedbackStore:
-        """Create the table if it is missing; returns ``self``."""
+        """Create the tables that are missing; returns ``self``."""
         self._table.metadata.create_all(self._engine)
         return self
 
@@ -213,10 +282,36 @@ class FeedbackStore:
             return False
         return True
 
-    def save(self, record: FeedbackRecord, *, model_version: str) -> bool:
-        """Store ``record``; True if new, False if it was already stored.
+    def _insert(self, conn: Connection, table: Table, values: dict[str, Any]) -> bool:
+        """Insert ``values`` unless its primary key is taken; True if inserted."""
+        if self.dialect in ("postgresql", "sqlite"):
+            insert = (
+                postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            )
+            keys = [c.name for c in table.primary_key.columns]
+            stmt = (
+                insert(table)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=keys)
+                .returning(*table.primary_key.columns)
+            )
+            return conn.execute(stmt).first() is not None
+        try:  # pragma: no cover - other dialects: rely on the primary key
+            with conn.begin_nested():
+                conn.execute(table.insert().values(**values))
+        except IntegrityError:  # pragma: no cover
+            return False
+        return True  # pragma: no cover
 
-        The transaction is committed when this returns.
+    def _write(
+        self,
+        conn: Connection,
+        record: FeedbackRecord,
+        *,
+        model_version: str,
+        received_at: int,
+    ) -> bool:
+        """Write ``record`` in the open transaction; True if new.
 
         Raises:
             FeedbackConflictError: The same (user, movie, timestamp) is stored
@@ -227,38 +322,18 @@ class FeedbackStore:
             "movie_id": record.movie_id,
             "timestamp": record.timestamp,
             "rating": record.rating,
-            "received_at": int(self._clock()),
+            "received_at": received_at,
             "model_version": model_version[:128],
         }
-        keys = ["user_id", "movie_id", "timestamp"]
-        with self._engine.begin() as conn:
-            if self.dialect in ("postgresql", "sqlite"):
-                insert = (
-                    postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-                )
-                stmt = (
-                    insert(self._table)
-                    .values(**values)
-                    .on_conflict_do_nothing(index_elements=keys)
-                    .returning(self._table.c.user_id)
-                )
-                is_new = conn.execute(stmt).first() is not None
-            else:  # pragma: no cover - other dialects: rely on the primary key
-                try:
-                    with conn.begin_nested():
-                        conn.execute(self._table.insert().values(**values))
-                    is_new = True
-                except IntegrityError:
-                    is_new = False
-            if is_new:
-                return True
-            stored = conn.execute(
-                select(self._table.c.rating).where(
-                    self._table.c.user_id == record.user_id,
-                    self._table.c.movie_id == record.movie_id,
-                    self._table.c.timestamp == record.timestamp,
-                )
-            ).scalar_one()
+        if self._insert(conn, self._table, values):
+            return True
+        stored = conn.execute(
+            select(self._table.c.rating).where(
+                self._table.c.user_id == record.user_id,
+                self._table.c.movie_id == record.movie_id,
+                self._table.c.timestamp == record.timestamp,
+            )
+        ).scalar_one()
         if float(stored) != record.rating:
             raise FeedbackConflictError(
                 f"feedback of user {record.user_id} for movie {record.movie_id} at "
@@ -267,6 +342,84 @@ class FeedbackStore:
                 "to record a new rating"
             )
         return False
+
+    def save(self, record: FeedbackRecord, *, model_version: str) -> bool:
+        """Store ``record``; True if new, False if it was already stored.
+
+        The transaction is committed when this returns.
+
+        Raises:
+            FeedbackConflictError: The same (user, movie, timestamp) is stored
+                with another rating.
+        """
+        with self._engine.begin() as conn:
+            return self._write(
+                conn,
+                record,
+                model_version=model_version,
+                received_at=int(self._clock()),
+            )
+
+    def save_once(
+        self,
+        record: FeedbackRecord,
+        *,
+        key: IdempotencyKey,
+        requested_timestamp: int | None,
+        model_version: str,
+    ) -> tuple[FeedbackRecord, bool]:
+        """Store ``record`` under ``key`` once: the stored record and whether new.
+
+        The key is claimed first, then the record written, in one transaction
+        committed when this returns. A key claimed before by the same request
+        (user, movie, rating and the timestamp as sent, or none) answers the
+        record stored then, with ``False``; a concurrent retry waits for the first
+        attempt's transaction.
+
+        Raises:
+            IdempotencyKeyReusedError: The caller used ``key`` for another request.
+            FeedbackConflictError: The same (user, movie, timestamp) is stored
+                with another rating (nothing is stored, the key stays free).
+        """
+        received_at = int(self._clock())
+        claim = {
+            "caller": key.caller[:64],
+            "idempotency_key": key.value,
+            "user_id": record.user_id,
+            "movie_id": record.movie_id,
+            "rating": record.rating,
+            "requested_timestamp": requested_timestamp,
+            "timestamp": record.timestamp,
+            "received_at": received_at,
+        }
+        keys = self._keys.c
+        with self._engine.begin() as conn:
+            if self._insert(conn, self._keys, claim):
+                created = self._write(
+                    conn, record, model_version=model_version, received_at=received_at
+                )
+                return record, created
+            stored = conn.execute(
+                select(
+                    keys.user_id,
+                    keys.movie_id,
+                    keys.rating,
+                    keys.requested_timestamp,
+                    keys.timestamp,
+                ).where(
+                    keys.caller == claim["caller"],
+                    keys.idempotency_key == key.value,
+                )
+            ).one()
+        sent = (record.user_id, record.movie_id, record.rating, requested_timestamp)
+        first = (int(stored[0]), int(stored[1]), float(stored[2]), stored[3])
+        if first != sent:
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was already used for another rating "
+                f"{_request_text(*first)}, got {_request_text(*sent)}: send a new "
+                "key with a new rating"
+            )
+        return FeedbackRecord(*first[:3], timestamp=int(stored[4])), False
 
     def rated_movies(self, user_ids: Sequence[int]) -> dict[int, set[int]]:
         """The movies each of ``user_ids`` rated through ``/feedback`` (any time).

@@ -1,8 +1,15 @@
 """Prometheus metrics of the service (``prometheus_client``), served on ``/metrics``.
 
-BentoML runs every worker with ``PROMETHEUS_MULTIPROC_DIR`` set and its
-``/metrics`` endpoint merges the workers' files, so these metrics are exported
-next to BentoML's own. Useful queries::
+BentoML runs every worker with ``PROMETHEUS_MULTIPROC_DIR`` set: each process
+writes its samples to files there, one entry per label set, and
+:func:`render_metrics` merges them. Every label therefore takes a bounded set of
+values: unknown paths share ``endpoint="other"`` and unknown methods
+``method="OTHER"``. BentoML's own HTTP metrics are off (the service's decorator):
+they label every raw path, so a flood of made-up paths grew their files and
+``/metrics`` without bound. ``/metrics`` is answered here on the API port, or on
+its own port (``metrics.port``, :mod:`reelops_serving.metrics_server`), where
+the API's ingress does not reach, because ``reelops_model_info`` names the git
+commit and run of the model. Useful queries::
 
     # requests and errors by endpoint and status
     sum by (endpoint, status) (rate(reelops_http_requests_total[5m]))
@@ -17,16 +24,30 @@ next to BentoML's own. Useful queries::
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
 import numpy as np
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.responses import Response
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from reelops_serving.config import ServingSettings
 
 __all__ = [
     "COVERAGE",
@@ -39,8 +60,12 @@ __all__ = [
     "REQUEST_SECONDS",
     "CoverageTracker",
     "MetricsMiddleware",
+    "render_metrics",
     "set_model_info",
 ]
+
+#: Methods with their own label value; any other is counted as ``OTHER``.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS = Counter(
     "reelops_http_requests_total",
@@ -124,6 +149,19 @@ def set_model_info(tag: str, labels: Mapping[str, str], estimator: str) -> None:
     ).set(1)
 
 
+def render_metrics() -> bytes:
+    """Every metric of every worker, in the Prometheus text format.
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` set (``bentoml serve``), the files of every
+    process are merged, as BentoML's own endpoint does.
+    """
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
+
+
 class CoverageTracker:
     """Which catalog rows were recommended at least once; exports the share."""
 
@@ -149,22 +187,41 @@ class CoverageTracker:
 
 
 class MetricsMiddleware:
-    """Count requests and time them by endpoint (unknown paths share one label).
+    """Count requests and time them by endpoint; answer ``GET /metrics``.
 
     Args:
         app: The wrapped ASGI app.
-        routes: Paths that get their own ``endpoint`` label.
+        routes: Paths that get their own ``endpoint`` label (the others share
+            ``other``).
+        settings: The settings, or a callable returning them (called once):
+            ``GET /metrics`` is answered here unless ``metrics.port`` is set (then
+            the path is unknown on this port).
     """
 
-    def __init__(self, app: ASGIApp, *, routes: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Iterable[str],
+        settings: ServingSettings | Callable[[], ServingSettings],
+    ) -> None:
+        resolved = settings() if callable(settings) else settings
         self.app = app
         self.routes = frozenset(routes)
+        self.expose = resolved.metrics.port is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Forward the request and record its status and duration."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        app = self.app
+        if (
+            self.expose
+            and scope["path"] == "/metrics"
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            app = _serve_metrics
         started = time.perf_counter()
         status = 500
 
@@ -175,12 +232,21 @@ class MetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, record_status)
+            await app(scope, receive, record_status)
         except asyncio.CancelledError:
             status = 504  # BentoML's timeout cancelled the request
             raise
         finally:
             path = scope["path"]
             endpoint = path if path in self.routes else "other"
-            REQUESTS.labels(endpoint, scope["method"], str(status)).inc()
+            method = scope["method"]
+            REQUESTS.labels(
+                endpoint, method if method in _METHODS else "OTHER", str(status)
+            ).inc()
             REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+
+
+async def _serve_metrics(scope: Scope, receive: Receive, send: Send) -> None:
+    # Reading every worker's files takes milliseconds: off the event loop.
+    body = await anyio.to_thread.run_sync(render_metrics)
+    await Response(body, media_type=CONTENT_TYPE_LATEST)(scope, receive, send)

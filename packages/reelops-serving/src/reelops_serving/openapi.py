@@ -26,7 +26,11 @@ REF = "#/components/schemas/{model}"
 _COMMON_ERRORS: dict[int, str] = {
     400: "The body is not valid JSON or a field is invalid (named in `error`).",
     401: "Missing or invalid bearer token (when tokens are configured).",
-    429: "Rate limit of the token, or the worker's concurrency limit, exceeded.",
+    413: "The body is larger than the endpoint's limit.",
+    415: "The body is not sent as `Content-Type: application/json`.",
+    429: "Rate limit of the token (charged by work: one unit per request, one per "
+    "user of a batch), of the address without a valid token, or the worker's "
+    "concurrency limit, exceeded.",
     500: "Unexpected server error (details only in the server log).",
     503: "The service is overloaded or not ready yet.",
     504: "The request took longer than the service's timeout.",
@@ -44,6 +48,7 @@ class Endpoint:
     response: type[BaseModel]
     errors: dict[int, str] = field(default_factory=dict)
     description: str = ""
+    headers: tuple[dict[str, Any], ...] = ()
 
 
 def _schema(model: type[BaseModel], mode: str, defs: dict[str, Any]) -> dict[str, Any]:
@@ -118,12 +123,17 @@ def build_openapi(
         for status in sorted(statuses):
             phrase = HTTPStatus(status).phrase
             responses[str(status)] = _error(f"{phrase}: {statuses[status]}", error_ref)
+        operation: dict[str, Any] = {
+            "operationId": ep.name,
+            "tags": ["Recommendations"],
+            "summary": ep.summary,
+            "description": ep.description,
+        }
+        if ep.headers:
+            operation["parameters"] = [dict(h) for h in ep.headers]
         paths[ep.route] = {
             "post": {
-                "operationId": ep.name,
-                "tags": ["Recommendations"],
-                "summary": ep.summary,
-                "description": ep.description,
+                **operation,
                 "requestBody": {
                     "required": True,
                     "content": {

@@ -8,12 +8,14 @@ documents itself in the OpenAPI document.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "GENRES",
+    "IDEMPOTENCY_KEY_HEADER",
+    "IDEMPOTENCY_KEY_PATTERN",
     "MAX_BATCH_USERS",
     "MAX_K",
     "BatchRecommendRequest",
@@ -61,6 +63,23 @@ GENRES: tuple[str, ...] = Genre.__args__  # type: ignore[attr-defined]
 MAX_K = 100
 MAX_BATCH_USERS = 1000
 _ID_MAX = 2**31 - 1
+
+#: What an ``Idempotency-Key`` header may hold: 1 to 255 visible ASCII characters.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+#: The ``Idempotency-Key`` header of ``POST /feedback`` (an OpenAPI parameter).
+IDEMPOTENCY_KEY_HEADER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A new unique value (e.g. a UUID) per rating, the same on "
+    "every retry of it: the rating is stored once and a retry answers the stored "
+    "record. Required when the body has no timestamp.",
+    "schema": {
+        "type": "string",
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+        "examples": ["0b6f3c9e-2d4a-4f7e-9a51-7c1d2e3f4a5b"],
+    },
+}
 
 
 def _integral(value: object) -> object:
@@ -188,7 +207,8 @@ class FeedbackRequest(_Request):
     rating: float = Field(description="Rating on the half-star grid.", examples=[4.5])
     timestamp: int | None = Field(
         default=None,
-        description="Unix time of the rating (seconds); the server's clock if absent.",
+        description="Unix time of the rating (seconds); the server's clock if "
+        "absent, which needs an Idempotency-Key header.",
         examples=[1700000000],
     )
 
@@ -270,7 +290,8 @@ class FeedbackResponse(_Response):
     model_config = ConfigDict(title="FeedbackResponse")
 
     created: bool = Field(
-        description="False when the same (user, movie, timestamp) was already stored."
+        description="False when the same (user, movie, timestamp) was already "
+        "stored, or the Idempotency-Key was seen before (a retry)."
     )
     user_id: int
     movie_id: int

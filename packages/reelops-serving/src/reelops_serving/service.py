@@ -18,7 +18,11 @@ everything it loaded (``gc.freeze()``), runs gen-2 collections ten times less
 often (:mod:`reelops_serving.heap`), keeps BentoML's per-request timer short
 (``traffic.timeout``), returns pydantic models (no per-call schema), leaves the
 access log and OpenTelemetry's per-request spans off and profiles requests in a
-child process. The single-user endpoints are ``async``: a millisecond of numpy
+child process. BentoML's own HTTP metrics are off (they label every raw path:
+unbounded files and ``/metrics``); the service's middlewares count requests with
+bounded labels, refuse large or non-JSON bodies before they are read, charge rate
+limits by work, and limit callers without a valid token per address. The
+single-user endpoints are ``async``: a millisecond of numpy
 work runs on the event loop instead of paying a thread hand-off; the batch and
 feedback endpoints, which can take longer, run in BentoML's thread. Numba kernels
 run on one thread (``NUMBA_NUM_THREADS=1``): parallel kernels cost tens of
@@ -46,7 +50,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from reelops.datasets.bento_model import ServingBundle
-from reelops_serving.auth import PUBLIC_PATHS, BearerAuthMiddleware
+from reelops_serving.auth import BearerAuthMiddleware
+from reelops_serving.caller import PUBLIC_PATHS, caller_id
 from reelops_serving.config import (
     DEFAULT_MODEL_TAG,
     load_settings,
@@ -57,12 +62,15 @@ from reelops_serving.errors import (
     FeedbackConflictError,
     FeedbackRejectedError,
     FeedbackUnavailableError,
+    IdempotencyKeyError,
+    IdempotencyKeyReusedError,
     ModelBundleError,
     RequestError,
 )
-from reelops_serving.feedback import FeedbackStore, FeedbackValidator
+from reelops_serving.feedback import FeedbackStore, FeedbackValidator, IdempotencyKey
 from reelops_serving.heap import settle_heap
 from reelops_serving.http_errors import ErrorEnvelopeMiddleware
+from reelops_serving.limits import RequestLimitsMiddleware
 from reelops_serving.metrics import (
     FEEDBACK,
     FEEDBACK_LOOKUPS,
@@ -71,11 +79,14 @@ from reelops_serving.metrics import (
     MetricsMiddleware,
     set_model_info,
 )
+from reelops_serving.metrics_server import MetricsServer
 from reelops_serving.openapi import Endpoint, build_openapi
 from reelops_serving.profile_sinks import make_profile_sink
 from reelops_serving.profiling import RequestProfiler
 from reelops_serving.ratelimit import RateLimitMiddleware
 from reelops_serving.schemas import (
+    IDEMPOTENCY_KEY_HEADER,
+    MAX_BATCH_USERS,
     BatchRecommendRequest,
     BatchRecommendResponse,
     FeedbackRequest,
@@ -113,7 +124,9 @@ DESCRIPTION = (
     "packaged: top-k movies for a user (popular movies for a user the model does "
     "not know), predicted ratings, similar movies, and feedback ratings stored for "
     "retraining. Send `Authorization: Bearer <token>` to every endpoint but the "
-    "probes and /metrics when the service has tokens configured."
+    "probes and /metrics when the service has tokens configured. Bodies are JSON "
+    "(`Content-Type: application/json`), at most 64 KiB (1 MiB for a batch) by "
+    "default."
 )
 
 ENDPOINTS: list[Endpoint] = [
@@ -158,14 +171,22 @@ ENDPOINTS: list[Endpoint] = [
         route="/feedback",
         name="feedback",
         summary="Store a rating a user gave a movie.",
-        description="Validated like ingested ratings (same rules, same messages). "
-        "Idempotent on (user_id, movie_id, timestamp); committed before the answer.",
+        description="Validated like ingested ratings (same rules, same messages), "
+        "committed before the answer. Retries are safe: a rating is idempotent on "
+        "(user_id, movie_id, timestamp), and one without a timestamp (the server's "
+        "clock) must carry an `Idempotency-Key` header: a retry with the same key "
+        "answers the record stored first (`created` false), even when the first "
+        "answer was lost (e.g. a 504 after the commit).",
         request=FeedbackRequest,
         response=FeedbackResponse,
         errors={
+            400: "Invalid body, invalid Idempotency-Key, or no timestamp and no "
+            "Idempotency-Key.",
             409: "The same (user, movie, timestamp) is stored with another rating.",
-            422: "The rating breaks a rule of ingested ratings (reason in `error`).",
+            422: "The rating breaks a rule of ingested ratings (reason in `error`), "
+            "or the Idempotency-Key was used for another rating.",
         },
+        headers=(IDEMPOTENCY_KEY_HEADER,),
     ),
 ]
 
@@ -231,6 +252,11 @@ _settings = functools.partial(load_settings, default_model_tag=_BUILD_MODEL_TAG)
     # and no trace exporter is configured: tracing is off for every route. To
     # trace, override tracing.excluded_urls and set an exporter (BENTOML_CONFIG).
     tracing={"excluded_urls": TRACING_EXCLUDED_URLS},
+    # BentoML's HTTP metrics label every raw request path: 300 requests to made-up
+    # paths added 33 MB of Prometheus files and grew /metrics tenfold (#13). The
+    # service's own reelops_http_* metrics (bounded labels) replace them, and it
+    # serves /metrics itself (reelops_serving.metrics).
+    metrics={"enabled": False},
     envs=[
         {"name": "NUMBA_NUM_THREADS", "value": "1"},
         {"name": "OMP_NUM_THREADS", "value": "1"},
@@ -278,6 +304,10 @@ class Recommender:
         self.feedback_store = FeedbackStore(
             feedback.url.get_secret_value(), table=feedback.table
         ).open()
+        metrics = self.settings.metrics
+        self.metrics_server: MetricsServer | None = None
+        if metrics.port is not None:
+            self.metrics_server = MetricsServer(metrics.host, metrics.port).start()
         profiling = self.settings.profiling
         self.profiler: RequestProfiler | None = None
         if profiling.enabled:
@@ -315,6 +345,8 @@ class Recommender:
         self._ready = False
         if self.profiler is not None:
             self.profiler.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         self.feedback_store.close()
 
     # ---------------------------------------------------------------- helpers
@@ -448,17 +480,43 @@ class Recommender:
         )
 
     @bentoml.api(route="/feedback")
-    def feedback(self, request: FeedbackRequest, /) -> FeedbackResponse:
-        """Store a rating; validated like ingested data, idempotent, committed."""
+    def feedback(
+        self, request: FeedbackRequest, /, ctx: bentoml.Context
+    ) -> FeedbackResponse:
+        """Store a rating; validated like ingested data, idempotent, committed.
+
+        Raises:
+            IdempotencyKeyError: The Idempotency-Key header is invalid, or missing
+                from a rating without a timestamp.
+        """
+        key = IdempotencyKey.from_header(
+            ctx.request.headers.get("idempotency-key"),
+            caller=caller_id(ctx.request.scope) or "",
+        )
+        if key is None and request.timestamp is None:
+            raise IdempotencyKeyError(
+                "feedback without a timestamp needs an Idempotency-Key header (a "
+                "new UUID per rating, the same on retries), or send the timestamp"
+            )
         try:
             record = self.validator.validate(
                 request.user_id, request.movie_id, request.rating, request.timestamp
             )
-            created = self.feedback_store.save(record, model_version=self.engine.tag)
+            if key is None:
+                created = self.feedback_store.save(
+                    record, model_version=self.engine.tag
+                )
+            else:
+                record, created = self.feedback_store.save_once(
+                    record,
+                    key=key,
+                    requested_timestamp=request.timestamp,
+                    model_version=self.engine.tag,
+                )
         except FeedbackRejectedError:
             FEEDBACK.labels("rejected").inc()
             raise
-        except FeedbackConflictError:
+        except (FeedbackConflictError, IdempotencyKeyReusedError):
             FEEDBACK.labels("conflict").inc()
             raise
         except SQLAlchemyError as exc:
@@ -480,11 +538,29 @@ class Recommender:
 
 #: Paths with their own label in the request metrics.
 _METRIC_ROUTES = {ep.route for ep in ENDPOINTS} | PUBLIC_PATHS | {"/docs.json", "/"}
+#: Batch endpoints, and the body field whose items each cost one unit of rate.
+_BATCH_FIELDS = {"/recommend_batch": "user_ids"}
 
-# Outermost first: metrics see every answer (401 and 429 included), errors are
-# rewritten into one body, then authentication, then the rate limit per token.
+
+# Outermost first: metrics see every answer (401, 413 and 429 included), errors
+# are rewritten into one body, then authentication (callers without a valid token
+# limited per address), body size and media type (from the headers, before any
+# byte is parsed), then the rate limit per token, charged by work.
 _service = cast("bentoml.Service[Recommender]", Recommender)
-_service.add_asgi_middleware(MetricsMiddleware, routes=_METRIC_ROUTES)
+_service.add_asgi_middleware(
+    MetricsMiddleware, routes=_METRIC_ROUTES, settings=_settings
+)
 _service.add_asgi_middleware(ErrorEnvelopeMiddleware)
 _service.add_asgi_middleware(BearerAuthMiddleware, settings=_settings)
-_service.add_asgi_middleware(RateLimitMiddleware, settings=_settings)
+_service.add_asgi_middleware(
+    RequestLimitsMiddleware,
+    settings=_settings,
+    json_routes=[ep.route for ep in ENDPOINTS],
+    batch_routes=_BATCH_FIELDS,
+)
+_service.add_asgi_middleware(
+    RateLimitMiddleware,
+    settings=_settings,
+    batch_fields=_BATCH_FIELDS,
+    max_cost=MAX_BATCH_USERS,
+)
