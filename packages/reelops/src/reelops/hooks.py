@@ -1,4 +1,4 @@
-"""Project hooks: lineage tags on the MLflow run of every pipeline run.
+"""Project hooks: lineage tags and typed parameters on the MLflow run.
 
 Kedro imports this module (through ``settings.py``) on every command, so MLflow
 (seconds to import) is imported only when a pipeline runs.
@@ -7,6 +7,7 @@ Kedro imports this module (through ``settings.py``) on every command, so MLflow
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,22 @@ from kedro.framework.hooks import hook_impl
 
 from reelops.lineage import git_state
 
-__all__ = ["LineageHook"]
+__all__ = ["LineageHook", "flat_params"]
+
+#: Characters MLflow accepts in a parameter name (others become ``_``).
+_PARAM_NAME = re.compile(r"[^\w\-. /]")
+
+
+def flat_params(name: str, value: Any) -> dict[str, str]:
+    """``{"split.seed": "42", ...}`` for a typed parameter (a pydantic model)."""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    if not isinstance(value, dict):
+        return {_PARAM_NAME.sub("_", name): str(value)}
+    flat: dict[str, str] = {}
+    for key, item in value.items():
+        flat.update(flat_params(f"{name}.{key}", item))
+    return flat
 
 logger = logging.getLogger(__name__)
 
@@ -45,3 +61,28 @@ class LineageHook:
                 ),
             }
         )
+
+    @hook_impl
+    def before_node_run(self, inputs: dict[str, Any]) -> None:
+        """Log typed parameters flattened, as kedro-mlflow logs plain mappings.
+
+        kedro-mlflow flattens ``dict`` parameters (``split.seed``) but logs a
+        pydantic model, which Kedro now hands to typed nodes, as its repr.
+        """
+        typed = {
+            key.removeprefix("params:"): value
+            for key, value in inputs.items()
+            if key.startswith("params:") and hasattr(value, "model_dump")
+        }
+        if not typed:
+            return
+        import mlflow
+
+        active = mlflow.active_run()
+        if active is None:
+            return
+        existing = mlflow.get_run(active.info.run_id).data.params
+        for name, value in typed.items():
+            for key, text in flat_params(name, value).items():
+                if key not in existing:
+                    mlflow.log_param(key, text[:6000])
