@@ -27,18 +27,35 @@ if TYPE_CHECKING:
 
     import pandera.pandas as pa
 
+    from reelops.seen_keys import SeenKeys
+
 __all__ = [
+    "PLAIN_INTEGER_COLUMNS",
     "QUARANTINE_COLUMNS",
     "ValidationRules",
     "movies_schema",
     "numeric_columns",
     "ratings_schema",
+    "repeated_pairs",
     "split_valid",
     "tags_schema",
 ]
 
 #: Columns of every quarantine table: which file, which line, the raw record, why.
 QUARANTINE_COLUMNS = ["source", "line", "record", "reason"]
+
+#: MovieLens ids and timestamps: plain integers, digits only (surrounding blanks
+#: aside). A sign, an exponent or a decimal point (``+613``, ``1e2``, ``4.0``) is
+#: not read as a number of another form: the row is quarantined.
+PLAIN_INTEGER_COLUMNS = frozenset(
+    {"userId", "movieId", "timestamp", "imdbId", "tmdbId"}
+)
+_PLAIN_INTEGER = r"^[0-9]+$"
+_PLAIN_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
+#: Characters that ``json.dumps`` escapes in a string.
+_JSON_ESCAPED = r'["\\\x00-\x1f]'
+#: Characters of a raw value quoted in a reason; longer values are cut.
+_QUOTED_CHARS = 40
 
 
 class ValidationRules(BaseModel):
@@ -130,8 +147,6 @@ def ratings_schema(
             ),
             "timestamp": _timestamp(rules.timestamp_bounds(now)),
         },
-        unique=["userId", "movieId"],
-        report_duplicates="exclude_first",
         name="ratings",
     )
 
@@ -190,19 +205,56 @@ def movies_schema(rules: ValidationRules) -> pa.DataFrameSchema:
 
 
 def numeric_columns(raw: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """A copy of ``raw`` with ``columns`` parsed as floats (unparseable -> NaN)."""
+    """A copy of ``raw`` with ``columns`` parsed as floats (unparseable -> NaN).
+
+    A column of :data:`PLAIN_INTEGER_COLUMNS` is parsed only where it holds digits.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     typed = raw.copy()
     for col in columns:
-        typed[col] = pd.to_numeric(raw[col].str.strip(), errors="coerce").astype(
-            "float64"
-        )
+        text = pc.utf8_trim_whitespace(pa.array(raw[col].astype("str")))
+        if col in PLAIN_INTEGER_COLUMNS:
+            simple = pc.match_substring_regex(text, _PLAIN_INTEGER)
+        else:
+            simple = pc.match_substring_regex(text, _PLAIN_DECIMAL)
+        values = pc.cast(
+            pc.if_else(simple, text, pa.scalar(None, text.type)), pa.float64()
+        ).to_numpy(zero_copy_only=False)
+        if col not in PLAIN_INTEGER_COLUMNS:
+            # Other forms ("1e0", "+4", "NaN"): whatever pandas reads as a number.
+            other = ~simple.to_numpy(zero_copy_only=False)
+            if other.any():
+                values[other] = pd.to_numeric(
+                    pd.Series(text.filter(pc.invert(simple)).to_pylist(), dtype=object),
+                    errors="coerce",
+                ).astype("float64")
+        typed[col] = pd.Series(values, index=raw.index, dtype="float64")
     return typed
 
 
+def _is_number(value: object) -> bool:
+    try:
+        return np.isfinite(float(str(value)))
+    except ValueError:
+        return False
+
+
+def _quote(value: object) -> str:
+    """``repr`` of a raw value, cut to a few dozen characters."""
+    text = str(value) if value is not None else None
+    if text is not None and len(text) > _QUOTED_CHARS:
+        return f"{text[:_QUOTED_CHARS]!r}... ({len(text)} characters)"
+    return repr(text)
+
+
 def _reason(column: object, check: object, raw_value: object) -> str:
-    got = f", got {raw_value!r}"
+    got = f", got {_quote(raw_value)}"
     check = str(check)
     if check == "not_nullable":
+        if column in PLAIN_INTEGER_COLUMNS and _is_number(raw_value):
+            return f"{column} must be a plain integer (digits only){got}"
         return f"{column} is missing or not a number{got}"
     if check.startswith(("multiple_fields_uniqueness", "field_uniqueness")):
         return f"duplicate {column}{got}"
@@ -211,9 +263,7 @@ def _reason(column: object, check: object, raw_value: object) -> str:
     return f"{column} {check}{got}"
 
 
-def _failure_reasons(
-    raw: pd.DataFrame, failures: pd.DataFrame, unique: Sequence[str] | None
-) -> pd.Series:
+def _failure_reasons(raw: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:
     """Join every failure of a row into one ``; ``-separated reason per index."""
     cases = failures.dropna(subset=["index"])
     if len(cases) != len(failures):
@@ -223,19 +273,54 @@ def _failure_reasons(
             f"'{table['column']}' as a whole"
         )
     reasons: dict[int, list[str]] = {}
-    pair = f"({', '.join(unique)}) pair" if unique else None
     for idx, column, check in zip(
         cases["index"].astype(int), cases["column"], cases["check"], strict=True
     ):
-        if pair and str(check).startswith("multiple_fields_uniqueness"):
-            text = f"duplicate {pair}, first seen earlier in the file"
-        else:
-            value = raw.at[idx, column] if column in raw.columns else None
-            text = _reason(column, check, value)
+        value = raw.at[idx, column] if column in raw.columns else None
+        text = _reason(column, check, value)
         bucket = reasons.setdefault(idx, [])
         if text not in bucket:
             bucket.append(text)
     return pd.Series({k: "; ".join(v) for k, v in reasons.items()}, dtype=object)
+
+
+def repeated_pairs(
+    typed: pd.DataFrame, seen: SeenKeys, columns: tuple[str, str]
+) -> pd.Series:
+    """Why rows repeat a pair of ids seen before (in ``seen`` or earlier in ``typed``).
+
+    Only rows whose two ids are valid (positive integers below 2**31) count; their
+    pairs are added to ``seen``, so that a file validated chunk by chunk, in order,
+    with one ``seen``, flags the same rows as the whole file at once: every
+    occurrence of a pair but the first.
+    """
+    first, second = (typed[c].to_numpy(dtype="float64") for c in columns)
+    ok = (first > 0) & (first < 2**31) & (second > 0) & (second < 2**31)
+    keys = (first[ok].astype("int64") << 31) | second[ok].astype("int64")
+    repeated = seen.add(keys)
+    index = typed.index[ok][repeated]
+    reason = f"duplicate ({', '.join(columns)}) pair, first seen earlier in the file"
+    return pd.Series(reason, index=index, dtype="str")
+
+
+def _records(fields: pd.DataFrame) -> pd.Series:
+    """Each row's raw fields as a JSON object (``json.dumps``, non-ASCII kept)."""
+    text = fields.astype("str")
+    record = pd.Series("{", index=fields.index, dtype="str")
+    plain = pd.Series(True, index=fields.index)
+    for k, col in enumerate(text.columns):
+        key = ("" if k == 0 else ", ") + json.dumps(str(col)) + ': "'
+        record = record + key + text[col] + '"'
+        plain &= ~text[col].str.contains(_JSON_ESCAPED, regex=True)
+    record = record + "}"
+    if not plain.all():
+        rows = fields.loc[~plain].astype(object).to_dict("records")
+        record.loc[~plain] = pd.Series(
+            [json.dumps(r, ensure_ascii=False) for r in rows],
+            index=record.index[~plain],
+            dtype="str",
+        )
+    return record
 
 
 def split_valid(
@@ -245,12 +330,15 @@ def split_valid(
     *,
     source: str,
     columns: Sequence[str],
+    also: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split ``typed`` into (valid rows, quarantined rows with a reason each).
 
     ``raw`` is the string table the rows came from (same index); it supplies the
-    line numbers and the raw values shown in reasons. ``len(valid) + len(quarantine)
-    == len(raw)`` always holds.
+    line numbers and the raw values shown in reasons. ``also`` holds further
+    reasons by index (e.g. :func:`repeated_pairs`), added to those of the schema
+    for rows that could be parsed. ``len(valid) + len(quarantine) == len(raw)``
+    always holds.
 
     Raises:
         ReelopsError: a check failed for a whole column rather than for rows.
@@ -258,26 +346,29 @@ def split_valid(
     from pandera.errors import SchemaErrors
 
     parse_errors = raw[PARSE_ERROR].astype(str)
-    reasons = parse_errors[parse_errors != ""].astype(object)
-    candidates = typed.loc[parse_errors == "", list(schema.columns)]
+    unparsed = parse_errors != ""
+    reasons = parse_errors[unparsed].astype(object)
+    candidates = typed.loc[~unparsed, list(schema.columns)]
+    found = pd.Series(dtype=object)
     try:
         schema.validate(candidates, lazy=True)
     except SchemaErrors as exc:
-        unique = schema.unique if isinstance(schema.unique, list) else None
-        found = _failure_reasons(raw, exc.failure_cases, unique)
-        reasons = pd.concat([reasons, found])
+        found = _failure_reasons(raw, exc.failure_cases)
+    if also is not None and len(also):
+        also = also[also.index.isin(candidates.index)]
+        both = found.index.intersection(also.index)
+        found.loc[both] = found.loc[both] + "; " + also.loc[both]
+        found = pd.concat([found, also.drop(both)])
+    reasons = pd.concat([reasons, found])
     bad = raw.index.isin(reasons.index)
     valid = typed.loc[~bad, list(columns)]
     bad_raw = raw.loc[bad]
     quarantine = pd.DataFrame(
         {
-            "source": source,
+            "source": pd.Series(source, index=bad_raw.index, dtype="str"),
             "line": bad_raw[LINE].astype("int64"),
-            "record": [
-                json.dumps(rec, ensure_ascii=False)
-                for rec in bad_raw.drop(columns=[LINE, PARSE_ERROR]).to_dict("records")
-            ],
-            "reason": reasons.reindex(bad_raw.index).astype(str),
+            "record": _records(bad_raw.drop(columns=[LINE, PARSE_ERROR])),
+            "reason": reasons.reindex(bad_raw.index).astype("str"),
         },
         columns=QUARANTINE_COLUMNS,
     )

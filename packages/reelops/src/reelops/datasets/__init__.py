@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         ServingBundle,
     )
     from reelops.datasets.checksums import FileChecksumsDataset
+    from reelops.datasets.chunked_parquet import ChunkedParquetDataset
     from reelops.datasets.mlflow_tags import MlflowTagsDataset
     from reelops.datasets.profile import ProfileDataset, ProfileDirectoryDataset
     from reelops.datasets.raw_csv import RawCSVDataset
@@ -32,6 +33,7 @@ _MODULES = {
     "BentoBuildSpec": "bento_build",
     "BentoDataset": "bento_build",
     "BentoModelDataset": "bento_model",
+    "ChunkedParquetDataset": "chunked_parquet",
     "FileChecksumsDataset": "checksums",
     "MlflowTagsDataset": "mlflow_tags",
     "PackagingSkipped": "bento_model",
@@ -48,6 +50,7 @@ __all__ = [
     "BentoBuildSpec",
     "BentoDataset",
     "BentoModelDataset",
+    "ChunkedParquetDataset",
     "FileChecksumsDataset",
     "MlflowTagsDataset",
     "PackagingSkipped",

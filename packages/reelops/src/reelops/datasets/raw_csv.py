@@ -2,141 +2,125 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import fsspec
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pv
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
+from reelops.datasets._csv_records import count_records, read_header, record_chunks
 from reelops.datasets._download import ArchiveSource, ensure_local_file
-from reelops.errors import SchemaMismatchError
 from reelops.raw_columns import LINE, PARSE_ERROR
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from typing import BinaryIO
 
-__all__ = ["LINE", "PARSE_ERROR", "RawCSVDataset", "parse_csv_bytes"]
+__all__ = ["LINE", "PARSE_ERROR", "RawCSVChunks", "RawCSVDataset", "parse_csv_bytes"]
 
-_REPLACEMENT = "\ufffd"
-
-
-def _check_header(header: list[str], columns: Sequence[str], source: str) -> None:
-    expected = ",".join(columns)
-    got = ",".join(header)
-    for col in columns:
-        if col not in header:
-            raise SchemaMismatchError(
-                f"{source}: missing column '{col}' "
-                f"(expected header '{expected}', got '{got}')"
-            )
-    for col in header:
-        if col not in columns:
-            raise SchemaMismatchError(
-                f"{source}: unexpected column '{col}' "
-                f"(expected header '{expected}', got '{got}')"
-            )
-    if len(set(header)) != len(header):
-        raise SchemaMismatchError(
-            f"{source}: duplicate column in header (expected '{expected}', got '{got}')"
-        )
+#: Defaults of the reading limits (the catalog may override them per file).
+_CHUNK_ROWS = 200_000
+_CHUNK_BYTES = 32 << 20
+_MAX_RECORD_BYTES = 64 << 10
 
 
-def _read_records(data: bytes, header: list[str]) -> pd.DataFrame:
-    """Parse with pyarrow, keeping each malformed record as a row with its error."""
-    bad: list[tuple[int, str, str]] = []
-
-    def keep_invalid(row: pv.InvalidRow) -> str:
-        bad.append(
-            (
-                int(row.number or 0),
-                row.text,
-                f"expected {row.expected_columns} fields, got {row.actual_columns}",
-            )
-        )
-        return "skip"
-
-    table = pv.read_csv(
-        io.BytesIO(data),
-        read_options=pv.ReadOptions(
-            use_threads=False, column_names=header, skip_rows=1
-        ),
-        parse_options=pv.ParseOptions(
-            invalid_row_handler=keep_invalid, ignore_empty_lines=False
-        ),
-        convert_options=pv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    frame = table.to_pandas()
-    for col in header:
-        frame[col] = frame[col].astype(object)
-    total = len(frame) + len(bad)
-    bad_lines = {line for line, _, _ in bad}
-    frame[LINE] = [n for n in range(2, total + 2) if n not in bad_lines][: len(frame)]
-    frame[PARSE_ERROR] = ""
-    if bad:
-        rows = pd.DataFrame(
-            [[text, *[""] * (len(header) - 1)] for _, text, _ in bad],
-            columns=header,
-            dtype=object,
-        )
-        rows[LINE] = [line for line, _, _ in bad]
-        rows[PARSE_ERROR] = [err for _, _, err in bad]
-        frame = pd.concat([frame, rows], ignore_index=True).sort_values(
-            LINE, kind="stable"
-        )
-    return frame
+def _concat(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    frames = list(chunks)
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
 
 
-def parse_csv_bytes(data: bytes, columns: Sequence[str], source: str) -> pd.DataFrame:
-    """Split a CSV file's bytes into string columns, one row per record.
+def parse_csv_bytes(
+    data: bytes,
+    columns: Sequence[str],
+    source: str,
+    *,
+    max_record_bytes: int = _MAX_RECORD_BYTES,
+) -> pd.DataFrame:
+    """Split a CSV file's bytes into string columns, one row per line.
 
-    Every record of the file becomes exactly one row, so that validation can account
-    for all of them: records with the wrong number of fields keep their raw text in the
-    first column and say why in :data:`PARSE_ERROR`; blank lines become empty rows;
-    bytes that are not UTF-8 become U+FFFD (validation quarantines those rows).
-    Line endings may be LF, CRLF, CR or mixed; a UTF-8 byte-order mark is ignored.
-    Line numbers assume one record per line (MovieLens has no quoted newlines).
+    Every line after the header becomes exactly one row, so that validation can
+    account for all of them (:func:`~reelops.datasets._csv_records.record_chunks`
+    says how lines that cannot be split are kept). Line endings may be LF, CRLF, CR
+    or mixed; a UTF-8 byte-order mark is ignored.
 
     Raises:
         SchemaMismatchError: the file is empty, or its header lacks a column of
             ``columns`` or has one that is not in it.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
-        data = text.encode("utf-8")
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    text = text.removeprefix("\ufeff")
-    first = text.splitlines()[0] if text.strip() else ""
-    if not first:
-        raise SchemaMismatchError(
-            f"{source}: empty file (expected header '{','.join(columns)}')"
-        )
-    header = next(csv.reader([first]))
-    header = [h.strip() for h in header]
-    _check_header(header, columns, source)
-    frame = _read_records(data, header)[[*columns, LINE, PARSE_ERROR]]
-    fields = frame[list(columns)]
-    unparsed = frame[PARSE_ERROR] == ""
-    blank = (fields == "").all(axis=1)
-    frame.loc[blank & unparsed, PARSE_ERROR] = "blank line"
-    bad_bytes = fields.apply(lambda s: s.str.contains(_REPLACEMENT)).any(axis=1)
-    frame.loc[bad_bytes & unparsed, PARSE_ERROR] = "bytes that are not valid UTF-8"
-    return frame.reset_index(drop=True)
+    chunks = record_chunks(
+        io.BytesIO(data),
+        columns,
+        source,
+        chunk_rows=_CHUNK_ROWS,
+        chunk_bytes=_CHUNK_BYTES,
+        max_record_bytes=max_record_bytes,
+    )
+    return _concat(chunks).reset_index(drop=True)
 
 
-class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+class RawCSVChunks:
+    """The records of a raw CSV file, read lazily as frames of at most ``chunk_rows``.
+
+    Each iteration reads the file again from its start; the header was checked when
+    the object was made. Every frame has the columns of :func:`parse_csv_bytes`.
+    """
+
+    def __init__(
+        self,
+        open_file: Callable[[], BinaryIO],
+        columns: Sequence[str],
+        source: str,
+        *,
+        chunk_rows: int,
+        chunk_bytes: int,
+        max_record_bytes: int,
+    ) -> None:
+        """Check the header now; the records are read when iterated."""
+        self._open = open_file
+        self._columns = list(columns)
+        self._source = source
+        self._limits = {
+            "chunk_rows": chunk_rows,
+            "chunk_bytes": chunk_bytes,
+            "max_record_bytes": max_record_bytes,
+        }
+        with self._open() as stream:
+            read_header(stream, self._columns, source, max_record_bytes)
+
+    @property
+    def source(self) -> str:
+        """The file's name, as quarantine rows and error messages cite it."""
+        return self._source
+
+    def __len__(self) -> int:
+        """The number of records, counted by reading the file's lines again."""
+        with self._open() as stream:
+            return count_records(
+                stream,
+                self._columns,
+                self._source,
+                max_record_bytes=self._limits["max_record_bytes"],
+            )
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        """The frames of the file, in order (at least one, maybe empty)."""
+        with self._open() as stream:
+            yield from record_chunks(
+                stream, self._columns, self._source, **self._limits
+            )
+
+
+class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | RawCSVChunks]):
     """Load a raw CSV with every field as a string, validated only for its header.
 
+    The file is read as a stream: with ``chunk_rows`` set, :meth:`load` returns a
+    :class:`RawCSVChunks` that reads it lazily, a frame of at most ``chunk_rows``
+    records (and about ``chunk_bytes``) at a time; without, one frame. A line longer
+    than ``max_record_bytes`` is never held in memory: it becomes a row saying so.
     Local files that are missing are fetched from ``download`` (an archive whose
     members are checked against pinned sha256 sums) when it is configured.
 
@@ -146,6 +130,7 @@ class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
           type: reelops.datasets.RawCSVDataset
           filepath: data/01_raw/ml-latest-small/ratings.csv
           columns: [userId, movieId, rating, timestamp]
+          chunk_rows: 200000
     """
 
     def __init__(
@@ -153,6 +138,9 @@ class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         *,
         filepath: str,
         columns: list[str],
+        chunk_rows: int | None = None,
+        chunk_bytes: int = _CHUNK_BYTES,
+        max_record_bytes: int = _MAX_RECORD_BYTES,
         download: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
@@ -163,16 +151,33 @@ class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         Args:
             filepath: Local path or fsspec URL (``s3://...``) of the CSV file.
             columns: The header the file must have, in any order.
+            chunk_rows: Load lazily, this many records per frame at most.
+            chunk_bytes: With ``chunk_rows``, also end a frame after about this
+                many bytes of records.
+            max_record_bytes: Longer lines are not parsed (nor held in memory).
             download: Optional :class:`ArchiveSource` fields used when a local file
                 is missing.
             credentials: fsspec credentials (e.g. S3 keys).
             fs_args: Extra fsspec filesystem arguments.
             metadata: Free-form metadata (for kedro-viz and plugins).
         """
+        for name, value in {
+            "chunk_rows": chunk_rows,
+            "chunk_bytes": chunk_bytes,
+            "max_record_bytes": max_record_bytes,
+        }.items():
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise DatasetError(
+                    f"RawCSVDataset: {name} must be a positive integer, "
+                    f"got {value!r} instead"
+                )
         protocol, path = get_protocol_and_path(filepath)
         self._protocol = protocol
         self._filepath = PurePosixPath(path)
         self._columns = list(columns)
+        self._chunk_rows = chunk_rows
+        self._chunk_bytes = chunk_bytes
+        self._max_record_bytes = max_record_bytes
         self._download = ArchiveSource(**download) if download else None
         self._fs = fsspec.filesystem(protocol, **(credentials or {}), **(fs_args or {}))
         self.metadata = metadata
@@ -182,22 +187,39 @@ class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             "filepath": str(self._filepath),
             "protocol": self._protocol,
             "columns": self._columns,
+            "chunk_rows": self._chunk_rows,
+            "max_record_bytes": self._max_record_bytes,
         }
 
-    def load(self) -> pd.DataFrame:
-        """Read the file and split it into string columns (:func:`parse_csv_bytes`)."""
+    def _open(self) -> BinaryIO:
         path = str(self._filepath)
-        if self._protocol == "file" and self._download is not None:
-            ensure_local_file(path, self._download)
         try:
-            with self._fs.open(path, "rb") as handle:
-                data = handle.read()
+            return self._fs.open(path, "rb")
         except FileNotFoundError as exc:
             raise DatasetError(
                 f"raw file not found: {path} (set MOVIELENS_DIR to a directory "
                 "holding the MovieLens CSV files)"
             ) from exc
-        return parse_csv_bytes(data, self._columns, self._filepath.name)
+
+    def load(self) -> pd.DataFrame | RawCSVChunks:
+        """The file's records as string columns (see :func:`parse_csv_bytes`).
+
+        Raises:
+            SchemaMismatchError: the file is empty or its header is not ``columns``.
+        """
+        if self._protocol == "file" and self._download is not None:
+            ensure_local_file(str(self._filepath), self._download)
+        chunks = RawCSVChunks(
+            self._open,
+            self._columns,
+            self._filepath.name,
+            chunk_rows=self._chunk_rows or _CHUNK_ROWS,
+            chunk_bytes=self._chunk_bytes,
+            max_record_bytes=self._max_record_bytes,
+        )
+        if self._chunk_rows is None:
+            return _concat(chunks).reset_index(drop=True)
+        return chunks
 
     def save(self, data: pd.DataFrame) -> None:
         """Raw data is read-only."""

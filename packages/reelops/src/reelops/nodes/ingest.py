@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from reelops._pydantic import parse_config
+from reelops.chunks import ChainedChunks, SplitChunks, count_rows, frames, split_chunks
 from reelops.raw_columns import PARSE_ERROR
+from reelops.seen_keys import SeenKeys
 from reelops.validation import (
     QUARANTINE_COLUMNS,
     ValidationRules,
     movies_schema,
     numeric_columns,
     ratings_schema,
+    repeated_pairs,
     split_valid,
     tags_schema,
 )
@@ -27,9 +32,14 @@ __all__ = [
     "summarize_ingestion",
     "validate_links",
     "validate_movies",
+    "validate_rating_chunks",
     "validate_ratings",
+    "validate_tag_chunks",
     "validate_tags",
 ]
+
+#: Distinct quarantine reasons counted per source before the rarest are dropped.
+_MAX_REASONS = 10_000
 
 _TITLE_YEAR = r"^(?P<name>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$"
 
@@ -79,6 +89,41 @@ def validate_movies(
     return movies, quarantine
 
 
+def _ratings_check(
+    movies: pd.DataFrame, validation: dict[str, Any], now: str | None
+) -> Callable[[pd.DataFrame, SeenKeys], tuple[pd.DataFrame, pd.DataFrame]]:
+    """Validate a chunk of ``ratings.csv`` against the pairs seen so far.
+
+    The schema, hence the time bound of "future", is fixed once for all chunks.
+    """
+    rules = _rules(validation)
+    cols = ["userId", "movieId", "rating", "timestamp"]
+    schema = ratings_schema(rules, movies["movie_id"], _now(now))
+
+    def check(raw: pd.DataFrame, seen: SeenKeys) -> tuple[pd.DataFrame, pd.DataFrame]:
+        typed = numeric_columns(raw, cols)
+        parsed = typed[raw[PARSE_ERROR] == ""]
+        valid, quarantine = split_valid(
+            raw,
+            typed,
+            schema,
+            source="ratings.csv",
+            columns=cols,
+            also=repeated_pairs(parsed, seen, ("userId", "movieId")),
+        )
+        ratings = pd.DataFrame(
+            {
+                "user_id": valid["userId"].astype("int32"),
+                "movie_id": valid["movieId"].astype("int32"),
+                "rating": valid["rating"].astype("float32"),
+                "timestamp": valid["timestamp"].astype("int64"),
+            }
+        ).reset_index(drop=True)
+        return ratings, quarantine
+
+    return check
+
+
 def validate_ratings(
     raw_ratings: pd.DataFrame,
     movies: pd.DataFrame,
@@ -87,31 +132,60 @@ def validate_ratings(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed ratings (``user_id, movie_id, rating, timestamp``) and their quarantine.
 
-    A row is quarantined for: a field that is missing or not a number, a non-positive
-    or non-integer id, a rating off the configured grid, a timestamp outside
+    A row is quarantined for: a field that is missing or not a number, an id or
+    timestamp that is not a plain integer (digits only), a non-positive id, a
+    rating off the configured grid, a timestamp outside
     ``[min_timestamp, max_timestamp or now]``, a movie absent from the valid movies,
     a repeated (user, movie) pair (the first occurrence stays valid), a malformed
     record or bytes that are not UTF-8.
     """
+    return _ratings_check(movies, validation, now)(raw_ratings, SeenKeys())
+
+
+def validate_rating_chunks(
+    raw_ratings: Iterable[pd.DataFrame],
+    movies: pd.DataFrame,
+    validation: dict[str, Any],
+    now: str | None = None,
+) -> tuple[SplitChunks, SplitChunks]:
+    """:func:`validate_ratings` chunk by chunk: lazy valid and quarantined rows.
+
+    Memory holds a chunk and the (user, movie) pairs seen so far (8 bytes each),
+    not the file: each output validates the chunks as it is saved.
+    """
+    check = _ratings_check(movies, validation, now)
+
+    def make_check() -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
+        seen = SeenKeys()
+        return lambda raw: check(raw, seen)
+
+    return split_chunks(raw_ratings, make_check)
+
+
+def _tags_check(
+    movies: pd.DataFrame, validation: dict[str, Any], now: str | None
+) -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
     rules = _rules(validation)
-    cols = ["userId", "movieId", "rating", "timestamp"]
-    schema = ratings_schema(rules, movies["movie_id"], _now(now))
-    valid, quarantine = split_valid(
-        raw_ratings,
-        numeric_columns(raw_ratings, cols),
-        schema,
-        source="ratings.csv",
-        columns=cols,
-    )
-    ratings = pd.DataFrame(
-        {
-            "user_id": valid["userId"].astype("int32"),
-            "movie_id": valid["movieId"].astype("int32"),
-            "rating": valid["rating"].astype("float32"),
-            "timestamp": valid["timestamp"].astype("int64"),
-        }
-    ).reset_index(drop=True)
-    return ratings, quarantine
+    cols = ["userId", "movieId", "tag", "timestamp"]
+    schema = tags_schema(rules, movies["movie_id"], _now(now))
+
+    def check(raw_tags: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        typed = numeric_columns(raw_tags, ["userId", "movieId", "timestamp"])
+        typed["tag"] = raw_tags["tag"].str.strip()
+        valid, quarantine = split_valid(
+            raw_tags, typed, schema, source="tags.csv", columns=cols
+        )
+        tags = pd.DataFrame(
+            {
+                "user_id": valid["userId"].astype("int32"),
+                "movie_id": valid["movieId"].astype("int32"),
+                "tag": valid["tag"].astype(str),
+                "timestamp": valid["timestamp"].astype("int64"),
+            }
+        ).reset_index(drop=True)
+        return tags, quarantine
+
+    return check
 
 
 def validate_tags(
@@ -121,26 +195,18 @@ def validate_tags(
     now: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed tags (``user_id, movie_id, tag, timestamp``) and their quarantine."""
-    rules = _rules(validation)
-    cols = ["userId", "movieId", "tag", "timestamp"]
-    typed = numeric_columns(raw_tags, ["userId", "movieId", "timestamp"])
-    typed["tag"] = raw_tags["tag"].str.strip()
-    valid, quarantine = split_valid(
-        raw_tags,
-        typed,
-        tags_schema(rules, movies["movie_id"], _now(now)),
-        source="tags.csv",
-        columns=cols,
-    )
-    tags = pd.DataFrame(
-        {
-            "user_id": valid["userId"].astype("int32"),
-            "movie_id": valid["movieId"].astype("int32"),
-            "tag": valid["tag"].astype(str),
-            "timestamp": valid["timestamp"].astype("int64"),
-        }
-    ).reset_index(drop=True)
-    return tags, quarantine
+    return _tags_check(movies, validation, now)(raw_tags)
+
+
+def validate_tag_chunks(
+    raw_tags: Iterable[pd.DataFrame],
+    movies: pd.DataFrame,
+    validation: dict[str, Any],
+    now: str | None = None,
+) -> tuple[SplitChunks, SplitChunks]:
+    """:func:`validate_tags` chunk by chunk: lazy valid and quarantined rows."""
+    check = _tags_check(movies, validation, now)
+    return split_chunks(raw_tags, lambda: check)
 
 
 def validate_links(
@@ -190,46 +256,74 @@ def validate_links(
 
 
 def collect_quarantine(
-    movies_quarantine: pd.DataFrame,
-    ratings_quarantine: pd.DataFrame,
-    tags_quarantine: pd.DataFrame,
-    links_quarantine: pd.DataFrame,
-) -> pd.DataFrame:
-    """One quarantine table for all sources (``source, line, record, reason``)."""
+    movies_quarantine: pd.DataFrame | Iterable[pd.DataFrame],
+    ratings_quarantine: pd.DataFrame | Iterable[pd.DataFrame],
+    tags_quarantine: pd.DataFrame | Iterable[pd.DataFrame],
+    links_quarantine: pd.DataFrame | Iterable[pd.DataFrame],
+) -> ChainedChunks:
+    """One quarantine for all sources (``source, line, record, reason``), lazily."""
     parts = [movies_quarantine, ratings_quarantine, tags_quarantine, links_quarantine]
-    return pd.concat(parts, ignore_index=True)[QUARANTINE_COLUMNS]
+    return ChainedChunks(parts, lambda frame: frame[QUARANTINE_COLUMNS])
+
+
+def _quarantine_by_source(
+    quarantine: pd.DataFrame | Iterable[pd.DataFrame],
+) -> dict[str, tuple[int, Counter[str]]]:
+    """Rows and reason counts per source, a chunk at a time.
+
+    Reason counts are exact up to :data:`_MAX_REASONS` distinct reasons per source;
+    beyond, the rarest are dropped as they come, so the top ones may be undercounted.
+    """
+    found: dict[str, tuple[int, Counter[str]]] = {}
+    for frame in frames(quarantine):
+        for source, group in frame.groupby("source", sort=False):
+            rows, reasons = found.get(str(source), (0, Counter()))
+            reasons.update(
+                {str(k): int(v) for k, v in group["reason"].value_counts().items()}
+            )
+            if len(reasons) > _MAX_REASONS:
+                reasons = Counter(dict(reasons.most_common(_MAX_REASONS // 2)))
+            found[str(source)] = (rows + len(group), reasons)
+    return found
 
 
 def summarize_ingestion(
     *,
-    raw_movies: pd.DataFrame,
-    raw_ratings: pd.DataFrame,
-    raw_tags: pd.DataFrame,
-    raw_links: pd.DataFrame,
+    raw_movies: pd.DataFrame | Iterable[pd.DataFrame],
+    raw_ratings: pd.DataFrame | Iterable[pd.DataFrame],
+    raw_tags: pd.DataFrame | Iterable[pd.DataFrame],
+    raw_links: pd.DataFrame | Iterable[pd.DataFrame],
     movies: pd.DataFrame,
-    ratings: pd.DataFrame,
-    tags: pd.DataFrame,
+    ratings: pd.DataFrame | Iterable[pd.DataFrame],
+    tags: pd.DataFrame | Iterable[pd.DataFrame],
     links: pd.DataFrame,
-    quarantine: pd.DataFrame,
+    quarantine: pd.DataFrame | Iterable[pd.DataFrame],
     raw_checksums: dict[str, str],
 ) -> dict[str, Any]:
-    """Row accounting per source: input rows = valid rows + quarantined rows."""
+    """Row accounting per source: input rows = valid rows + quarantined rows.
+
+    Raw files are counted again, line by line, independently of validation.
+    """
     pairs = {
         "movies": (raw_movies, movies),
         "ratings": (raw_ratings, ratings),
         "tags": (raw_tags, tags),
         "links": (raw_links, links),
     }
+    by_source = _quarantine_by_source(quarantine)
     sources: dict[str, Any] = {}
     for name, (raw, valid) in pairs.items():
-        q = quarantine[quarantine["source"] == f"{name}.csv"]
+        n_raw, n_valid = count_rows(raw), count_rows(valid)
+        n_quarantined, reasons = by_source.get(f"{name}.csv", (0, Counter()))
         sources[name] = {
-            "input_rows": len(raw),
-            "valid_rows": len(valid),
-            "quarantined_rows": len(q),
-            "balanced": len(raw) == len(valid) + len(q),
+            "input_rows": n_raw,
+            "valid_rows": n_valid,
+            "quarantined_rows": n_quarantined,
+            "balanced": n_raw == n_valid + n_quarantined,
             "sha256": raw_checksums.get(name),
-            "top_reasons": q["reason"].value_counts().head(5).to_dict(),
+            "top_reasons": dict(
+                sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+            ),
         }
     return {
         "sources": sources,
