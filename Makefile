@@ -218,6 +218,7 @@ bench: setup ## Benchmarks vs the named peers (Surprise, bare Starlette, ...) ->
 	$(BIN)/python bench/monitoring.py --out reports/bench/monitoring.json
 	$(BIN)/python bench/replay.py --out reports/bench/replay.json
 	$(BIN)/python bench/startup.py --out reports/bench/startup.json
+	$(BIN)/python bench/ingest.py --out reports/bench/ingest.json
 
 .PHONY: mlflow-ui
 mlflow-ui: setup ## MLflow UI on http://127.0.0.1:5000 for the local tracking DB
