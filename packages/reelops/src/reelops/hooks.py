@@ -32,6 +32,7 @@ def flat_params(name: str, value: Any) -> dict[str, str]:
         flat.update(flat_params(f"{name}.{key}", item))
     return flat
 
+
 logger = logging.getLogger(__name__)
 
 

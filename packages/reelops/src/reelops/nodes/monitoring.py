@@ -139,9 +139,7 @@ def union_feedback(
         digest, combined with the feedback's when any feedback is appended),
         ``raw_sha256``, ``feedback_rows`` and ``feedback_sha256``.
     """
-    cfg = as_config(
-        FeedbackUnionConfig, feedback_union, "parameters 'feedback_union'"
-    )
+    cfg = as_config(FeedbackUnionConfig, feedback_union, "parameters 'feedback_union'")
     raw_sha = lineage_tags(raw_checksums)["sha256"]
     frames = [frame[_RATING_COLUMNS] for frame in accepted_feedback.values()]
     feedback = (
