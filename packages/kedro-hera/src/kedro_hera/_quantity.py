@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-__all__ = ["parse_cpu", "parse_memory"]
+__all__ = ["check_memory", "parse_cpu", "parse_memory"]
 
 _CPU_RE = re.compile(r"^(?P<number>\d+(\.\d+)?|\.\d+)(?P<unit>m?)$")
 _MEMORY_RE = re.compile(
@@ -52,3 +52,18 @@ def parse_memory(quantity: str) -> Decimal | None:
     if unit.startswith("e"):
         return number * (10 ** int(unit[1:]))
     return number
+
+
+def check_memory(value: str | None) -> str | None:
+    """``value`` when it is a memory quantity (or None), for pydantic validators.
+
+    Raises:
+        ValueError: ``value`` is not a Kubernetes memory quantity.
+    """
+    if value is not None and parse_memory(value) is None:
+        msg = (
+            f"'{value}' is not a Kubernetes memory quantity "
+            "(expected e.g. '512Mi' or '2Gi')"
+        )
+        raise ValueError(msg)
+    return value

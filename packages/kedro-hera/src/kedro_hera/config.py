@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from kedro_hera._names import is_dns_label
-from kedro_hera._quantity import parse_cpu, parse_memory
+from kedro_hera._quantity import check_memory, parse_cpu, parse_memory
 from kedro_hera.errors import ConfigError
 from kedro_hera.security import EmptyDirConfig, SecurityContextConfig
 
@@ -92,13 +92,7 @@ class Quantities(_Model):
     @field_validator("memory")
     @classmethod
     def _check_memory(cls, value: str | None) -> str | None:
-        if value is not None and parse_memory(value) is None:
-            msg = (
-                f"'{value}' is not a Kubernetes memory quantity "
-                "(expected e.g. '512Mi' or '2Gi')"
-            )
-            raise ValueError(msg)
-        return value
+        return check_memory(value)
 
 
 class ResourcesConfig(_Model):

@@ -27,7 +27,7 @@ from hera.workflows.models import (
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kedro_hera._names import is_dns_label
-from kedro_hera._quantity import parse_memory
+from kedro_hera._quantity import check_memory
 
 __all__ = [
     "CapabilitiesConfig",
@@ -159,13 +159,7 @@ class EmptyDirConfig(_Model):
     @field_validator("size_limit")
     @classmethod
     def _quantity(cls, value: str | None) -> str | None:
-        if value is not None and parse_memory(value) is None:
-            msg = (
-                f"'{value}' is not a Kubernetes memory quantity "
-                "(expected e.g. '512Mi' or '2Gi')"
-            )
-            raise ValueError(msg)
-        return value
+        return check_memory(value)
 
 
 def _seccomp(config: SeccompProfileConfig | None) -> SeccompProfile | None:

@@ -117,14 +117,18 @@ def _copy_readable(source: Path, target: Path) -> None:
     so the server's own user must be able to read them (and run what its owner can).
     """
     shutil.copytree(source, target, dirs_exist_ok=True)
-    for path in [target, *target.rglob("*")]:
+    _make_readable(target)
+
+
+def _make_readable(root: Path) -> None:
+    """Make all under ``root`` readable by all (and runnable, where its owner can)."""
+    for path in [root, *root.rglob("*")]:
         mode = path.stat().st_mode
-        extra = 0o555 if path.is_dir() or mode & 0o100 else 0o444
-        path.chmod(mode | extra)
+        path.chmod(mode | (0o555 if path.is_dir() or mode & 0o100 else 0o444))
 
 
-def assemble_context(files: BentoFiles, wheelhouse: Path, context: Path) -> None:
-    """Lay out ``context``: the bento with its models, and the wheelhouse.
+def _fresh_context(wheelhouse: Path, context: Path) -> None:
+    """An empty ``context`` directory, once the wheelhouse is known to be there.
 
     Raises:
         click.ClickException: The wheelhouse is missing or incomplete.
@@ -136,6 +140,15 @@ def assemble_context(files: BentoFiles, wheelhouse: Path, context: Path) -> None
         )
     shutil.rmtree(context, ignore_errors=True)
     context.mkdir(parents=True)
+
+
+def assemble_context(files: BentoFiles, wheelhouse: Path, context: Path) -> None:
+    """Lay out ``context``: the bento with its models, and the wheelhouse.
+
+    Raises:
+        click.ClickException: The wheelhouse is missing or incomplete.
+    """
+    _fresh_context(wheelhouse, context)
     _copy_readable(files.bento, context / "bento")
     for tag, path in files.models.items():
         name, version = tag.split(":", 1)
@@ -209,13 +222,7 @@ def extract_archive(archive: str, wheelhouse: Path, context: Path) -> None:
     """
     import fsspec
 
-    if not (wheelhouse / "requirements.txt").is_file():
-        raise click.ClickException(
-            f"no wheelhouse at {wheelhouse} (no requirements.txt): "
-            "run `make wheelhouse` first"
-        )
-    shutil.rmtree(context, ignore_errors=True)
-    context.mkdir(parents=True)
+    _fresh_context(wheelhouse, context)
     try:
         with (
             fsspec.open(archive, "rb") as raw,
@@ -226,9 +233,7 @@ def extract_archive(archive: str, wheelhouse: Path, context: Path) -> None:
         raise click.ClickException(
             f"cannot read the bento archive {archive}: {type(exc).__name__}: {exc}"
         ) from exc
-    for path in [context / "bento", *(context / "bento").rglob("*")]:
-        mode = path.stat().st_mode
-        path.chmod(mode | (0o555 if path.is_dir() or mode & 0o100 else 0o444))
+    _make_readable(context / "bento")
     shutil.copytree(wheelhouse, context / "wheelhouse")
 
 
