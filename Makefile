@@ -62,7 +62,7 @@ run: setup ## Run the main job (kedro run, the default pipeline) and print a sum
 
 .PHONY: test
 test: setup ## Run the whole test suite (the image smoke tests are make image-test)
-	$(BIN)/python -m pytest -m "not image"
+	$(BIN)/python -m pytest -m "not image" --durations=30
 
 .PHONY: lint
 lint: setup ## pre-commit on every file (ruff, mypy, import contracts, pipeline specs, ...)

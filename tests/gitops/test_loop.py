@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -267,6 +268,8 @@ def test_the_loop_holds_together(loop: Loop) -> None:
                     "movie_id": row.movie_id,
                     "rating": row.rating,
                 },
+                # one key per rating, as a client retrying safely would send
+                headers={"Idempotency-Key": str(uuid.uuid4())},
             )
             assert stored.status_code == 200, stored.text
         # a rating sent an hour ago is never recommended back

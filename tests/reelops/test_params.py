@@ -193,7 +193,8 @@ def test_a_params_typo_stops_kedro_run_before_any_work(project: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
-        f"Error: {TRAINING}: parameter 'selection': unknown key 'primry_metric' "
+        f"Error: {TRAINING} + --params: parameter 'selection': "
+        "unknown key 'primry_metric' "
         "(expected one of: baseline, primary_metric, secondary_metric)"
     )
     # nothing ran: no node, no MLflow run, no log

@@ -154,7 +154,8 @@ def test_a_gate_limit_is_not_a_run_parameter(trained: dict) -> None:
     # THEN it is refused in one line
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith(
-        "Error: parameters 'selection': unknown key 'min_improvement_over_baseline' "
+        "Error: conf/base/parameters_training.yml + --params: parameter 'selection': "
+        "unknown key 'min_improvement_over_baseline' "
         "(expected one of: baseline, primary_metric, secondary_metric)"
     )
 

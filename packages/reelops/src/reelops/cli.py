@@ -108,7 +108,8 @@ def check_run_parameters(
     building it first changes nothing the session then resolves.
 
     Raises:
-        click.ClickException: One line: the file, the parameter, what is wrong.
+        click.ClickException: One line: the file (``+ --params`` when the run
+            overrides it), the parameter, what is wrong.
     """
     from kedro.framework.project import pipelines, settings
 
@@ -119,10 +120,11 @@ def check_run_parameters(
     conf = Path(settings.CONF_SOURCE)
     try:
         loader = make_config_loader(conf, env, runtime_params or None)
+        files = parameter_files(conf, env)
+        for top in {str(key).split(".", 1)[0] for key in runtime_params or {}}:
+            files[top] = f"{files[top]} + --params" if top in files else "--params"
         check_parameters(
-            {name: pipelines[name] for name in names},
-            loader["parameters"],
-            parameter_files(conf, env),
+            {name: pipelines[name] for name in names}, loader["parameters"], files
         )
     except ReelopsError as exc:
         raise click.ClickException(str(exc)) from exc

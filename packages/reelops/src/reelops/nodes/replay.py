@@ -90,7 +90,9 @@ class ReplayConfig(BaseModel):
     start: str = "2008-01-01"
     end: str | None = None
     freq: str = "Q"
-    estimator: EstimatorSpec = EstimatorSpec(name="bias")
+    # A factory: building the spec imports recsys (it validates the estimator), which
+    # importing this module for `kedro registry list` must not do.
+    estimator: EstimatorSpec = Field(default_factory=lambda: EstimatorSpec(name="bias"))
     seed: int = 42
     holdout_days: float = Field(default=90, gt=0)
     evaluation: EvaluationConfig = EvaluationConfig()
