@@ -54,7 +54,7 @@ SEED = 0
 
 def _worker() -> dict[str, Any]:
     """Fit every estimator of ``SPECS``; sha256 of each pickle, numba cache use."""
-    from recsys import knn, make_estimator, make_movielens_like
+    from recsys import _knn_kernels, make_estimator, make_movielens_like
 
     ratings = make_movielens_like(3_000, n_users=80, n_movies=120, random_state=7)
     digests = {}
@@ -71,7 +71,7 @@ def _worker() -> dict[str, Any]:
         model.fit(ratings, ratings["rating"])
         # The protocol of the project's model datasets.
         digests[name] = hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()
-    stats = knn._similarities.stats
+    stats = _knn_kernels.similarities.stats
     return {
         "sha256": digests,
         "cache_hits": sum(stats.cache_hits.values()),
