@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reelops.nodes._types import Figure
+from reelops._types import Figure
 
 __all__ = [
     "eda_metrics",

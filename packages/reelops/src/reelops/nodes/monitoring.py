@@ -35,7 +35,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelops._pydantic import as_config
-from reelops.nodes._types import BaseRecommender, Figure
+from reelops._types import BaseRecommender, Figure
 from reelops.nodes.ingest import lineage_tags, validate_ratings
 from reelops.nodes.training import EvaluationConfig, evaluate_candidate
 from reelops.raw_columns import LINE, PARSE_ERROR

@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelops._pydantic import as_config
+from reelops._types import BaseRecommender
 from reelops.datasets.bento_build import BentoBuildSpec
 from reelops.datasets.bento_model import (
     MOVIE_COLUMNS,
@@ -23,7 +24,6 @@ from reelops.datasets.bento_model import (
     PackagingSkipped,
     ServingBundle,
 )
-from reelops.nodes._types import BaseRecommender
 
 __all__ = [
     "PackagingConfig",

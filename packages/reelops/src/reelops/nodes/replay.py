@@ -28,9 +28,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelops._pydantic import as_config
+from reelops._types import BaseRecommender, Figure
 from reelops.challenger import ChallengerPackage
 from reelops.errors import ConfigError
-from reelops.nodes._types import BaseRecommender, Figure
 from reelops.nodes.features import build_user_features
 from reelops.nodes.monitoring import (
     ReferenceConfig,

@@ -10,8 +10,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reelops._pydantic import as_config, parse_config
+from reelops._types import BaseRecommender, Figure
 from reelops.challenger import ChallengerPackage, Rejection
-from reelops.nodes._types import BaseRecommender, Figure
 
 __all__ = [
     "candidate_mlflow_metrics",
