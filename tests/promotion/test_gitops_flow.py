@@ -26,7 +26,7 @@ from kedro.framework.startup import bootstrap_project
 from recsys import make_estimator
 from reelops.challenger import ChallengerPackage
 from reelops.datasets import RegisteredModelDataset
-from reelops.nodes.training import split_ratings
+from reelops.nodes.split import split_ratings
 from reelops.promotion.cli import commands
 from reelops.promotion.environment import load_environment
 from reelops.promotion.overlay import overlay_image

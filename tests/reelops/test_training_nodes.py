@@ -11,6 +11,7 @@ import yaml
 from reelops.challenger import ChallengerPackage, Rejection
 from reelops.errors import ConfigError
 from reelops.nodes import training
+from reelops.nodes.split import split_ratings
 
 SELECTION = {"primary_metric": "rmse", "baseline": "bias"}
 GATES = {
@@ -117,8 +118,8 @@ def test_rejected_decision_packages_a_rejection() -> None:
 def test_split_is_deterministic_and_complete() -> None:
     data = ratings()
     split = {"strategy": "random", "test_size": 0.2, "seed": 3}
-    train_a, test_a, summary = training.split_ratings(data, split)
-    train_b, test_b, _ = training.split_ratings(data, split)
+    train_a, test_a, summary = split_ratings(data, split)
+    train_b, test_b, _ = split_ratings(data, split)
     pd.testing.assert_frame_equal(train_a, train_b)
     pd.testing.assert_frame_equal(test_a, test_b)
     assert summary["n_train"] + summary["n_test"] == len(data)
@@ -129,7 +130,7 @@ def test_unknown_split_strategy_is_a_clear_error() -> None:
     with pytest.raises(
         ConfigError, match=re.escape("parameters 'split': key 'strategy'")
     ):
-        training.split_ratings(ratings(), {"strategy": "by_genre"})
+        split_ratings(ratings(), {"strategy": "by_genre"})
 
 
 def test_tuned_parameters_override_the_candidate_params() -> None:
@@ -146,7 +147,7 @@ def test_tuned_parameters_override_the_candidate_params() -> None:
 
 def test_candidate_evaluation_reports_every_metric() -> None:
     data = ratings()
-    train, test, _ = training.split_ratings(data, {"seed": 1})
+    train, test, _ = split_ratings(data, {"seed": 1})
     model, report = training.fit_candidate(
         train, {"name": "mf", "params": {"n_epochs": 2}}, {}, 5
     )
@@ -224,7 +225,7 @@ def test_the_gate_limits_are_not_parameters() -> None:
 
 def test_the_default_split_keeps_held_out_pairs_when_feedback_is_appended() -> None:
     data = ratings()
-    _, test, summary = training.split_ratings(data, {"seed": 3})
+    _, test, summary = split_ratings(data, {"seed": 3})
     assert summary["strategy"] == "hash"
     more = pd.concat(
         [
@@ -240,6 +241,6 @@ def test_the_default_split_keeps_held_out_pairs_when_feedback_is_appended() -> N
         ],
         ignore_index=True,
     )
-    _, grown, _ = training.split_ratings(more, {"seed": 3})
+    _, grown, _ = split_ratings(more, {"seed": 3})
     old = grown[grown["user_id"] != 999].reset_index(drop=True)
     pd.testing.assert_frame_equal(old, test)

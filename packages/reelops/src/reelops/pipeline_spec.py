@@ -12,7 +12,7 @@ The format::
     include: [features]        # pipelines whose nodes this one also runs
     nodes:
       - name: split_ratings_node
-        func: reelops.nodes.training.split_ratings
+        func: reelops.nodes.split.split_ratings
         inputs: {ratings: ratings, split: params:split}
         outputs: [train_ratings, test_ratings]
         tags: [training]

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from reelops.nodes.training import LOWER_IS_BETTER
+from reelops.metrics import LOWER_IS_BETTER
 from reelops.promotion.environment import load_environment
 
 __all__ = ["main", "render_report"]

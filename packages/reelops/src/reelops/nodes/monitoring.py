@@ -36,8 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reelops._pydantic import as_config
 from reelops._types import BaseRecommender, Figure
+from reelops.evaluation import EvaluationConfig, evaluate_model
 from reelops.nodes.ingest import lineage_tags, validate_ratings
-from reelops.nodes.training import EvaluationConfig, evaluate_candidate
 from reelops.raw_columns import LINE, PARSE_ERROR
 from reelops_monitoring import (
     Decision,
@@ -292,14 +292,14 @@ def window_metrics(
 ) -> dict[str, Any]:
     """RMSE, MAE and top-k metrics of ``model`` on a window of rated feedback.
 
-    The training protocol's metrics (:func:`~reelops.nodes.training.
-    evaluate_candidate`); coverage is relative to ``train`` (default: the model's
+    The training protocol's metrics (:func:`~reelops.evaluation.
+    evaluate_model`); coverage is relative to ``train`` (default: the model's
     catalog).
     """
     report = {"estimator": type(model).__name__, "fit_seconds": 0.0}
     catalog = _catalog(model) if train is None else train
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
-    metrics = evaluate_candidate(model, report, catalog, window, cfg)
+    metrics = evaluate_model(model, report, catalog, window, cfg)
     return {k: v for k, v in metrics.items() if k != "fit_seconds"}
 
 

@@ -31,6 +31,8 @@ from reelops._pydantic import as_config
 from reelops._types import BaseRecommender, Figure
 from reelops.challenger import ChallengerPackage
 from reelops.errors import ConfigError
+from reelops.evaluation import EvaluationConfig
+from reelops.fitting import EstimatorSpec, fit_estimator
 from reelops.nodes.features import build_user_features
 from reelops.nodes.monitoring import (
     ReferenceConfig,
@@ -41,7 +43,6 @@ from reelops.nodes.monitoring import (
     reference_views,
     summarize_serving,
 )
-from reelops.nodes.training import EstimatorSpec, EvaluationConfig, fit_candidate
 from reelops_monitoring import (
     MonitoringConfig,
     ProfileView,
@@ -125,7 +126,7 @@ def profile_history(
 
 
 def _fit(train: pd.DataFrame, cfg: ReplayConfig) -> BaseRecommender:
-    model, _ = fit_candidate(train, cfg.estimator, {}, cfg.seed)
+    model, _ = fit_estimator(train, cfg.estimator, {}, cfg.seed)
     return model
 
 

@@ -1,17 +1,20 @@
-"""Training stage: split, fit every candidate, evaluate, compare, pick a champion."""
+"""Training stage: fit every candidate, evaluate, compare, pick a champion."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from reelops._pydantic import as_config, parse_config
 from reelops._types import BaseRecommender, Figure
 from reelops.challenger import ChallengerPackage, Rejection
+from reelops.evaluation import EvaluationConfig, evaluate_model
+from reelops.fitting import EstimatorSpec, fit_estimator
+from reelops.metrics import LOWER_IS_BETTER, relative_improvement
 
 __all__ = [
     "candidate_mlflow_metrics",
@@ -21,58 +24,15 @@ __all__ = [
     "fit_candidate",
     "package_challenger",
     "plot_comparison",
-    "relative_improvement",
     "report_comparison",
     "select_champion",
-    "split_ratings",
 ]
 
-#: Metrics where lower is better; every other metric is higher-is-better.
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "fit_seconds", "predict_seconds"})
 _COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
 
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SplitConfig(_Config):
-    """How ratings are split into train and test (``parameters_training.yml``)."""
-
-    strategy: Literal["hash", "random", "temporal", "leave_last_n"] = "hash"
-    test_size: float = 0.2
-    n: int = 1
-    seed: int = 42
-
-
-class EstimatorSpec(_Config):
-    """A candidate: a recsys estimator by short name and its hyperparameters.
-
-    ``use_tuned``: whether values of ``parameters_tuned.yml`` override ``params``.
-    The estimator is built once when the spec is validated, so an unknown name or
-    hyperparameter (nested ones included) fails before anything is fitted.
-    """
-
-    name: str
-    params: dict[str, Any] = {}
-    use_tuned: bool = True
-
-    @model_validator(mode="after")
-    def _buildable(self) -> EstimatorSpec:
-        from recsys import make_estimator
-        from recsys.exceptions import InvalidParameterError, UnknownEstimatorError
-
-        try:
-            make_estimator(self.name, self.params)
-        except (UnknownEstimatorError, InvalidParameterError) as exc:
-            raise ValueError(" ".join(str(exc).split())) from exc
-        return self
-
-
-class EvaluationConfig(_Config):
-    """The evaluation protocol: cut-off ``k`` of the ranking metrics."""
-
-    k: int = 10
 
 
 class SelectionConfig(_Config):
@@ -95,55 +55,6 @@ class TrainingGates(_Config):
     champion_tolerance: float = Field(ge=0.0)
 
 
-def split_ratings(
-    ratings: pd.DataFrame, split: SplitConfig
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Split ratings into (train, test, summary) by the configured strategy."""
-    from recsys import hash_split, leave_last_n_split, random_split, temporal_split
-
-    cfg = as_config(SplitConfig, split, "parameters 'split'")
-    data = ratings[_COLUMNS]
-    if cfg.strategy == "hash":
-        train, test = hash_split(data, test_size=cfg.test_size, seed=cfg.seed)
-    elif cfg.strategy == "random":
-        train, test = random_split(data, test_size=cfg.test_size, random_state=cfg.seed)
-    elif cfg.strategy == "temporal":
-        train, test = temporal_split(data, test_size=cfg.test_size)
-    else:
-        train, test = leave_last_n_split(data, n=cfg.n)
-    summary = {
-        "strategy": cfg.strategy,
-        "seed": cfg.seed,
-        "test_size": cfg.test_size,
-        "n_train": len(train),
-        "n_test": len(test),
-        "n_train_users": int(train["user_id"].nunique()),
-        "n_train_movies": int(train["movie_id"].nunique()),
-    }
-    return train.reset_index(drop=True), test.reset_index(drop=True), summary
-
-
-def _jsonable(value: Any) -> Any:
-    """A JSON-safe view of a hyperparameter (estimators become their repr)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return repr(value)
-
-
-def _seeded(model: BaseRecommender, seed: int) -> BaseRecommender:
-    """Set ``random_state`` wherever the config left it unset (reproducible runs)."""
-    unset = {
-        key: seed
-        for key, value in model.get_params(deep=True).items()
-        if (key == "random_state" or key.endswith("__random_state")) and value is None
-    }
-    return model.set_params(**unset) if unset else model
-
-
 def fit_candidate(
     train_ratings: pd.DataFrame,
     estimator: EstimatorSpec,
@@ -152,26 +63,10 @@ def fit_candidate(
 ) -> tuple[BaseRecommender, dict[str, Any]]:
     """Fit one candidate on the train split; also report its parameters and fit time.
 
-    ``random_state`` defaults to ``seed`` wherever the config leaves it unset.
+    ``random_state`` defaults to ``seed`` wherever the config leaves it unset
+    (:func:`~reelops.fitting.fit_estimator`).
     """
-    from recsys import make_estimator
-
-    spec = as_config(EstimatorSpec, estimator, "candidate 'estimator'")
-    params = dict(spec.params)
-    tuned = (tuned_params or {}).get(spec.name, {}) if spec.use_tuned else {}
-    params.update(tuned)
-    model = _seeded(make_estimator(spec.name, params), seed)
-    X = train_ratings[["user_id", "movie_id", "timestamp"]]
-    start = time.perf_counter()
-    model.fit(X, train_ratings["rating"].to_numpy())
-    fit_seconds = time.perf_counter() - start
-    report = {
-        "estimator": spec.name,
-        "params": {k: _jsonable(v) for k, v in model.get_params(deep=False).items()},
-        "tuned": sorted(tuned),
-        "fit_seconds": round(fit_seconds, 4),
-    }
-    return model, report
+    return fit_estimator(train_ratings, estimator, tuned_params, seed)
 
 
 def evaluate_candidate(
@@ -181,30 +76,11 @@ def evaluate_candidate(
     test_ratings: pd.DataFrame,
     evaluation: EvaluationConfig,
 ) -> dict[str, Any]:
-    """RMSE/MAE on the test ratings and top-k metrics by the ranking protocol."""
-    from recsys import evaluate_ranking, mae_error, rmse_error
+    """RMSE/MAE on the test ratings and top-k metrics by the ranking protocol.
 
-    cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
-    X = test_ratings[["user_id", "movie_id", "timestamp"]]
-    start = time.perf_counter()
-    predicted = model.predict(X)
-    predict_seconds = time.perf_counter() - start
-    y = test_ratings["rating"].to_numpy()
-    ranking = evaluate_ranking(model, train_ratings, test_ratings, k=cfg.k)
-    k = cfg.k
-    return {
-        "estimator": fit_report["estimator"],
-        "rmse": round(float(rmse_error(y, predicted)), 6),
-        "mae": round(float(mae_error(y, predicted)), 6),
-        f"precision@{k}": round(float(ranking[f"precision_at_{k}"]), 6),
-        f"recall@{k}": round(float(ranking[f"recall_at_{k}"]), 6),
-        f"ndcg@{k}": round(float(ranking[f"ndcg_at_{k}"]), 6),
-        f"map@{k}": round(float(ranking[f"map_at_{k}"]), 6),
-        f"coverage@{k}": round(float(ranking[f"coverage_at_{k}"]), 6),
-        "fit_seconds": fit_report["fit_seconds"],
-        "predict_seconds": round(predict_seconds, 4),
-        "n_test": len(test_ratings),
-    }
+    The protocol of :func:`~reelops.evaluation.evaluate_model`.
+    """
+    return evaluate_model(model, fit_report, train_ratings, test_ratings, evaluation)
 
 
 def evaluate_champion(
@@ -217,7 +93,7 @@ def evaluate_champion(
     if champion_model is None:
         return {}
     report = {"estimator": type(champion_model).__name__, "fit_seconds": 0.0}
-    metrics = evaluate_candidate(
+    metrics = evaluate_model(
         champion_model, report, train_ratings, test_ratings, evaluation
     )
     return {k: v for k, v in metrics.items() if k not in {"fit_seconds"}}
@@ -243,14 +119,6 @@ def report_comparison(
         "primary_metric": champion_decision["primary_metric"],
         "registered": champion_decision["register"],
     }
-
-
-def relative_improvement(metric: str, value: float, reference: float) -> float:
-    """Relative improvement of ``value`` over ``reference`` (positive is better)."""
-    if reference == 0:
-        return 0.0 if value == 0 else float("inf")
-    delta = (reference - value) if metric in LOWER_IS_BETTER else (value - reference)
-    return delta / abs(reference)
 
 
 def select_champion(

@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from reelops._pydantic import as_config
-from reelops.nodes.training import LOWER_IS_BETTER
+from reelops.metrics import LOWER_IS_BETTER
 
 __all__ = ["carve_validation", "search_hyperparameters", "tuned_parameters"]
 

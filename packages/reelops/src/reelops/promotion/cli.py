@@ -31,7 +31,7 @@ from kedro.framework.session import KedroSession
 
 from reelops._pydantic import parse_config
 from reelops.errors import ConfigError
-from reelops.nodes.training import EvaluationConfig, evaluate_candidate
+from reelops.evaluation import EvaluationConfig, evaluate_model
 from reelops.promotion._git import commit_paths, file_history, working_tree_status
 from reelops.promotion.environment import (
     ENVIRONMENT_ALIASES,
@@ -106,7 +106,7 @@ def _evaluate(ctx: _Context, version: str) -> dict[str, float]:
     train = ctx.catalog.load("train_ratings")
     test = ctx.catalog.load("test_ratings")
     report = {"estimator": f"v{version}", "fit_seconds": 0.0}
-    metrics = evaluate_candidate(
+    metrics = evaluate_model(
         _estimator(ctx, version),
         report,
         train,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from reelops.nodes.training import relative_improvement
+from reelops.metrics import relative_improvement
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
