@@ -14,6 +14,7 @@ import yaml
 from reelops.datasets.raw_csv import RawCSVDataset, parse_csv_bytes
 from reelops.errors import SchemaMismatchError
 from reelops.nodes import ingest
+from reelops.rating_validation import validate_ratings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CASES: dict[str, dict[str, Any]] = yaml.safe_load(
@@ -60,7 +61,7 @@ def test_corrupt_case(case: str) -> None:
     # GIVEN the raw tables of the case WHEN validated
     raw = load_case(case)
     movies, q_movies = ingest.validate_movies(raw["movies"], RULES)
-    ratings, q_ratings = ingest.validate_ratings(raw["ratings"], movies, RULES, NOW)
+    ratings, q_ratings = validate_ratings(raw["ratings"], movies, RULES, NOW)
     # THEN the counts are as documented and no row is lost
     assert {"movies": len(movies), "ratings": len(ratings)} == expected["valid"]
     assert {"movies": len(q_movies), "ratings": len(q_ratings)} == expected[
@@ -93,7 +94,7 @@ def test_chunk_by_chunk_validation_flags_the_same_rows(case: str) -> None:
     valid, quarantine = ingest.validate_rating_chunks(chunks, movies, RULES, NOW)
     chunked = [pd.concat(list(side), ignore_index=True) for side in (valid, quarantine)]
     # THEN both sides equal those of the whole file, and no row is lost
-    whole = ingest.validate_ratings(raw["ratings"], movies, RULES, NOW)
+    whole = validate_ratings(raw["ratings"], movies, RULES, NOW)
     pd.testing.assert_frame_equal(chunked[0], whole[0])
     pd.testing.assert_frame_equal(chunked[1], whole[1])
     assert len(chunks) == len(raw["ratings"]) == len(chunked[0]) + len(chunked[1])
@@ -103,7 +104,7 @@ def test_an_unclosed_quote_quarantines_its_line_only() -> None:
     # GIVEN a rating and a movie whose quote does not close on their line
     raw = load_case("unclosed_quote")
     movies, q_movies = ingest.validate_movies(raw["movies"], RULES)
-    _, q_ratings = ingest.validate_ratings(raw["ratings"], movies, RULES, NOW)
+    _, q_ratings = validate_ratings(raw["ratings"], movies, RULES, NOW)
     # THEN each is quarantined with its raw text and line, and the next line is valid
     reason = "unclosed quote (a quoted field must end on its own line)"
     assert q_ratings[["line", "reason"]].values.tolist() == [[44, reason]]
@@ -115,7 +116,7 @@ def test_an_unclosed_quote_quarantines_its_line_only() -> None:
 def test_an_oversized_record_is_quarantined_with_its_first_bytes() -> None:
     raw = load_case("oversized_field")
     movies, _ = ingest.validate_movies(raw["movies"], RULES)
-    _, quarantine = ingest.validate_ratings(raw["ratings"], movies, RULES, NOW)
+    _, quarantine = validate_ratings(raw["ratings"], movies, RULES, NOW)
     record = json.loads(quarantine.at[0, "record"])["userId"]
     assert quarantine.at[0, "line"] == 44
     assert record == "7,2,4.0," + "9" * 192 + "\u2026"
@@ -128,7 +129,7 @@ def test_reasons_cut_long_values() -> None:
     raw = parse_csv_bytes(data, COLUMNS["ratings"], "ratings.csv")
     movies, _ = ingest.validate_movies(load_case("header_only")["movies"], RULES)
     # WHEN validated THEN the reason quotes the first 40 characters and the length
-    _, quarantine = ingest.validate_ratings(raw, movies, RULES, NOW)
+    _, quarantine = validate_ratings(raw, movies, RULES, NOW)
     assert quarantine.at[0, "reason"] == (
         "timestamp must be a unix time between 1995-01-01 and 2026-01-01, got "
         f"{'9' * 40!r}... (1000 characters)"
@@ -138,7 +139,7 @@ def test_reasons_cut_long_values() -> None:
 def test_quarantine_keeps_the_raw_record_and_line() -> None:
     raw = load_case("wrong_types")
     movies, _ = ingest.validate_movies(raw["movies"], RULES)
-    _, quarantine = ingest.validate_ratings(raw["ratings"], movies, RULES, NOW)
+    _, quarantine = validate_ratings(raw["ratings"], movies, RULES, NOW)
     row = quarantine.set_index("line").loc[45]
     assert row["source"] == "ratings.csv"
     assert yaml.safe_load(row["record"]) == {
@@ -152,7 +153,7 @@ def test_quarantine_keeps_the_raw_record_and_line() -> None:
 def test_valid_tables_are_typed_and_renamed() -> None:
     raw = load_case("mixed_line_endings")
     movies, _ = ingest.validate_movies(raw["movies"], RULES)
-    ratings, _ = ingest.validate_ratings(raw["ratings"], movies, RULES, NOW)
+    ratings, _ = validate_ratings(raw["ratings"], movies, RULES, NOW)
     assert list(ratings.columns) == ["user_id", "movie_id", "rating", "timestamp"]
     assert [str(t) for t in ratings.dtypes] == ["int32", "int32", "float32", "int64"]
     assert list(movies.columns) == ["movie_id", "title", "year", "genres"]
@@ -171,7 +172,7 @@ def test_titles_are_split_into_name_and_year() -> None:
 def test_future_bound_defaults_to_the_time_of_the_run() -> None:
     raw = load_case("bad_timestamps")
     movies, _ = ingest.validate_movies(raw["movies"], RULES)
-    _, quarantine = ingest.validate_ratings(raw["ratings"], movies, RULES)
+    _, quarantine = validate_ratings(raw["ratings"], movies, RULES)
     assert len(quarantine) == 3
     assert "and 2026-01-01" not in " ".join(quarantine["reason"])
 

@@ -10,7 +10,8 @@ import yaml
 
 from reelops._pydantic import parse_config
 from reelops.errors import ConfigError
-from reelops.nodes.monitoring import ReferenceConfig, WindowConfig
+from reelops.nodes.monitoring import WindowConfig
+from reelops.nodes.reference import ReferenceConfig
 from reelops.nodes.replay import ReplayConfig
 from reelops_monitoring import MonitoringConfig
 

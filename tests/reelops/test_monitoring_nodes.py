@@ -15,22 +15,20 @@ import yaml
 from click.testing import CliRunner
 
 from recsys import BiasBaseline
+from reelops.nodes.feedback import training_data_tags, union_feedback
 from reelops.nodes.monitoring import (
     accept_feedback,
     decide_retrain,
     evaluate_deployed_model,
-    evaluate_holdout,
-    merge_views,
-    plot_monitoring,
     profile_window,
-    reference_views,
     select_feedback_window,
     summarize_serving,
-    training_data_tags,
-    union_feedback,
 )
+from reelops.nodes.monitoring_report import plot_monitoring
+from reelops.nodes.reference import evaluate_holdout
 from reelops.retrain import main as retrain_cli
-from reelops_monitoring import MonitoringConfig, profile_view
+from reelops.window_profiles import reference_views
+from reelops_monitoring import MonitoringConfig, merge_views, profile_view
 from reelops_monitoring.scenarios import inflate_ratings, null_timestamps
 
 REPO = Path(__file__).resolve().parents[2]

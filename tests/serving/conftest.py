@@ -57,7 +57,8 @@ def tables() -> dict[str, pd.DataFrame]:
     """Valid movies and the ratings of the first users, features included."""
     from reelops.datasets.raw_csv import RawCSVDataset
     from reelops.nodes.features import build_movie_features, build_user_features
-    from reelops.nodes.ingest import validate_movies, validate_ratings
+    from reelops.nodes.ingest import validate_movies
+    from reelops.rating_validation import validate_ratings
 
     source = movielens_dir()
     rules = validation_rules()

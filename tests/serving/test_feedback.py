@@ -55,7 +55,7 @@ def validator(tables: dict[str, Any]) -> FeedbackValidator:
 def ingestion_reason(row: dict[str, str], movies: pd.DataFrame) -> str:
     """Why ingestion quarantines ``row`` (the reelops pipeline's own node)."""
     from reelops.datasets.raw_csv import parse_csv_bytes
-    from reelops.nodes.ingest import validate_ratings
+    from reelops.rating_validation import validate_ratings
 
     header = "userId,movieId,rating,timestamp"
     line = ",".join(row[c] for c in header.split(","))

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from reelops._pydantic import parse_config
 from reelops.errors import ReelopsError
 from reelops.raw_columns import LINE, PARSE_ERROR
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     import pandera.pandas as pa
 
@@ -35,7 +36,9 @@ __all__ = [
     "ValidationRules",
     "movies_schema",
     "numeric_columns",
+    "parse_rules",
     "ratings_schema",
+    "reference_time",
     "repeated_pairs",
     "split_valid",
     "tags_schema",
@@ -373,3 +376,16 @@ def split_valid(
         columns=QUARANTINE_COLUMNS,
     )
     return valid, quarantine.reset_index(drop=True)
+
+
+def parse_rules(validation: Mapping[str, Any] | None) -> ValidationRules:
+    """The ``validation`` parameters as rules (a one-line error names the key)."""
+    return parse_config(ValidationRules, validation, "parameters 'validation'")
+
+
+def reference_time(now: str | None) -> datetime:
+    """The reference time for "future" timestamps: ``now`` if given, else the clock."""
+    if now is None:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(now)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

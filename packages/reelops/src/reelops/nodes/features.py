@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reelops.user_features import user_features
+
 __all__ = [
     "build_id_maps",
     "build_movie_features",
@@ -12,9 +14,6 @@ __all__ = [
     "build_user_features",
 ]
 
-#: Ratings per user at which a user counts as light / regular / heavy.
-ACTIVITY_BUCKETS = (0, 50, 200, np.inf)
-ACTIVITY_LABELS = ("light", "regular", "heavy")
 _RATING_MIN, _RATING_MAX = 0.5, 5.0
 
 
@@ -85,16 +84,8 @@ def build_movie_features(movies: pd.DataFrame, ratings: pd.DataFrame) -> pd.Data
 
 
 def build_user_features(ratings: pd.DataFrame) -> pd.DataFrame:
-    """Per user: activity (count, bucket), mean rating, first and last rating time."""
-    grouped = ratings.groupby("user_id")
-    out = grouped.agg(
-        n_ratings=("rating", "size"),
-        mean_rating=("rating", "mean"),
-        first_timestamp=("timestamp", "min"),
-        last_timestamp=("timestamp", "max"),
-    )
-    out["activity"] = pd.cut(
-        out["n_ratings"], ACTIVITY_BUCKETS, labels=ACTIVITY_LABELS, right=False
-    ).astype(str)
-    out["mean_rating"] = out["mean_rating"].astype("float32")
-    return out.reset_index()
+    """Per user: activity (count, bucket), mean rating, first and last rating time.
+
+    See :func:`~reelops.user_features.user_features`.
+    """
+    return user_features(ratings)

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from reelops._pydantic import parse_config
 from reelops.chunks import ChainedChunks, SplitChunks, count_rows, frames, split_chunks
+from reelops.data_lineage import raw_data_sha256
+from reelops.rating_validation import ratings_check
 from reelops.raw_columns import PARSE_ERROR
 from reelops.seen_keys import SeenKeys
 from reelops.validation import (
     QUARANTINE_COLUMNS,
-    ValidationRules,
     movies_schema,
     numeric_columns,
-    ratings_schema,
-    repeated_pairs,
+    parse_rules,
+    reference_time,
     split_valid,
     tags_schema,
 )
@@ -33,7 +31,6 @@ __all__ = [
     "validate_links",
     "validate_movies",
     "validate_rating_chunks",
-    "validate_ratings",
     "validate_tag_chunks",
     "validate_tags",
 ]
@@ -44,18 +41,6 @@ _MAX_REASONS = 10_000
 _TITLE_YEAR = r"^(?P<name>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$"
 
 
-def _rules(validation: dict[str, Any]) -> ValidationRules:
-    return parse_config(ValidationRules, validation, "parameters 'validation'")
-
-
-def _now(now: str | None) -> datetime:
-    """The reference time for "future" timestamps: ``now`` if given, else the clock."""
-    if now is None:
-        return datetime.now(UTC)
-    parsed = datetime.fromisoformat(now)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def validate_movies(
     raw_movies: pd.DataFrame, validation: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -64,7 +49,7 @@ def validate_movies(
     The release year is parsed out of the title (``"Heat (1995)"`` -> ``Heat``, 1995);
     titles without a year keep a missing year.
     """
-    rules = _rules(validation)
+    rules = parse_rules(validation)
     typed = numeric_columns(raw_movies, ["movieId"])
     title = raw_movies["title"].str.strip()
     parts = title.str.extract(_TITLE_YEAR)
@@ -89,71 +74,20 @@ def validate_movies(
     return movies, quarantine
 
 
-def _ratings_check(
-    movies: pd.DataFrame, validation: dict[str, Any], now: str | None
-) -> Callable[[pd.DataFrame, SeenKeys], tuple[pd.DataFrame, pd.DataFrame]]:
-    """Validate a chunk of ``ratings.csv`` against the pairs seen so far.
-
-    The schema, hence the time bound of "future", is fixed once for all chunks.
-    """
-    rules = _rules(validation)
-    cols = ["userId", "movieId", "rating", "timestamp"]
-    schema = ratings_schema(rules, movies["movie_id"], _now(now))
-
-    def check(raw: pd.DataFrame, seen: SeenKeys) -> tuple[pd.DataFrame, pd.DataFrame]:
-        typed = numeric_columns(raw, cols)
-        parsed = typed[raw[PARSE_ERROR] == ""]
-        valid, quarantine = split_valid(
-            raw,
-            typed,
-            schema,
-            source="ratings.csv",
-            columns=cols,
-            also=repeated_pairs(parsed, seen, ("userId", "movieId")),
-        )
-        ratings = pd.DataFrame(
-            {
-                "user_id": valid["userId"].astype("int32"),
-                "movie_id": valid["movieId"].astype("int32"),
-                "rating": valid["rating"].astype("float32"),
-                "timestamp": valid["timestamp"].astype("int64"),
-            }
-        ).reset_index(drop=True)
-        return ratings, quarantine
-
-    return check
-
-
-def validate_ratings(
-    raw_ratings: pd.DataFrame,
-    movies: pd.DataFrame,
-    validation: dict[str, Any],
-    now: str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed ratings (``user_id, movie_id, rating, timestamp``) and their quarantine.
-
-    A row is quarantined for: a field that is missing or not a number, an id or
-    timestamp that is not a plain integer (digits only), a non-positive id, a
-    rating off the configured grid, a timestamp outside
-    ``[min_timestamp, max_timestamp or now]``, a movie absent from the valid movies,
-    a repeated (user, movie) pair (the first occurrence stays valid), a malformed
-    record or bytes that are not UTF-8.
-    """
-    return _ratings_check(movies, validation, now)(raw_ratings, SeenKeys())
-
-
 def validate_rating_chunks(
     raw_ratings: Iterable[pd.DataFrame],
     movies: pd.DataFrame,
     validation: dict[str, Any],
     now: str | None = None,
 ) -> tuple[SplitChunks, SplitChunks]:
-    """:func:`validate_ratings` chunk by chunk: lazy valid and quarantined rows.
+    """Ratings validated chunk by chunk: lazy valid and quarantined rows.
+
+    The rules of :func:`~reelops.rating_validation.validate_ratings`.
 
     Memory holds a chunk and the (user, movie) pairs seen so far (8 bytes each),
     not the file: each output validates the chunks as it is saved.
     """
-    check = _ratings_check(movies, validation, now)
+    check = ratings_check(movies, validation, now)
 
     def make_check() -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
         seen = SeenKeys()
@@ -165,9 +99,9 @@ def validate_rating_chunks(
 def _tags_check(
     movies: pd.DataFrame, validation: dict[str, Any], now: str | None
 ) -> Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]:
-    rules = _rules(validation)
+    rules = parse_rules(validation)
     cols = ["userId", "movieId", "tag", "timestamp"]
-    schema = tags_schema(rules, movies["movie_id"], _now(now))
+    schema = tags_schema(rules, movies["movie_id"], reference_time(now))
 
     def check(raw_tags: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         typed = numeric_columns(raw_tags, ["userId", "movieId", "timestamp"])
@@ -333,9 +267,7 @@ def summarize_ingestion(
 
 def lineage_tags(raw_checksums: dict[str, str]) -> dict[str, str]:
     """MLflow tags: the sha256 of every raw file and one digest of them all."""
-    combined = hashlib.sha256(
-        "".join(f"{k}={v}\n" for k, v in sorted(raw_checksums.items())).encode()
-    ).hexdigest()
+    combined = raw_data_sha256(raw_checksums)
     return {**{f"sha256.{k}": v for k, v in raw_checksums.items()}, "sha256": combined}
 
 

@@ -7,7 +7,7 @@ A model is trained on the ratings before ``replay.start``; then, window by windo
    profiled with :func:`reelops_monitoring.profile_frame` like the service does;
 2. takes the window's ratings as feedback and runs the monitoring of
    ``pipelines/monitoring.yml`` on it, with the same functions (profile, deployed
-   model metrics, serving summary, :func:`~reelops.nodes.monitoring.decide_retrain`
+   model metrics, serving summary, :func:`~reelops.retrain_decision.retrain_decision`
    against the model's reference profile and holdout metrics);
 3. retrains on every rating up to the window's end when its policy says so, and
    redeploys: the new model serves the next window.
@@ -30,19 +30,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from reelops._pydantic import as_config
 from reelops._types import BaseRecommender, Figure
 from reelops.challenger import ChallengerPackage
+from reelops.deployed_performance import deployed_performance
 from reelops.errors import ConfigError
 from reelops.evaluation import EvaluationConfig
 from reelops.fitting import EstimatorSpec, fit_estimator
-from reelops.nodes.features import build_user_features
-from reelops.nodes.monitoring import (
-    ReferenceConfig,
-    decide_retrain,
-    evaluate_deployed_model,
-    evaluate_holdout,
-    profile_window,
-    reference_views,
-    summarize_serving,
-)
+from reelops.holdout import evaluate_on_holdout
+from reelops.retrain_decision import retrain_decision
+from reelops.serving_summary import summarize_requests
+from reelops.user_features import user_features
+from reelops.window_profiles import reference_views, window_view
 from reelops_monitoring import (
     MonitoringConfig,
     ProfileView,
@@ -114,7 +110,7 @@ def profile_history(
 
     Each window's ``new_user`` is relative to the users seen before it; a model
     trained up to a window boundary has, as reference, the merge of the profiles
-    before that boundary (as :func:`~reelops.nodes.monitoring.
+    before that boundary (as :func:`~reelops.nodes.reference.
     build_reference_profile` builds it).
 
     Returns:
@@ -184,13 +180,13 @@ class _Deployment:
         self.train = ratings[ratings["timestamp"] < cutoff.timestamp()]
         self.model = _fit(self.train, cfg)
         self.reference = merge_views(view for start, view in history if start < cutoff)
-        self.holdout = evaluate_holdout(
+        self.holdout = evaluate_on_holdout(
             self.model,
             self.train,
-            ReferenceConfig(freq=cfg.freq, holdout_days=cfg.holdout_days),
-            cfg.evaluation,
+            holdout_days=cfg.holdout_days,
+            evaluation=cfg.evaluation,
         )
-        features = build_user_features(self.train)
+        features = user_features(self.train)
         self.activity = dict(
             zip(
                 features["user_id"].tolist(), features["activity"].tolist(), strict=True
@@ -271,7 +267,7 @@ def replay_policy(
     deployed = _Deployment(data, views, start, cfg, version=1)
     rows = []
     for window in windows:
-        info = {
+        info: dict[str, Any] = {
             "start": window.start.tz_localize("UTC").isoformat(),
             "end": window.end.tz_localize("UTC").isoformat(),
             "n_rows": len(window.ratings),
@@ -284,23 +280,25 @@ def replay_policy(
             start=window.start.tz_localize("UTC"),
             k=cfg.evaluation.k,
         )
-        serving = summarize_serving({f"{window.label}/replay": requests}, info)
+        serving = summarize_requests({f"{window.label}/replay": requests}, info)
         info_model = {"model_name": "replay", "version": str(deployed.version)}
-        performance, _ = evaluate_deployed_model(
+        performance, _ = deployed_performance(
             deployed_model={"model": deployed.model, "info": info_model},
             window_feedback=window.ratings,
             evaluation=cfg.evaluation,
         )
-        window_view, _ = profile_window(window.ratings, movies, performance, info)
-        decision, *_ = decide_retrain(
+        profile = window_view(
+            window.ratings, movies, performance["known_users"], info["start"]
+        )
+        decision = retrain_decision(
             reference_profile=deployed.reference,
-            window_profile=window_view,
+            window_profile=profile,
             reference_summary={"data_sha256": None, "n_ratings": len(deployed.train)},
             holdout_metrics=deployed.holdout,
             window_info=info,
             window_performance=performance,
             serving_summary=serving,
-            monitoring=monitoring,
+            config=monitoring,
         )
         retrain = policy == "every_window" or (
             policy == "triggered" and bool(decision["retrain"])

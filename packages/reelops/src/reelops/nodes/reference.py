@@ -1,0 +1,106 @@
+"""Reference-profile stage: what monitoring compares the deployed model with.
+
+A training run records, for the model it registered:
+
+* :func:`build_reference_profile`: per-window whylogs profiles of the training data,
+  merged (each window's ``new_user`` relative to the users seen before it, as in a
+  monitored window);
+* :func:`profile_reference_predictions`: the model's predictions on that data;
+* :func:`evaluate_holdout`: the training-time metrics decay is judged against,
+  measured on a time-based holdout (the last window before deployment).
+
+Every function is pure: profiles, MLflow metrics and artifacts are written by
+catalog datasets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelops._pydantic import as_config
+from reelops._types import BaseRecommender
+from reelops.evaluation import EvaluationConfig
+from reelops.holdout import evaluate_on_holdout
+from reelops.window_profiles import prediction_view, reference_views
+from reelops_monitoring import ProfileView, merge_views, serialize_view
+
+__all__ = [
+    "ReferenceConfig",
+    "build_reference_profile",
+    "evaluate_holdout",
+    "profile_reference_predictions",
+]
+
+
+class ReferenceConfig(BaseModel):
+    """What a training run records for monitoring (``monitoring_reference``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    freq: str = "Q"
+    holdout_days: float = Field(default=90, gt=0)
+
+
+def build_reference_profile(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    training_data_lineage: dict[str, Any],
+    reference: ReferenceConfig,
+) -> tuple[ProfileView, bytes, dict[str, Any]]:
+    """The reference profile of the training data, and what it rests on.
+
+    Returns:
+        The merged profile, the same serialized (the MLflow artifact) and a
+        summary: ``data_sha256``, rows, users, windows, period.
+    """
+    cfg = as_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
+    views = reference_views(ratings, movies, freq=cfg.freq)
+    merged = merge_views(view for _, view in views)
+    stamps = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
+    summary = {
+        "data_sha256": training_data_lineage["sha256"],
+        "feedback_rows": int(training_data_lineage["feedback_rows"]),
+        "n_ratings": len(ratings),
+        "n_users": int(ratings["user_id"].nunique()),
+        "freq": cfg.freq,
+        "n_windows": len(views),
+        "first_rating": stamps.min().isoformat(),
+        "last_rating": stamps.max().isoformat(),
+    }
+    return merged, serialize_view(merged), summary
+
+
+def profile_reference_predictions(
+    model: BaseRecommender | None, ratings: pd.DataFrame
+) -> tuple[ProfileView, bytes]:
+    """Profile of the model's predictions on its training data, and serialized.
+
+    Without a registered model the profile is empty (and says so: 0 rows).
+    """
+    view = prediction_view(model, ratings)
+    return view, serialize_view(view)
+
+
+def evaluate_holdout(
+    model: BaseRecommender | None,
+    ratings: pd.DataFrame,
+    reference: ReferenceConfig,
+    evaluation: EvaluationConfig,
+) -> dict[str, Any]:
+    """The model's training-time metrics on a time-based holdout.
+
+    The last ``holdout_days`` of ``ratings`` are held out
+    (:func:`~reelops.holdout.evaluate_on_holdout`): what the model is expected to
+    score on the next window, the value decay is judged against.
+
+    Returns:
+        ``{"assessed": bool, "metrics": {...}, "protocol": {...}}``, with a
+        ``reason`` when nothing could be assessed.
+    """
+    cfg = as_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
+    return evaluate_on_holdout(
+        model, ratings, holdout_days=cfg.holdout_days, evaluation=evaluation
+    )

@@ -1,0 +1,122 @@
+"""Whether a window of feedback calls for retraining the deployed model, and why."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from reelops_monitoring import Decision, MonitoringConfig, assess_window
+
+if TYPE_CHECKING:
+    from reelops_monitoring import ProfileView
+
+__all__ = ["retrain_decision"]
+
+
+def _status(decision: Decision, *, block_retrain: bool) -> str:
+    drift, decay = decision.scores["drift"], decision.scores["decay"]
+    quality_failed = any(not q["passed"] for q in decision.scores["quality"].values())
+    if decision.retrain:
+        return "retrain"
+    if quality_failed and block_retrain:
+        return "blocked"
+    if not drift["assessed"] and not (decay and decay["assessed"]):
+        return "not_enough_feedback"
+    return "ok"
+
+
+def _not_enough(window_info: dict[str, Any], config: MonitoringConfig) -> str:
+    if window_info.get("n_feedback_total") == 0:
+        return (
+            "no feedback yet: the feedback table is empty or does not exist "
+            "(POST /feedback fills it); nothing to assess"
+        )
+    return (
+        f"not enough feedback: {window_info['n_rows']} rating(s) from "
+        f"{window_info['start'][:10]} to {window_info['end'][:10]} "
+        f"(drift needs {config.drift.min_rows}, decay "
+        f"{config.decay.min_feedback_rows})"
+    )
+
+
+def retrain_decision(
+    *,
+    reference_profile: ProfileView,
+    window_profile: ProfileView,
+    reference_summary: dict[str, Any],
+    holdout_metrics: dict[str, Any],
+    window_info: dict[str, Any],
+    window_performance: dict[str, Any],
+    serving_summary: dict[str, Any],
+    config: MonitoringConfig,
+) -> dict[str, Any]:
+    """The retrain decision of the window (``decision.json``), with its grounds.
+
+    Drift and quality come from the profiles, decay from the deployed model's
+    window metrics against its holdout metrics (:func:`~reelops_monitoring.
+    assess_window`, thresholds from ``config``). An empty window is not assessed
+    at all: ``status`` is ``not_enough_feedback``.
+
+    Returns:
+        The decision: ``retrain``, ``reasons`` and ``scores``
+        (:meth:`~reelops_monitoring.Decision.to_dict`), ``data_sha256`` (the
+        deployed model's training data, run tag ``data.sha256``), ``status``
+        (``retrain``, ``ok``, ``blocked``, ``not_enough_feedback``), ``notes``,
+        ``window``, ``model``, ``performance``, ``reference`` and ``serving``.
+    """
+    model = window_performance["model"]
+    notes = [n for n in (model.get("note"), window_performance.get("reason")) if n]
+    training = (
+        holdout_metrics.get("metrics") if holdout_metrics.get("assessed") else None
+    )
+    current = window_performance.get("metrics")
+    if current is not None and training is None:
+        notes.append(
+            f"decay not assessed: {holdout_metrics.get('reason', 'no holdout metrics')}"
+        )
+    if window_info["n_rows"] == 0:
+        body = {"retrain": False, "reasons": [], "scores": {}}
+        status = "not_enough_feedback"
+        notes.insert(0, _not_enough(window_info, config))
+    else:
+        decision = assess_window(
+            reference_profile,
+            window_profile,
+            config,
+            training_metrics=training if current is not None else None,
+            window_metrics=current if training is not None else None,
+            n_feedback=int(window_performance["n_feedback"]),
+        )
+        body = decision.to_dict()
+        status = _status(decision, block_retrain=config.quality.block_retrain)
+        if status == "not_enough_feedback":
+            notes.insert(0, _not_enough(window_info, config))
+    data_sha = model.get("data_sha256") or reference_summary.get("data_sha256")
+    ref_sha = reference_summary.get("data_sha256")
+    if model.get("data_sha256") and ref_sha and ref_sha != model["data_sha256"]:
+        notes.append(
+            "the reference profile was built from other data than the deployed "
+            f"model's (data.sha256 {ref_sha[:12]} vs {model['data_sha256'][:12]}): "
+            "run the reference_profile pipeline for the deployed model"
+        )
+    decision_json = {
+        **body,
+        "data_sha256": data_sha,
+        "status": status,
+        "notes": notes,
+        "window": window_info,
+        "model": model,
+        "performance": {
+            "n_feedback": window_performance["n_feedback"],
+            "window": current,
+            "training": training,
+        },
+        "reference": {
+            "data_sha256": ref_sha,
+            "matches_deployed_model": None
+            if not (ref_sha and model.get("data_sha256"))
+            else ref_sha == model["data_sha256"],
+            "n_ratings": reference_summary.get("n_ratings"),
+        },
+        "serving": serving_summary,
+    }
+    return decision_json

@@ -1,0 +1,96 @@
+"""Latency and error rates of a window's requests, from the serving profiles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from reelops_monitoring import merge_views, row_count, summarize_view
+from reelops_monitoring.numbers import finite_or_none
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from reelops_monitoring import ProfileView
+
+__all__ = ["summarize_requests"]
+
+
+def _partition_day(partition_id: str) -> str | None:
+    """The ``yyyy-mm-dd`` folder a serving flush was written to, if any."""
+    for part in partition_id.replace("\\", "/").split("/"):
+        try:
+            return datetime.strptime(part, "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _quantile(view: ProfileView, column: str, key: str) -> float | None:
+    # The view's own table (no whylogs import here): distribution/q_95, ...
+    table = view.to_pandas()
+    if column not in table.index or key not in table.columns:
+        return None
+    value = table.loc[column, key]
+    return None if pd.isna(value) else round(float(value), 3)
+
+
+def summarize_requests(
+    serving_request_profiles: Mapping[str, ProfileView],
+    window_info: dict[str, Any],
+) -> dict[str, Any]:
+    """Latency and error rates of the window's requests, from the serving profiles.
+
+    The service flushes one profile per batch into ``<yyyy-mm-dd>/`` folders; the
+    flushes of the window's days are merged. An empty or missing folder is not an
+    error: the summary says ``available: false`` and why.
+
+    Error rates: the profiles hold answered requests (HTTP errors are counted by
+    the service's Prometheus metrics), so ``error_rate`` is the share of answers
+    with no recommendation (``top_score`` null), and ``cold_start_rate`` the
+    share answered by the popularity fallback.
+    """
+    start = pd.Timestamp(window_info["start"]).date().isoformat()
+    end = pd.Timestamp(window_info["end"]).date().isoformat()
+    chosen = {
+        pid: view
+        for pid, view in sorted(serving_request_profiles.items())
+        if (day := _partition_day(pid)) is not None and start <= day <= end
+    }
+    if not chosen:
+        total = len(serving_request_profiles)
+        return {
+            "available": False,
+            "reason": f"no serving request profile for {start}..{end} "
+            f"({total} profile file(s) in the folder, none in the window)",
+            "files": 0,
+        }
+    view = merge_views(chosen.values())
+    summary = summarize_view(view)
+    requests = row_count(view)
+
+    def stat(column: str, name: str) -> float | None:
+        if column not in summary.index:
+            return None
+        return finite_or_none(summary.loc[column, name])
+
+    latency = {
+        "mean": stat("latency_ms", "mean"),
+        "p50": stat("latency_ms", "median"),
+        "p95": _quantile(view, "latency_ms", "distribution/q_95"),
+        "p99": _quantile(view, "latency_ms", "distribution/q_99"),
+        "max": stat("latency_ms", "max"),
+    }
+    return {
+        "available": True,
+        "files": len(chosen),
+        "requests": requests,
+        "latency_ms": latency,
+        "error_rate": stat("top_score", "null_share"),
+        "cold_start_rate": stat("cold_start", "mean"),
+        "endpoints": str(summary.loc["endpoint", "top_items"])
+        if "endpoint" in summary.index
+        else "",
+    }

@@ -1,0 +1,87 @@
+"""The whylogs profiles monitoring compares: rating windows and predictions.
+
+A window's features (:func:`~reelops_monitoring.window_features`: the rating, the
+user's ratings in the window, whether the user is new, ...) and a model's
+predictions on rated pairs are profiled the same way for the reference a training
+run records and for a monitored window of feedback.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from reelops_monitoring import ProfileView, profile_view, window_features
+from reelops_monitoring.windows import split_windows
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from recsys import BaseRecommender
+
+__all__ = ["prediction_view", "reference_views", "window_view"]
+
+_RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+
+
+def reference_views(
+    ratings: pd.DataFrame, movies: pd.DataFrame, *, freq: str = "Q"
+) -> list[tuple[pd.Timestamp, ProfileView]]:
+    """One profile per calendar window of ``ratings``, with the window's start.
+
+    Each window's ``new_user`` is relative to the users seen before it.
+    """
+    views = []
+    seen: set[int] = set()
+    for window in split_windows(ratings, freq=freq):
+        features = window_features(window.ratings, movies, frozenset(seen))
+        views.append(
+            (window.start, profile_view(features, dataset_timestamp=window.start))
+        )
+        seen.update(window.ratings["user_id"].tolist())
+    return views
+
+
+def window_view(
+    window_feedback: pd.DataFrame,
+    movies: pd.DataFrame,
+    known_users: Collection[int],
+    start: str,
+) -> ProfileView:
+    """Profile of a window's feedback features, stamped with the window's ``start``.
+
+    ``new_user`` is relative to ``known_users`` (the deployed model's users).
+    """
+    features = window_features(window_feedback[_RATING_COLUMNS], movies, known_users)
+    return profile_view(features, dataset_timestamp=pd.Timestamp(start).to_pydatetime())
+
+
+def _predictions_frame(
+    model: BaseRecommender | None, pairs: pd.DataFrame
+) -> pd.DataFrame:
+    if model is None or pairs.empty:
+        return pd.DataFrame(
+            {
+                "user_id": pd.Series(dtype="int64"),
+                "movie_id": pd.Series(dtype="int64"),
+                "prediction": pd.Series(dtype="float64"),
+                "cold_start": pd.Series(dtype="bool"),
+            }
+        )
+    X = pairs[["user_id", "movie_id"]].astype("int64")
+    predicted, fallback = model.predict_with_fallback(X)
+    return pd.DataFrame(
+        {
+            "user_id": X["user_id"].to_numpy(),
+            "movie_id": X["movie_id"].to_numpy(),
+            "prediction": np.asarray(predicted, dtype="float64"),
+            "cold_start": np.asarray(fallback, dtype=bool),
+        }
+    )
+
+
+def prediction_view(model: BaseRecommender | None, pairs: pd.DataFrame) -> ProfileView:
+    """Profile of ``model``'s predictions on ``pairs`` (empty without a model)."""
+    return profile_view(_predictions_frame(model, pairs))
