@@ -60,9 +60,17 @@ run: setup ## Run the main job (kedro run, the default pipeline) and print a sum
 	$(KEDRO) run --env $(ENV)
 	@$(BIN)/python -m reelops.summary
 
+# Two workers (pytest-xdist); a module's tests share one (tests/conftest.py).
+PYTEST_WORKERS ?= 2
+
 .PHONY: test
-test: setup ## Run the whole test suite (the image smoke tests are make image-test)
-	$(BIN)/python -m pytest -m "not image" --durations=30
+test: setup ## Run the test suite: unit, integration and one real end-to-end run
+	$(BIN)/python -m pytest -m "not image and not system" \
+	  -n $(PYTEST_WORKERS) --dist loadgroup --durations=20
+
+.PHONY: test-system
+test-system: setup ## The system tier: Argo harness runs and the GitOps loop (.ci/run runs it)
+	$(BIN)/python -m pytest -m system --durations=10
 
 .PHONY: lint
 lint: setup ## pre-commit on every file (ruff, mypy, import contracts, pipeline specs, ...)
@@ -206,6 +214,10 @@ retrain: setup ## Retrain with the feedback, package, build the serving image, w
 	@$(BIN)/python -m reelops.summary
 	$(MAKE) --no-print-directory serving-image
 	$(MAKE) --no-print-directory promote-staging
+
+.PHONY: tuned
+tuned: setup ## Write the tuning pipeline's best points into parameters_training.yml (a diff to review)
+	$(BIN)/python -m reelops.tuned
 
 .PHONY: replay
 replay: setup ## Replay MovieLens under three retraining policies -> data/08_reporting/replay/

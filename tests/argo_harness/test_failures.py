@@ -17,7 +17,7 @@ from tests.argo_harness import WorkflowFailedError, WorkflowRun
 from tests.argo_harness.conftest import Cluster, from_image, local_env, workflow_runs
 from tests.conftest import run_kedro
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 # train_ratings (split -> every candidate and the selection) kept in memory.
 OVERLAY = {

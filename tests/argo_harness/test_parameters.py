@@ -10,7 +10,7 @@ import pytest
 from tests.argo_harness import HarnessError, WorkflowRun
 from tests.argo_harness.conftest import Cluster, workflow_runs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 OVERRIDES = {"split__seed": "7", "evaluation__k": "5"}
 

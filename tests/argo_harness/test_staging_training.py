@@ -24,7 +24,7 @@ from tests.argo_harness.conftest import (
 )
 from tests.conftest import QUIET_ENV, VENV_BIN, run_kedro
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.system, pytest.mark.timeout(1800)]
 
 CANDIDATES = ("bias", "blend", "ease", "hybrid", "item_knn", "mf", "popularity")
 TASKS = [

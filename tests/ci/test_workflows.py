@@ -251,12 +251,12 @@ def test_downloads_are_cached_before_the_steps_that_need_them(
     needs = {
         # MovieLens: the tests and kedro run download it into the pipeline's default
         str(RAW_MOVIELENS.relative_to(REPO)): (
-            {"test", "run"},
+            {"test", "test-system", "run"},
             "movielens-${{ hashFiles('conf/base/globals.yml') }}",
         ),
         # The Argo schema: the tests, argo-lint (a pre-commit hook) and argo-check
         str(schema_cache.relative_to(REPO).parents[1]): (
-            {"test", "lint", "argo-check"},
+            {"test", "test-system", "lint", "argo-check"},
             "argo-schema-${{ hashFiles('.ci/argo-schema') }}",
         ),
     }

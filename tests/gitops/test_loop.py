@@ -45,7 +45,7 @@ from tests.conftest import (
 )
 from tests.serving.conftest import start_server, stop_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 MODEL = "reelops-recommender"
 N_USERS = 150  # the users MovieLens ships at first; the next ones arrive as feedback

@@ -133,23 +133,11 @@ def test_unknown_split_strategy_is_a_clear_error() -> None:
         split_ratings(ratings(), {"strategy": "by_genre"})
 
 
-def test_tuned_parameters_override_the_candidate_params() -> None:
-    data = ratings()
-    spec = {"name": "bias", "params": {"reg_user": 1.0}}
-    model, report = training.fit_candidate(data, spec, {"bias": {"reg_user": 7.0}}, 0)
-    assert model.get_params()["reg_user"] == 7.0
-    assert report["tuned"] == ["reg_user"]
-    model, report = training.fit_candidate(
-        data, {**spec, "use_tuned": False}, {"bias": {"reg_user": 7.0}}, 0
-    )
-    assert model.get_params()["reg_user"] == 1.0
-
-
 def test_candidate_evaluation_reports_every_metric() -> None:
     data = ratings()
     train, test, _ = split_ratings(data, {"seed": 1})
     model, report = training.fit_candidate(
-        train, {"name": "mf", "params": {"n_epochs": 2}}, {}, 5
+        train, {"name": "mf", "params": {"n_epochs": 2}}, 5
     )
     assert model.get_params()["random_state"] == 5
     metrics = training.evaluate_candidate(model, report, train, test, {"k": 10})

@@ -1,8 +1,9 @@
 """A candidate estimator as configured, and how it is fitted on ratings.
 
-The spec names a recsys estimator and its hyperparameters; fitting builds it,
-applies the tuned values, seeds every unset ``random_state`` and reports what was
-fitted. Training fits its candidates with it, the replay its deployed models.
+The spec names a recsys estimator and its hyperparameters (as stated in
+``parameters_training.yml``); fitting builds it, seeds every unset ``random_state``
+and reports what was fitted. Training fits its candidates with it, the replay its
+deployed models.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ __all__ = ["EstimatorSpec", "fit_estimator"]
 class EstimatorSpec(BaseModel):
     """A candidate: a recsys estimator by short name and its hyperparameters.
 
-    ``use_tuned``: whether values of ``parameters_tuned.yml`` override ``params``.
     The estimator is built once when the spec is validated, so an unknown name or
     hyperparameter (nested ones included) fails before anything is fitted.
     """
@@ -34,7 +34,6 @@ class EstimatorSpec(BaseModel):
 
     name: str
     params: dict[str, Any] = {}
-    use_tuned: bool = True
 
     @model_validator(mode="after")
     def _buildable(self) -> EstimatorSpec:
@@ -72,7 +71,6 @@ def _seeded(model: BaseRecommender, seed: int) -> BaseRecommender:
 def fit_estimator(
     train_ratings: pd.DataFrame,
     estimator: EstimatorSpec | dict[str, Any],
-    tuned_params: dict[str, Any],
     seed: int,
 ) -> tuple[BaseRecommender, dict[str, Any]]:
     """Fit one candidate on the train split; also report its parameters and fit time.
@@ -82,10 +80,7 @@ def fit_estimator(
     from recsys import make_estimator
 
     spec = as_config(EstimatorSpec, estimator, "candidate 'estimator'")
-    params = dict(spec.params)
-    tuned = (tuned_params or {}).get(spec.name, {}) if spec.use_tuned else {}
-    params.update(tuned)
-    model = _seeded(make_estimator(spec.name, params), seed)
+    model = _seeded(make_estimator(spec.name, dict(spec.params)), seed)
     X = train_ratings[["user_id", "movie_id", "timestamp"]]
     start = time.perf_counter()
     model.fit(X, train_ratings["rating"].to_numpy())
@@ -93,7 +88,6 @@ def fit_estimator(
     report = {
         "estimator": spec.name,
         "params": {k: _jsonable(v) for k, v in model.get_params(deep=False).items()},
-        "tuned": sorted(tuned),
         "fit_seconds": round(fit_seconds, 4),
     }
     return model, report

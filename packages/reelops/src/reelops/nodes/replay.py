@@ -122,7 +122,7 @@ def profile_history(
 
 
 def _fit(train: pd.DataFrame, cfg: ReplayConfig) -> BaseRecommender:
-    model, _ = fit_estimator(train, cfg.estimator, {}, cfg.seed)
+    model, _ = fit_estimator(train, cfg.estimator, cfg.seed)
     return model
 
 

@@ -58,7 +58,6 @@ class TrainingGates(_Config):
 def fit_candidate(
     train_ratings: pd.DataFrame,
     estimator: EstimatorSpec,
-    tuned_params: dict[str, Any],
     seed: int,
 ) -> tuple[BaseRecommender, dict[str, Any]]:
     """Fit one candidate on the train split; also report its parameters and fit time.
@@ -66,7 +65,7 @@ def fit_candidate(
     ``random_state`` defaults to ``seed`` wherever the config leaves it unset
     (:func:`~reelops.fitting.fit_estimator`).
     """
-    return fit_estimator(train_ratings, estimator, tuned_params, seed)
+    return fit_estimator(train_ratings, estimator, seed)
 
 
 def evaluate_candidate(

@@ -105,7 +105,7 @@ def search_hyperparameters(
 
 
 def tuned_parameters(tuning_results: dict[str, Any]) -> dict[str, Any]:
-    """The content of ``parameters_tuned.yml``: the best point of every search."""
+    """The proposal ``make tuned`` applies: the best point of every search."""
     return {
         "tuned_params": {
             name: dict(sorted(result["best"]["params"].items()))
