@@ -154,9 +154,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_validate_pipelines_catches_an_unknown_estimator(project: Path) -> None:
     params = project / TRAINING
     original = params.read_text()
+    assert "mf:\n  estimator:\n    name: mf\n" in original
     params.write_text(
         original.replace(
-            "mf:\n  estimator: {name: mf}", "mf:\n  estimator: {name: mff}"
+            "mf:\n  estimator:\n    name: mf\n", "mf:\n  estimator:\n    name: mff\n"
         )
     )
     try:
