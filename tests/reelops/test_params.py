@@ -154,11 +154,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_validate_pipelines_catches_an_unknown_estimator(project: Path) -> None:
     params = project / TRAINING
     original = params.read_text()
-    assert "mf:\n  estimator:\n    name: mf\n" in original
+    block = "popularity:\n  estimator:\n    name: popularity\n"
+    assert block in original
     params.write_text(
-        original.replace(
-            "mf:\n  estimator:\n    name: mf\n", "mf:\n  estimator:\n    name: mff\n"
-        )
+        original.replace(block, block.replace("name: popularity", "name: popularit"))
     )
     try:
         proc = subprocess.run(
@@ -177,7 +176,8 @@ def test_validate_pipelines_catches_an_unknown_estimator(project: Path) -> None:
         proc.stderr.strip()
         .splitlines()[-1]
         .startswith(
-            f"Error: {TRAINING}: parameter 'mf.estimator': unknown estimator 'mff'"
+            f"Error: {TRAINING}: parameter 'popularity.estimator': unknown estimator "
+            "'popularit'"
         )
     )
 
