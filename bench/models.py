@@ -68,8 +68,10 @@ from recsys import (
     ItemKNN,
     MatrixFactorization,
     PopularityRecommender,
-    evaluate_ranking,
+    direction_of,
+    evaluate,
     make_movielens_like,
+    metric_names,
     ndcg_at_k_score,
     random_split,
     rmse_error,
@@ -90,6 +92,17 @@ SCALE_MEMORY_BUDGET_BYTES = 6 * 1024**3
 SCALE_MAX_SLOPE = 1.25
 REFERENCE_EASE_LAMBDAS = (100.0, 250.0, 500.0, 1000.0)
 GIB = 1024**3
+#: The ranking metrics of recsys' vocabulary at K (precision@10, ..., coverage@10).
+RANKING = metric_names(K, kinds=("ranking",))
+
+
+def _report_key(name: str) -> str:
+    """A vocabulary name as models.json writes it (``ndcg@10`` -> ``ndcg_at_10``).
+
+    The report's keys predate the vocabulary; they stay so that reports compare
+    across runs.
+    """
+    return name.replace("@", "_at_")
 
 
 # ----------------------------------------------------------------- our models
@@ -132,15 +145,17 @@ def evaluate_reelops(
 ) -> dict[str, Any]:
     """Fit (``repeats`` times), then RMSE, ranking metrics, latency and size."""
     _, fit_times = timed(lambda: model.fit(train, train["rating"]), repeats)
-    pred = model.predict(test)
-    ranking, eval_times = timed(lambda: evaluate_ranking(model, train, test, K))
+    rmse = evaluate(model, train, test, K, metrics=["rmse"])["rmse"]
+    ranking, eval_times = timed(
+        lambda: evaluate(model, train, test, K, metrics=RANKING)
+    )
     # Cross-check of the batched evaluation with the plain mapping-based metric.
     recs = model.recommend(test["user_id"].unique(), K).to_frame()
     by_user = recs.groupby("user_id", sort=False)["movie_id"].apply(list).to_dict()
     ndcg_reference = ndcg_at_k_score(by_user, _relevant(test), K)
-    if not math.isclose(ndcg_reference, ranking[f"ndcg_at_{K}"], rel_tol=1e-9):
+    if not math.isclose(ndcg_reference, ranking[f"ndcg@{K}"], rel_tol=1e-9):
         msg = (
-            f"{name}: batched NDCG@{K} {ranking[f'ndcg_at_{K}']} differs from the "
+            f"{name}: batched NDCG@{K} {ranking[f'ndcg@{K}']} differs from the "
             f"mapping-based metric {ndcg_reference}"
         )
         raise SystemExit(msg)
@@ -157,8 +172,8 @@ def evaluate_reelops(
         "params": {k: repr(v) for k, v in model.get_params(deep=False).items()},
         "fit_s": min(fit_times),
         "fit_times_s": fit_times,
-        "rmse": rmse_error(test["rating"], pred),
-        **{k: v for k, v in ranking.items() if k != "n_users"},
+        "rmse": rmse,
+        **{_report_key(k): v for k, v in ranking.items()},
         "ndcg_at_10_mapping_check": ndcg_reference,
         "ranking_eval_s": eval_times[0],
         "recommend_single_user": latency_summary(single),
@@ -410,8 +425,10 @@ def reproducibility_worker(names: list[str], seed: int) -> dict[str, Any]:
         model = reelops_models(seed)[name].fit(train, train["rating"])
         models[name] = {
             "metrics": {
-                "rmse": rmse_error(test["rating"], model.predict(test)),
-                **evaluate_ranking(model, train, test, K),
+                _report_key(k): v
+                for k, v in evaluate(
+                    model, train, test, K, metrics=("rmse", *RANKING)
+                ).items()
             },
             # The protocol of the project's model datasets.
             "sha256": hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest(),
@@ -510,6 +527,7 @@ def tune(train: pd.DataFrame) -> dict[str, Any]:
     }
     out: dict[str, Any] = {}
     for name, grid in grids.items():
+        metric = f"ndcg@{K}" if name == "ease" else "rmse"
         rows = []
         for params in grid:
             scores = []
@@ -518,14 +536,12 @@ def tune(train: pd.DataFrame) -> dict[str, Any]:
                 if "random_state" in model.get_params():
                     model.set_params(random_state=VALIDATION_SEED)
                 model.fit(sub, sub["rating"])
-                scores.append(
-                    evaluate_ranking(model, sub, val, K)["ndcg_at_10"]
-                    if name == "ease"
-                    else rmse_error(val["rating"], model.predict(val))
-                )
+                scores.append(evaluate(model, sub, val, K, metrics=[metric])[metric])
             rows.append({"params": params, "score": float(np.mean(scores))})
             print(name, params, f"{rows[-1]['score']:.4f}", flush=True)
-        best = (max if name == "ease" else min)(rows, key=lambda r: r["score"])
+        best = (max if direction_of(metric) == "higher" else min)(
+            rows, key=lambda r: r["score"]
+        )
         defaults = recsys.ESTIMATORS[name]().get_params()
         current = [
             r for r in rows if all(defaults[k] == v for k, v in r["params"].items())
@@ -535,7 +551,7 @@ def tune(train: pd.DataFrame) -> dict[str, Any]:
             "defaults_vs_best_pct": (
                 100 * abs(current[0]["score"] / best["score"] - 1) if current else None
             ),
-            "metric": "mean validation " + ("ndcg_at_10" if name == "ease" else "rmse"),
+            "metric": "mean validation " + _report_key(metric),
             "best": best,
             "results": rows,
         }

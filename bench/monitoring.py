@@ -253,13 +253,9 @@ def decay_noise(ratings: pd.DataFrame, config: MonitoringConfig) -> dict[str, An
                 train.loc[held, "rating"], model.predict(train.loc[held, pairs])
             )
             current = rmse_error(window["rating"], model.predict(window[pairs]))
-            vs_random.append(
-                relative_degradation(holdout, current, higher_is_better=False)
-            )
+            vs_random.append(relative_degradation("rmse", holdout, current))
             if previous is not None:
-                vs_previous.append(
-                    relative_degradation(previous, current, higher_is_better=False)
-                )
+                vs_previous.append(relative_degradation("rmse", previous, current))
             previous = current
         out[name] = {
             "vs_random_holdout": _quantiles(vs_random, limit),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 
 from reelops_monitoring import MonitoringConfig, assess_decay, decide
 from reelops_monitoring.config import ColumnDriftConfig, DecayConfig
+from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.drift import ColumnDrift, DriftCategory, DriftReport
 from reelops_monitoring.quality import QualityResult
 
@@ -167,3 +169,52 @@ def test_proposed_yaml_block_is_the_default_config():
     parsed = MonitoringConfig.model_validate(yaml.safe_load(block)["monitoring"])
     # THEN it is exactly the defaults
     assert parsed == MonitoringConfig()
+
+
+@pytest.mark.parametrize("metric", ["rmse", "ndcg@10"])
+@pytest.mark.parametrize(
+    ("training", "window"),
+    [(0.9, 1.2), (0.2, 0.19), (0.3, 0.3), (0.0, 0.0), (0.0, 0.1), (1.0, 0.0)],
+)
+def test_degradation_is_the_old_formula_in_the_vocabularys_direction(
+    metric, training, window
+):
+    # GIVEN the formula decay used when the config carried higher_is_better
+    higher = metric != "rmse"
+    delta = (training - window) if higher else (window - training)
+    if training == 0:
+        old = 0.0 if delta == 0 else (float("inf") if delta > 0 else float("-inf"))
+    else:
+        old = delta / abs(training)
+    # WHEN the direction comes from recsys.vocabulary
+    new = relative_degradation(metric, training, window)
+    # THEN the same value, sign of zero included
+    assert new == old
+    assert math.copysign(1.0, new) == math.copysign(1.0, old)
+
+
+def test_decay_metrics_are_vocabulary_names_and_carry_no_direction():
+    unknown = (
+        "unknown metric 'auc' (expected one of: rmse, mae, precision@k, recall@k, "
+        "ndcg@k, map@k, coverage@k, fit_seconds, predict_seconds)"
+    )
+    with pytest.raises(ValidationError, match=re.escape(unknown)):
+        DecayConfig.model_validate(
+            {"metrics": {"auc": {"max_relative_degradation": 1}}}
+        )
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        DecayConfig.model_validate(
+            {
+                "metrics": {
+                    "rmse": {"higher_is_better": False, "max_relative_degradation": 1}
+                }
+            }
+        )
+    # a vocabulary metric beyond the defaults decays in its own direction
+    config = DecayConfig.model_validate(
+        {"metrics": {"coverage@10": {"max_relative_degradation": 0.1}}}
+    )
+    verdict = assess_decay(
+        {"coverage@10": 0.5}, {"coverage@10": 0.4}, config, n_feedback=500
+    )
+    assert [m.metric for m in verdict.decayed] == ["coverage@10"]

@@ -100,6 +100,14 @@ def test_unknown_primary_metric_is_a_clear_error() -> None:
         training.select_champion(table(bias=0.9, mf=0.8), {}, cfg, GATES)
 
 
+def test_a_measured_key_outside_the_vocabulary_is_not_a_metric() -> None:
+    # GIVEN a tie-breaker that is no metric of recsys.vocabulary
+    cfg = {**SELECTION, "secondary_metric": "auc"}
+    # THEN selection says so in one line instead of ranking on a missing value
+    with pytest.raises(ValueError, match=re.escape("unknown metric 'auc' (expected")):
+        training.select_champion(table(bias=0.9, mf=0.8), {}, cfg, GATES)
+
+
 def test_unknown_selection_key_is_a_clear_error() -> None:
     with pytest.raises(
         ConfigError,

@@ -5,7 +5,9 @@ recommend top-k movies): :class:`PopularityRecommender`, :class:`BiasBaseline`,
 :class:`MatrixFactorization`, :class:`ItemKNN`, :class:`EASE`,
 :class:`BlendRecommender`, :class:`HybridRecommender`; by short name through
 :data:`ESTIMATORS` and :func:`make_estimator`. Also metrics
-(:mod:`recsys.metrics`), the ranking protocol (:func:`evaluate_ranking`), splits
+(:mod:`recsys.metrics`), their vocabulary (:mod:`recsys.vocabulary`: names such
+as ``ndcg@10``, directions, :func:`relative_improvement`), the evaluation protocol
+(:func:`evaluate`), splits
 (:mod:`recsys.splits`) and a synthetic MovieLens-shaped generator
 (:func:`make_movielens_like`).
 
@@ -18,13 +20,14 @@ from recsys._base import RATING_MAX, RATING_MIN, BaseRecommender
 from recsys.baseline import BiasBaseline
 from recsys.blend import BlendRecommender
 from recsys.ease import EASE
-from recsys.evaluation import evaluate_ranking
+from recsys.evaluation import evaluate, evaluate_ranking
 from recsys.exceptions import (
     InvalidInputError,
     InvalidParameterError,
     NotFittedError,
     RecsysError,
     UnknownEstimatorError,
+    UnknownMetricError,
 )
 from recsys.hybrid import HybridRecommender
 from recsys.knn import ItemKNN
@@ -48,10 +51,20 @@ from recsys.splits import (
     temporal_split,
 )
 from recsys.synthetic import make_movielens_like
+from recsys.vocabulary import (
+    METRICS,
+    Metric,
+    direction_of,
+    is_better,
+    metric_names,
+    relative_improvement,
+    resolve,
+)
 
 __all__ = [
     "EASE",
     "ESTIMATORS",
+    "METRICS",
     "RATING_MAX",
     "RATING_MIN",
     "BaseRecommender",
@@ -62,24 +75,32 @@ __all__ = [
     "InvalidParameterError",
     "ItemKNN",
     "MatrixFactorization",
+    "Metric",
     "NotFittedError",
     "PopularityRecommender",
     "Recommendations",
     "RecsysError",
     "SimilarItems",
     "UnknownEstimatorError",
+    "UnknownMetricError",
     "coverage_at_k_score",
+    "direction_of",
+    "evaluate",
     "evaluate_ranking",
     "hash_split",
+    "is_better",
     "leave_last_n_split",
     "mae_error",
     "make_estimator",
     "make_movielens_like",
     "map_at_k_score",
+    "metric_names",
     "ndcg_at_k_score",
     "precision_at_k_score",
     "random_split",
     "recall_at_k_score",
+    "relative_improvement",
+    "resolve",
     "rmse_error",
     "temporal_split",
 ]

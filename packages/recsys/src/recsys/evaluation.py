@@ -1,8 +1,11 @@
-"""Top-k evaluation of a fitted recommender on held-out ratings."""
+"""Evaluation of a fitted recommender on held-out ratings, in the vocabulary's names."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -14,12 +17,30 @@ from recsys._ranking import (
     recall_from_hits,
 )
 from recsys._validation import ITEM_COL, USER_COL, check_positive_int
-from recsys.exceptions import InvalidInputError
+from recsys.exceptions import InvalidInputError, InvalidParameterError
+from recsys.vocabulary import metric_names, resolve
 
 if TYPE_CHECKING:
-    from recsys._base import BaseRecommender
+    from numpy.typing import NDArray
 
-__all__ = ["evaluate_ranking"]
+    from recsys._base import BaseRecommender
+    from recsys.vocabulary import Metric
+
+__all__ = ["evaluate", "evaluate_ranking"]
+
+RATING_COL = "rating"
+TIMESTAMP_COL = "timestamp"
+
+_Kernel = Callable[["NDArray[np.bool_]", "NDArray[np.int64]"], "NDArray[np.float64]"]
+
+#: Per-user values of each ranking metric from the hit matrix (the batched form of
+#: the :mod:`recsys.metrics` functions; coverage is global, see :func:`evaluate`).
+_PER_USER: dict[str, _Kernel] = {
+    "precision": lambda hits, _: precision_from_hits(hits),
+    "recall": recall_from_hits,
+    "ndcg": ndcg_from_hits,
+    "map": ap_from_hits,
+}
 
 
 def _pair_keys(
@@ -30,36 +51,9 @@ def _pair_keys(
     return u * (len(item_codes) + 1) + i
 
 
-def evaluate_ranking(
-    model: BaseRecommender, train: pd.DataFrame, test: pd.DataFrame, k: int = 10
-) -> dict[str, float]:
-    """Evaluate a recommender's top-``k`` lists against held-out interactions.
-
-    Protocol: ``model`` has been fitted on ``train``. Every user of ``test`` is
-    evaluated; all of a user's ``test`` movies are relevant, whatever the rating;
-    the movies the user rated in ``train`` are excluded from their list
-    (``recommend(..., exclude_seen=True)``); every movie rated in ``train`` is a
-    candidate. Test users unknown in ``train`` are evaluated on the fallback list.
-    Recommendations are computed in one batched call.
-
-    Parameters
-    ----------
-    model : fitted recsys estimator
-    train : DataFrame with columns ``user_id`` and ``movie_id``
-        The data the model was fitted on; it defines the catalog for coverage.
-    test : DataFrame with columns ``user_id`` and ``movie_id``
-        Held-out interactions.
-    k : int, default=10
-
-    Returns
-    -------
-    dict
-        ``precision_at_{k}``, ``recall_at_{k}``, ``ndcg_at_{k}``, ``map_at_{k}``
-        (means over test users, see :mod:`recsys.metrics` for the definitions),
-        ``coverage_at_{k}`` (distinct recommended movies / distinct train movies)
-        and ``n_users`` (number of evaluated users).
-    """
-    k = check_positive_int("k", k)
+def _check_columns(
+    train: pd.DataFrame, test: pd.DataFrame, *, needs_rating: bool
+) -> None:
     for name, frame in (("train", train), ("test", test)):
         missing = [c for c in (USER_COL, ITEM_COL) if c not in frame.columns]
         if missing:
@@ -68,6 +62,18 @@ def evaluate_ranking(
                 f"'{USER_COL}' and '{ITEM_COL}', got {list(map(str, frame.columns))}"
             )
             raise InvalidInputError(msg)
+    if needs_rating and RATING_COL not in test.columns:
+        msg = (
+            f"test is missing column '{RATING_COL}': rating metrics need the true "
+            f"ratings, got {list(map(str, test.columns))}"
+        )
+        raise InvalidInputError(msg)
+
+
+def _ranking(
+    model: BaseRecommender, train: pd.DataFrame, test: pd.DataFrame, k: int
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], float]:
+    """``(hits, n_relevant, coverage)`` of the top-``k`` lists of test's users."""
     pairs = test[[USER_COL, ITEM_COL]].drop_duplicates()
     if len(pairs) == 0:
         msg = "test has no rows: expected at least one held-out interaction, got 0"
@@ -90,11 +96,134 @@ def evaluate_ranking(
         user_index.get_indexer(pairs[USER_COL].to_numpy()), minlength=len(user_index)
     )
     n_catalog = int(train[ITEM_COL].nunique())
+    coverage = len(np.unique(recs.movie_id)) / max(n_catalog, 1)
+    return hits, n_relevant, coverage
+
+
+def _requested(metrics: Sequence[str] | None, k: int) -> list[tuple[str, Metric]]:
+    """``(name, metric)`` of every requested metric, checked against ``k``."""
+    names = metric_names(k) if metrics is None else tuple(dict.fromkeys(metrics))
+    requested = []
+    for name in names:
+        metric, metric_k = resolve(name)
+        if metric_k is not None and metric_k != k:
+            msg = (
+                f"metric '{name}' is cut at {metric_k}: expected the evaluation's "
+                f"k={k}, got k={metric_k}"
+            )
+            raise InvalidParameterError(msg)
+        if metric.stem == "fit_seconds":
+            msg = (
+                "metric 'fit_seconds' is measured when fitting: evaluate times "
+                "predict only (predict_seconds)"
+            )
+            raise InvalidParameterError(msg)
+        requested.append((name, metric))
+    return requested
+
+
+def evaluate(
+    model: BaseRecommender,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    k: int = 10,
+    *,
+    metrics: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """Evaluate a fitted recommender on held-out ratings, by vocabulary name.
+
+    Rating metrics (``rmse``, ``mae``) compare ``model.predict`` on ``test``'s
+    pairs with its ratings. Ranking metrics (``precision@k``, ``recall@k``,
+    ``ndcg@k``, ``map@k``, ``coverage@k``) follow the top-k protocol: ``model`` has
+    been fitted on ``train``; every user of ``test`` is evaluated; all of a user's
+    ``test`` movies are relevant, whatever the rating; the movies the user rated
+    in ``train`` are excluded from their list (``recommend(...,
+    exclude_seen=True)``); every movie rated in ``train`` is a candidate. Test
+    users unknown in ``train`` are evaluated on the fallback list.
+    Recommendations are computed in one batched call. ``predict_seconds``, when
+    asked for, is the wall time of the ``predict`` call.
+
+    Parameters
+    ----------
+    model : fitted recsys estimator
+    train : DataFrame with columns ``user_id`` and ``movie_id``
+        The data the model was fitted on; it defines the catalog for coverage.
+    test : DataFrame with columns ``user_id``, ``movie_id`` (and ``rating`` for
+        rating metrics; ``timestamp`` is passed to ``predict`` when present)
+        Held-out ratings.
+    k : int, default=10
+        The cut-off of the ranking metrics.
+    metrics : sequence of str, default=None
+        Names from :mod:`recsys.vocabulary` (ranking metrics at ``k``, e.g.
+        ``ndcg@10``). ``None``: every rating and ranking metric.
+
+    Returns
+    -------
+    dict
+        ``{name: value}`` in the order asked for (the vocabulary's by default);
+        ranking metrics are means over test users (see :mod:`recsys.metrics`),
+        ``coverage@k`` is distinct recommended movies / distinct train movies.
+
+    Raises
+    ------
+    UnknownMetricError
+        A name is not in the vocabulary.
+    InvalidParameterError
+        A ranking metric is cut at another ``k``, or ``fit_seconds`` is asked for.
+    InvalidInputError
+        A needed column is missing, or ``test`` is empty.
+    """
+    k = check_positive_int("k", k)
+    requested = _requested(metrics, k)
+    kinds = {metric.kind for _, metric in requested}
+    _check_columns(train, test, needs_rating="rating" in kinds)
+    values: dict[str, float] = {}
+    if kinds & {"rating", "timing"}:
+        columns = [USER_COL, ITEM_COL]
+        columns += [TIMESTAMP_COL] if TIMESTAMP_COL in test.columns else []
+        start = time.perf_counter()
+        predicted = model.predict(test[columns])
+        values["predict_seconds"] = time.perf_counter() - start
+        if "rating" in kinds:
+            y = test[RATING_COL].to_numpy()
+            for name, metric in requested:
+                if metric.kind == "rating":
+                    function = cast("Callable[..., float]", metric.function)
+                    values[name] = float(function(y, predicted))
+    if "ranking" in kinds:
+        hits, n_relevant, coverage = _ranking(model, train, test, k)
+        for name, metric in requested:
+            if metric.kind == "ranking":
+                values[name] = (
+                    coverage
+                    if metric.stem == "coverage"
+                    else float(_PER_USER[metric.stem](hits, n_relevant).mean())
+                )
+    return {name: values[name] for name, _ in requested}
+
+
+def evaluate_ranking(
+    model: BaseRecommender, train: pd.DataFrame, test: pd.DataFrame, k: int = 10
+) -> dict[str, float]:
+    """Deprecated: :func:`evaluate` with the ranking metrics, in the old key names.
+
+    Returns ``precision_at_{k}``, ``recall_at_{k}``, ``ndcg_at_{k}``,
+    ``map_at_{k}``, ``coverage_at_{k}`` and ``n_users`` (number of evaluated
+    users). Use ``evaluate(model, train, test, k, metrics=...)``, whose keys are
+    the vocabulary's names (``ndcg@10``).
+    """
+    warnings.warn(
+        "recsys.evaluate_ranking is deprecated: use recsys.evaluate, whose keys are "
+        "the vocabulary's metric names (ndcg@10 instead of ndcg_at_10)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    k = check_positive_int("k", k)
+    scores = evaluate(
+        model, train, test, k, metrics=metric_names(k, kinds=("ranking",))
+    )
+    n_users = len(pd.unique(test[USER_COL].to_numpy()))
     return {
-        f"precision_at_{k}": float(precision_from_hits(hits).mean()),
-        f"recall_at_{k}": float(recall_from_hits(hits, n_relevant).mean()),
-        f"ndcg_at_{k}": float(ndcg_from_hits(hits, n_relevant).mean()),
-        f"map_at_{k}": float(ap_from_hits(hits, n_relevant).mean()),
-        f"coverage_at_{k}": len(np.unique(recs.movie_id)) / max(n_catalog, 1),
-        "n_users": float(len(user_index)),
+        **{name.replace("@", "_at_"): value for name, value in scores.items()},
+        "n_users": float(n_users),
     }

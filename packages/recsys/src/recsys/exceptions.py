@@ -15,6 +15,7 @@ __all__ = [
     "NotFittedError",
     "RecsysError",
     "UnknownEstimatorError",
+    "UnknownMetricError",
 ]
 
 
@@ -36,3 +37,7 @@ class UnknownEstimatorError(RecsysError, ValueError):
 
 class NotFittedError(RecsysError, _SklearnNotFittedError):
     """A method that needs a fitted estimator was called before ``fit``."""
+
+
+class UnknownMetricError(InvalidParameterError):
+    """A metric name is not in the vocabulary (:mod:`recsys.vocabulary`)."""

@@ -17,9 +17,9 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
         block_retrain: true      # never retrain on a window failing a check
       decay:
         min_feedback_rows: 200
-        metrics:
-          rmse:      {higher_is_better: false, max_relative_degradation: 0.30}
-          "ndcg@10": {higher_is_better: true,  max_relative_degradation: 0.50}
+        metrics:                 # names and directions: recsys.vocabulary
+          rmse:      {max_relative_degradation: 0.30}
+          "ndcg@10": {max_relative_degradation: 0.50}
 
 Scores are effect sizes (KS statistic D for ``ks``, Cohen's w = sqrt(chi2 / n) for
 ``chi_square``, the Hellinger distance for ``hellinger``) scaled by the square root
@@ -36,11 +36,14 @@ window's users are new. So the training metrics given to the decay check should
 come from a temporal holdout (the last window before deployment), not from the
 random split. The ``rmse`` limit rests on that measurement (``bench/monitoring.py``,
 ``decay_noise``); the ``ndcg@10`` limit is a proposal, not yet measured.
+
+Decay metrics are named as in :mod:`recsys.vocabulary` (``rmse``, ``ndcg@10``, ...),
+which also says which way each is better; an unknown name is refused.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reelops_monitoring.adapter import DriftAlgorithm
 
@@ -117,20 +120,18 @@ class QualityConfig(_Config):
 
 
 class MetricDecayConfig(_Config):
-    """How far one metric may degrade from its value at training time."""
+    """How far one metric may degrade from its value at training time.
 
-    higher_is_better: bool
+    Which way is worse is the metric's direction in :mod:`recsys.vocabulary`.
+    """
+
     max_relative_degradation: float = Field(gt=0)
 
 
 def _default_metrics() -> dict[str, MetricDecayConfig]:
     return {
-        "rmse": MetricDecayConfig(
-            higher_is_better=False, max_relative_degradation=0.30
-        ),
-        "ndcg@10": MetricDecayConfig(
-            higher_is_better=True, max_relative_degradation=0.50
-        ),
+        "rmse": MetricDecayConfig(max_relative_degradation=0.30),
+        "ndcg@10": MetricDecayConfig(max_relative_degradation=0.50),
     }
 
 
@@ -138,7 +139,23 @@ class DecayConfig(_Config):
     """Performance decay of the deployed model on a window's feedback."""
 
     min_feedback_rows: int = Field(default=200, ge=1)
-    metrics: dict[str, MetricDecayConfig] = Field(default_factory=_default_metrics)
+    metrics: dict[str, MetricDecayConfig] = Field(
+        default_factory=_default_metrics,
+        description="By metric name of recsys.vocabulary (rmse, ndcg@10, ...).",
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _in_vocabulary(
+        cls, metrics: dict[str, MetricDecayConfig]
+    ) -> dict[str, MetricDecayConfig]:
+        # Imported here: recsys (numba, scikit-learn) is heavy, and this package
+        # is imported by every kedro command.
+        from recsys import resolve
+
+        for name in metrics:
+            resolve(name)  # UnknownMetricError (a ValueError): one line
+        return metrics
 
 
 class MonitoringConfig(_Config):

@@ -1,7 +1,8 @@
 """Performance decay: the deployed model now versus when it was trained.
 
 The caller computes the metrics with recsys (``rmse`` on the window's ratings,
-``ndcg@10`` by the ranking protocol) with the same keys as the training report.
+``ndcg@10`` by the ranking protocol) with the same keys as the training report:
+the names of :mod:`recsys.vocabulary`, which says which way each is better.
 """
 
 from __future__ import annotations
@@ -80,14 +81,19 @@ class DecayVerdict:
         }
 
 
-def relative_degradation(
-    training: float, window: float, *, higher_is_better: bool
-) -> float:
-    """How much worse ``window`` is than ``training``, relative (negative: better)."""
-    delta = (training - window) if higher_is_better else (window - training)
-    if training == 0:
-        return 0.0 if delta == 0 else (float("inf") if delta > 0 else float("-inf"))
-    return delta / abs(training)
+def relative_degradation(metric: str, training: float, window: float) -> float:
+    """How much worse ``window`` is than ``training``, relative (negative: better).
+
+    The opposite of ``recsys.relative_improvement(metric, window, training)``, in
+    ``metric``'s direction; infinite when ``training`` is 0 and ``window`` is not.
+
+    Raises:
+        UnknownMetricError: If ``metric`` is not in :mod:`recsys.vocabulary`.
+    """
+    from recsys import relative_improvement
+
+    # 0.0 - x rather than -x: no negative zero for an unchanged metric.
+    return 0.0 - relative_improvement(metric, window, training)
 
 
 def assess_decay(
@@ -102,7 +108,8 @@ def assess_decay(
     Args:
         training_metrics: The deployed model's metrics when it was evaluated.
         window_metrics: Its metrics on the window's feedback.
-        config: Metrics, directions, limits and the minimum feedback size.
+        config: Metrics (named as in :mod:`recsys.vocabulary`, which gives their
+            directions), limits and the minimum feedback size.
         n_feedback: Ratings the window metrics were computed on.
 
     Raises:
@@ -125,9 +132,7 @@ def assess_decay(
                 metric=name,
                 training=training,
                 window=window,
-                degradation=relative_degradation(
-                    training, window, higher_is_better=spec.higher_is_better
-                ),
+                degradation=relative_degradation(name, training, window),
                 limit=spec.max_relative_degradation,
             )
         )

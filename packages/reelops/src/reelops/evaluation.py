@@ -7,7 +7,6 @@ computed the same way, wherever a model is compared with another.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -36,26 +35,26 @@ def evaluate_model(
     test_ratings: pd.DataFrame,
     evaluation: EvaluationConfig | dict[str, Any],
 ) -> dict[str, Any]:
-    """RMSE/MAE on the test ratings and top-k metrics by the ranking protocol."""
-    from recsys import evaluate_ranking, mae_error, rmse_error
+    """RMSE/MAE on the test ratings and top-k metrics by the ranking protocol.
+
+    Every metric of :func:`recsys.evaluate` under its vocabulary name (``rmse``,
+    ``ndcg@10``, ...), rounded to 6 decimals, and the timings ``fit_seconds`` (from
+    ``fit_report``) and ``predict_seconds``.
+    """
+    from recsys import evaluate, metric_names
 
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
-    X = test_ratings[["user_id", "movie_id", "timestamp"]]
-    start = time.perf_counter()
-    predicted = model.predict(X)
-    predict_seconds = time.perf_counter() - start
-    y = test_ratings["rating"].to_numpy()
-    ranking = evaluate_ranking(model, train_ratings, test_ratings, k=cfg.k)
-    k = cfg.k
+    scores = evaluate(
+        model,
+        train_ratings,
+        test_ratings,
+        k=cfg.k,
+        metrics=(*metric_names(cfg.k), "predict_seconds"),
+    )
+    predict_seconds = scores.pop("predict_seconds")
     return {
         "estimator": fit_report["estimator"],
-        "rmse": round(float(rmse_error(y, predicted)), 6),
-        "mae": round(float(mae_error(y, predicted)), 6),
-        f"precision@{k}": round(float(ranking[f"precision_at_{k}"]), 6),
-        f"recall@{k}": round(float(ranking[f"recall_at_{k}"]), 6),
-        f"ndcg@{k}": round(float(ranking[f"ndcg_at_{k}"]), 6),
-        f"map@{k}": round(float(ranking[f"map_at_{k}"]), 6),
-        f"coverage@{k}": round(float(ranking[f"coverage_at_{k}"]), 6),
+        **{name: round(value, 6) for name, value in scores.items()},
         "fit_seconds": fit_report["fit_seconds"],
         "predict_seconds": round(predict_seconds, 4),
         "n_test": len(test_ratings),

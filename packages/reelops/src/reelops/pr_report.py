@@ -15,21 +15,13 @@ from typing import Any
 
 import click
 
-from reelops.metrics import LOWER_IS_BETTER
 from reelops.promotion.environment import load_environment
 
 __all__ = ["main", "render_report"]
 
 _EPSILON = 1e-9
-_METRICS = (
-    "rmse",
-    "mae",
-    "precision@10",
-    "recall@10",
-    "ndcg@10",
-    "map@10",
-    "coverage@10",
-)
+#: The report's cut-off of the ranking metrics (``ndcg@10``, ...).
+_K = 10
 
 
 def _cell(metric: str, new: float | None, old: float | None) -> str:
@@ -37,8 +29,10 @@ def _cell(metric: str, new: float | None, old: float | None) -> str:
         return "n/a"
     if old is None:
         return f"{new:.4f}"
+    from recsys import is_better
+
     delta = new - old
-    better = delta < 0 if metric in LOWER_IS_BETTER else delta > 0
+    better = is_better(metric, new, old)
     mark = "" if abs(delta) < _EPSILON else (" ✅" if better else " ⚠️")
     return f"{new:.4f} ({delta:+.4f}){mark}"
 
@@ -49,6 +43,8 @@ def render_report(
     reference_label: str,
 ) -> str:
     """Markdown: the candidate vs the reference, then every candidate of the run."""
+    from recsys import metric_names
+
     champion = comparison["champion"]
     metrics = comparison["candidates"][champion]
     ref = reference or {}
@@ -65,7 +61,7 @@ def render_report(
         "| metric | this PR | reference |",
         "|---|---|---|",
     ]
-    for m in _METRICS:
+    for m in metric_names(_K):
         old = ref.get(m)
         lines.append(
             f"| {m} | {_cell(m, metrics.get(m), old)} | "

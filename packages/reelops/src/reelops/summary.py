@@ -28,8 +28,10 @@ def candidate_table(comparison: dict[str, Any]) -> list[str]:
     Ties are broken on RMSE, as champion selection does; the champion is marked
     ``*`` and a metric a candidate lacks is ``-``.
     """
+    from recsys import direction_of
+
     primary = comparison["primary_metric"]
-    sign = 1.0 if primary in {"rmse", "mae"} else -1.0
+    sign = 1.0 if direction_of(primary) == "lower" else -1.0
     nan = float("nan")
     ranked = sorted(
         comparison["candidates"].items(),

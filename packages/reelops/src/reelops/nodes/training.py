@@ -14,7 +14,6 @@ from reelops._types import BaseRecommender, Figure
 from reelops.challenger import ChallengerPackage, Rejection
 from reelops.evaluation import EvaluationConfig, evaluate_model
 from reelops.fitting import EstimatorSpec, fit_estimator
-from reelops.metrics import LOWER_IS_BETTER, relative_improvement
 
 __all__ = [
     "candidate_mlflow_metrics",
@@ -135,6 +134,8 @@ def select_champion(
     ``champion_tolerance`` (relative). The result says which gates passed, and why
     a candidate is not registered.
     """
+    from recsys import direction_of, relative_improvement
+
     cfg = as_config(SelectionConfig, selection, "parameters 'selection'")
     limits = parse_config(
         TrainingGates, (gates or {}).get("training"), "gates.yml 'training'"
@@ -153,11 +154,13 @@ def select_champion(
             f"({', '.join(sorted(candidates))})"
         )
 
+    signs = [
+        (m, 1 if direction_of(m) == "lower" else -1)
+        for m in (metric, cfg.secondary_metric)
+    ]
+
     def order(name: str) -> tuple[float, ...]:
-        return tuple(
-            candidates[name].get(m, 0.0) * (1 if m in LOWER_IS_BETTER else -1)
-            for m in (metric, cfg.secondary_metric)
-        )
+        return tuple(candidates[name].get(m, 0.0) * sign for m, sign in signs)
 
     ranked = sorted(candidates, key=order)
     best = ranked[0]
@@ -253,6 +256,8 @@ def plot_comparison(model_comparison: dict[str, Any]) -> Figure:
     """Bar charts of RMSE and NDCG per candidate (the comparison at a glance)."""
     from matplotlib.figure import Figure
 
+    from recsys import direction_of
+
     candidates = model_comparison["candidates"]
     names = list(candidates)
     ndcg_key = next(k for k in next(iter(candidates.values())) if k.startswith("ndcg@"))
@@ -261,9 +266,7 @@ def plot_comparison(model_comparison: dict[str, Any]) -> Figure:
     for ax, key, colour in ((left, "rmse", "#3b75af"), (right, ndcg_key, "#e1812c")):
         values = np.array([candidates[n][key] for n in names], dtype=float)
         ax.barh(names, values, color=colour)
-        ax.set_title(
-            f"{key} ({'lower' if key in LOWER_IS_BETTER else 'higher'} is better)"
-        )
+        ax.set_title(f"{key} ({direction_of(key)} is better)")
         for y, v in enumerate(values):
             ax.text(v, y, f" {v:.4f}", va="center", fontsize=8)
         ax.grid(alpha=0.3, axis="x")

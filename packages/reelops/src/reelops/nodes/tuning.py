@@ -7,10 +7,9 @@ import time
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from reelops._pydantic import as_config
-from reelops.metrics import LOWER_IS_BETTER
 
 __all__ = ["carve_validation", "search_hyperparameters", "tuned_parameters"]
 
@@ -23,6 +22,14 @@ class SearchSpace(BaseModel):
     metric: str = "rmse"
     base: dict[str, Any] = {}
     grid: dict[str, list[Any]]
+
+    @field_validator("metric")
+    @classmethod
+    def _in_vocabulary(cls, metric: str) -> str:
+        from recsys import resolve
+
+        resolve(metric)  # UnknownMetricError (a ValueError) names the known ones
+        return metric
 
 
 class TuningConfig(BaseModel):
@@ -56,16 +63,12 @@ def carve_validation(
 def _score(
     model: Any, metric: str, fit_part: pd.DataFrame, validation: pd.DataFrame, k: int
 ) -> float:
-    from recsys import evaluate_ranking, rmse_error
+    from recsys import evaluate, resolve
 
-    if metric == "rmse":
-        X = validation[["user_id", "movie_id", "timestamp"]]
-        return float(rmse_error(validation["rating"].to_numpy(), model.predict(X)))
-    name, _, cut = metric.partition("@")
-    if int(cut or k) != k:
+    _, cut = resolve(metric)
+    if cut not in {None, k}:
         raise ValueError(f"tuning metric '{metric}' must use k={k}")
-    scores = evaluate_ranking(model, fit_part, validation, k=k)
-    return float(scores[f"{name}_at_{k}"])
+    return evaluate(model, fit_part, validation, k=k, metrics=[metric])[metric]
 
 
 def search_hyperparameters(
@@ -74,9 +77,10 @@ def search_hyperparameters(
     """Fit every grid point on the fit part and score it on the validation part.
 
     Returns, per estimator, every trial (parameters, score, fit seconds) and the best
-    one by the space's metric (lower is better for rmse, higher for ranking metrics).
+    one by the space's metric (in its direction: lower is better for rmse, higher
+    for ranking metrics, see :mod:`recsys.vocabulary`).
     """
-    from recsys import make_estimator
+    from recsys import direction_of, make_estimator
 
     cfg = _config(tuning)
     X = fit_ratings[["user_id", "movie_id", "timestamp"]]
@@ -98,7 +102,7 @@ def search_hyperparameters(
                     "fit_seconds": round(fit_seconds, 3),
                 }
             )
-        sign = 1 if space.metric in LOWER_IS_BETTER else -1
+        sign = 1 if direction_of(space.metric) == "lower" else -1
         best = min(trials, key=lambda t: sign * float(t["score"]))
         results[name] = {"metric": space.metric, "best": best, "trials": trials}
     return results

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
-from reelops.metrics import relative_improvement
+from pydantic import BaseModel, ConfigDict, field_validator
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -50,6 +48,14 @@ class PromotionConfig(BaseModel):
     drift_decision: str = "data/08_reporting/monitoring/decision.json"
     serving_image: str = "ghcr.io/reelops/reelops-serving"
 
+    @field_validator("primary_metric")
+    @classmethod
+    def _in_vocabulary(cls, metric: str) -> str:
+        from recsys import resolve
+
+        resolve(metric)  # UnknownMetricError (a ValueError) names the known ones
+        return metric
+
     def image_for(self, bento_tag: str) -> str:
         """The serving image of a bento: ``<serving_image>:<bento version>``."""
         return f"{self.serving_image}:{bento_tag.rsplit(':', 1)[-1]}"
@@ -91,6 +97,8 @@ class GateResult:
 
 
 def _metric_gate(ev: Evidence, cfg: PromotionConfig) -> GateResult:
+    from recsys import relative_improvement
+
     metric = cfg.primary_metric
     value = ev.metrics.get(metric)
     if value is None:
