@@ -69,7 +69,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def latest_run(client: mlflow.MlflowClient) -> mlflow.entities.Run:
     exp = client.get_experiment_by_name("reelops")
     return client.search_runs(
-        [exp.experiment_id], order_by=["attributes.start_time DESC"]
+        [exp.experiment_id],
+        filter_string="tags.mlflow.parentRunId IS NULL",
+        order_by=["attributes.start_time DESC"],
     )[0]
 
 
