@@ -17,10 +17,13 @@ import pytest
 from kedro.io.core import DatasetError
 
 from recsys import BiasBaseline, MatrixFactorization
+from reelops.challenger import ChallengerPackage
 from reelops.datasets.candidate_run import (
     MlflowCandidateRunDataset,
     MlflowTrainingSummaryDataset,
+    candidate_run_id,
 )
+from reelops.datasets.registered_model import RegisteredModelDataset
 from reelops.nodes.tracking import summarize_training, track_candidate
 from reelops.tracking import (
     CANDIDATE_TAG,
@@ -31,6 +34,7 @@ from reelops.tracking import (
     mlflow_metrics,
 )
 
+MODEL = "reelops-recommender"
 METRICS = {
     "estimator": "bias",
     "rmse": 0.9,
@@ -214,3 +218,40 @@ def test_summary_goes_on_the_pipeline_run_and_roles_on_children(
         for r in children(client, parent.info.run_id)
     }
     assert roles == {"bias": "baseline", "mf": "champion"}
+
+
+def test_registered_model_is_named_after_its_candidate_in_its_child_run(
+    client: mlflow.MlflowClient, model: BiasBaseline, ratings: pd.DataFrame
+) -> None:
+    # GIVEN a pipeline run with metrics of its own and a candidate's child run
+    with mlflow.start_run(experiment_id="0") as parent:
+        mlflow.log_metric("eda.n_ratings", 400)
+        MlflowCandidateRunDataset(candidate="bias").save(
+            track_candidate(model, METRICS, ratings, ratings)
+        )
+        # WHEN the candidate is registered
+        RegisteredModelDataset(model_name=MODEL, alias="challenger").save(
+            ChallengerPackage(
+                candidate="bias",
+                estimator=model,
+                metrics=mlflow_metrics(METRICS),
+                input_example=ratings[["user_id", "movie_id"]].head(3),
+                evaluation_estimator=model,
+            )
+        )
+        # THEN the pipeline run is still the active one
+        assert mlflow.active_run().info.run_id == parent.info.run_id
+    child_id = candidate_run_id(client, parent.info.run_id, "bias")
+    version = client.get_model_version_by_alias(MODEL, "challenger")
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    # AND the logged model is named after the candidate, in its child run
+    assert logged.name == "bias"
+    assert logged.source_run_id == child_id
+    # AND carries that candidate's metrics and hyperparameters only
+    assert {m.key: m.value for m in logged.metrics} == mlflow_metrics(METRICS)
+    assert logged.params == client.get_run(child_id).data.params
+    # AND the version belongs to the pipeline run (lineage, packaging tags)
+    assert version.run_id == parent.info.run_id
+    assert version.tags["mlflow.run_id"] == parent.info.run_id
+    assert version.tags["candidate.run_id"] == child_id
+    assert version.tags["metric.ndcg_at_10"] == "0.25"
