@@ -67,11 +67,13 @@ def model(ratings: pd.DataFrame) -> BiasBaseline:
 
 @pytest.fixture
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> mlflow.MlflowClient:
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI: monkeypatch restores it
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
     monkeypatch.chdir(tmp_path)  # the default artifact root
     yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(previous)
+    mlflow.set_tracking_uri(None)  # no explicit URI left for later tests
 
 
 def children(client: mlflow.MlflowClient, parent_id: str) -> list:
@@ -164,16 +166,25 @@ def test_candidate_run_is_one_named_child_with_params_metrics_and_inputs(
     assert client.get_run(parent.info.run_id).data.metrics == {}
 
 
-def test_candidate_run_without_an_active_run_is_refused(
-    client: mlflow.MlflowClient, model: BiasBaseline, ratings: pd.DataFrame
+def test_without_an_active_run_nothing_is_recorded_and_reading_is_refused(
+    client: mlflow.MlflowClient,
+    model: BiasBaseline,
+    ratings: pd.DataFrame,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    record = track_candidate(model, METRICS, ratings, ratings)
+    # GIVEN tracking disabled for the pipeline (no active run)
+    dataset = MlflowCandidateRunDataset(candidate="bias")
+    # WHEN a candidate is saved THEN nothing is recorded, with a warning
+    dataset.save(track_candidate(model, METRICS, ratings, ratings))
+    assert "no active MLflow run: candidate 'bias' not recorded" in caplog.text
+    assert client.search_runs(["0"]) == []
+    # AND reading it back is refused in one line
     msg = (
-        "recording candidate 'bias' needs an active MLflow run "
+        "reading candidate 'bias' needs an active MLflow run "
         "(is tracking disabled for this pipeline?)"
     )
     with pytest.raises(DatasetError, match=re.escape(msg)):
-        MlflowCandidateRunDataset(candidate="bias").save(record)
+        dataset.load()
 
 
 def test_summary_goes_on_the_pipeline_run_and_roles_on_children(

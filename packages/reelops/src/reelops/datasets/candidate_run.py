@@ -67,9 +67,18 @@ def _pipeline_run_id(what: str) -> str:
     run = mlflow.active_run()
     if run is None:
         raise DatasetError(
-            f"recording {what} needs an active MLflow run "
+            f"reading {what} needs an active MLflow run "
             "(is tracking disabled for this pipeline?)"
         )
+    return str(run.info.run_id)
+
+
+def _active_run_id(what: str) -> str | None:
+    """The pipeline run's id, or ``None`` (logged) when tracking is off."""
+    run = mlflow.active_run()
+    if run is None:
+        logger.warning("no active MLflow run: %s not recorded", what)
+        return None
     return str(run.info.run_id)
 
 
@@ -141,8 +150,14 @@ class MlflowCandidateRunDataset(AbstractDataset[CandidateRun, dict[str, Any]]):
         return {"candidate": self._candidate}
 
     def save(self, data: CandidateRun) -> None:
-        """Record ``data`` on the child run (created on first use), then finish it."""
-        parent_id = _pipeline_run_id(f"candidate '{self._candidate}'")
+        """Record ``data`` on the child run (created on first use), then finish it.
+
+        Without an active run (tracking disabled) this logs a warning and records
+        nothing, as kedro-mlflow's own datasets do.
+        """
+        parent_id = _active_run_id(f"candidate '{self._candidate}'")
+        if parent_id is None:
+            return
         client = mlflow.MlflowClient()
         run_id = _child_run(client, parent_id, self._candidate)
         now = int(time.time() * 1000)
@@ -240,8 +255,14 @@ class MlflowTrainingSummaryDataset(AbstractDataset[TrainingSummary, dict[str, An
         return inputs
 
     def save(self, data: TrainingSummary) -> None:
-        """Champion metrics and tags on the pipeline run, roles on the children."""
-        parent_id = _pipeline_run_id("the training summary")
+        """Champion metrics and tags on the pipeline run, roles on the children.
+
+        Without an active run (tracking disabled) this logs a warning and records
+        nothing.
+        """
+        parent_id = _active_run_id("the training summary")
+        if parent_id is None:
+            return
         client = mlflow.MlflowClient()
         parent = client.get_run(parent_id)
         now = int(time.time() * 1000)
