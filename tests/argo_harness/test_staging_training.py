@@ -188,20 +188,28 @@ def test_all_tasks_logged_into_one_mlflow_run_that_finished(
     staging, staging_mlflow_run
 ) -> None:
     # GIVEN the workflow's one MLflow run (found by its workflow-name tag)
-    _, run = staging
+    cluster, run = staging
     mlflow_run = staging_mlflow_run
-    # THEN it was tagged by init-run and closed by the exit handler (its name is
-    # not checked: each task's kedro-mlflow renames it after the pipeline)
+    # THEN it was tagged by init-run and closed by the exit handler, and keeps the
+    # workflow's name (each task's kedro-mlflow renames it, the project hook back)
     assert mlflow_run.data.tags["kedro-hera.workflow"] == run.name
+    assert mlflow_run.info.run_name == run.name
     assert mlflow_run.data.tags["kedro-hera.pipeline"] == "training"
     assert mlflow_run.info.status == "FINISHED"
     assert mlflow_run.data.tags["kedro-hera.workflow-status"] == "Succeeded"
-    # AND holds what every kind of task logged: ingest tags, candidate metrics,
-    # parameters of the split task and the selection's artifacts
+    # AND holds what every kind of task logged: ingest tags, the champion's
+    # metrics, parameters of the split task and the selection's artifacts
     assert "data.sha256" in mlflow_run.data.tags
-    for candidate in CANDIDATES:
-        assert any(key.startswith(f"{candidate}.") for key in mlflow_run.data.metrics)
+    assert mlflow_run.data.tags["reelops.champion"] in CANDIDATES
+    assert "ndcg_at_10" in mlflow_run.data.metrics
     assert mlflow_run.data.params["split.seed"] == "42"
+    # AND each candidate's task (its own pod) made one child run of it
+    children = cluster.client().search_runs(
+        [mlflow_run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{mlflow_run.info.run_id}'",
+    )
+    assert sorted(c.info.run_name for c in children) == sorted(CANDIDATES)
+    assert all("ndcg_at_10" in c.data.metrics for c in children)
 
 
 def test_candidate_metrics_equal_those_of_a_plain_local_run(

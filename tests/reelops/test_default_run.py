@@ -58,7 +58,10 @@ def test_mlflow_run_has_params_lineage_tags_and_artifacts(
     default_run: Path, real_movielens: Path
 ) -> None:
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{default_run / 'mlflow.db'}")
-    [run] = client.search_runs([client.get_experiment_by_name("reelops").experiment_id])
+    [run] = client.search_runs(
+        [client.get_experiment_by_name("reelops").experiment_id],
+        filter_string="tags.mlflow.parentRunId IS NULL",
+    )
     tags = run.data.tags
     assert run.info.status == "FINISHED"
     assert run.data.params["validation.min_timestamp"] == "1995-01-01"

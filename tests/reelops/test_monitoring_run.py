@@ -219,7 +219,9 @@ def test_reports_plots_and_mlflow_run(monitored: dict) -> None:
     client = mlflow.MlflowClient(tracking_uri=monitored["env"]["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = client.search_runs(
-        [experiment.experiment_id], order_by=["attributes.start_time ASC"]
+        [experiment.experiment_id],
+        filter_string="tags.mlflow.parentRunId IS NULL",
+        order_by=["attributes.start_time ASC"],
     )
     first = runs[0]
     assert first.data.tags["monitoring.status"] == monitored["baseline"]["status"]
@@ -292,6 +294,7 @@ def test_accepted_feedback_reaches_the_training_ratings(monitored: dict) -> None
     experiment = client.get_experiment_by_name(EXPERIMENT)
     (last,) = client.search_runs(
         [experiment.experiment_id],
+        filter_string="tags.mlflow.parentRunId IS NULL",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from reelops.tracking import frame_digest, mlflow_key
 from tests.conftest import make_project, movielens_subset, run_kedro
 
 pytestmark = pytest.mark.slow
@@ -59,17 +61,21 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     return {
         "project": project,
+        "raw": raw,
         "env": env,
         "first": first,
         "second": second,
         "client": client,
+        "run": latest_run(client),
     }
 
 
 def latest_run(client: mlflow.MlflowClient) -> mlflow.entities.Run:
     exp = client.get_experiment_by_name("reelops")
     return client.search_runs(
-        [exp.experiment_id], order_by=["attributes.start_time DESC"]
+        [exp.experiment_id],
+        filter_string="tags.mlflow.parentRunId IS NULL",
+        order_by=["attributes.start_time DESC"],
     )[0]
 
 
@@ -123,6 +129,114 @@ def test_challenger_is_registered_and_predicts_a_dataframe(trained: dict) -> Non
 def test_two_runs_give_identical_metrics_and_model_files(trained: dict) -> None:
     assert trained["first"]["metrics"] == trained["second"]["metrics"]
     assert trained["first"]["hashes"] == trained["second"]["hashes"]
+
+
+def candidate_runs(
+    client: mlflow.MlflowClient, run: mlflow.entities.Run
+) -> dict[str, mlflow.entities.Run]:
+    children = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'",
+    )
+    return {child.info.run_name: child for child in children}
+
+
+def test_each_candidate_is_one_child_run_of_the_pipeline_run(trained: dict) -> None:
+    # GIVEN the second training run
+    run, client = trained["run"], trained["client"]
+    comparison = trained["second"]["comparison"]
+    # WHEN its child runs are listed
+    children = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'",
+    )
+    # THEN there is exactly one per candidate, named after it, with its role
+    assert sorted(c.info.run_name for c in children) == sorted(CANDIDATES)
+    for child in children:
+        name = child.info.run_name
+        assert child.info.status == "FINISHED"
+        assert child.data.tags["reelops.candidate"] == name
+        role = child.data.tags["reelops.role"]
+        assert ("champion" in role) == (name == comparison["champion"])
+        assert ("baseline" in role) == (name == "bias")
+    # AND the pipeline run is named after its pipeline and commit, not "training"
+    assert run.info.run_name == f"training@{run.data.tags['git.sha'][:8]}"
+
+
+def test_candidate_params_are_the_fitted_estimators_get_params(trained: dict) -> None:
+    children = candidate_runs(trained["client"], trained["run"])
+    for name in CANDIDATES:
+        path = trained["project"] / f"data/06_models/{name}/model.pkl"
+        model = pickle.loads(path.read_bytes())  # noqa: S301 - the run's own model
+        assert children[name].data.params == {
+            k: str(v) for k, v in model.get_params(deep=True).items()
+        }
+    # the seed reached the estimators that left random_state unset
+    assert children["mf"].data.params["random_state"] == "42"
+
+
+def test_metrics_are_unprefixed_per_candidate_and_the_champions_on_the_run(
+    trained: dict,
+) -> None:
+    run = trained["run"]
+    comparison = trained["second"]["comparison"]
+    children = candidate_runs(trained["client"], run)
+    for name in CANDIDATES:
+        assert children[name].data.metrics == {
+            mlflow_key(k): float(v)
+            for k, v in comparison["candidates"][name].items()
+            if isinstance(v, int | float)
+        }
+    assert {"ndcg_at_10", "recall_at_10", "rmse"} <= set(children["bias"].data.metrics)
+    # the pipeline run keeps the summary only: the champion and its metrics
+    champion = comparison["champion"]
+    assert run.data.tags["reelops.champion"] == champion
+    assert run.data.metrics == children[champion].data.metrics
+
+
+def test_splits_and_raw_files_are_logged_as_inputs_with_their_digest(
+    trained: dict,
+) -> None:
+    run = trained["run"]
+    data = trained["project"] / "data/05_model_input"
+    train = pd.read_parquet(data / "train.parquet")
+    test = pd.read_parquet(data / "test.parquet")
+    for child in candidate_runs(trained["client"], run).values():
+        inputs = {
+            (i.dataset.name, i.tags[0].value): i.dataset.digest
+            for i in child.inputs.dataset_inputs
+        }
+        assert inputs == {
+            ("train_ratings", "training"): frame_digest(train)[:36],
+            ("test_ratings", "evaluation"): frame_digest(test)[:36],
+        }
+    raw = {i.dataset.name: i.dataset.digest for i in run.inputs.dataset_inputs}
+    for name in ("ratings", "movies", "tags", "links"):
+        sha = hashlib.sha256((trained["raw"] / f"{name}.csv").read_bytes())
+        assert raw[f"raw_{name}"] == sha.hexdigest()[:36]
+
+
+def test_runs_carry_the_git_commit(trained: dict) -> None:
+    run = trained["run"]
+    sha = run.data.tags["git.sha"]
+    assert len(sha) == 40
+    assert run.data.tags["mlflow.source.git.commit"] == sha
+    for child in candidate_runs(trained["client"], run).values():
+        assert child.data.tags["mlflow.source.git.commit"] == sha
+        assert child.data.tags["data.sha256"] == run.data.tags["data.sha256"]
+
+
+def test_registered_model_is_named_after_its_candidate(trained: dict) -> None:
+    client, run = trained["client"], trained["run"]
+    version = client.get_model_version_by_alias(MODEL, "challenger")
+    champion = version.tags["candidate"]
+    child = candidate_runs(client, run)[champion]
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    assert logged.name == champion
+    assert logged.source_run_id == child.info.run_id
+    assert {m.key: m.value for m in logged.metrics} == child.data.metrics
+    assert logged.params == child.data.params
+    assert version.run_id == run.info.run_id
 
 
 @contextmanager

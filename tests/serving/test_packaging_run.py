@@ -27,7 +27,9 @@ def latest_run(project: Path) -> mlflow.entities.Run:
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     exp = client.get_experiment_by_name("reelops")
     return client.search_runs(
-        [exp.experiment_id], order_by=["attributes.start_time DESC"]
+        [exp.experiment_id],
+        filter_string="tags.mlflow.parentRunId IS NULL",
+        order_by=["attributes.start_time DESC"],
     )[0]
 
 

@@ -35,9 +35,12 @@ def flat_params(name: str, value: Any) -> dict[str, str]:
 
 logger = logging.getLogger(__name__)
 
+#: Tag of a run created by ``kedro argo init-run`` (kedro-hera): the workflow name.
+_WORKFLOW_TAG = "kedro-hera.workflow"
+
 
 class LineageHook:
-    """Tag the active MLflow run with the git SHA, dirty flag and Kedro env.
+    """Tag the active MLflow run with the git SHA, dirty flag and Kedro env; name it.
 
     kedro-mlflow's own ``before_pipeline_run`` (a plugin hook, so called first)
     has started the run; data checksums are tagged by the pipelines themselves
@@ -49,19 +52,31 @@ class LineageHook:
         """Tag the run, or log why it cannot be tagged."""
         import mlflow
 
-        if mlflow.active_run() is None:
+        run = mlflow.active_run()
+        if run is None:
             logger.info("MLflow tracking is off for this run: no lineage tags")
             return
         state = git_state(Path(run_params.get("project_path") or "."))
-        mlflow.set_tags(
-            {
-                **state.as_tags(),
-                "kedro.env": str(run_params.get("env") or "local"),
-                "kedro.pipelines": "+".join(
-                    run_params.get("pipeline_names") or ["__default__"]
-                ),
-            }
-        )
+        pipelines = "+".join(run_params.get("pipeline_names") or ["__default__"])
+        tags = {
+            **state.as_tags(),
+            "kedro.env": str(run_params.get("env") or "local"),
+            "kedro.pipelines": pipelines,
+        }
+        if state.sha != "unknown":
+            # What the MLflow UI shows as the run's source commit: set here as
+            # well because a run created by MlflowClient (on Argo, the
+            # workflow's) gets no source tags from MLflow.
+            tags["mlflow.source.git.commit"] = state.sha
+        # kedro-mlflow names the run after its pipelines (each Argo task renames
+        # the workflow's run so), and a list of runs all named "training" says
+        # nothing: the workflow's name on Argo, else pipelines@commit.
+        if workflow := run.data.tags.get(_WORKFLOW_TAG):
+            tags["mlflow.runName"] = workflow
+        elif run.info.run_name == pipelines:
+            dirty = "-dirty" if state.dirty else ""
+            tags["mlflow.runName"] = f"{pipelines}@{state.sha[:8]}{dirty}"
+        mlflow.set_tags(tags)
 
     @hook_impl
     def before_node_run(self, inputs: dict[str, Any]) -> None:

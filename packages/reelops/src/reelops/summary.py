@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 import mlflow
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 __all__ = ["candidate_table", "main"]
 
@@ -48,8 +49,10 @@ def candidate_table(comparison: dict[str, Any]) -> list[str]:
 
 
 def _latest_run(experiment: str) -> mlflow.entities.Run | None:
+    """The newest pipeline run (candidates' child runs are not pipeline runs)."""
     runs = mlflow.search_runs(
         experiment_names=[experiment],
+        filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` IS NULL",
         order_by=["attributes.start_time DESC"],
         max_results=1,
         output_format="list",

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
         PackagingSkipped,
         ServingBundle,
     )
+    from reelops.datasets.candidate_run import (
+        MlflowCandidateRunDataset,
+        MlflowTrainingSummaryDataset,
+    )
     from reelops.datasets.checksums import FileChecksumsDataset
     from reelops.datasets.chunked_parquet import ChunkedParquetDataset
     from reelops.datasets.mlflow_tags import MlflowTagsDataset
@@ -35,7 +39,9 @@ _MODULES = {
     "BentoModelDataset": "bento_model",
     "ChunkedParquetDataset": "chunked_parquet",
     "FileChecksumsDataset": "checksums",
+    "MlflowCandidateRunDataset": "candidate_run",
     "MlflowTagsDataset": "mlflow_tags",
+    "MlflowTrainingSummaryDataset": "candidate_run",
     "PackagingSkipped": "bento_model",
     "ProfileDataset": "profile",
     "ProfileDirectoryDataset": "profile",
@@ -52,7 +58,9 @@ __all__ = [
     "BentoModelDataset",
     "ChunkedParquetDataset",
     "FileChecksumsDataset",
+    "MlflowCandidateRunDataset",
     "MlflowTagsDataset",
+    "MlflowTrainingSummaryDataset",
     "PackagingSkipped",
     "ProfileDataset",
     "ProfileDirectoryDataset",

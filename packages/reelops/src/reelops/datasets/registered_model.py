@@ -1,8 +1,10 @@
 """``RegisteredModelDataset``: the MLflow model registry as a Kedro dataset.
 
 Saving a :class:`~reelops.challenger.ChallengerPackage` logs the estimator as an
-MLflow pyfunc model (signature and input example included) in the active run,
-registers a new version and points an alias (``challenger``) at it. Saving a
+MLflow pyfunc model (signature and input example included) named after its
+candidate, in the candidate's child run of the active run (so the logged model
+carries that candidate's parameters and metrics only), registers a new version of
+the active (pipeline) run and points an alias (``challenger``) at it. Saving a
 :class:`~reelops.challenger.Rejection` registers nothing and records why on the run.
 Loading returns the estimator behind an alias (``champion``), or ``None``.
 
@@ -20,6 +22,8 @@ against its tag and refuses a mismatch in one line before MLflow unpickles
 anything; a version registered before the tags existed loads with a warning.
 """
 
+import contextlib
+import json
 import logging
 import pickle
 import re
@@ -37,7 +41,9 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from reelops.challenger import ChallengerPackage, Rejection
 from reelops.datasets._integrity import sha256_file, verify_sha256, warn_unverified
+from reelops.datasets.candidate_run import candidate_run_id
 from reelops.errors import ArtifactIntegrityError
+from reelops.tracking import mlflow_metrics
 
 __all__ = [
     "SHA256_TAG_PREFIX",
@@ -93,6 +99,31 @@ class RecommenderModel(PythonModel):
             model_input[["user_id", "movie_id"]]
         )
         return pd.DataFrame({"rating": ratings, "cold_start": fallback})
+
+
+def _create_version(
+    client: mlflow.MlflowClient, name: str, info: Any, run_id: str | None
+) -> str:
+    """Register the logged model ``info`` as a new version of ``name``.
+
+    ``mlflow.register_model`` would give the version the logged model's run (the
+    candidate's child run); the version's run is ``run_id`` instead, the pipeline
+    run, which holds the lineage tags and, once packaged, the bento tags.
+    """
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if "ALREADY_EXISTS" not in str(exc.error_code):
+            raise
+    mv = client.create_model_version(
+        name, source=info.model_uri, run_id=run_id, model_id=info.model_id
+    )
+    # What mlflow.register_model records on the logged model (the UI's link).
+    client.set_logged_model_tags(
+        info.model_id,
+        {"mlflow.modelVersions": json.dumps([{"name": name, "version": mv.version}])},
+    )
+    return str(mv.version)
 
 
 def _pickle_digests(model_dir: Path) -> dict[str, str]:
@@ -185,7 +216,6 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         model_name: str,
         alias: str,
         estimator: Which = "served",
-        artifact_path: str = "model",
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Create the dataset for ``model_name@alias``."""
@@ -196,7 +226,6 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         self._model_name = model_name
         self._alias = alias
         self._which: Which = estimator
-        self._artifact_path = artifact_path
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -241,6 +270,20 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         self._register(data)
 
     def _register(self, pkg: ChallengerPackage) -> None:
+        run = mlflow.active_run()
+        pipeline_run_id = run.info.run_id if run is not None else None
+        client = mlflow.MlflowClient()
+        child = (
+            candidate_run_id(client, pipeline_run_id, pkg.candidate)
+            if pipeline_run_id
+            else None
+        )
+        if child is None:
+            logger.warning(
+                "candidate %s has no child run: its model is logged in the pipeline "
+                "run",
+                pkg.candidate,
+            )
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "estimator.pkl"
             path.write_bytes(pickle.dumps(pkg.estimator, protocol=5))
@@ -254,16 +297,23 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
             wrapper = RecommenderModel()
             wrapper.estimator = pkg.estimator
             output = wrapper.predict(None, pkg.input_example)
-            info = mlflow.pyfunc.log_model(
-                name=self._artifact_path,
-                python_model=RecommenderModel(),
-                artifacts=artifacts,
-                signature=infer_signature(pkg.input_example, output),
-                input_example=pkg.input_example,
-                registered_model_name=self._model_name,
-            )
-        client = mlflow.MlflowClient()
-        version = str(info.registered_model_version)
+            # Logged in the candidate's child run, the model is named after the
+            # candidate and carries that run's metrics and parameters only.
+            with (
+                mlflow.start_run(run_id=child, nested=True)
+                if child
+                else contextlib.nullcontext()
+            ):
+                info = mlflow.pyfunc.log_model(
+                    name=pkg.candidate,
+                    python_model=RecommenderModel(),
+                    artifacts=artifacts,
+                    signature=infer_signature(pkg.input_example, output),
+                    input_example=pkg.input_example,
+                )
+        # The version belongs to the pipeline run, which holds the lineage (git,
+        # data sha256) and, once packaged, the bento: what promotion reads.
+        version = _create_version(client, self._model_name, info, pipeline_run_id)
         # Hash what the artifact store holds, as load_estimator will download it.
         with tempfile.TemporaryDirectory(prefix="reelops-model-") as tmp:
             digests = _pickle_digests(
@@ -273,17 +323,14 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
                     )
                 )
             )
-        run = mlflow.active_run()
-        run_tags = mlflow.get_run(run.info.run_id).data.tags if run else {}
+        run_tags = client.get_run(pipeline_run_id).data.tags if pipeline_run_id else {}
         lineage = {k: run_tags[k] for k in _LINEAGE_TAGS if k in run_tags}
-        if run is not None:
-            lineage["mlflow.run_id"] = run.info.run_id
+        if pipeline_run_id is not None:
+            lineage["mlflow.run_id"] = pipeline_run_id
         for key, value in {
             "candidate": pkg.candidate,
-            **{
-                f"metric.{k.replace('@', '_at_')}": str(v)
-                for k, v in pkg.metrics.items()
-            },
+            **({"candidate.run_id": child} if child else {}),
+            **{f"metric.{k}": str(v) for k, v in mlflow_metrics(pkg.metrics).items()},
             **lineage,
             **pkg.tags,
             **{f"{SHA256_TAG_PREFIX}{k}": v for k, v in digests.items()},
