@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -322,3 +323,55 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         shared = [name for name in SHARED_RUNS if name in names]
         group = shared[0] if shared else item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@contextmanager
+def tracking_at(uri: str) -> Iterator[None]:
+    """MLflow's tracking URI set to ``uri`` for a block, then exactly as before.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``, and
+    ``get_tracking_uri`` returns a default when none is set: restoring that value
+    would pin it for every later test (and subprocess) of the worker.
+    """
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    explicit, exported = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(explicit)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        if exported is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = exported
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_state_restored() -> Iterator[None]:
+    """No test leaves MLflow state behind for the next test of its worker.
+
+    ``mlflow.set_tracking_uri`` exports ``MLFLOW_TRACKING_URI``, and kedro-mlflow's
+    hook sets it for any in-process session (``kedro promote`` through CliRunner):
+    the explicit URI and every ``MLFLOW_*`` variable are put back after each test.
+    """
+    exported = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    explicit = getattr(utils, "_tracking_uri", None)
+    experiment = getattr(fluent, "_active_experiment_id", None)
+    yield
+    utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is not None:
+        while fluent.active_run() is not None:
+            fluent.end_run()
+        fluent._active_experiment_id = experiment
+    if utils is not None and utils._tracking_uri != explicit:
+        import mlflow
+
+        mlflow.set_tracking_uri(explicit)
+    for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        if key not in exported:
+            del os.environ[key]
+    os.environ.update(exported)

@@ -30,7 +30,7 @@ from reelops.nodes.split import split_ratings
 from reelops.promotion.cli import commands
 from reelops.promotion.environment import load_environment
 from reelops.promotion.overlay import overlay_image
-from tests.conftest import REPO, make_project, movielens_subset
+from tests.conftest import REPO, make_project, movielens_subset, tracking_at
 
 pytestmark = pytest.mark.slow
 MODEL = "reelops-recommender"
@@ -52,12 +52,8 @@ def register(repo: Path, name: str, params: dict, **tags: str) -> str:
     model = make_estimator(name, params).fit(
         train[["user_id", "movie_id"]], train["rating"].to_numpy()
     )
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    try:
+    with tracking_at(f"sqlite:///{repo / 'mlflow.db'}"):
         return _register(repo, name, model, train, tags)
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 def _register(repo: Path, name: str, model, train: pd.DataFrame, tags: dict) -> str:
@@ -97,7 +93,9 @@ def promote(repo: Path, *args: str, check: bool = True) -> Result:
     """``kedro promote ARGS`` in-process (the CLI command, without a new interpreter)."""
     metadata = bootstrap_project(repo)
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}"}
-    with pytest.MonkeyPatch.context() as mp:
+    # kedro-mlflow's hook sets (and exports) the tracking URI for the session:
+    # tracking_at puts both back as they were when the command ends.
+    with pytest.MonkeyPatch.context() as mp, tracking_at(env["MLFLOW_TRACKING_URI"]):
         mp.chdir(repo)
         for key, value in env.items():
             mp.setenv(key, value)

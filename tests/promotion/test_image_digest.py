@@ -31,7 +31,7 @@ from reelops.promotion.overlay import (
     split_image,
 )
 from reelops.serving_image import pushed_digest, record_pushed_image
-from tests.conftest import REPO
+from tests.conftest import REPO, tracking_at
 
 IMAGE = "ghcr.io/reelops/reelops-serving:v7-0123abcd"
 DIGEST = "sha256:" + "5e" * 32
@@ -186,15 +186,11 @@ def test_the_pushed_image_is_recorded_on_the_models_run(
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
-    previous = mlflow.get_tracking_uri()
-    try:
-        mlflow.set_tracking_uri(uri)
+    with tracking_at(uri):
         run = mlflow.MlflowClient().create_run(experiment_id="0")  # the default one
         # WHEN the push is recorded THEN promotion finds it in the run's tags
         record_pushed_image(run.info.run_id, PINNED)
         tags = mlflow.MlflowClient().get_run(run.info.run_id).data.tags
-    finally:
-        mlflow.set_tracking_uri(previous)
     assert tags[PUSHED_IMAGE_TAG] == PINNED
     assert CONFIG.pinned_image("reelops-recommender:v7-0123abcd", tags) == PINNED
 

@@ -39,6 +39,7 @@ from reelops.datasets.registered_model import (
 )
 from reelops.datasets.verified_pickle import VerifiedPickleDataset
 from reelops.errors import ArtifactIntegrityError
+from tests.conftest import tracking_at
 
 MODEL = "reelops-recommender"
 
@@ -74,11 +75,9 @@ def estimator(ratings: pd.DataFrame) -> BiasBaseline:
 # ------------------------------------------------------------ the MLflow registry
 @pytest.fixture
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> mlflow.MlflowClient:
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)  # the default artifact root, ./mlruns
-    yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(previous)
+    with tracking_at(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+        yield mlflow.MlflowClient()
 
 
 def register(ratings: pd.DataFrame, estimator: BiasBaseline) -> None:

@@ -33,6 +33,7 @@ from reelops.tracking import (
     mlflow_key,
     mlflow_metrics,
 )
+from tests.conftest import tracking_at
 
 MODEL = "reelops-recommender"
 METRICS = {
@@ -68,12 +69,9 @@ def model(ratings: pd.DataFrame) -> BiasBaseline:
 @pytest.fixture
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> mlflow.MlflowClient:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    # set_tracking_uri also exports MLFLOW_TRACKING_URI: monkeypatch restores it
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
     monkeypatch.chdir(tmp_path)  # the default artifact root
-    yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(None)  # no explicit URI left for later tests
+    with tracking_at(uri):
+        yield mlflow.MlflowClient()
 
 
 def children(client: mlflow.MlflowClient, parent_id: str) -> list:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from reelops.tracking import frame_digest, mlflow_key
-from tests.conftest import make_project, movielens_subset, run_kedro
+from tests.conftest import make_project, movielens_subset, run_kedro, tracking_at
 
 pytestmark = pytest.mark.slow
 MODEL = "reelops-recommender"
@@ -112,12 +112,8 @@ def test_challenger_is_registered_and_predicts_a_dataframe(trained: dict) -> Non
     assert len(version.tags["git.sha"]) == 40
     assert len(version.tags["data.sha256"]) == 64
     assert version.tags["mlflow.run_id"] == version.run_id
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{trained['project'] / 'mlflow.db'}")
-    try:
+    with tracking_at(f"sqlite:///{trained['project'] / 'mlflow.db'}"):
         model = mlflow.pyfunc.load_model(f"models:/{MODEL}@challenger")
-    finally:
-        mlflow.set_tracking_uri(previous)
     out = model.predict(
         pd.DataFrame({"user_id": [1, 1, 999_999], "movie_id": [1, 50, 1]})
     )
