@@ -60,13 +60,16 @@ run: setup ## Run the main job (kedro run, the default pipeline) and print a sum
 	$(KEDRO) run --env $(ENV)
 	@$(BIN)/python -m reelops.summary
 
-# Two workers (pytest-xdist); a module's tests share one (tests/conftest.py).
+# Two workers (pytest-xdist). --dist loadscope: a module's tests run in one worker,
+# in order, so a module-scoped fixture (a training run, a server) is built once.
+# (loadgroup would also pin the session's default run to one worker, but
+# pytest-xdist 3.8 cannot rename node ids under pytest 9.2: its groups are ignored.)
 PYTEST_WORKERS ?= 2
 
 .PHONY: test
 test: setup ## Run the test suite: unit, integration and one real end-to-end run
 	$(BIN)/python -m pytest -m "not image and not system" \
-	  -n $(PYTEST_WORKERS) --dist loadgroup --durations=20
+	  -n $(PYTEST_WORKERS) --dist loadscope --durations=20
 
 .PHONY: test-system
 test-system: setup ## The system tier: Argo harness runs and the GitOps loop (.ci/run runs it)

@@ -305,26 +305,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-#: Session fixtures costly enough that the tests sharing one must share a worker.
-SHARED_RUNS = ("default_run",)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests for pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``).
-
-    A module's tests run in one worker, so a module-scoped fixture (a training run,
-    a server) is built once; every test that needs a shared session run (directly
-    or through another fixture) joins that run's group instead.
-    """
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        names = getattr(item, "fixturenames", ())
-        shared = [name for name in SHARED_RUNS if name in names]
-        group = shared[0] if shared else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @contextmanager
 def tracking_at(uri: str) -> Iterator[None]:
     """MLflow's tracking URI set to ``uri`` for a block, then exactly as before.
