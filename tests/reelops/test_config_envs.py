@@ -99,7 +99,7 @@ def test_every_env_dir_exists() -> None:
 
 def test_parameters_validate(tmp_path: Path) -> None:
     from reelops._pydantic import parse_config
-    from reelops.validation import ValidationRules
+    from reelops_contracts import ValidationRules
 
     rules = parse_config(
         ValidationRules,

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from reelops._pydantic import as_config
 from reelops._types import BaseRecommender
 from reelops.datasets.bento_build import BentoBuildSpec
-from reelops.datasets.bento_model import (
+from reelops.datasets.bento_model import PackagingSkipped
+from reelops_contracts import (
     MOVIE_COLUMNS,
     USER_COLUMNS,
-    PackagingSkipped,
+    VALIDATION_METADATA_KEY,
     ServingBundle,
 )
 
@@ -123,7 +124,7 @@ def assemble_serving_bundle(  # noqa: PLR0917 - one input per dataset
     metadata = {
         **labels,
         "metrics": metrics,
-        "validation": {k: v for k, v in validation.items() if v is not None},
+        VALIDATION_METADATA_KEY: {k: v for k, v in validation.items() if v is not None},
         "genres": sorted(validation.get("genres") or []),
         "n_movies": len(movie_features),
         "n_users": len(user_features),
@@ -131,8 +132,8 @@ def assemble_serving_bundle(  # noqa: PLR0917 - one input per dataset
     bundle = ServingBundle(
         tag=f"{cfg.model_name}:{tag_version}",
         estimator=challenger_model,
-        movies=movie_features[MOVIE_COLUMNS].reset_index(drop=True),
-        users=user_features[USER_COLUMNS].reset_index(drop=True),
+        movies=movie_features[list(MOVIE_COLUMNS)].reset_index(drop=True),
+        users=user_features[list(USER_COLUMNS)].reset_index(drop=True),
         metadata=metadata,
         labels=labels,
     )

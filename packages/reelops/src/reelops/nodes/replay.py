@@ -39,7 +39,7 @@ from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.user_features import user_features
 from reelops.window_profiles import reference_views, window_view
-from reelops_contracts import REQUEST_PROFILE_COLUMNS
+from reelops_contracts import RATING_COLUMNS, REQUEST_PROFILE_COLUMNS
 from reelops_monitoring import (
     MonitoringConfig,
     ProfileView,
@@ -82,7 +82,7 @@ class ReplayConfig(BaseModel):
 
 
 def _timeline_ratings(ratings: pd.DataFrame, cfg: ReplayConfig) -> pd.DataFrame:
-    data = ratings[["user_id", "movie_id", "rating", "timestamp"]]
+    data = ratings[list(RATING_COLUMNS)]
     if cfg.end is None:
         return data
     return data[data["timestamp"] < pd.Timestamp(cfg.end, tz="UTC").timestamp()]
