@@ -159,14 +159,14 @@ def bare_app() -> Any:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from reelops.datasets.bento_model import ServingBundle
+    from reelops_serving.bundle import load_bundle
     from reelops_serving.engine import RecommenderEngine
     from reelops_serving.heap import settle_heap
     from reelops_serving.schemas import RecommendRequest, RecommendResponse
 
     stored = bentoml.models.get(os.environ["REELOPS_MODEL_TAG"])
     engine = RecommenderEngine(
-        ServingBundle.from_directory(
+        load_bundle(
             Path(stored.path),
             tag=str(stored.tag),
             metadata=dict(stored.info.metadata),

@@ -23,15 +23,10 @@ import pandas as pd
 import pytest
 import yaml
 
+import reelops_contracts
 from recsys import BiasBaseline, PopularityRecommender
 from reelops.challenger import ChallengerPackage
-from reelops.datasets.bento_model import (
-    MOVIE_COLUMNS,
-    SHA256_METADATA_KEY,
-    USER_COLUMNS,
-    BentoModelDataset,
-    ServingBundle,
-)
+from reelops.datasets.bento_model import BentoModelDataset
 from reelops.datasets.registered_model import (
     SHA256_TAG_PREFIX,
     RegisteredModelDataset,
@@ -39,6 +34,13 @@ from reelops.datasets.registered_model import (
 )
 from reelops.datasets.verified_pickle import VerifiedPickleDataset
 from reelops.errors import ArtifactIntegrityError
+from reelops_contracts import (
+    MOVIE_COLUMNS,
+    SHA256_METADATA_KEY,
+    USER_COLUMNS,
+    ServingBundle,
+)
+from reelops_serving.bundle import load_bundle
 from tests.conftest import tracking_at
 
 MODEL = "reelops-recommender"
@@ -201,13 +203,13 @@ def bundle(estimator: BiasBaseline) -> ServingBundle:
             "n_ratings": [10, 5],
             "popularity_rank": [1, 2],
         }
-    )[MOVIE_COLUMNS]
+    )[list(MOVIE_COLUMNS)]
     users = pd.DataFrame({"user_id": [1], "n_ratings": [3], "activity": ["low"]})
     return ServingBundle(
         tag=f"{MODEL}:v7-0123abcd",
         estimator=estimator,
         movies=movies,
-        users=users[USER_COLUMNS],
+        users=users[list(USER_COLUMNS)],
         metadata={"model_version": "7"},
         labels={"model_version": "7"},
     )
@@ -221,7 +223,7 @@ def saved_bundle(bundle: ServingBundle, home: Path) -> dict[str, Any]:
 
 def reload(stored: dict[str, Any]) -> ServingBundle:
     """What the service does at start-up with the model it serves."""
-    return ServingBundle.from_directory(
+    return load_bundle(
         Path(stored["path"]),
         tag=stored["tag"],
         metadata=stored["metadata"],
@@ -246,7 +248,9 @@ def test_a_tampered_bento_model_is_refused(
         f"bento model {bundle.tag} estimator.pkl: sha256 mismatch: expected "
         f"{expected}, got {sha256(target)} (refusing to unpickle)"
     )
-    with pytest.raises(ArtifactIntegrityError, match=f"^{re.escape(msg)}$"):
+    with pytest.raises(
+        reelops_contracts.ArtifactIntegrityError, match=f"^{re.escape(msg)}$"
+    ):
         reload(stored)
 
 

@@ -60,7 +60,7 @@ def _write_table(path: Path, rows: pd.DataFrame) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}")
     metadata = MetaData()
-    table = feedback_table("feedback", metadata)
+    table = feedback_table(metadata)
     metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(table.insert(), rows.to_dict("records"))

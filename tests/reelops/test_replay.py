@@ -14,18 +14,13 @@ from matplotlib.figure import Figure
 from recsys import BiasBaseline
 from reelops.errors import ConfigError
 from reelops.nodes.replay import (
-    REQUEST_COLUMNS,
     compare_policies,
     plot_replay,
     replay_policy,
     serve_window,
 )
+from reelops_contracts import REQUEST_PROFILE_COLUMNS
 from reelops_monitoring import summarize_view
-
-try:  # where the service keeps its profile columns
-    from reelops_serving.profile_sinks import PROFILE_COLUMNS
-except ImportError:  # pragma: no cover - before profile_sinks existed
-    from reelops_serving.profiling import PROFILE_COLUMNS  # type: ignore[attr-defined]
 from tests.conftest import make_project, movielens_dir, run_kedro
 
 REPLAY = {"start": "2017-01-01", "end": "2018-01-01"}
@@ -102,9 +97,8 @@ def test_replayed_requests_are_profiled_like_the_service_s() -> None:
         k=2,
     )
     # THEN the profile has the service's columns and one row per request
-    assert REQUEST_COLUMNS == PROFILE_COLUMNS
     summary = summarize_view(view)
-    assert set(summary.index) == set(PROFILE_COLUMNS)
+    assert set(summary.index) == set(REQUEST_PROFILE_COLUMNS)
     assert summary.loc["latency_ms", "count"] == 3
     assert summary.loc["cold_start", "mean"] == pytest.approx(1 / 3)
 

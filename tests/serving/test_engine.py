@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from reelops_contracts import GENRES
 from reelops_serving.engine import RecommenderEngine
 from reelops_serving.errors import ModelBundleError, UnknownMovieError
-from reelops_serving.schemas import GENRES
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ from tests.serving.conftest import (
 
 SERVING = REPO / "packages" / "reelops-serving"
 BENTO_DIR = SERVING / "src" / "reelops_serving" / "bento"
-PACKAGES = ["reelops_serving", "reelops", "recsys", "reelops_monitoring"]
+PACKAGES = ["reelops_serving", "reelops_contracts", "recsys", "reelops_monitoring"]
 DECISION = {
     "champion": "ease",
     "register": True,
@@ -230,6 +230,20 @@ def test_requirements_are_the_locked_versions() -> None:
     assert any(p.startswith("bentoml==1.4.") for p in pins(committed))
 
 
+def test_the_bento_requirements_hold_no_pipeline_stack() -> None:
+    # GIVEN the pins the bento installs (every serving worker's environment)
+    text = (BENTO_DIR / "requirements.lock.txt").read_text()
+    names = {
+        re.split(r"[=<>!~\[; ]", line, maxsplit=1)[0].lower()
+        for line in text.splitlines()
+        if line and not line[0].isspace() and not line.startswith("#")
+    }
+    # THEN the Kedro project's stack is not among them
+    assert "bentoml" in names and "scikit-learn" in names
+    heavy = sorted(n for n in names if n.startswith(("kedro", "mlflow", "pandera")))
+    assert heavy == []
+
+
 def test_bentofile_is_the_only_build_config() -> None:
     config = yaml.safe_load((BENTO_DIR / "bentofile.yaml").read_text())
     assert config["service"] == "reelops_serving.service:Recommender"
@@ -269,6 +283,7 @@ def test_bento_holds_code_model_requirements_and_dockerfile(
     assert built_bento["labels"]["git_sha"] == "0" * 40
     for package in PACKAGES:
         assert (path / "src" / package / "__init__.py").exists(), package
+    assert not (path / "src" / "reelops").exists()  # not the Kedro project
     assert not list((path / "src").rglob("__pycache__"))
     info = yaml.safe_load((path / "bento.yaml").read_text())
     assert info["args"] == {"model_tag": EASE_TAG}
@@ -279,6 +294,7 @@ def test_bento_holds_code_model_requirements_and_dockerfile(
     requirements = (path / "env" / "python" / "requirements.txt").read_text()
     assert "bentoml==1.4.40" in requirements
     assert "scikit-learn==" in requirements
+    assert not re.search(r"^(kedro|mlflow|pandera)", requirements, re.MULTILINE)
     openapi = yaml.safe_load((path / "apis" / "openapi.yaml").read_text())
     assert openapi["openapi"] == "3.1.0"
     assert "/recommend" in openapi["paths"]

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from reelops_contracts import REQUEST_PROFILE_COLUMNS
 from reelops_serving.profile_sinks import (
-    PROFILE_COLUMNS,
     ParquetProfileSink,
     WhylogsProfileSink,
     make_profile_sink,
@@ -62,7 +62,7 @@ def test_flushes_when_the_buffer_reaches_its_size() -> None:
         record(profiler, 5)
         assert sink.event.wait(10)
         batch = sink.batches[0]
-        assert list(batch.columns) == list(PROFILE_COLUMNS)
+        assert list(batch.columns) == list(REQUEST_PROFILE_COLUMNS)
         assert len(batch) == 5
         assert batch["genres"].iloc[0] == "Drama|War"
         assert batch["n_genres"].iloc[0] == 2

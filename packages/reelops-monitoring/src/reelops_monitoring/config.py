@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reelops_contracts import RATING_COLUMNS, RATING_SCALE
 from reelops_monitoring.adapter import DriftAlgorithm
 
 __all__ = [
@@ -108,11 +109,9 @@ class DriftConfig(_Config):
 class QualityConfig(_Config):
     """Data-quality constraints checked on every window."""
 
-    not_null: list[str] = Field(
-        default_factory=lambda: ["user_id", "movie_id", "rating", "timestamp"]
-    )
+    not_null: list[str] = Field(default_factory=lambda: list(RATING_COLUMNS))
     ranges: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {"rating": (0.5, 5.0)}
+        default_factory=lambda: {"rating": (min(RATING_SCALE), max(RATING_SCALE))}
     )
     block_retrain: bool = Field(
         default=True, description="A failed check vetoes retraining on the window."

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring.errors import MissingColumnError
 
 if TYPE_CHECKING:
@@ -69,7 +70,6 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "new_user",
 )
 
-_RATING_COLUMNS = ("user_id", "movie_id", "rating", "timestamp")
 _MOVIE_COLUMNS = ("movie_id", "genres")
 # Large odd multipliers: a cheap, deterministic mix of the two ids.
 _USER_MIX = 1_000_003
@@ -99,7 +99,7 @@ def window_features(
     Raises:
         MissingColumnError: If an input lacks a required column.
     """
-    _require(ratings_window, _RATING_COLUMNS, "ratings_window")
+    _require(ratings_window, RATING_COLUMNS, "ratings_window")
     _require(movies, _MOVIE_COLUMNS, "movies")
     users = ratings_window["user_id"].to_numpy()
     first_of_user = ~ratings_window["user_id"].duplicated().to_numpy()

@@ -171,7 +171,6 @@ class FeedbackSettings(_Settings):
         default=SecretStr("sqlite:///data/01_raw/feedback.db"),
         description="SQLAlchemy URL; PostgreSQL in staging and prod.",
     )
-    table: str = Field(default="feedback", pattern=r"^[a-z_][a-z0-9_]*$")
 
 
 class ProfilingSettings(_Settings):

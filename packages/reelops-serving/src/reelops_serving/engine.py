@@ -1,7 +1,7 @@
 """The recommendation logic behind the API, free of HTTP and of BentoML.
 
 :class:`RecommenderEngine` wraps a packaged serving bundle
-(:class:`~reelops.datasets.bento_model.ServingBundle`): it asks the recsys
+(:class:`~reelops_contracts.ServingBundle`): it asks the recsys
 estimator for rankings and ratings, maps movie ids to the catalog (title, year,
 genres), filters by genre, answers unknown users with the popularity fallback and
 movies the model has no similarity for with movies that share their genres.
@@ -18,15 +18,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from reelops_contracts import GENRES
 from reelops_serving.errors import ModelBundleError, RequestError, UnknownMovieError
-from reelops_serving.schemas import GENRES, MovieItem
+from reelops_serving.schemas import MovieItem
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
 
     from numpy.typing import NDArray
 
-    from reelops.datasets.bento_model import ServingBundle
+    from reelops_contracts import ServingBundle
 
 __all__ = ["Ranked", "RecommenderEngine"]
 

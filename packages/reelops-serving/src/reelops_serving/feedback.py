@@ -1,16 +1,17 @@
 """``/feedback``: ratings from users, validated like ingested data, stored in SQL.
 
-:class:`FeedbackValidator` applies the pandera rules of ``ratings.csv``
-(:mod:`reelops.validation`, with the rules the model was packaged with) to one
-record, so a rating rejected at ingestion is rejected here with the same one-line
-reason. :class:`FeedbackStore` writes accepted records through SQLAlchemy (a SQLite
-file by default, PostgreSQL in staging and prod); a record is keyed by
-(user, movie, timestamp), so sending it again changes nothing, and the write is
-committed before the call returns.
+:class:`FeedbackValidator` applies the rules of ``ratings.csv``
+(:func:`reelops_contracts.check_rating`, with the rules the model was packaged
+with) to one record, so a rating rejected at ingestion is rejected here with the
+same one-line reason. :class:`FeedbackStore` writes accepted records through
+SQLAlchemy (a SQLite file by default, PostgreSQL in staging and prod) into the
+table of :data:`reelops_contracts.FEEDBACK_TABLE`, the one monitoring reads; a
+record is keyed by (user, movie, timestamp), so sending it again changes nothing,
+and the write is committed before the call returns.
 
 A rating sent without a timestamp gets the server's clock, so its retry would be
 a new record: such a request carries an ``Idempotency-Key``, stored with the
-record in one transaction in a table of its own (``<table>_idempotency``, created
+record in one transaction in a table of its own (``feedback_idempotency``, created
 next to the feedback table, whose columns stay as monitoring reads them). A
 retry with the same key answers the record stored the first time, even when the
 first answer never reached the client (a timeout after the commit).
@@ -26,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -43,6 +43,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from reelops_contracts import (
+    FEEDBACK_TABLE,
+    RatingRejectedError,
+    ValidationRules,
+    check_rating,
+)
 from reelops_serving.errors import (
     FeedbackConflictError,
     FeedbackRejectedError,
@@ -57,6 +63,9 @@ if TYPE_CHECKING:
 
     import numpy as np
     from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.types import TypeEngine
+
+    from reelops_contracts.feedback import FeedbackColumn
 
 __all__ = [
     "FeedbackRecord",
@@ -70,8 +79,6 @@ __all__ = [
 _KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 logger = logging.getLogger(__name__)
-
-_RAW_COLUMNS = ["userId", "movieId", "rating", "timestamp"]
 
 
 @dataclass(frozen=True)
@@ -124,14 +131,9 @@ class FeedbackValidator:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        # reelops.validation holds the ingestion rules and their messages.
-        from reelops.raw_columns import LINE, PARSE_ERROR
-        from reelops.validation import ValidationRules
-
         self._rules = ValidationRules.model_validate(dict(validation))
-        self._movie_ids = pd.Series(movie_ids, dtype="int64")
+        self._movie_ids = frozenset(int(m) for m in movie_ids)
         self._clock = clock
-        self._line, self._parse_error = LINE, PARSE_ERROR
 
     def validate(
         self, user_id: int, movie_id: int, rating: float, timestamp: int | None
@@ -142,62 +144,59 @@ class FeedbackValidator:
             FeedbackRejectedError: A rule of ingested ratings is broken (the
                 message is the reason the quarantine would record).
         """
-        from reelops.validation import numeric_columns, ratings_schema, split_valid
-
         now = self._clock()
         ts = int(now) if timestamp is None else timestamp
-        raw = pd.DataFrame(
-            {
-                "userId": [str(user_id)],
-                "movieId": [str(movie_id)],
-                # The raw text a reason quotes, as a client would write it (9, 4.5).
-                "rating": [str(rating).removesuffix(".0")],
-                "timestamp": [str(ts)],
-                self._line: [1],
-                self._parse_error: [""],
-            }
-        )
-        schema = ratings_schema(
-            self._rules, self._movie_ids, datetime.fromtimestamp(now, UTC)
-        )
-        valid, quarantine = split_valid(
-            raw,
-            numeric_columns(raw, _RAW_COLUMNS),
-            schema,
-            source="feedback",
-            columns=_RAW_COLUMNS,
-        )
-        if len(quarantine):
-            raise FeedbackRejectedError(str(quarantine["reason"].iloc[0]))
-        row = valid.iloc[0]
+        try:
+            check_rating(
+                self._rules,
+                user_id=user_id,
+                movie_id=movie_id,
+                rating=rating,
+                timestamp=ts,
+                movie_ids=self._movie_ids,
+                now=datetime.fromtimestamp(now, UTC),
+            )
+        except RatingRejectedError as exc:
+            raise FeedbackRejectedError(str(exc)) from exc
         return FeedbackRecord(
-            user_id=int(row["userId"]),
-            movie_id=int(row["movieId"]),
-            rating=float(row["rating"]),
-            timestamp=int(row["timestamp"]),
+            user_id=int(user_id),
+            movie_id=int(movie_id),
+            rating=float(rating),
+            timestamp=int(ts),
         )
 
 
-def feedback_table(name: str = "feedback", metadata: MetaData | None = None) -> Table:
-    """The feedback table: ratings' columns, arrival time and serving model."""
-    return Table(
-        name,
-        metadata or MetaData(),
-        Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-        Column("movie_id", BigInteger, primary_key=True, autoincrement=False),
-        Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
-        Column("rating", Float, nullable=False),
-        Column("received_at", BigInteger, nullable=False),
-        Column("model_version", String(128), nullable=False),
+def _sql_type(column: FeedbackColumn) -> TypeEngine[Any]:
+    if column.kind == "integer":
+        return BigInteger()
+    if column.kind == "float":
+        return Float()
+    return String(column.length)
+
+
+def _sql_column(column: FeedbackColumn) -> Column[Any]:
+    return Column(
+        column.name,
+        _sql_type(column),
+        primary_key=column.primary_key,
+        autoincrement=False,
+        nullable=column.nullable,
     )
 
 
-def idempotency_table(
-    name: str = "feedback_idempotency", metadata: MetaData | None = None
-) -> Table:
+def feedback_table(metadata: MetaData | None = None) -> Table:
+    """The feedback table (:data:`reelops_contracts.FEEDBACK_TABLE`) in SQLAlchemy."""
+    return Table(
+        FEEDBACK_TABLE.name,
+        metadata or MetaData(),
+        *(_sql_column(c) for c in FEEDBACK_TABLE.columns),
+    )
+
+
+def idempotency_table(metadata: MetaData | None = None) -> Table:
     """Idempotency keys of ``/feedback``: each key's request and the record stored."""
     return Table(
-        name,
+        FEEDBACK_TABLE.idempotency_table,
         metadata or MetaData(),
         Column("caller", String(64), primary_key=True),
         Column("idempotency_key", String(255), primary_key=True),
@@ -245,9 +244,9 @@ class FeedbackStore:
     """Idempotent writes of feedback records (keyed by user, movie, timestamp).
 
     Args:
-        url: SQLAlchemy URL (``postgresql://`` uses psycopg 3).
-        table: Table name; created at :meth:`open` when missing, with its
-            idempotency-key table ``<table>_idempotency``.
+        url: SQLAlchemy URL (``postgresql://`` uses psycopg 3). The feedback
+            table and its idempotency-key table are created at :meth:`open`
+            when missing.
         clock: Seconds since the epoch (``received_at``).
     """
 
@@ -255,12 +254,11 @@ class FeedbackStore:
         self,
         url: str,
         *,
-        table: str = "feedback",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = _engine(url)
-        self._table = feedback_table(table)
-        self._keys = idempotency_table(f"{table}_idempotency", self._table.metadata)
+        self._table = feedback_table()
+        self._keys = idempotency_table(self._table.metadata)
         self._clock = clock
 
     @property

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import fsspec
 import pandas as pd
 
+from reelops_contracts import REQUEST_PROFILE_COLUMNS
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
 __all__ = [
-    "PROFILE_COLUMNS",
     "ParquetProfileSink",
     "ProfileFrame",
     "ProfileSink",
@@ -39,21 +40,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Columns of a profiled batch, one row per request.
-PROFILE_COLUMNS = (
-    "timestamp",
-    "endpoint",
-    "user_activity",
-    "k",
-    "genres",
-    "n_genres",
-    "exclude_seen",
-    "cold_start",
-    "n_items",
-    "top_score",
-    "latency_ms",
-)
 
 
 class ProfileFrame(Protocol):
@@ -166,7 +152,7 @@ def write_rows(
     window_end: datetime,
 ) -> str:
     """Build the batch of ``rows`` and hand it to ``sink`` (runs in the child)."""
-    batch = pd.DataFrame.from_records(list(rows), columns=list(PROFILE_COLUMNS))
+    batch = pd.DataFrame.from_records(list(rows), columns=list(REQUEST_PROFILE_COLUMNS))
     return sink.write(batch, window_start=window_start, window_end=window_end)
 
 

@@ -8,12 +8,13 @@ documents itself in the OpenAPI document.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from reelops_contracts import GENRES, Genre
+
 __all__ = [
-    "GENRES",
     "IDEMPOTENCY_KEY_HEADER",
     "IDEMPOTENCY_KEY_PATTERN",
     "MAX_BATCH_USERS",
@@ -24,7 +25,6 @@ __all__ = [
     "ErrorResponse",
     "FeedbackRequest",
     "FeedbackResponse",
-    "Genre",
     "MovieItem",
     "PredictRequest",
     "PredictResponse",
@@ -34,31 +34,6 @@ __all__ = [
     "SimilarResponse",
     "UserRecommendations",
 ]
-
-#: MovieLens genres (the ``validation.genres`` of parameters_data_processing.yml).
-Genre = Literal[
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "IMAX",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-    "(no genres listed)",
-]
-GENRES: tuple[str, ...] = Genre.__args__  # type: ignore[attr-defined]
 
 MAX_K = 100
 MAX_BATCH_USERS = 1000

@@ -49,8 +49,9 @@ from bentoml.exceptions import NotFound
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from reelops.datasets.bento_model import ServingBundle
+from reelops_contracts import VALIDATION_METADATA_KEY
 from reelops_serving.auth import BearerAuthMiddleware
+from reelops_serving.bundle import load_bundle
 from reelops_serving.caller import PUBLIC_PATHS, caller_id
 from reelops_serving.config import (
     DEFAULT_MODEL_TAG,
@@ -290,7 +291,7 @@ class Recommender:
                 f"model {tag} is not in the BentoML store: package one with "
                 "`kedro run --pipeline packaging` or set REELOPS_MODEL_TAG"
             ) from exc
-        bundle = ServingBundle.from_directory(
+        bundle = load_bundle(
             Path(stored.path),
             tag=str(stored.tag),
             metadata=dict(stored.info.metadata),
@@ -298,12 +299,10 @@ class Recommender:
         )
         self.engine = RecommenderEngine(bundle)
         self.validator = FeedbackValidator(
-            bundle.metadata.get("validation") or {}, self.engine.movie_ids
+            bundle.metadata.get(VALIDATION_METADATA_KEY) or {}, self.engine.movie_ids
         )
         feedback = self.settings.feedback
-        self.feedback_store = FeedbackStore(
-            feedback.url.get_secret_value(), table=feedback.table
-        ).open()
+        self.feedback_store = FeedbackStore(feedback.url.get_secret_value()).open()
         metrics = self.settings.metrics
         self.metrics_server: MetricsServer | None = None
         if metrics.port is not None:

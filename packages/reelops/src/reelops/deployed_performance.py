@@ -9,6 +9,7 @@ import pandas as pd
 
 from reelops.evaluation import EvaluationConfig, window_metrics
 from reelops.window_profiles import prediction_view
+from reelops_contracts import RATING_COLUMNS, RATING_SCALE
 
 if TYPE_CHECKING:
     from recsys import BaseRecommender
@@ -18,11 +19,11 @@ __all__ = ["deployed_performance"]
 
 
 def _rated_rows(window_feedback: pd.DataFrame) -> pd.DataFrame:
-    """Rows a model can be scored on: ids and a rating in [0.5, 5] present."""
-    frame = window_feedback[["user_id", "movie_id", "rating", "timestamp"]]
+    """Rows a model can be scored on: ids and a rating on the scale present."""
+    frame = window_feedback[list(RATING_COLUMNS)]
     ok = frame[["user_id", "movie_id", "rating"]].notna().all(axis=1) & frame[
         "rating"
-    ].between(0.5, 5.0)
+    ].between(min(RATING_SCALE), max(RATING_SCALE))
     rated = frame[ok].copy()
     rated[["user_id", "movie_id"]] = rated[["user_id", "movie_id"]].astype("int64")
     rated["timestamp"] = pd.to_numeric(rated["timestamp"], errors="coerce")

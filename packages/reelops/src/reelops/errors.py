@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from kedro.io.core import DatasetError
 
+import reelops_contracts
+
 __all__ = [
     "ArtifactIntegrityError",
     "ConfigError",
@@ -34,9 +36,12 @@ class SchemaMismatchError(ReelopsError):
     """A raw file's header does not have the columns the schema expects."""
 
 
-class ArtifactIntegrityError(ReelopsError, DatasetError):
+class ArtifactIntegrityError(
+    ReelopsError, DatasetError, reelops_contracts.ArtifactIntegrityError
+):
     """A model file's sha256 differs from the one recorded when it was saved.
 
     Also a :class:`~kedro.io.core.DatasetError`, so a catalog load raises it as it
-    is (one line) instead of wrapping it.
+    is (one line) instead of wrapping it, and the contracts' error, which the
+    service raises for a bundle (:func:`reelops_contracts.verify_sha256`).
     """

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from reelops.evaluation import EvaluationConfig, window_metrics
+from reelops_contracts import RATING_COLUMNS
 
 if TYPE_CHECKING:
     from recsys import BaseRecommender
 
 __all__ = ["evaluate_on_holdout", "holdout_split"]
 
-_RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+_RATING_COLUMNS = list(RATING_COLUMNS)
 _SECONDS_PER_DAY = 86_400
 
 

@@ -21,6 +21,7 @@ from reelops.validation import (
     repeated_pairs,
     split_valid,
 )
+from reelops_contracts import RAW_RATING_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,7 +37,7 @@ def ratings_check(
     The schema, hence the time bound of "future", is fixed once for all chunks.
     """
     rules = parse_rules(validation)
-    cols = ["userId", "movieId", "rating", "timestamp"]
+    cols = list(RAW_RATING_COLUMNS)
     schema = ratings_schema(rules, movies["movie_id"], reference_time(now))
 
     def check(raw: pd.DataFrame, seen: SeenKeys) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -7,6 +7,10 @@ that fails any check is moved to the quarantine table with all of its reasons.
 
 pandera is imported by the functions that build or apply a schema, not with this
 module: Kedro imports the ingestion nodes, hence this module, on every command.
+
+The rules (:class:`reelops_contracts.ValidationRules`) and the words of every
+reason come from :mod:`reelops_contracts.rules`, which the service applies to
+feedback on numbers: a rating is refused with the same reason in both places.
 """
 
 from __future__ import annotations
@@ -17,11 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from reelops._pydantic import parse_config
 from reelops.errors import ReelopsError
 from reelops.raw_columns import LINE, PARSE_ERROR
+from reelops_contracts import ValidationRules
+from reelops_contracts.rules import (
+    ID_LIMIT,
+    KNOWN_MOVIE,
+    MISSING,
+    PLAIN_INTEGER,
+    POSITIVE_INTEGER,
+    quote,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -33,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PLAIN_INTEGER_COLUMNS",
     "QUARANTINE_COLUMNS",
-    "ValidationRules",
     "movies_schema",
     "numeric_columns",
     "parse_rules",
@@ -57,33 +68,6 @@ _PLAIN_INTEGER = r"^[0-9]+$"
 _PLAIN_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 #: Characters that ``json.dumps`` escapes in a string.
 _JSON_ESCAPED = r'["\\\x00-\x1f]'
-#: Characters of a raw value quoted in a reason; longer values are cut.
-_QUOTED_CHARS = 40
-
-
-class ValidationRules(BaseModel):
-    """What a valid MovieLens row is (``conf/base/parameters_data_processing.yml``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rating_values: list[float]
-    min_timestamp: datetime
-    max_timestamp: datetime | None = None
-    genres: list[str]
-    min_year: int = 1870
-    max_year: int = 2100
-
-    @field_validator("min_timestamp", "max_timestamp")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-    def timestamp_bounds(self, now: datetime) -> tuple[int, int]:
-        """Inclusive epoch-second bounds; the upper one defaults to ``now``."""
-        upper = self.max_timestamp or now
-        return int(self.min_timestamp.timestamp()), int(upper.timestamp())
 
 
 def _positive_int(
@@ -95,8 +79,8 @@ def _positive_int(
         float,
         [
             pa.Check(
-                lambda s: (s > 0) & (s == np.floor(s)) & (s < 2**31),
-                error="must be a positive integer",
+                lambda s: (s > 0) & (s == np.floor(s)) & (s < ID_LIMIT),
+                error=POSITIVE_INTEGER,
             ),
             *extra,
         ],
@@ -107,17 +91,13 @@ def _positive_int(
     )
 
 
-def _timestamp(bounds: tuple[int, int]) -> pa.Column:
+def _timestamp(rules: ValidationRules, now: datetime) -> pa.Column:
     import pandera.pandas as pa
 
-    low, high = bounds
-    lo_day = datetime.fromtimestamp(low, UTC).date()
-    hi_day = datetime.fromtimestamp(high, UTC).date()
+    low, high = rules.timestamp_bounds(now)
     return pa.Column(
         float,
-        pa.Check.in_range(
-            low, high, error=f"must be a unix time between {lo_day} and {hi_day}"
-        ),
+        pa.Check.in_range(low, high, error=rules.timestamp_expectation(now)),
         nullable=False,
     )
 
@@ -126,9 +106,7 @@ def _known_movie(movie_ids: pd.Series) -> pa.Check:
     import pandera.pandas as pa
 
     known = pd.Index(movie_ids.unique())
-    return pa.Check(
-        lambda s: s.isin(known), error="must be a movie present in movies.csv"
-    )
+    return pa.Check(lambda s: s.isin(known), error=KNOWN_MOVIE)
 
 
 def ratings_schema(
@@ -138,17 +116,16 @@ def ratings_schema(
     import pandera.pandas as pa
 
     values = sorted(rules.rating_values)
-    grid = ", ".join(f"{v:g}" for v in values)
     return pa.DataFrameSchema(
         {
             "userId": _positive_int("userId"),
             "movieId": _positive_int("movieId", extra=[_known_movie(movie_ids)]),
             "rating": pa.Column(
                 float,
-                pa.Check.isin(values, error=f"must be one of {{{grid}}}"),
+                pa.Check.isin(values, error=rules.rating_expectation()),
                 nullable=False,
             ),
-            "timestamp": _timestamp(rules.timestamp_bounds(now)),
+            "timestamp": _timestamp(rules, now),
         },
         name="ratings",
     )
@@ -167,7 +144,7 @@ def tags_schema(
             "tag": pa.Column(
                 str, pa.Check.str_length(min_value=1, error="must not be empty")
             ),
-            "timestamp": _timestamp(rules.timestamp_bounds(now)),
+            "timestamp": _timestamp(rules, now),
         },
         name="tags",
     )
@@ -244,21 +221,13 @@ def _is_number(value: object) -> bool:
         return False
 
 
-def _quote(value: object) -> str:
-    """``repr`` of a raw value, cut to a few dozen characters."""
-    text = str(value) if value is not None else None
-    if text is not None and len(text) > _QUOTED_CHARS:
-        return f"{text[:_QUOTED_CHARS]!r}... ({len(text)} characters)"
-    return repr(text)
-
-
 def _reason(column: object, check: object, raw_value: object) -> str:
-    got = f", got {_quote(raw_value)}"
+    got = f", got {quote(raw_value)}"
     check = str(check)
     if check == "not_nullable":
         if column in PLAIN_INTEGER_COLUMNS and _is_number(raw_value):
-            return f"{column} must be a plain integer (digits only){got}"
-        return f"{column} is missing or not a number{got}"
+            return f"{column} {PLAIN_INTEGER}{got}"
+        return f"{column} {MISSING}{got}"
     if check.startswith(("multiple_fields_uniqueness", "field_uniqueness")):
         return f"duplicate {column}{got}"
     if check.startswith(("coerce_dtype", "dtype")):
@@ -298,7 +267,7 @@ def repeated_pairs(
     occurrence of a pair but the first.
     """
     first, second = (typed[c].to_numpy(dtype="float64") for c in columns)
-    ok = (first > 0) & (first < 2**31) & (second > 0) & (second < 2**31)
+    ok = (first > 0) & (first < ID_LIMIT) & (second > 0) & (second < ID_LIMIT)
     keys = (first[ok].astype("int64") << 31) | second[ok].astype("int64")
     repeated = seen.add(keys)
     index = typed.index[ok][repeated]

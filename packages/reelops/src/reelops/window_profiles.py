@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, profile_view, window_features
 from reelops_monitoring.windows import split_windows
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["prediction_view", "reference_views", "window_view"]
 
-_RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+_RATING_COLUMNS = list(RATING_COLUMNS)
 
 
 def reference_views(

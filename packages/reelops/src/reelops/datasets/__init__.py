@@ -15,11 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from reelops.datasets.bento_build import BentoBuildSpec, BentoDataset
     from reelops.datasets.bento_lineage import RegisteredVersionDataset
-    from reelops.datasets.bento_model import (
-        BentoModelDataset,
-        PackagingSkipped,
-        ServingBundle,
-    )
+    from reelops.datasets.bento_model import BentoModelDataset, PackagingSkipped
     from reelops.datasets.candidate_run import (
         MlflowCandidateRunDataset,
         MlflowTrainingSummaryDataset,
@@ -48,7 +44,6 @@ _MODULES = {
     "RawCSVDataset": "raw_csv",
     "RegisteredModelDataset": "registered_model",
     "RegisteredVersionDataset": "bento_lineage",
-    "ServingBundle": "bento_model",
     "VerifiedPickleDataset": "verified_pickle",
 }
 
@@ -67,7 +62,6 @@ __all__ = [
     "RawCSVDataset",
     "RegisteredModelDataset",
     "RegisteredVersionDataset",
-    "ServingBundle",
     "VerifiedPickleDataset",
 ]
 

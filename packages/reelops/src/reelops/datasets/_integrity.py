@@ -16,10 +16,10 @@ registry versions and bentos keep working until they are replaced.
 from __future__ import annotations
 
 import hashlib
-import logging
 from typing import TYPE_CHECKING, BinaryIO
 
 from reelops.errors import ArtifactIntegrityError
+from reelops_contracts import integrity
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,14 +32,10 @@ __all__ = [
     "warn_unverified",
 ]
 
-logger = logging.getLogger(__name__)
-
 _CHUNK = 1 << 20
 
-
-def sha256_bytes(data: bytes) -> str:
-    """The hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
+sha256_bytes = integrity.sha256_bytes
+warn_unverified = integrity.warn_unverified
 
 
 def sha256_stream(handle: BinaryIO) -> str:
@@ -56,28 +52,16 @@ def sha256_file(path: Path) -> str:
         return sha256_stream(handle)
 
 
-def warn_unverified(what: str) -> None:
-    """Warn that ``what``, saved before digests were recorded, loads unverified."""
-    logger.warning(
-        "%s has no recorded sha256 (saved before model files were hashed): "
-        "unpickling it unverified; save it again to record one",
-        what,
-    )
-
-
 def verify_sha256(what: str, *, expected: str | None, actual: str) -> None:
     """Refuse ``what`` when its sha256 is not the recorded one.
 
     ``expected=None`` (nothing recorded: saved before digests were) only warns.
+    The message is :func:`reelops_contracts.verify_sha256`'s.
 
     Raises:
-        ArtifactIntegrityError: ``actual`` differs from ``expected``.
+        ArtifactIntegrityError: ``actual`` differs from ``expected`` (a Kedro
+            ``DatasetError`` too, which a catalog load raises as it is).
     """
-    if expected is None:
-        warn_unverified(what)
-        return
-    if actual != expected:
-        raise ArtifactIntegrityError(
-            f"{what}: sha256 mismatch: expected {expected}, got {actual} "
-            "(refusing to unpickle)"
-        )
+    integrity.verify_sha256(
+        what, expected=expected, actual=actual, error=ArtifactIntegrityError
+    )

@@ -100,7 +100,8 @@ class BentoDataset(AbstractDataset[BentoBuildSpec | PackagingSkipped, dict | Non
           type: reelops.datasets.BentoDataset
           bentofile: bento/bentofile.yaml
           bentofile_package: reelops_serving
-          source_packages: [reelops_serving, reelops, recsys, reelops_monitoring]
+          source_packages:
+            [reelops_serving, reelops_contracts, recsys, reelops_monitoring]
           bentoml_home: ${oc.env:BENTOML_HOME,bentoml_home}
 
     Loading gives ``tag``, ``path``, ``dockerfile``, ``labels`` and ``models``.

@@ -1,17 +1,17 @@
 """``BentoModelDataset``: what serving needs, saved to the BentoML model store.
 
-A :class:`ServingBundle` is the unit of deployment: the fitted recsys estimator, the
-movie catalog (title, year, genres, popularity), the users' activity buckets, and
-metadata (lineage, key metrics, the validation rules of ingested ratings). Saving
-one creates the BentoML model ``bundle.tag`` whose directory holds
-:data:`BUNDLE_FILES`; the service reads it back with
-:meth:`ServingBundle.from_directory`. Saving a :class:`PackagingSkipped` writes
-nothing and logs why.
+A :class:`~reelops_contracts.ServingBundle` is the unit of deployment: the fitted
+recsys estimator, the movie catalog (title, year, genres, popularity), the users'
+activity buckets, and metadata (lineage, key metrics, the validation rules of
+ingested ratings). Saving one creates the BentoML model ``bundle.tag`` whose
+directory holds the files of :data:`reelops_contracts.BUNDLE_FILES`; the service
+reads it back with ``reelops_serving.bundle.load_bundle``. The format is
+:mod:`reelops_contracts.bundle`. Saving a :class:`PackagingSkipped` writes nothing
+and logs why.
 
 The estimator pickle's sha256 is recorded in the model's metadata
-(:data:`SHA256_METADATA_KEY`) when it is saved, and :meth:`ServingBundle.from_directory`
-refuses in one line a file that no longer matches it, before unpickling. A model
-saved before digests were recorded loads with a warning.
+(:data:`reelops_contracts.SHA256_METADATA_KEY`) when it is saved, and the service
+refuses in one line a file that no longer matches it, before unpickling.
 """
 
 from __future__ import annotations
@@ -19,119 +19,51 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import bentoml
-import pandas as pd
 from bentoml.exceptions import NotFound
 from kedro.io.core import AbstractDataset, DatasetError
 
-from reelops.datasets._integrity import sha256_bytes, verify_sha256
+from reelops_contracts import (
+    BUNDLE_FILES,
+    MOVIE_COLUMNS,
+    SHA256_METADATA_KEY,
+    USER_COLUMNS,
+    ServingBundle,
+    sha256_bytes,
+)
 
 if TYPE_CHECKING:
     from bentoml._internal.models import ModelStore
 
-    from recsys import BaseRecommender
-
 __all__ = [
-    "BUNDLE_FILES",
-    "MOVIE_COLUMNS",
-    "SHA256_METADATA_KEY",
-    "USER_COLUMNS",
     "BentoModelDataset",
     "PackagingSkipped",
-    "ServingBundle",
     "bentoml_home",
+    "write_bundle",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Files of a bundle directory (``bentoml.models.get(tag).path``).
-BUNDLE_FILES = {
-    "estimator": "estimator.pkl",
-    "movies": "movies.parquet",
-    "users": "users.parquet",
-}
-#: Metadata key of ``{bundle file: sha256}`` for the bundle's pickles.
-SHA256_METADATA_KEY = "artifact_sha256"
-#: Columns of the catalog and of the user table a bundle carries.
-MOVIE_COLUMNS = ["movie_id", "title", "year", "genres", "n_ratings", "popularity_rank"]
-USER_COLUMNS = ["user_id", "n_ratings", "activity"]
 
+def write_bundle(bundle: ServingBundle, directory: Path) -> dict[str, str]:
+    """Write the bundle files into ``directory`` (which must exist).
 
-@dataclass(frozen=True, eq=False)
-class ServingBundle:
-    """A packaged model: estimator, catalog, user activity and metadata.
-
-    Attributes:
-        tag: The BentoML model tag (``name:version``).
-        estimator: The fitted recsys estimator.
-        movies: One row per catalog movie (:data:`MOVIE_COLUMNS`).
-        users: One row per known user (:data:`USER_COLUMNS`).
-        metadata: JSON-ready lineage, metrics and validation rules.
-        labels: String labels of the BentoML model (lineage and key metrics).
+    Returns:
+        ``{file name: sha256}`` of the pickles written, for the model's metadata.
     """
-
-    tag: str
-    estimator: BaseRecommender
-    movies: pd.DataFrame
-    users: pd.DataFrame
-    metadata: dict[str, Any] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-
-    def write_to(self, directory: Path) -> dict[str, str]:
-        """Write the bundle files into ``directory`` (which must exist).
-
-        Returns:
-            ``{file name: sha256}`` of the pickles written, for the model's metadata.
-        """
-        payload = pickle.dumps(self.estimator, protocol=5)
-        (directory / BUNDLE_FILES["estimator"]).write_bytes(payload)
-        self.movies[MOVIE_COLUMNS].to_parquet(
-            directory / BUNDLE_FILES["movies"], index=False
-        )
-        self.users[USER_COLUMNS].to_parquet(
-            directory / BUNDLE_FILES["users"], index=False
-        )
-        return {BUNDLE_FILES["estimator"]: sha256_bytes(payload)}
-
-    @classmethod
-    def from_directory(
-        cls,
-        directory: Path,
-        *,
-        tag: str,
-        metadata: dict[str, Any],
-        labels: dict[str, str],
-    ) -> ServingBundle:
-        """Read a bundle written by :meth:`write_to`.
-
-        The estimator is unpickled only when its sha256 is the one ``metadata``
-        recorded (:data:`SHA256_METADATA_KEY`; none recorded: a warning).
-
-        Raises:
-            FileNotFoundError: A bundle file is missing.
-            ArtifactIntegrityError: The estimator file is not the one packaged.
-        """
-        path = directory / BUNDLE_FILES["estimator"]
-        recorded = metadata.get(SHA256_METADATA_KEY) or {}
-        payload = path.read_bytes()
-        verify_sha256(
-            f"bento model {tag} {path.name}",
-            expected=recorded.get(path.name),
-            actual=sha256_bytes(payload),
-        )
-        estimator = pickle.loads(payload)  # noqa: S301 - verified just above
-        return cls(
-            tag=tag,
-            estimator=estimator,
-            movies=pd.read_parquet(directory / BUNDLE_FILES["movies"]),
-            users=pd.read_parquet(directory / BUNDLE_FILES["users"]),
-            metadata=dict(metadata),
-            labels=dict(labels),
-        )
+    payload = pickle.dumps(bundle.estimator, protocol=5)
+    (directory / BUNDLE_FILES["estimator"]).write_bytes(payload)
+    bundle.movies[list(MOVIE_COLUMNS)].to_parquet(
+        directory / BUNDLE_FILES["movies"], index=False
+    )
+    bundle.users[list(USER_COLUMNS)].to_parquet(
+        directory / BUNDLE_FILES["users"], index=False
+    )
+    return {BUNDLE_FILES["estimator"]: sha256_bytes(payload)}
 
 
 @dataclass(frozen=True)
@@ -208,7 +140,7 @@ class BentoModelDataset(AbstractDataset[ServingBundle | PackagingSkipped, dict])
             metadata=data.metadata,
             _model_store=store,
         ) as model:
-            digests = data.write_to(Path(model.path))
+            digests = write_bundle(data, Path(model.path))
             # Written to the model's model.yaml when the context exits.
             model.info.metadata[SHA256_METADATA_KEY] = cast("Any", digests)
         logger.info("saved BentoML model %s in %s", data.tag, bentoml_home(self._home))

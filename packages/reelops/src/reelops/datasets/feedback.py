@@ -3,30 +3,25 @@
 The service creates the table when it first starts; before that, or before any
 feedback arrived, there is nothing to read, which is a state, not an error: loading
 gives an empty frame with the table's columns and says "no feedback yet".
+
+The table, its name and its columns, is :data:`reelops_contracts.FEEDBACK_TABLE`,
+the one the service writes: it is not a setting (reading another table than the
+service writes would look like "no feedback yet"); the database is.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
 
-__all__ = ["FEEDBACK_COLUMNS", "FeedbackDataset"]
+from reelops_contracts import FEEDBACK_TABLE
+
+__all__ = ["FeedbackDataset"]
 
 logger = logging.getLogger(__name__)
-
-#: The columns read, in the ratings' names (plus arrival time and serving model).
-FEEDBACK_COLUMNS = (
-    "user_id",
-    "movie_id",
-    "rating",
-    "timestamp",
-    "received_at",
-    "model_version",
-)
 
 
 class FeedbackDataset(AbstractDataset[None, pd.DataFrame]):
@@ -36,7 +31,6 @@ class FeedbackDataset(AbstractDataset[None, pd.DataFrame]):
 
         feedback:
           type: reelops.datasets.feedback.FeedbackDataset
-          table: feedback
           credentials: feedback_db   # {con: <SQLAlchemy URL>}
     """
 
@@ -44,18 +38,13 @@ class FeedbackDataset(AbstractDataset[None, pd.DataFrame]):
         self,
         *,
         credentials: dict[str, Any],
-        table: str = "feedback",
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Read ``table`` over the connection ``credentials['con']``."""
+        """Read the feedback table over the connection ``credentials['con']``."""
         if not credentials.get("con"):
             raise DatasetError("FeedbackDataset needs credentials with a 'con' URL")
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
-            raise DatasetError(
-                f"feedback table must be a plain SQL identifier, got '{table}'"
-            )
         self._con = str(credentials["con"])
-        self._table = table
+        self._table = FEEDBACK_TABLE.name
         self.metadata = metadata
 
     def _where(self) -> str:
@@ -73,7 +62,7 @@ class FeedbackDataset(AbstractDataset[None, pd.DataFrame]):
         """Every row of the table, or no row when the table does not exist yet."""
         from sqlalchemy import create_engine, inspect, text
 
-        columns = ", ".join(FEEDBACK_COLUMNS)
+        columns = ", ".join(FEEDBACK_TABLE.column_names)
         engine = create_engine(self._con)
         try:
             if not inspect(engine).has_table(self._table):
@@ -83,7 +72,7 @@ class FeedbackDataset(AbstractDataset[None, pd.DataFrame]):
                     self._table,
                     self._where(),
                 )
-                return pd.DataFrame({name: [] for name in FEEDBACK_COLUMNS})
+                return pd.DataFrame({name: [] for name in FEEDBACK_TABLE.column_names})
             query = text(
                 f"SELECT {columns} FROM {self._table} "  # noqa: S608 - names, not data
                 "ORDER BY received_at, user_id, movie_id"

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from reelops.user_features import user_features
+from reelops_contracts import RATING_SCALE
 
 __all__ = [
     "build_id_maps",
@@ -14,7 +15,7 @@ __all__ = [
     "build_user_features",
 ]
 
-_RATING_MIN, _RATING_MAX = 0.5, 5.0
+_RATING_MIN, _RATING_MAX = min(RATING_SCALE), max(RATING_SCALE)
 
 
 def build_id_maps(ratings: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:

@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict
 
 from reelops._pydantic import as_config
 from reelops.data_lineage import raw_data_sha256
+from reelops_contracts import RATING_COLUMNS
 
 __all__ = ["FeedbackUnionConfig", "training_data_tags", "union_feedback"]
 
-_RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+_RATING_COLUMNS = list(RATING_COLUMNS)
 
 
 class FeedbackUnionConfig(BaseModel):

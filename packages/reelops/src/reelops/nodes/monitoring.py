@@ -29,6 +29,7 @@ from reelops.raw_columns import LINE, PARSE_ERROR
 from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.window_profiles import window_view
+from reelops_contracts import RATING_COLUMNS, RAW_RATING_COLUMNS
 from reelops_monitoring import MonitoringConfig, ProfileView, serialize_view
 
 __all__ = [
@@ -41,8 +42,8 @@ __all__ = [
     "summarize_serving",
 ]
 
-_RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
-_RAW_COLUMNS = ["userId", "movieId", "rating", "timestamp"]
+_RATING_COLUMNS = list(RATING_COLUMNS)
+_RAW_COLUMNS = list(RAW_RATING_COLUMNS)
 
 
 class WindowConfig(BaseModel):

@@ -15,14 +15,16 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from reelops._pydantic import as_config
+from reelops._pydantic import as_config, parse_config
 from reelops._types import BaseRecommender
 from reelops.datasets.bento_build import BentoBuildSpec
-from reelops.datasets.bento_model import (
+from reelops.datasets.bento_model import PackagingSkipped
+from reelops_contracts import (
     MOVIE_COLUMNS,
     USER_COLUMNS,
-    PackagingSkipped,
+    VALIDATION_METADATA_KEY,
     ServingBundle,
+    ValidationRules,
 )
 
 __all__ = [
@@ -81,6 +83,7 @@ def assemble_serving_bundle(  # noqa: PLR0917 - one input per dataset
             points at a version another run registered.
     """
     cfg = as_config(PackagingConfig, packaging, "parameters 'packaging'")
+    rules = parse_config(ValidationRules, validation, "parameters 'validation'")
     candidate = str(champion_decision["champion"])
     if not champion_decision["register"]:
         reasons = "; ".join(champion_decision.get("reasons") or []) or "no reason"
@@ -123,16 +126,17 @@ def assemble_serving_bundle(  # noqa: PLR0917 - one input per dataset
     metadata = {
         **labels,
         "metrics": metrics,
-        "validation": {k: v for k, v in validation.items() if v is not None},
-        "genres": sorted(validation.get("genres") or []),
+        # every rule, defaults included: /feedback applies them as packaged
+        VALIDATION_METADATA_KEY: rules.model_dump(mode="json", exclude_none=True),
+        "genres": sorted(rules.genres),
         "n_movies": len(movie_features),
         "n_users": len(user_features),
     }
     bundle = ServingBundle(
         tag=f"{cfg.model_name}:{tag_version}",
         estimator=challenger_model,
-        movies=movie_features[MOVIE_COLUMNS].reset_index(drop=True),
-        users=user_features[USER_COLUMNS].reset_index(drop=True),
+        movies=movie_features[list(MOVIE_COLUMNS)].reset_index(drop=True),
+        users=user_features[list(USER_COLUMNS)].reset_index(drop=True),
         metadata=metadata,
         labels=labels,
     )

@@ -39,6 +39,7 @@ from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.user_features import user_features
 from reelops.window_profiles import reference_views, window_view
+from reelops_contracts import RATING_COLUMNS, REQUEST_PROFILE_COLUMNS
 from reelops_monitoring import (
     MonitoringConfig,
     ProfileView,
@@ -49,7 +50,6 @@ from reelops_monitoring import (
 from reelops_monitoring.windows import split_windows
 
 __all__ = [
-    "REQUEST_COLUMNS",
     "ReplayConfig",
     "compare_policies",
     "plot_replay",
@@ -60,21 +60,6 @@ __all__ = [
 
 Policy = Literal["never", "every_window", "triggered"]
 
-#: Columns of a profiled request, as the service records them
-#: (``reelops_serving.profiling.PROFILE_COLUMNS``).
-REQUEST_COLUMNS = (
-    "timestamp",
-    "endpoint",
-    "user_activity",
-    "k",
-    "genres",
-    "n_genres",
-    "exclude_seen",
-    "cold_start",
-    "n_items",
-    "top_score",
-    "latency_ms",
-)
 _METRICS = ("rmse", "ndcg@10")
 _POLICIES: tuple[Policy, ...] = ("never", "every_window", "triggered")
 
@@ -97,7 +82,7 @@ class ReplayConfig(BaseModel):
 
 
 def _timeline_ratings(ratings: pd.DataFrame, cfg: ReplayConfig) -> pd.DataFrame:
-    data = ratings[["user_id", "movie_id", "rating", "timestamp"]]
+    data = ratings[list(RATING_COLUMNS)]
     if cfg.end is None:
         return data
     return data[data["timestamp"] < pd.Timestamp(cfg.end, tz="UTC").timestamp()]
@@ -160,7 +145,7 @@ def serve_window(
                 latency_ms,
             )
         )
-    frame = pd.DataFrame.from_records(rows, columns=list(REQUEST_COLUMNS))
+    frame = pd.DataFrame.from_records(rows, columns=list(REQUEST_PROFILE_COLUMNS))
     return deserialize_view(
         profile_frame(frame, dataset_timestamp=start.to_pydatetime())
     )

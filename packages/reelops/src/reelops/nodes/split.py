@@ -8,10 +8,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from reelops._pydantic import as_config
+from reelops_contracts import RATING_COLUMNS
 
 __all__ = ["SplitConfig", "split_ratings"]
 
-_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+_COLUMNS = list(RATING_COLUMNS)
 
 
 class SplitConfig(BaseModel):

@@ -14,6 +14,7 @@ from reelops._types import BaseRecommender, Figure
 from reelops.challenger import ChallengerPackage, Rejection
 from reelops.evaluation import EvaluationConfig, evaluate_model
 from reelops.fitting import EstimatorSpec, fit_estimator
+from reelops_contracts import RATING_COLUMNS
 
 __all__ = [
     "candidate_mlflow_metrics",
@@ -27,7 +28,7 @@ __all__ = [
     "select_champion",
 ]
 
-_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+_COLUMNS = list(RATING_COLUMNS)
 
 
 class _Config(BaseModel):
