@@ -6,7 +6,8 @@ movies are relevant (any rating), the movies the user rated in train are exclude
 every movie rated in train is a candidate; NDCG@10. Every model, ours and the
 references, is trained on the same train part. Hyperparameters of our models are
 their defaults, chosen beforehand on a validation split carved from the train part
-(``--tune`` reruns that search); nothing is tuned on the test part.
+(the project's tuning pipeline, ``kedro run --pipeline tuning``, searches on such a
+split); nothing is tuned on the test part.
 
 Bars (each reported with its figures, ratio and pass/fail, computed here):
 1. best recsys RMSE <= 0.99 x best Surprise RMSE, with that model's fit <= 10 s;
@@ -68,7 +69,6 @@ from recsys import (
     ItemKNN,
     MatrixFactorization,
     PopularityRecommender,
-    direction_of,
     evaluate,
     make_movielens_like,
     metric_names,
@@ -484,80 +484,6 @@ def reproducibility_bar(seed: int, names: list[str]) -> dict[str, Any]:
     }
 
 
-# ------------------------------------------------------------------ tuning
-def tune(train: pd.DataFrame) -> dict[str, Any]:
-    """The validation search behind the defaults (never touches the test part).
-
-    Three random 80/20 splits of the train part; the score is the mean over them.
-    Rating models are scored by RMSE, EASE by NDCG@10 under the ranking protocol.
-    Selection rule for the defaults: the best score, except that a cheaper or
-    standard configuration within 0.1% of it is preferred (item_knn keeps Surprise's
-    k=40, shrinkage=100), and MF is restricted to 40 epochs and at most 128 factors,
-    the size whose fit stays within Surprise SVD's (bar 2); bigger MF validates up
-    to 0.3% better at three times the fit time. The output reports where the
-    current defaults stand.
-    """
-    folds = [
-        random_split(train, test_size=0.2, random_state=VALIDATION_SEED + s)
-        for s in range(3)
-    ]
-    grids: dict[str, list[dict[str, Any]]] = {
-        "mf": [
-            {"n_factors": f, "n_epochs": e, "reg": reg}
-            for f in (64, 128, 256)
-            for e in (40, 60)
-            for reg in (0.05, 0.08, 0.1)
-        ],
-        "item_knn": [
-            {"k": k, "shrinkage": s, "max_neighbors": m}
-            for k in (20, 40, 80)
-            for s in (50.0, 100.0, 200.0)
-            for m in (300, 1000)
-        ],
-        "ease": [
-            {"user_weight_exponent": a, "lambda_reg": lam, "min_item_count": c}
-            for a, lambdas in (
-                (0.0, (100.0, 250.0, 500.0)),
-                (0.25, (100.0, 200.0)),
-                (0.5, (35.0, 50.0, 75.0, 100.0)),
-            )
-            for lam in lambdas
-            for c in (2, 5)
-        ],
-    }
-    out: dict[str, Any] = {}
-    for name, grid in grids.items():
-        metric = f"ndcg@{K}" if name == "ease" else "rmse"
-        rows = []
-        for params in grid:
-            scores = []
-            for sub, val in folds:
-                model = recsys.make_estimator(name, params)
-                if "random_state" in model.get_params():
-                    model.set_params(random_state=VALIDATION_SEED)
-                model.fit(sub, sub["rating"])
-                scores.append(evaluate(model, sub, val, K, metrics=[metric])[metric])
-            rows.append({"params": params, "score": float(np.mean(scores))})
-            print(name, params, f"{rows[-1]['score']:.4f}", flush=True)
-        best = (max if direction_of(metric) == "higher" else min)(
-            rows, key=lambda r: r["score"]
-        )
-        defaults = recsys.ESTIMATORS[name]().get_params()
-        current = [
-            r for r in rows if all(defaults[k] == v for k, v in r["params"].items())
-        ]
-        out[name] = {
-            "defaults_score": current[0]["score"] if current else None,
-            "defaults_vs_best_pct": (
-                100 * abs(current[0]["score"] / best["score"] - 1) if current else None
-            ),
-            "metric": "mean validation " + _report_key(metric),
-            "best": best,
-            "results": rows,
-        }
-    return out
-
-
 # ----------------------------------------------------------------- the run
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -567,9 +493,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-scale", action="store_true", help="no scale bar")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of fast fits")
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument(
-        "--tune", action="store_true", help="print the validation search"
-    )
     parser.add_argument("--scale-worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--reproducibility-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -584,9 +507,6 @@ def main(argv: list[str] | None = None) -> int:
 
     ratings = load_ratings(ml_small_dir())
     train, test = random_split(ratings, test_size=0.2, random_state=args.seed)
-    if args.tune:
-        print(json.dumps(tune(train), indent=2))
-        return 0
 
     started = time.perf_counter()
     report = run_models(args, train, test)
