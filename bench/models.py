@@ -5,10 +5,9 @@ seed. Rating bars use the RMSE on the test part. Ranking: all of a user's held-o
 movies are relevant (any rating), the movies the user rated in train are excluded,
 every movie rated in train is a candidate; NDCG@10. Every model, ours and the
 references, is trained on the same train part. Hyperparameters of our models are
-their defaults, chosen beforehand on a validation split carved from the train part
-(the project's tuning pipeline, ``kedro run --pipeline tuning``, searches on such a
-split); the reference EASE's lambda is chosen on a validation split carved from the
-train part (``peers.py``); nothing is tuned on the test part.
+those committed in ``conf/base/parameters_training.yml``, the ones training uses
+(``ours.py``); the reference EASE's lambda is chosen on a validation split carved
+from the train part (``peers.py``); nothing is tuned on the test part.
 
 Bars (each reported with its figures, ratio and pass/fail, computed here):
 1. best recsys RMSE <= 0.99 x best Surprise RMSE, with that model's fit <= 10 s;
@@ -51,7 +50,7 @@ from _common import (
     ml_small_dir,
     write_json,
 )
-from ours import evaluate_reelops, reelops_models, warm_up
+from ours import PARAMETERS, evaluate_reelops, reelops_models, warm_up
 from peers import evaluate_reference_ease, evaluate_surprise, surprise_specs
 from reproducibility import reproducibility_bar
 from scale import SCALE_SIZES, run_scale_size, scale_bar
@@ -122,6 +121,11 @@ def run_models(
             "timing": (
                 f"wall clock; fast fits repeated {args.repeats}x and the minimum used; "
                 "Surprise measured in the same run; numba kernels warmed up first"
+            ),
+            "hyperparameters": (
+                f"recsys models: {PARAMETERS.relative_to(PARAMETERS.parents[2])}, "
+                "random_state = the seed where unset; reference EASE: lambda "
+                "chosen on a validation split carved from train"
             ),
             "quick": args.quick,
         },

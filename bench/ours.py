@@ -1,7 +1,12 @@
-"""Our models in the model bench: every recsys estimator, and how it is evaluated.
+"""Our models in the model bench: built as training builds them, and evaluated.
 
-Each estimator has its default hyperparameters (chosen beforehand on a validation
-split carved from the train part), with ``random_state`` set to the bench's seed.
+The bench measures the estimators the project trains: each one is the candidate of
+the same name in the committed ``conf/base/parameters_training.yml`` (every
+hyperparameter stated there; the tuning pipeline, ``kedro run --pipeline tuning``,
+proposes them on a validation split carved from train), with ``random_state`` set
+to the bench's seed wherever the file leaves it unset, as training does. The
+``hybrid`` candidate is not benched on its own: its ratings are the blend's and its
+top-k EASE's.
 """
 
 from __future__ import annotations
@@ -9,47 +14,66 @@ from __future__ import annotations
 import math
 import pickle
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from _common import K, latency_summary, relevant_items, report_key, timed
+from omegaconf import OmegaConf
 
 import recsys
-from recsys import (
-    EASE,
-    BiasBaseline,
-    BlendRecommender,
-    ItemKNN,
-    MatrixFactorization,
-    PopularityRecommender,
-    evaluate,
-    make_movielens_like,
-    metric_names,
-    ndcg_at_k_score,
-)
+from recsys import evaluate, make_movielens_like, metric_names, ndcg_at_k_score
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "BENCHED",
+    "PARAMETERS",
     "RANKING",
     "evaluate_reelops",
     "reelops_models",
     "warm_up",
 ]
 
+#: The committed hyperparameters of every candidate (read, never written).
+PARAMETERS = Path(__file__).resolve().parents[1] / "conf/base/parameters_training.yml"
+#: The candidates of ``PARAMETERS`` the bench measures, in report order.
+BENCHED = ("popularity", "bias", "mf", "item_knn", "ease", "blend")
 #: The ranking metrics of recsys' vocabulary at K (precision@10, ..., coverage@10).
 RANKING = metric_names(K, kinds=("ranking",))
 
 
-def reelops_models(seed: int) -> dict[str, recsys.BaseRecommender]:
-    """Every recsys estimator with its default (validation-chosen) hyperparameters."""
+def _seeded(model: recsys.BaseRecommender, seed: int) -> recsys.BaseRecommender:
+    """``random_state=seed`` wherever it is unset, as ``reelops.fitting`` does."""
+    unset = {
+        key: seed
+        for key, value in model.get_params(deep=True).items()
+        if (key == "random_state" or key.endswith("__random_state")) and value is None
+    }
+    return model.set_params(**unset) if unset else model
+
+
+def reelops_models(
+    seed: int, parameters: Path = PARAMETERS
+) -> dict[str, recsys.BaseRecommender]:
+    """The benched candidates, unfitted, with the hyperparameters of ``parameters``."""
+    conf = OmegaConf.to_container(OmegaConf.load(parameters), resolve=True)
+    if not isinstance(conf, dict):
+        msg = f"{parameters}: expected a mapping of candidates, got {type(conf)}"
+        raise SystemExit(msg)
+    missing = [name for name in BENCHED if name not in conf]
+    if missing:
+        msg = f"{parameters}: expected candidates {list(BENCHED)}, missing {missing}"
+        raise SystemExit(msg)
     return {
-        "popularity": PopularityRecommender(),
-        "bias": BiasBaseline(),
-        "mf": MatrixFactorization(random_state=seed),
-        "item_knn": ItemKNN(),
-        "ease": EASE(),
-        "blend": BlendRecommender(random_state=seed),
+        name: _seeded(
+            recsys.make_estimator(
+                conf[name]["estimator"]["name"],
+                conf[name]["estimator"].get("params", {}),
+            ),
+            seed,
+        )
+        for name in BENCHED
     }
 
 
