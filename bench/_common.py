@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 DEFAULT_ML_SMALL = Path("/work/shared/data/movielens/ml-latest-small")
 ML_SMALL_ENV = "RECSYS_ML_LATEST_SMALL"
 
+# The model bench's protocol (models.py and its modules).
+#: Seed of the 80/20 split of ml-latest-small and of every estimator.
+SEED = 42
+#: Seed of the validation split carved from the train part (peer tuning).
+VALIDATION_SEED = 0
+#: Cut-off of the ranking metrics.
+K = 10
+
 
 def ml_small_dir() -> Path:
     """Directory of ml-latest-small (``$RECSYS_ML_LATEST_SMALL`` overrides)."""
@@ -29,6 +37,20 @@ def load_ratings(directory: Path) -> pd.DataFrame:
     """Read ``ratings.csv`` with the library's column names (CRLF-safe)."""
     frame = pd.read_csv(directory / "ratings.csv")
     return frame.rename(columns={"userId": "user_id", "movieId": "movie_id"})
+
+
+def relevant_items(test: pd.DataFrame) -> dict[Any, set[Any]]:
+    """Every held-out movie of each user (the ranking protocol's relevant set)."""
+    return test.groupby("user_id")["movie_id"].apply(set).to_dict()
+
+
+def report_key(name: str) -> str:
+    """A recsys vocabulary name as models.json writes it (``ndcg@10``: ``ndcg_at_10``).
+
+    The report's keys predate the vocabulary; they stay so that reports compare
+    across runs.
+    """
+    return name.replace("@", "_at_")
 
 
 def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[Any, list[float]]:

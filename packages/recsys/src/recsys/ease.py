@@ -85,8 +85,8 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
 
     The inverse is taken by a float32 Cholesky factorization. A user's scores are the
     sum of the rows of ``B`` over the movies they rated. The defaults were chosen by
-    3-fold validation inside the training part of ml-latest-small (``bench/models.py
-    --tune``): user weighting gained about 1% NDCG@10 over the best plain EASE.
+    3-fold validation inside the training part of ml-latest-small: user weighting
+    gained about 1% NDCG@10 over the best plain EASE.
 
     EASE is a ranking model: ``predict`` returns the regularized bias baseline
     ``mu + b_u + b_i`` (the same one as the fallback), so the estimator still fits

@@ -37,7 +37,7 @@ class ItemKNN(ItemSimilarityMixin, BaseRecommender):
     deterministic.
 
     The defaults are Surprise's (``k=40``, ``shrinkage=100``), within 0.1% of the
-    best 3-fold validation RMSE on ml-latest-small (``bench/models.py --tune``).
+    best 3-fold validation RMSE on ml-latest-small.
 
     Parameters
     ----------

@@ -169,7 +169,7 @@ class MatrixFactorization(ItemSimilarityMixin, BaseRecommender):
     memory are linear in the number of ratings (25M ratings fit in minutes).
 
     The defaults were chosen by 3-fold validation inside the training part of a
-    seeded 80/20 split of MovieLens ml-latest-small (``bench/models.py --tune``),
+    seeded 80/20 split of MovieLens ml-latest-small,
     among configurations that fit no slower than Surprise's default ``SVD``; 256
     factors and 60 epochs validate about 0.3% better at three times the fit time.
 
