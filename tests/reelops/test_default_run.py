@@ -73,6 +73,13 @@ def test_mlflow_run_has_params_lineage_tags_and_artifacts(
         assert tags[f"data.sha256.{name}"] == hashlib.sha256(data).hexdigest()
     assert len(tags["data.sha256"]) == 64
     assert run.data.metrics["eda.n_ratings"] == 100_836
+    # the registered model's metrics on the time-based holdout monitoring judges by
+    holdout = json.loads(
+        (default_run / "data/06_models/reference/holdout_metrics.json").read_text()
+    )
+    assert holdout["assessed"] is True
+    assert run.data.metrics["holdout.rmse"] == pytest.approx(holdout["metrics"]["rmse"])
+    assert "holdout.ndcg_at_10" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "eda")}
     assert {"eda/eda_summary.json", "eda/rating_distribution.png"} <= artifacts
     assert client.list_artifacts(run.info.run_id, "ingest")

@@ -433,3 +433,20 @@ def test_retrain_cli_runs_as_a_module(decisions: dict[str, Path]) -> None:
     )
     assert proc.returncode == 0
     assert proc.stderr.splitlines() == ["retrain (retrain)", "  - drift in 'rating'"]
+
+
+def test_holdout_metrics_reach_mlflow_unprefixed_and_only_when_assessed() -> None:
+    from reelops.nodes.reference import holdout_mlflow_metrics
+
+    assessed = {
+        "assessed": True,
+        "metrics": {"rmse": 0.91, "ndcg@10": 0.2, "n_users": 12, "ok": True},
+        "protocol": {"holdout_days": 90},
+    }
+    assert holdout_mlflow_metrics(assessed) == {
+        "rmse": {"value": 0.91, "step": 0},
+        "ndcg_at_10": {"value": 0.2, "step": 0},
+        "n_users": {"value": 12.0, "step": 0},
+    }
+    skipped = {"assessed": False, "reason": "no rating after 2018", "protocol": {}}
+    assert holdout_mlflow_metrics(skipped) == {}

@@ -35,21 +35,16 @@ import functools
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
-import attrs
 import bentoml
 import numpy as np
-import yaml
-from bentoml._internal.service.openapi.specification import (
-    Info,
-    OpenAPISpecification,
-)
 from bentoml.exceptions import NotFound
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from reelops_contracts import VALIDATION_METADATA_KEY
+from reelops_serving.api import DESCRIPTION, ENDPOINTS, ReelopsService
 from reelops_serving.auth import BearerAuthMiddleware
 from reelops_serving.bundle import load_bundle
 from reelops_serving.caller import PUBLIC_PATHS, caller_id
@@ -81,12 +76,10 @@ from reelops_serving.metrics import (
     set_model_info,
 )
 from reelops_serving.metrics_server import MetricsServer
-from reelops_serving.openapi import Endpoint, build_openapi
 from reelops_serving.profile_sinks import make_profile_sink
 from reelops_serving.profiling import RequestProfiler
 from reelops_serving.ratelimit import RateLimitMiddleware
 from reelops_serving.schemas import (
-    IDEMPOTENCY_KEY_HEADER,
     MAX_BATCH_USERS,
     BatchRecommendRequest,
     BatchRecommendResponse,
@@ -120,114 +113,6 @@ MAX_CONCURRENCY = 128
 #: URL patterns OpenTelemetry skips (all of them, see the service decorator).
 TRACING_EXCLUDED_URLS = [".*"]
 
-DESCRIPTION = (
-    "Movie recommendations from the model the reelops pipeline registered and "
-    "packaged: top-k movies for a user (popular movies for a user the model does "
-    "not know), predicted ratings, similar movies, and feedback ratings stored for "
-    "retraining. Send `Authorization: Bearer <token>` to every endpoint but the "
-    "probes and /metrics when the service has tokens configured. Bodies are JSON "
-    "(`Content-Type: application/json`), at most 64 KiB (1 MiB for a batch) by "
-    "default."
-)
-
-ENDPOINTS: list[Endpoint] = [
-    Endpoint(
-        route="/recommend",
-        name="recommend",
-        summary="Top-k movies for one user.",
-        description="Unknown users get the most popular movies (cold_start true). "
-        "`genres` keeps movies having at least one of the genres.",
-        request=RecommendRequest,
-        response=RecommendResponse,
-    ),
-    Endpoint(
-        route="/recommend_batch",
-        name="recommend_batch",
-        summary="Top-k movies for up to 1000 users in one call.",
-        description="One model call for every user: cheaper per user than /recommend.",
-        request=BatchRecommendRequest,
-        response=BatchRecommendResponse,
-    ),
-    Endpoint(
-        route="/predict",
-        name="predict",
-        summary="The rating a user would give a movie.",
-        description="An unknown user or a movie the model never saw is answered by "
-        "the bias fallback (cold_start true).",
-        request=PredictRequest,
-        response=PredictResponse,
-        errors={404: "The movie is not in the catalog."},
-    ),
-    Endpoint(
-        route="/similar",
-        name="similar",
-        summary="Movies similar to a movie.",
-        description="The model's item similarity; movies sharing the most genres "
-        "(most popular first) when the model has none for it (fallback true).",
-        request=SimilarRequest,
-        response=SimilarResponse,
-        errors={404: "The movie is not in the catalog."},
-    ),
-    Endpoint(
-        route="/feedback",
-        name="feedback",
-        summary="Store a rating a user gave a movie.",
-        description="Validated like ingested ratings (same rules, same messages), "
-        "committed before the answer. Retries are safe: a rating is idempotent on "
-        "(user_id, movie_id, timestamp), and one without a timestamp (the server's "
-        "clock) must carry an `Idempotency-Key` header: a retry with the same key "
-        "answers the record stored first (`created` false), even when the first "
-        "answer was lost (e.g. a 504 after the commit).",
-        request=FeedbackRequest,
-        response=FeedbackResponse,
-        errors={
-            400: "Invalid body, invalid Idempotency-Key, or no timestamp and no "
-            "Idempotency-Key.",
-            409: "The same (user, movie, timestamp) is stored with another rating.",
-            422: "The rating breaks a rule of ingested ratings (reason in `error`), "
-            "or the Idempotency-Key was used for another rating.",
-        },
-        headers=(IDEMPOTENCY_KEY_HEADER,),
-    ),
-]
-
-
-@attrs.frozen
-class _OpenAPIDocument(OpenAPISpecification):
-    """BentoML's spec type, carrying the document :func:`build_openapi` made."""
-
-    document: dict[str, Any] = attrs.field(factory=dict)
-
-    def asdict(self) -> dict[str, Any]:
-        """The OpenAPI document."""
-        return self.document
-
-
-yaml.add_representer(
-    _OpenAPIDocument, lambda dumper, spec: dumper.represent_dict(spec.asdict())
-)
-
-
-class _ReelopsService(bentoml.Service[Any]):
-    """A BentoML service whose OpenAPI document is :func:`build_openapi`'s."""
-
-    @property
-    def openapi_spec(self) -> OpenAPISpecification:
-        """The complete OpenAPI document (security, errors, examples)."""
-        version = self.bento.tag.version if self.bento is not None else None
-        document = build_openapi(
-            title="reelops recommender",
-            version=str(version or "dev"),
-            description=DESCRIPTION,
-            endpoints=ENDPOINTS,
-        )
-        info = Info(
-            title=document["info"]["title"], version=document["info"]["version"]
-        )
-        return _OpenAPIDocument(
-            openapi="3.1.0", info=info, paths={}, servers=[], document=document
-        )
-
 
 class _ClientErrorFilter(logging.Filter):
     """Drop BentoML's tracebacks of refused requests (they are not server errors)."""
@@ -243,7 +128,7 @@ _settings = functools.partial(load_settings, default_model_tag=_BUILD_MODEL_TAG)
 
 @bentoml.service(
     name="reelops_recommender",
-    service_class=_ReelopsService,
+    service_class=ReelopsService,
     description=DESCRIPTION,
     traffic={"timeout": TRAFFIC_TIMEOUT_SECONDS, "max_concurrency": MAX_CONCURRENCY},
     workers=1,

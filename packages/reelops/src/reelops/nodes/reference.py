@@ -31,6 +31,7 @@ __all__ = [
     "ReferenceConfig",
     "build_reference_profile",
     "evaluate_holdout",
+    "holdout_mlflow_metrics",
     "profile_reference_predictions",
 ]
 
@@ -104,3 +105,18 @@ def evaluate_holdout(
     return evaluate_on_holdout(
         model, ratings, holdout_days=cfg.holdout_days, evaluation=evaluation
     )
+
+
+def holdout_mlflow_metrics(
+    holdout_metrics: dict[str, Any],
+) -> dict[str, dict[str, float]]:
+    """The holdout metrics as MLflow metrics (``ndcg@10`` becomes ``ndcg_at_10``).
+
+    Nothing when the holdout could not be assessed (its ``reason`` is in the JSON).
+    """
+    metrics = holdout_metrics.get("metrics") if holdout_metrics.get("assessed") else {}
+    return {
+        str(key).replace("@", "_at_"): {"value": float(value), "step": 0}
+        for key, value in (metrics or {}).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }

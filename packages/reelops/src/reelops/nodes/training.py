@@ -17,7 +17,6 @@ from reelops.fitting import EstimatorSpec, fit_estimator
 from reelops_contracts import RATING_COLUMNS
 
 __all__ = [
-    "candidate_mlflow_metrics",
     "compare_candidates",
     "evaluate_candidate",
     "evaluate_champion",
@@ -273,12 +272,3 @@ def plot_comparison(model_comparison: dict[str, Any]) -> Figure:
         ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return fig
-
-
-def candidate_mlflow_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """A candidate's numeric metrics as MLflow metrics (``@`` becomes ``_at_``)."""
-    return {
-        k.replace("@", "_at_"): {"value": float(v), "step": 0}
-        for k, v in metrics.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
