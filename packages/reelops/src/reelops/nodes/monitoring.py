@@ -181,17 +181,9 @@ def summarize_serving(
     serving_request_profiles: Mapping[str, ProfileView],
     window_info: dict[str, Any],
 ) -> dict[str, Any]:
-    """Latency and error rates of the window's requests, from the serving profiles.
+    """Latency and error rates of the window's requests.
 
-    The service flushes one profile per batch into ``<yyyy-mm-dd>/`` folders; the
-    flushes of the window's days are merged. An empty or missing folder is not an
-    error: the summary says ``available: false`` and why.
-
-    Error rates: the profiles hold answered requests (HTTP errors are counted by
-    the service's Prometheus metrics), so ``error_rate`` is the share of answers
-    with no recommendation (``top_score`` null), and ``cold_start_rate`` the
-    share answered by the popularity fallback
-    (:func:`~reelops.serving_summary.summarize_requests`).
+    See :func:`~reelops.serving_summary.summarize_requests`.
     """
     return summarize_requests(serving_request_profiles, window_info)
 

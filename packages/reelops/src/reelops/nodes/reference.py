@@ -24,6 +24,7 @@ from reelops._pydantic import as_config
 from reelops._types import BaseRecommender
 from reelops.evaluation import EvaluationConfig
 from reelops.holdout import evaluate_on_holdout
+from reelops.tracking import mlflow_metrics
 from reelops.window_profiles import prediction_view, reference_views
 from reelops_monitoring import ProfileView, merge_views, serialize_view
 
@@ -110,13 +111,13 @@ def evaluate_holdout(
 def holdout_mlflow_metrics(
     holdout_metrics: dict[str, Any],
 ) -> dict[str, dict[str, float]]:
-    """The holdout metrics as MLflow metrics (``ndcg@10`` becomes ``ndcg_at_10``).
+    """The holdout metrics as MLflow metrics (:func:`~reelops.tracking.mlflow_metrics`).
 
     Nothing when the holdout could not be assessed (its ``reason`` is in the JSON).
     """
-    metrics = holdout_metrics.get("metrics") if holdout_metrics.get("assessed") else {}
+    if not holdout_metrics.get("assessed"):
+        return {}
     return {
-        str(key).replace("@", "_at_"): {"value": float(value), "step": 0}
-        for key, value in (metrics or {}).items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
+        key: {"value": value, "step": 0}
+        for key, value in mlflow_metrics(holdout_metrics["metrics"]).items()
     }
