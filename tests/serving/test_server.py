@@ -154,11 +154,14 @@ def test_bogus_path_floods_leave_disk_and_metrics_flat(server: dict[str, Any]) -
 
 def worker_rss(proc: Any) -> int:
     """Resident memory of the server's worker (the process serving requests)."""
-    workers = [
+    matching = [
         p
         for p in psutil.Process(proc.pid).children(recursive=True)
         if "_bentoml_impl.worker.service" in " ".join(p.cmdline())
     ]
+    # the request profiler is the worker's child and inherits its command line
+    pids = {p.pid for p in matching}
+    workers = [p for p in matching if p.ppid() not in pids]
     assert len(workers) == 1, workers
     return int(workers[0].memory_info().rss)
 
