@@ -233,6 +233,7 @@ bench: setup ## Benchmarks vs the named peers (Surprise, bare Starlette, ...) ->
 	$(BIN)/python bench/monitoring.py --out reports/bench/monitoring.json
 	$(BIN)/python bench/replay.py --out reports/bench/replay.json
 	$(BIN)/python bench/startup.py --out reports/bench/startup.json
+	$(BIN)/python bench/kedro_run.py --out reports/bench/kedro_run.json
 	$(BIN)/python bench/ingest.py --out reports/bench/ingest.json
 
 .PHONY: mlflow-ui

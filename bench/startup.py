@@ -7,7 +7,8 @@ registry (hence import every node module). This script measures, as whole
 processes started from the project directory:
 
 1. wall time of ``kedro registry list`` (the bar: median under 3 s), ``kedro --help``
-   and ``kedro argo compile`` (into a scratch directory, not ``argo/``);
+   and ``kedro argo compile`` (every env and pipeline, into a scratch directory,
+   not ``argo/``; the bar: median at most 5 s);
 2. the floor they are compared with: ``python -c "import kedro.framework.cli"``
    (Kedro's CLI and nothing of the project) and ``kedro --version`` outside any
    project (Kedro's CLI with no project, hooks or project plugins);
@@ -49,6 +50,8 @@ from _common import format_table, machine_info, write_json
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GOAL_SECONDS = 3.0
+#: Issue #15: `kedro argo compile` (every env, every pipeline) as a whole process.
+COMPILE_GOAL_SECONDS = 5.0
 QUIET = {
     "KEDRO_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "1",
@@ -277,16 +280,23 @@ def main() -> None:
     floor = figures["floor: import kedro.framework.cli"]["median_s"]
     outside = figures["floor: kedro --version outside a project"]["median_s"]
     hidden = figures["kedro registry list without kedro-mlflow's entry points"]
+    compile_s = figures["kedro argo compile"]["median_s"]
     summary = {
         "registry_list_median_s": registry,
         "help_median_s": figures["kedro --help"]["median_s"],
-        "argo_compile_median_s": figures["kedro argo compile"]["median_s"],
+        "argo_compile_median_s": compile_s,
         "floor_import_kedro_cli_median_s": floor,
         "registry_list_vs_floor_ratio": round(registry / floor, 2),
         "registry_list_vs_kedro_version_outside_ratio": round(registry / outside, 2),
         "kedro_mlflow_entry_points_cost_s": round(registry - hidden["median_s"], 3),
-        "goal": f"kedro registry list median < {GOAL_SECONDS} s",
-        "goals_met": {"registry_list_under_3s": registry < GOAL_SECONDS},
+        "goals": {
+            "registry_list_median_s_below": GOAL_SECONDS,
+            "argo_compile_median_s_at_most": COMPILE_GOAL_SECONDS,
+        },
+        "goals_met": {
+            "registry_list_under_3s": registry < GOAL_SECONDS,
+            "argo_compile_at_most_5s": compile_s <= COMPILE_GOAL_SECONDS,
+        },
     }
     print(
         format_table(
@@ -306,7 +316,9 @@ def main() -> None:
     print(
         f"registry list {registry:.2f} s vs floor {floor:.2f} s "
         f"({registry / floor:.2f}x); goal < {GOAL_SECONDS} s: "
-        f"{'met' if registry < GOAL_SECONDS else 'missed'}"
+        f"{'met' if registry < GOAL_SECONDS else 'missed'}; argo compile "
+        f"{compile_s:.2f} s, goal <= {COMPILE_GOAL_SECONDS} s: "
+        f"{'met' if compile_s <= COMPILE_GOAL_SECONDS else 'missed'}"
     )
     write_json(
         args.out,

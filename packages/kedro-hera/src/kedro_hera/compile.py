@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from kedro_hera._build import (
     RESERVED_NAMES,
     BuildInfo,
@@ -137,7 +139,7 @@ def render(resource: WorkflowTemplate | CronWorkflow, header: str) -> str:
     Returns:
         The file content.
     """
-    return header + resource.to_yaml(width=1_000_000)
+    return header + resource.to_yaml(width=1_000_000, Dumper=yaml.CSafeDumper)
 
 
 def _pipelines_to_compile(

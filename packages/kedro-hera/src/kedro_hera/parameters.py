@@ -20,6 +20,7 @@ same value and type, otherwise compilation fails.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -234,6 +235,16 @@ def decode_value(text: str) -> Any:
     return decode_params_option(f"k={text}")["k"]
 
 
+@functools.lru_cache(maxsize=4096)
+def _decode_for_comparison(text: str) -> Any:
+    """:func:`decode_value`, remembered across a compile's many equal values.
+
+    A compile encodes the same values for every pipeline and env; the result is
+    only compared, never handed out, so sharing it is safe.
+    """
+    return decode_value(text)
+
+
 def encode_value(value: Any, *, key: str = "<value>") -> str:
     """Encode a parameter value so that ``kedro run --params`` reads it back exactly.
 
@@ -249,7 +260,7 @@ def encode_value(value: Any, *, key: str = "<value>") -> str:
     """
     for candidate in _candidates(value):
         try:
-            decoded = decode_value(candidate)
+            decoded = _decode_for_comparison(candidate)
         except (ParameterError, ValueError, yaml.YAMLError):
             continue
         if _same(decoded, value):

@@ -31,7 +31,6 @@ from kedro.framework.session import KedroSession
 
 from reelops._pydantic import parse_config
 from reelops.errors import ConfigError
-from reelops.evaluation import EvaluationConfig, evaluate_model
 from reelops.promotion._git import commit_paths, file_history, working_tree_status
 from reelops.promotion.environment import (
     ENVIRONMENT_ALIASES,
@@ -103,6 +102,9 @@ def _estimator(ctx: _Context, version: str) -> Any:
 
 def _evaluate(ctx: _Context, version: str) -> dict[str, float]:
     """Metrics of a registered version on this project's evaluation data."""
+    # Imported here: it brings pandas, which no other `kedro` command needs to start.
+    from reelops.evaluation import EvaluationConfig, evaluate_model
+
     train = ctx.catalog.load("train_ratings")
     test = ctx.catalog.load("test_ratings")
     report = {"estimator": f"v{version}", "fit_seconds": 0.0}
