@@ -31,6 +31,7 @@ from reelops.datasets.registered_model import (
     SHA256_TAG_PREFIX,
     RegisteredModelDataset,
     load_estimator,
+    pip_requirements,
 )
 from reelops.datasets.verified_pickle import VerifiedPickleDataset
 from reelops.errors import ArtifactIntegrityError
@@ -116,6 +117,25 @@ def test_registration_records_the_sha256_of_every_pickle(
     assert loaded.predict(ratings[["user_id", "movie_id"]].head(5)) == pytest.approx(
         estimator.predict(ratings[["user_id", "movie_id"]].head(5))
     )
+
+
+def test_the_stated_pip_requirements_cover_what_mlflow_infers(
+    registry: mlflow.MlflowClient, ratings: pd.DataFrame, estimator: BiasBaseline
+) -> None:
+    # GIVEN a registered version, whose requirements are stated (not inferred)
+    register(ratings, estimator)
+    mv = registry.get_model_version_by_alias(MODEL, "challenger")
+    stored = Path(registry.get_model_version_download_uri(MODEL, mv.version))
+    logged = (stored / "requirements.txt").read_text().split()
+    assert logged == pip_requirements()
+    # WHEN MLflow infers them its own way (loading the model in a subprocess)
+    from mlflow.utils.requirements_utils import _infer_requirements
+
+    inferred = _infer_requirements(
+        f"models:/{MODEL}/{mv.version}", "python_function", raise_on_error=True
+    )
+    # THEN every inferred requirement is stated, at the same version
+    assert set(inferred) <= set(logged), sorted(set(inferred) - set(logged))
 
 
 @pytest.mark.parametrize(

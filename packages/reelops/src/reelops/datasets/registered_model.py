@@ -23,6 +23,7 @@ anything; a version registered before the tags existed loads with a warning.
 """
 
 import contextlib
+import importlib.metadata
 import json
 import logging
 import pickle
@@ -61,6 +62,29 @@ logger = logging.getLogger(__name__)
 _LINEAGE_TAGS = ("git.sha", "git.dirty", "data.sha256", "kedro.env")
 #: Model version tag of each pickle's sha256: ``artifact.sha256.estimator``, ...
 SHA256_TAG_PREFIX = "artifact.sha256."
+#: What loading a version imports: the pyfunc wrapper (this module: kedro, mlflow,
+#: cloudpickle, pandas, psutil) and the pickled recsys estimators (numba, numpy,
+#: scikit-learn, scipy). Stated, not inferred: MLflow infers them by loading the
+#: model in a subprocess, which cost 3-7 s of every training run; a test checks
+#: the inferred set is contained in this one.
+PIP_DISTRIBUTIONS = (
+    "mlflow",
+    "cloudpickle",
+    "kedro",
+    "numba",
+    "numpy",
+    "pandas",
+    "psutil",
+    "scikit-learn",
+    "scipy",
+)
+
+
+def pip_requirements() -> list[str]:
+    """``name==version`` of :data:`PIP_DISTRIBUTIONS`, as installed here."""
+    return [f"{d}=={importlib.metadata.version(d)}" for d in PIP_DISTRIBUTIONS]
+
+
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<v>\d+))$")
 
 
@@ -310,6 +334,7 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
                     artifacts=artifacts,
                     signature=infer_signature(pkg.input_example, output),
                     input_example=pkg.input_example,
+                    pip_requirements=pip_requirements(),
                 )
         # The version belongs to the pipeline run, which holds the lineage (git,
         # data sha256) and, once packaged, the bento: what promotion reads.
