@@ -12,6 +12,7 @@ from recsys import (
     ItemKNN,
     MatrixFactorization,
     PopularityRecommender,
+    RatedEASE,
     make_movielens_like,
 )
 
@@ -24,6 +25,9 @@ def small_estimators() -> dict[str, object]:
         "mf": MatrixFactorization(n_factors=8, n_epochs=10, random_state=0),
         "item_knn": ItemKNN(k=10, max_neighbors=50),
         "ease": EASE(lambda_reg=20.0, min_item_count=1),
+        "rated_ease": RatedEASE(
+            lambda_reg=20.0, dropout=0.2, min_item_count=1, rating_weight=0.2
+        ),
         "blend": BlendRecommender(
             [
                 ("bias", BiasBaseline()),

@@ -12,6 +12,7 @@ from recsys import (
     ItemKNN,
     MatrixFactorization,
     PopularityRecommender,
+    RatedEASE,
 )
 
 ESTIMATOR_INSTANCES = [
@@ -20,6 +21,7 @@ ESTIMATOR_INSTANCES = [
     MatrixFactorization(n_factors=4, n_epochs=3, random_state=0),
     ItemKNN(k=5, max_neighbors=10),
     EASE(lambda_reg=10.0, min_item_count=1),
+    RatedEASE(lambda_reg=10.0, min_item_count=1, popularity_exponent=0.1),
     BlendRecommender(
         [
             ("bias", BiasBaseline()),

@@ -43,6 +43,7 @@ SPECS: dict[str, dict[str, Any]] = {
     "mf": MF,
     "item_knn": KNN,
     "ease": EASE,
+    "rated_ease": {**EASE, "dropout": 0.2, "rating_weight": 0.2},
     "blend": BLEND,
     "hybrid": {
         "rating_estimator": {"name": "blend", "params": BLEND},

@@ -62,7 +62,7 @@ def _set(params: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
             "mff",
             f"{TRAINING}: parameter 'mf.estimator': unknown estimator 'mff': expected "
             "one of ['bias', 'blend', 'ease', 'hybrid', 'item_knn', 'mf', "
-            "'popularity'], got 'mff'",
+            "'popularity', 'rated_ease'], got 'mff'",
             id="unknown-estimator",
         ),
         pytest.param(
@@ -77,7 +77,7 @@ def _set(params: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
             "hybrid.estimator.params.ranking_estimator.params",
             {"lambda": 1},
             f"{TRAINING}: parameter 'hybrid.estimator': unknown parameter(s) "
-            "['lambda'] for estimator 'ease' (EASE)",
+            "['lambda'] for estimator 'rated_ease' (RatedEASE)",
             id="unknown-nested-hyperparameter",
         ),
         pytest.param(

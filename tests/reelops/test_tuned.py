@@ -76,12 +76,14 @@ def test_the_blend_and_the_hybrid_reuse_the_candidates_values(
 def test_the_proposal_sets_values_in_place_and_keeps_comments() -> None:
     # GIVEN the committed parameters and a proposal for two searched estimators
     before = TRAINING.read_text()
-    proposal = {"tuned_params": {"ease": {"lambda_reg": 50.0}, "mf": {"reg": 0.05}}}
+    proposal = {
+        "tuned_params": {"rated_ease": {"lambda_reg": 50.0}, "mf": {"reg": 0.05}}
+    }
     # WHEN it is applied
     after, changes = apply_tuned(before, proposal)
     # THEN exactly those two lines change, comments included
     assert sorted(changes) == [
-        ("ease", "lambda_reg", 35.0, 50.0),
+        ("ease", "lambda_reg", 25.0, 50.0),
         ("mf", "reg", 0.08, 0.05),
     ]
     diff = [
@@ -95,7 +97,7 @@ def test_the_proposal_sets_values_in_place_and_keeps_comments() -> None:
             "      reg: 0.05                 # L2 on the factors",
         ),
         (
-            "      lambda_reg: 35.0          # L2 of the item-item closed form",
+            "      lambda_reg: 25.0          # L2 of the item-item closed form",
             "      lambda_reg: 50.0          # L2 of the item-item closed form",
         ),
     ]
@@ -111,8 +113,8 @@ def test_the_proposal_sets_values_in_place_and_keeps_comments() -> None:
         (
             {"tuned_params": {"svdpp": {"n_factors": 8}}},
             "tuning proposal: no candidate of parameters_training.yml uses estimator "
-            "'svdpp' (expected one of: bias, blend, ease, hybrid, item_knn, mf, "
-            "popularity)",
+            "'svdpp' (expected one of: bias, blend, hybrid, item_knn, mf, "
+            "popularity, rated_ease)",
         ),
         (
             {"best": {}},

@@ -2,7 +2,7 @@
 
 Estimators (fit on ``(user_id, movie_id)`` pairs and ratings, predict ratings,
 recommend top-k movies): :class:`PopularityRecommender`, :class:`BiasBaseline`,
-:class:`MatrixFactorization`, :class:`ItemKNN`, :class:`EASE`,
+:class:`MatrixFactorization`, :class:`ItemKNN`, :class:`EASE`, :class:`RatedEASE`,
 :class:`BlendRecommender`, :class:`HybridRecommender`; by short name through
 :data:`ESTIMATORS` and :func:`make_estimator`. Also metrics
 (:mod:`recsys.metrics`), their vocabulary (:mod:`recsys.vocabulary`: names such
@@ -42,6 +42,7 @@ from recsys.metrics import (
 )
 from recsys.mf import MatrixFactorization
 from recsys.popularity import PopularityRecommender
+from recsys.rated_ease import RatedEASE
 from recsys.registry import ESTIMATORS, make_estimator
 from recsys.results import Recommendations, SimilarItems
 from recsys.splits import (
@@ -78,6 +79,7 @@ __all__ = [
     "Metric",
     "NotFittedError",
     "PopularityRecommender",
+    "RatedEASE",
     "Recommendations",
     "RecsysError",
     "SimilarItems",

@@ -14,6 +14,7 @@ from recsys.hybrid import HybridRecommender
 from recsys.knn import ItemKNN
 from recsys.mf import MatrixFactorization
 from recsys.popularity import PopularityRecommender
+from recsys.rated_ease import RatedEASE
 
 __all__ = ["ESTIMATORS", "make_estimator"]
 
@@ -24,6 +25,7 @@ ESTIMATORS: dict[str, type[BaseRecommender]] = {
     "mf": MatrixFactorization,
     "item_knn": ItemKNN,
     "ease": EASE,
+    "rated_ease": RatedEASE,
     "blend": BlendRecommender,
     "hybrid": HybridRecommender,
 }
