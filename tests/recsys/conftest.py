@@ -12,6 +12,7 @@ from recsys import (
     ItemKNN,
     MatrixFactorization,
     PopularityRecommender,
+    SVDpp,
     make_movielens_like,
 )
 
@@ -23,6 +24,7 @@ def small_estimators() -> dict[str, object]:
         "bias": BiasBaseline(),
         "mf": MatrixFactorization(n_factors=8, n_epochs=10, random_state=0),
         "item_knn": ItemKNN(k=10, max_neighbors=50),
+        "svdpp": SVDpp(n_factors=8, n_epochs=10, random_state=0),
         "ease": EASE(lambda_reg=20.0, min_item_count=1),
         "blend": BlendRecommender(
             [

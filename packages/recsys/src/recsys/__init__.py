@@ -2,7 +2,7 @@
 
 Estimators (fit on ``(user_id, movie_id)`` pairs and ratings, predict ratings,
 recommend top-k movies): :class:`PopularityRecommender`, :class:`BiasBaseline`,
-:class:`MatrixFactorization`, :class:`ItemKNN`, :class:`EASE`,
+:class:`MatrixFactorization`, :class:`SVDpp`, :class:`ItemKNN`, :class:`EASE`,
 :class:`BlendRecommender`, :class:`HybridRecommender`; by short name through
 :data:`ESTIMATORS` and :func:`make_estimator`. Also metrics
 (:mod:`recsys.metrics`), their vocabulary (:mod:`recsys.vocabulary`: names such
@@ -50,6 +50,7 @@ from recsys.splits import (
     random_split,
     temporal_split,
 )
+from recsys.svdpp import SVDpp
 from recsys.synthetic import make_movielens_like
 from recsys.vocabulary import (
     METRICS,
@@ -80,6 +81,7 @@ __all__ = [
     "PopularityRecommender",
     "Recommendations",
     "RecsysError",
+    "SVDpp",
     "SimilarItems",
     "UnknownEstimatorError",
     "UnknownMetricError",

@@ -14,6 +14,7 @@ from recsys.hybrid import HybridRecommender
 from recsys.knn import ItemKNN
 from recsys.mf import MatrixFactorization
 from recsys.popularity import PopularityRecommender
+from recsys.svdpp import SVDpp
 
 __all__ = ["ESTIMATORS", "make_estimator"]
 
@@ -22,6 +23,7 @@ ESTIMATORS: dict[str, type[BaseRecommender]] = {
     "popularity": PopularityRecommender,
     "bias": BiasBaseline,
     "mf": MatrixFactorization,
+    "svdpp": SVDpp,
     "item_knn": ItemKNN,
     "ease": EASE,
     "blend": BlendRecommender,
