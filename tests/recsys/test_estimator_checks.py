@@ -12,6 +12,7 @@ from recsys import (
     ItemKNN,
     MatrixFactorization,
     PopularityRecommender,
+    SVDpp,
 )
 
 ESTIMATOR_INSTANCES = [
@@ -19,12 +20,19 @@ ESTIMATOR_INSTANCES = [
     BiasBaseline(),
     MatrixFactorization(n_factors=4, n_epochs=3, random_state=0),
     ItemKNN(k=5, max_neighbors=10),
+    SVDpp(n_factors=4, n_epochs=3, random_state=0),
     EASE(lambda_reg=10.0, min_item_count=1),
     BlendRecommender(
         [
             ("bias", BiasBaseline()),
             ("mf", MatrixFactorization(n_factors=4, n_epochs=3)),
         ],
+        random_state=0,
+    ),
+    BlendRecommender(
+        [("bias", BiasBaseline()), ("svdpp", SVDpp(n_factors=4, n_epochs=3))],
+        n_folds=3,
+        alphas=(0.1, 10.0),
         random_state=0,
     ),
     HybridRecommender(
