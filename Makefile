@@ -230,6 +230,9 @@ replay: setup ## Replay MovieLens under three retraining policies -> data/08_rep
 bench: setup ## Benchmarks vs the named peers (Surprise, bare Starlette, ...) -> reports/bench/*.json
 	$(BIN)/python bench/models.py --out reports/bench/models.json
 	$(BIN)/python bench/ranking.py --out reports/bench/ranking.json
+	$(BIN)/python bench/accuracy_validation.py --out reports/bench/accuracy_validation.json
+	$(BIN)/python bench/accuracy.py --datasets ml-latest-small --out reports/bench/accuracy.json
+	$(BIN)/python bench/accuracy.py --datasets ml-100k --out reports/bench/accuracy_ml100k.json
 	$(BIN)/python bench/serving.py --out reports/bench/serving.json
 	$(BIN)/python bench/monitoring.py --out reports/bench/monitoring.json
 	$(BIN)/python bench/replay.py --out reports/bench/replay.json

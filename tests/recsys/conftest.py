@@ -13,6 +13,7 @@ from recsys import (
     MatrixFactorization,
     PopularityRecommender,
     RatedEASE,
+    SVDpp,
     make_movielens_like,
 )
 
@@ -24,6 +25,7 @@ def small_estimators() -> dict[str, object]:
         "bias": BiasBaseline(),
         "mf": MatrixFactorization(n_factors=8, n_epochs=10, random_state=0),
         "item_knn": ItemKNN(k=10, max_neighbors=50),
+        "svdpp": SVDpp(n_factors=8, n_epochs=10, random_state=0),
         "ease": EASE(lambda_reg=20.0, min_item_count=1),
         "rated_ease": RatedEASE(
             lambda_reg=20.0, dropout=0.2, min_item_count=1, rating_weight=0.2

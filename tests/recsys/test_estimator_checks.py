@@ -13,6 +13,7 @@ from recsys import (
     MatrixFactorization,
     PopularityRecommender,
     RatedEASE,
+    SVDpp,
 )
 
 ESTIMATOR_INSTANCES = [
@@ -20,6 +21,7 @@ ESTIMATOR_INSTANCES = [
     BiasBaseline(),
     MatrixFactorization(n_factors=4, n_epochs=3, random_state=0),
     ItemKNN(k=5, max_neighbors=10),
+    SVDpp(n_factors=4, n_epochs=3, random_state=0),
     EASE(lambda_reg=10.0, min_item_count=1),
     RatedEASE(lambda_reg=10.0, min_item_count=1, popularity_exponent=0.1),
     BlendRecommender(
@@ -27,6 +29,12 @@ ESTIMATOR_INSTANCES = [
             ("bias", BiasBaseline()),
             ("mf", MatrixFactorization(n_factors=4, n_epochs=3)),
         ],
+        random_state=0,
+    ),
+    BlendRecommender(
+        [("bias", BiasBaseline()), ("svdpp", SVDpp(n_factors=4, n_epochs=3))],
+        n_folds=3,
+        alphas=(0.1, 10.0),
         random_state=0,
     ),
     HybridRecommender(

@@ -38,7 +38,7 @@ def test_params_are_passed_through():
 def test_unknown_name_is_a_one_line_error():
     msg = (
         "unknown estimator 'svd': expected one of ['bias', 'blend', 'ease', 'hybrid', "
-        "'item_knn', 'mf', 'popularity', 'rated_ease'], got 'svd'"
+        "'item_knn', 'mf', 'popularity', 'rated_ease', 'svdpp'], got 'svd'"
     )
     with pytest.raises(UnknownEstimatorError, match=re.escape(msg)):
         make_estimator("svd", {})

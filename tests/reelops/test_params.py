@@ -62,7 +62,7 @@ def _set(params: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
             "mff",
             f"{TRAINING}: parameter 'mf.estimator': unknown estimator 'mff': expected "
             "one of ['bias', 'blend', 'ease', 'hybrid', 'item_knn', 'mf', "
-            "'popularity', 'rated_ease'], got 'mff'",
+            "'popularity', 'rated_ease', 'svdpp'], got 'mff'",
             id="unknown-estimator",
         ),
         pytest.param(

@@ -2,9 +2,9 @@
 
 Estimators (fit on ``(user_id, movie_id)`` pairs and ratings, predict ratings,
 recommend top-k movies): :class:`PopularityRecommender`, :class:`BiasBaseline`,
-:class:`MatrixFactorization`, :class:`ItemKNN`, :class:`EASE`, :class:`RatedEASE`,
-:class:`BlendRecommender`, :class:`HybridRecommender`; by short name through
-:data:`ESTIMATORS` and :func:`make_estimator`. Also metrics
+:class:`MatrixFactorization`, :class:`SVDpp`, :class:`ItemKNN`, :class:`EASE`,
+:class:`RatedEASE`, :class:`BlendRecommender`, :class:`HybridRecommender`; by short
+name through :data:`ESTIMATORS` and :func:`make_estimator`. Also metrics
 (:mod:`recsys.metrics`), their vocabulary (:mod:`recsys.vocabulary`: names such
 as ``ndcg@10``, directions, :func:`relative_improvement`), the evaluation protocol
 (:func:`evaluate`), splits
@@ -51,6 +51,7 @@ from recsys.splits import (
     random_split,
     temporal_split,
 )
+from recsys.svdpp import SVDpp
 from recsys.synthetic import make_movielens_like
 from recsys.vocabulary import (
     METRICS,
@@ -82,6 +83,7 @@ __all__ = [
     "RatedEASE",
     "Recommendations",
     "RecsysError",
+    "SVDpp",
     "SimilarItems",
     "UnknownEstimatorError",
     "UnknownMetricError",

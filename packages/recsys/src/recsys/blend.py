@@ -10,7 +10,15 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from recsys._base import RATING_MAX, RATING_MIN, BaseRecommender, ItemSimilarityMixin
-from recsys._validation import ITEM_COL, USER_COL, check_non_negative_float
+from recsys._biases import fit_biases
+from recsys._days import day_table, days_of, lookup_days
+from recsys._validation import (
+    ITEM_COL,
+    USER_COL,
+    check_non_negative_float,
+    check_positive_int,
+    validate_interactions,
+)
 from recsys.baseline import BiasBaseline
 from recsys.exceptions import InvalidParameterError
 from recsys.knn import ItemKNN
@@ -20,9 +28,15 @@ from recsys.mf import MatrixFactorization
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from numpy.typing import NDArray
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["BlendRecommender"]
+
+
+# The bias baseline the same-day offsets are residuals of (BiasBaseline's defaults).
+_DAY_BASELINE_REG_USER = 15.0
+_DAY_BASELINE_REG_ITEM = 10.0
+_DAY_BASELINE_EPOCHS = 10
 
 
 def default_blend_estimators() -> list[tuple[str, BaseRecommender]]:
@@ -58,13 +72,25 @@ def _design(
 class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
     """Feature-weighted linear stacking of rating models.
 
-    ``fit`` carves a random ``validation_size`` share out of the training ratings,
-    fits every component on the rest, and learns a ridge regression of the held-out
-    ratings on the components' predictions. The weights of each component vary
+    ``fit`` cross-fits the components: the training ratings are cut into
+    ``n_folds`` random folds, every component is fitted on all folds but one and
+    predicts that one, so that every training rating gets an out-of-fold
+    prediction from each component; a ridge regression of the ratings on those
+    predictions learns the weights, its penalty chosen among ``alphas`` by
+    leave-one-out error. (``n_folds=1`` holds out a single random
+    ``validation_size`` share instead.) The weights of each component vary
     linearly with the log-support of the user and of the movie (feature-weighted
     linear stacking, Sill et al. 2009), so the blend can trust the neighbourhood
     model more for well-rated movies and the factor model more elsewhere. The
     components are then refitted on all the training ratings.
+
+    Time-aware bias: when ``X`` has a ``timestamp`` column (Unix seconds) in
+    ``fit``, one more stacking feature is the user's same-day offset, the mean
+    residual (against the bias baseline) of the user's other training ratings given
+    on the UTC day of the rating, shrunk by ``day_shrinkage`` pseudo-ratings
+    (out-of-fold, like the components' predictions). ``predict`` adds that term
+    when ``X`` has a ``timestamp`` column and leaves it out otherwise (for a day the
+    user rated nothing on, it is 0). Only the training ratings ever feed it.
 
     Parameters
     ----------
@@ -72,15 +98,22 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
         Rating models to blend (``predict`` must return ratings: not EASE or
         popularity). ``None`` means ``[("bias", BiasBaseline()), ("mf",
         MatrixFactorization()), ("item_knn", ItemKNN())]``.
+    n_folds : int, default=5
+        Folds of the cross-fitting; 1 means a single held-out share.
     validation_size : float, default=0.1
-        Share of the training ratings held out to learn the weights.
-    alpha : float, default=1.0
-        Ridge penalty of the stacking regression (the intercept is not penalized).
+        Share of the training ratings held out when ``n_folds=1`` (else unused).
+    alphas : sequence of float, default=(0.1, 1.0, 10.0, 100.0)
+        Candidate ridge penalties of the stacking regression (the intercept is not
+        penalized); the one with the lowest leave-one-out error on the
+        out-of-fold predictions is used.
     support_features : bool, default=True
         Whether weights depend on user and movie support; False gives a plain
         linear blend.
+    day_shrinkage : float or None, default=5.0
+        Pseudo-ratings shrinking the same-day offsets towards 0; ``None`` turns
+        the time-aware feature off.
     random_state : int, RandomState instance or None, default=None
-        Seeds the held-out split and every component whose ``random_state`` is
+        Seeds the folds and every component whose ``random_state`` is
         None.
 
     Attributes
@@ -91,24 +124,35 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
         Stacking weights, in the order: predictions, predictions x user support,
         predictions x movie support, user support, movie support.
     intercept_ : float
+    alpha_ : float
+        The ridge penalty chosen among ``alphas``.
+    day_coef_ : float
+        Weight of the same-day offset (0.0 when ``fit`` saw no timestamps or
+        ``day_shrinkage`` is None).
+    day_keys_, day_offsets_ : ndarray
+        The (user, day) keys of the training ratings and their shrunk offsets.
     validation_rmse_ : dict of str to float
-        RMSE of each component and of the blend on the held-out share (before
-        refitting), for diagnostics.
+        RMSE of each component's out-of-fold predictions and of the blend of them
+        (in-sample for the stacking weights), for diagnostics.
     """
 
     def __init__(
         self,
         estimators: Sequence[tuple[str, BaseRecommender]] | None = None,
         *,
+        n_folds: int = 5,
         validation_size: float = 0.1,
-        alpha: float = 1.0,
+        alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
         support_features: bool = True,
+        day_shrinkage: float | None = 5.0,
         random_state: Any = None,
     ) -> None:
         self.estimators = estimators
+        self.n_folds = n_folds
         self.validation_size = validation_size
-        self.alpha = alpha
+        self.alphas = alphas
         self.support_features = support_features
+        self.day_shrinkage = day_shrinkage
         self.random_state = random_state
 
     def _components(self) -> list[tuple[str, BaseRecommender]]:
@@ -140,8 +184,25 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
                 "instead"
             )
             raise InvalidParameterError(msg)
-        check_non_negative_float("alpha", self.alpha)
+        check_positive_int("n_folds", self.n_folds)
+        if self.day_shrinkage is not None:
+            check_non_negative_float("day_shrinkage", self.day_shrinkage)
+        self._alphas()
         self._components()
+
+    def _alphas(self) -> list[float]:
+        values = (
+            [self.alphas]
+            if isinstance(self.alphas, (int, float))
+            else list(self.alphas or [])
+        )
+        if not values:
+            msg = (
+                "alphas must be a non-empty sequence of ridge penalties >= 0, got "
+                f"{self.alphas!r} instead"
+            )
+            raise InvalidParameterError(msg)
+        return [check_non_negative_float("alphas", value) for value in values]
 
     def _fit_components(
         self,
@@ -186,6 +247,50 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
             preds, _support(user_counts, scale), _support(item_counts, scale)
         )
 
+    def _folds(self, rng: np.random.RandomState, n: int) -> list[NDArray[np.bool_]]:
+        """Held-out masks: ``n_folds`` folds, or one ``validation_size`` share."""
+        if n < 2:  # noqa: PLR2004 - a single rating is both fitted and held out
+            return [np.ones(n, dtype=bool)]
+        perm = rng.permutation(n)
+        if int(self.n_folds) == 1:
+            n_val = min(max(1, round(float(self.validation_size) * n)), n - 1)
+            is_val = np.zeros(n, dtype=bool)
+            is_val[perm[:n_val]] = True
+            return [is_val]
+        fold_of = np.empty(n, dtype=np.int64)
+        fold_of[perm] = np.arange(n) % min(int(self.n_folds), n)
+        return [fold_of == k for k in range(min(int(self.n_folds), n))]
+
+    def fit(self, X: Any, y: ArrayLike) -> BlendRecommender:
+        """Fit the blend (see the class docstring); a ``timestamp`` column is used."""
+        self._fit_days = days_of(X)
+        try:
+            super().fit(X, y)
+        finally:
+            del self._fit_days
+        return self
+
+    def _day_offsets(
+        self,
+        users: NDArray[np.int32],
+        items: NDArray[np.int32],
+        ratings: NDArray[np.float64],
+        days: NDArray[np.int64],
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Same-day offset table of these ratings, against their own bias baseline."""
+        mu, b_u, b_i = fit_biases(
+            users,
+            items,
+            ratings,
+            len(self.user_ids_),
+            len(self.movie_ids_),
+            reg_user=_DAY_BASELINE_REG_USER,
+            reg_item=_DAY_BASELINE_REG_ITEM,
+            n_epochs=_DAY_BASELINE_EPOCHS,
+        )
+        residuals = ratings - (mu + b_u[users] + b_i[items])
+        return day_table(users, days, residuals, float(self.day_shrinkage or 0.0))
+
     def _fit_model(
         self,
         users: NDArray[np.int32],
@@ -196,36 +301,56 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
         components = self._components()
         seeds = [int(s) for s in rng.randint(0, 2**31 - 1, size=len(components))]
         n = len(ratings)
-        n_val = max(1, round(float(self.validation_size) * n))
-        is_val = np.zeros(n, dtype=bool)
-        is_val[rng.permutation(n)[: min(n_val, max(n - 1, 1))]] = True
-        # A single rating is both fitted and held out (degenerate but defined).
-        fit_rows = ~is_val if n > 1 else is_val
+        days = self._fit_days if self.day_shrinkage is not None else None
         users_raw = self.user_ids_[users]
         items_raw = self.movie_ids_[items]
-        partial = self._fit_components(
-            components,
-            users_raw[fit_rows],
-            items_raw[fit_rows],
-            ratings[fit_rows],
-            seeds,
-        )
-        # Support counted on the partial fit, rescaled to the full training size.
-        sub_user_counts = np.bincount(users[fit_rows], minlength=len(self.user_ids_))
-        sub_item_counts = np.bincount(items[fit_rows], minlength=len(self.movie_ids_))
-        preds = self._predictions(partial, users_raw[is_val], items_raw[is_val])
-        design = self._design(
-            preds,
-            user_counts=sub_user_counts[users[is_val]],
-            item_counts=sub_item_counts[items[is_val]],
-            scale=n / max(int(fit_rows.sum()), 1),
-        )
-        y_val = ratings[is_val]
-        self.coef_, self.intercept_ = _ridge(design, y_val, float(self.alpha))
-        blended = design @ self.coef_ + self.intercept_
+        n_users, n_items = len(self.user_ids_), len(self.movie_ids_)
+        designs, preds_parts, targets = [], [], []
+        for is_val in self._folds(rng, n):
+            fit_rows = ~is_val if n > 1 else is_val
+            partial = self._fit_components(
+                components,
+                users_raw[fit_rows],
+                items_raw[fit_rows],
+                ratings[fit_rows],
+                seeds,
+            )
+            # Support counted on the partial fit, rescaled to the full training size.
+            sub_user_counts = np.bincount(users[fit_rows], minlength=n_users)
+            sub_item_counts = np.bincount(items[fit_rows], minlength=n_items)
+            preds = self._predictions(partial, users_raw[is_val], items_raw[is_val])
+            design = self._design(
+                preds,
+                user_counts=sub_user_counts[users[is_val]],
+                item_counts=sub_item_counts[items[is_val]],
+                scale=n / max(int(fit_rows.sum()), 1),
+            )
+            if days is not None:
+                keys, offsets = self._day_offsets(
+                    users[fit_rows], items[fit_rows], ratings[fit_rows], days[fit_rows]
+                )
+                same_day = lookup_days(keys, offsets, users[is_val], days[is_val])
+                design = np.column_stack([design, same_day])
+            designs.append(design)
+            preds_parts.append(preds)
+            targets.append(ratings[is_val])
+        design, preds = np.vstack(designs), np.vstack(preds_parts)
+        y_val = np.hstack(targets)
+        self.alpha_ = _choose_alpha(design, y_val, self._alphas())
+        coef, self.intercept_ = _ridge(design, y_val, self.alpha_)
+        blended = design @ coef + self.intercept_
+        if days is not None:
+            self.coef_, self.day_coef_ = coef[:-1], float(coef[-1])
+            self.day_keys_, self.day_offsets_ = self._day_offsets(
+                users, items, ratings, days
+            )
+        else:
+            self.coef_, self.day_coef_ = coef, 0.0
+            self.day_keys_ = np.zeros(0, dtype=np.int64)
+            self.day_offsets_ = np.zeros(0)
         self.validation_rmse_ = {
             name: rmse_error(y_val, np.clip(preds[:, k], RATING_MIN, RATING_MAX))
-            for k, (name, _) in enumerate(partial)
+            for k, (name, _) in enumerate(components)
         }
         self.validation_rmse_["blend"] = rmse_error(
             y_val, np.clip(blended, RATING_MIN, RATING_MAX)
@@ -233,8 +358,28 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
         self.estimators_ = self._fit_components(
             components, users_raw, items_raw, ratings, seeds
         )
-        self.user_counts_ = np.bincount(users, minlength=len(self.user_ids_))
-        self.item_counts_ = np.bincount(items, minlength=len(self.movie_ids_))
+        self.user_counts_ = np.bincount(users, minlength=n_users)
+        self.item_counts_ = np.bincount(items, minlength=n_items)
+
+    def predict_with_fallback(
+        self, X: Any
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """Predict ratings, with the same-day term where ``X`` has timestamps.
+
+        See :meth:`BaseRecommender.predict_with_fallback`; pairs served by the
+        fallback get no same-day term.
+        """
+        self._check_fitted()
+        users_raw, items_raw, _ = validate_interactions(self, X, reset=False)
+        pred, fallback = self._predict_raw(users_raw, items_raw)
+        days = days_of(X)
+        if days is not None and self.day_coef_ != 0.0 and (~fallback).any():
+            known = ~fallback
+            users = np.searchsorted(self.user_ids_, users_raw[known])
+            pred[known] += self.day_coef_ * lookup_days(
+                self.day_keys_, self.day_offsets_, users, days[known]
+            )
+        return np.clip(pred, RATING_MIN, RATING_MAX), fallback
 
     def _predict_known(
         self, users: NDArray[np.int64], items: NDArray[np.int64]
@@ -273,6 +418,31 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
             if isinstance(model, ItemSimilarityMixin):
                 return model._item_similarities(item)
         return np.full(len(self.movie_ids_), -np.inf)
+
+
+def _choose_alpha(
+    design: NDArray[np.float64], target: NDArray[np.float64], alphas: list[float]
+) -> float:
+    """The penalty of ``alphas`` with the lowest leave-one-out squared error.
+
+    Closed form (generalized cross-validation on the centred design, as
+    ``sklearn.linear_model.RidgeCV`` does); ties go to the larger penalty.
+    """
+    if len(alphas) == 1:
+        return alphas[0]
+    xc = design - design.mean(axis=0)
+    yc = target - target.mean()
+    u, sv, _ = np.linalg.svd(xc, full_matrices=False)
+    uty = u.T @ yc
+    best, best_err = alphas[0], np.inf
+    for alpha in sorted(alphas, reverse=True):
+        shrink = sv**2 / (sv**2 + alpha)
+        fitted = u @ (shrink * uty)
+        leverage = (u**2) @ shrink + 1.0 / len(target)
+        err = float(np.mean(((yc - fitted) / (1.0 - leverage)) ** 2))
+        if err < best_err:
+            best, best_err = alpha, err
+    return best
 
 
 def _ridge(

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import clone
 
 from recsys._base import BaseRecommender
+from recsys._validation import validate_interactions
 from recsys.blend import BlendRecommender
 from recsys.ease import EASE
 from recsys.exceptions import InvalidParameterError
@@ -94,6 +95,14 @@ class HybridRecommender(BaseRecommender):
         self, users: NDArray[np.int64], items: NDArray[np.int64]
     ) -> NDArray[np.float64]:
         return self.rating_estimator_._predict_known(users, items)
+
+    def predict_with_fallback(
+        self, X: Any
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """The rating estimator's predictions (a ``timestamp`` column reaches it)."""
+        self._check_fitted()
+        validate_interactions(self, X, reset=False)
+        return self.rating_estimator_.predict_with_fallback(X)
 
     def _score_users(self, users: NDArray[np.int64]) -> NDArray[np.floating]:
         return self.ranking_estimator_._score_users(users)

@@ -15,6 +15,7 @@ from recsys.knn import ItemKNN
 from recsys.mf import MatrixFactorization
 from recsys.popularity import PopularityRecommender
 from recsys.rated_ease import RatedEASE
+from recsys.svdpp import SVDpp
 
 __all__ = ["ESTIMATORS", "make_estimator"]
 
@@ -23,6 +24,7 @@ ESTIMATORS: dict[str, type[BaseRecommender]] = {
     "popularity": PopularityRecommender,
     "bias": BiasBaseline,
     "mf": MatrixFactorization,
+    "svdpp": SVDpp,
     "item_knn": ItemKNN,
     "ease": EASE,
     "rated_ease": RatedEASE,
