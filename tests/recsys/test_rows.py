@@ -119,3 +119,13 @@ def test_float32_ratings_are_not_copied():
     ratings = np.array([1.0, 4.5], dtype=np.float32)
     assert np.shares_memory(validate_ratings(ratings, n_samples=2), ratings)
     assert validate_ratings([1, 2], n_samples=2).dtype == np.float64
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 1000, 29_523])
+def test_mf_walk_visits_every_rating_of_a_segment_once(n):
+    from recsys.mf import _walk
+
+    for key in range(20):
+        start, stride = _walk(n, key)
+        seen = (start + stride * np.arange(n, dtype=np.int64)) % n
+        assert np.array_equal(np.sort(seen), np.arange(n))

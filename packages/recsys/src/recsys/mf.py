@@ -25,6 +25,32 @@ _SMALL_BATCH = 8
 _CACHE_BLOCK_BYTES = 8 << 20
 # Factors are drawn this many numbers at a time.
 _INIT_BLOCK = 1 << 20
+# Primes above any row length: ``prime % n`` is coprime to ``n``, so stepping by it
+# modulo ``n`` visits every position once (the shuffled walk of a user's ratings).
+_STRIDE_PRIMES = np.array(
+    [
+        2147483647,
+        2147483629,
+        2147483587,
+        2147483579,
+        2147483563,
+        2147483549,
+        2147483543,
+        2147483497,
+    ],
+    dtype=np.int64,
+)
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk(n: int, key: int) -> tuple[Any, Any]:
+    """``(start, stride)`` of a seeded walk visiting ``0..n-1`` once each."""
+    h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(29)
+    prime = _STRIDE_PRIMES[np.int64(h & np.uint64(7))]
+    return np.int64((h >> np.uint64(3)) % np.uint64(n)), prime % n
 
 
 @numba.njit(cache=True, nogil=True)
@@ -131,6 +157,7 @@ def _sgd_block(  # noqa: PLR0917 - numba kernels take positional arrays
     lr_factor: float,
     reg_bias: float,
     reg_factor: float,
+    epoch_key: int,
 ) -> None:
     """One pass over one block: the given users' ratings of the given slices.
 
@@ -138,6 +165,9 @@ def _sgd_block(  # noqa: PLR0917 - numba kernels take positional arrays
     threads with no race, and the result does not depend on timing. Within a slice,
     users come in their shuffled order, each with their ratings of the slice
     together: the slice's movie vectors stay in cache and the user's in registers.
+    A user's ratings of a slice (stored by movie) are walked in a seeded order that
+    changes every epoch (a start and a stride coprime to their number, from a hash
+    of the user, the slice and ``epoch_key``), not by movie position.
     """
     n_factors = user_factors.shape[1]
     lr_b = np.float32(lr_bias)
@@ -153,7 +183,13 @@ def _sgd_block(  # noqa: PLR0917 - numba kernels take positional arrays
                 continue
             pu = user_factors[u]
             bu = user_bias[u]
-            for t in range(lo, hi):
+            length = hi - lo
+            pos, stride = _walk(length, (epoch_key * 1_000_003 + s) * 4_000_037 + u)
+            for _ in range(length):
+                t = lo + pos
+                pos += stride
+                if pos >= length:
+                    pos -= length
                 i = indices[t]
                 qi = item_factors[i]
                 dot = np.float32(0.0)
@@ -360,6 +396,9 @@ class MatrixFactorization(ItemSimilarityMixin, BaseRecommender):
         group_users, group_starts, slices, range_starts, _, segments = plan
         lr_bias, lr = float(self.lr_bias), float(self.lr)
 
+        walk_seed = int(rng.randint(0, 2**20))
+        epoch_key = 0
+
         def run(block: tuple[int, int]) -> None:
             group, movie_range = block
             _sgd_block(
@@ -377,10 +416,12 @@ class MatrixFactorization(ItemSimilarityMixin, BaseRecommender):
                 lr,
                 float(self.reg_bias),
                 float(self.reg),
+                epoch_key,
             )
 
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            for _ in range(int(self.n_epochs)):
+            for epoch in range(int(self.n_epochs)):
+                epoch_key = walk_seed + epoch
                 # Sub-epoch k: user group g with movie range (g + k) mod n_jobs.
                 for k in range(n_jobs):
                     blocks = [(g, (g + k) % n_jobs) for g in range(n_jobs)]
