@@ -240,6 +240,17 @@ bench: setup ## Benchmarks vs the named peers (Surprise, bare Starlette, ...) ->
 	$(BIN)/python bench/kedro_run.py --out reports/bench/kedro_run.json
 	$(BIN)/python bench/ingest.py --out reports/bench/ingest.json
 
+# The interpreter of a checkout of main, whose MF is "today's kernel" (optional).
+BASELINE_PYTHON ?=
+
+.PHONY: bench-scale
+bench-scale: setup ## MF at 1M/5M/25M synthetic ratings, 2 threads, vs today's kernel (BASELINE_PYTHON=...) -> reports/bench/scale.json
+	$(BIN)/python bench/scale.py --out reports/bench/scale.json $(if $(BASELINE_PYTHON),--baseline-python $(BASELINE_PYTHON))
+
+.PHONY: bench-pipeline-scale
+bench-pipeline-scale: setup ## The default pipeline stage by stage on 25M synthetic ratings (long; outside `make bench`) -> reports/bench/pipeline_scale.json
+	$(BIN)/python bench/pipeline_scale.py --out reports/bench/pipeline_scale.json
+
 .PHONY: mlflow-ui
 mlflow-ui: setup ## MLflow UI on http://127.0.0.1:5000 for the local tracking DB
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -212,6 +212,20 @@ def test_random_state_matters(ratings):
     assert not np.array_equal(a.item_factors_, b.item_factors_)
 
 
+def test_mf_threads_are_deterministic_and_shape_the_model(ratings):
+    # GIVEN the same seed, WHEN fitted on 2 threads twice and on 1 thread
+    def fit(n_jobs: int) -> MatrixFactorization:
+        return MatrixFactorization(
+            n_factors=4, n_epochs=3, n_jobs=n_jobs, random_state=1
+        ).fit(ratings, ratings["rating"])
+
+    first, second, single = fit(2), fit(2), fit(1)
+    # THEN 2 threads reproduce their model exactly; 1 thread is another order
+    np.testing.assert_array_equal(first.item_factors_, second.item_factors_)
+    np.testing.assert_array_equal(first.user_factors_, second.user_factors_)
+    assert not np.array_equal(first.item_factors_, single.item_factors_)
+
+
 @pytest.mark.parametrize("name", ESTIMATOR_NAMES)
 def test_numeric_array_input_equals_frame_input(ratings, name):
     # (an array has no timestamp column: the frame is given none either)
@@ -282,6 +296,10 @@ def test_y_length_must_match(ratings):
         (
             MatrixFactorization(lr=-1.0),
             "lr must be a finite real number > 0, got -1.0 instead",
+        ),
+        (
+            MatrixFactorization(n_jobs=0),
+            "n_jobs must be an integer >= 1, got 0 instead",
         ),
         (EASE(dropout=1.0), "dropout must be in [0, 1), got 1.0 instead"),
         (

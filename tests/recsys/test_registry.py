@@ -48,7 +48,7 @@ def test_unknown_parameter_is_a_one_line_error():
     msg = (
         "unknown parameter(s) ['factors'] for estimator 'mf' (MatrixFactorization): "
         "expected a subset of ['init_std', 'lr', 'lr_bias', 'lr_decay', 'n_epochs', "
-        "'n_factors', 'random_state', 'reg', 'reg_bias'], got ['factors', 'n_epochs']"
+        "'n_factors', 'n_jobs', 'random_state', 'reg', 'reg_bias'], got ['factors', 'n_epochs']"
     )
     with pytest.raises(InvalidParameterError, match=re.escape(msg)) as info:
         make_estimator("mf", {"factors": 10, "n_epochs": 3})

@@ -27,6 +27,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from recsys._biases import fit_biases
+from recsys._rows import UserRows, row_biases, unique_rows, user_rows
 from recsys._validation import (
     check_positive_int,
     encode_ids,
@@ -181,6 +182,10 @@ class BaseRecommender(RegressorMixin, BaseEstimator):
     #: Whether ``_score_users`` returns predicted ratings (consistent with
     #: ``predict``), which is what a blend component needs.
     _scores_are_ratings: ClassVar[bool] = True
+    #: Whether ``fit`` hands the ratings to ``_fit_model_on_rows`` as
+    #: :class:`~recsys._rows.UserRows` (no per-rating code arrays: the layout for
+    #: tens of millions of ratings) instead of codes to ``_fit_model``.
+    _fits_on_user_rows: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ hooks
     def _fit_model(
@@ -189,6 +194,9 @@ class BaseRecommender(RegressorMixin, BaseEstimator):
         items: NDArray[np.int32],
         ratings: NDArray[np.float64],
     ) -> None:
+        raise NotImplementedError
+
+    def _fit_model_on_rows(self, rows: UserRows) -> None:
         raise NotImplementedError
 
     def _predict_known(
@@ -234,13 +242,18 @@ class BaseRecommender(RegressorMixin, BaseEstimator):
         if ratings is None:  # pragma: no cover - requires_y guarantees a vector
             raise InvalidInputError("y is required: expected ratings, got None")
         self._check_params()
+        if self._fits_on_user_rows:
+            self._fit_user_rows(user_rows(users_raw, items_raw, ratings))
+            _canonicalize_dtypes(self)
+            return self
+        ratings64: NDArray[np.float64] = ratings.astype(np.float64, copy=False)
         users, user_ids = factorize_ids(users_raw)
         items, movie_ids = factorize_ids(items_raw)
         n_users, n_items = len(user_ids), len(movie_ids)
         mu, b_u, b_i = fit_biases(
             users,
             items,
-            ratings,
+            ratings64,
             n_users,
             n_items,
             reg_user=_FALLBACK_REG_USER,
@@ -253,19 +266,46 @@ class BaseRecommender(RegressorMixin, BaseEstimator):
             shape=(n_users, n_items),
         )
         seen.sum_duplicates()
-        self.user_ids_ = user_ids
-        self.movie_ids_ = movie_ids
-        self.global_mean_ = mu
-        self.fallback_user_bias_ = b_u
-        self.fallback_item_bias_ = b_i
-        self.item_popularity_ = counts / len(ratings)
-        # Most popular first; ties broken by movie position, hence deterministic.
-        self.popular_items_ = np.lexsort((np.arange(n_items), -counts)).astype(np.int32)
+        self._set_fallback(user_ids, movie_ids, (mu, b_u, b_i), counts)
         self.seen_indptr_ = seen.indptr.astype(np.int64)
         self.seen_indices_ = seen.indices.astype(np.int32)
-        self._fit_model(users, items, ratings)
+        self._fit_model(users, items, ratings64)
         _canonicalize_dtypes(self)
         return self
+
+    def _set_fallback(
+        self,
+        user_ids: np.ndarray,
+        movie_ids: np.ndarray,
+        biases: tuple[float, NDArray[np.float64], NDArray[np.float64]],
+        counts: NDArray[np.int64],
+    ) -> None:
+        """The ids, the fallback biases and the popularity every estimator keeps."""
+        self.user_ids_ = user_ids
+        self.movie_ids_ = movie_ids
+        self.global_mean_, self.fallback_user_bias_, self.fallback_item_bias_ = biases
+        self.item_popularity_ = counts / counts.sum()
+        # Most popular first; ties broken by movie position, hence deterministic.
+        self.popular_items_ = np.lexsort((np.arange(len(counts)), -counts)).astype(
+            np.int32
+        )
+
+    def _fit_user_rows(self, rows: UserRows) -> None:
+        """``fit`` of the estimators that train on :class:`UserRows`.
+
+        No per-rating code array is made: the rows are the training data and, when
+        no pair is repeated, ``seen_indices_`` too.
+        """
+        biases = row_biases(
+            rows,
+            reg_user=_FALLBACK_REG_USER,
+            reg_item=_FALLBACK_REG_ITEM,
+            n_epochs=_FALLBACK_EPOCHS,
+        )
+        counts = np.bincount(rows.indices, minlength=len(rows.movie_ids))
+        self._set_fallback(rows.user_ids, rows.movie_ids, biases, counts)
+        self.seen_indptr_, self.seen_indices_ = unique_rows(rows.indptr, rows.indices)
+        self._fit_model_on_rows(rows)
 
     def _check_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():

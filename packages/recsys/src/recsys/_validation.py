@@ -69,7 +69,7 @@ def validate_interactions(
     *,
     reset: bool,
     requires_y: bool = False,
-) -> tuple[np.ndarray, np.ndarray, NDArray[np.float64] | None]:
+) -> tuple[np.ndarray, np.ndarray, NDArray[np.floating] | None]:
     """Split ``X`` into raw user ids and movie ids (and validate ``y``).
 
     ``X`` is either a DataFrame with columns ``user_id`` and ``movie_id`` (other
@@ -115,8 +115,11 @@ def validate_interactions(
     return arr[:, 0], arr[:, 1], ratings
 
 
-def validate_ratings(y: ArrayLike | None, *, n_samples: int) -> NDArray[np.float64]:
-    """Return ``y`` as a finite 1-D float array of length ``n_samples``."""
+def validate_ratings(y: ArrayLike | None, *, n_samples: int) -> NDArray[np.floating]:
+    """Return ``y`` as a finite 1-D float array of length ``n_samples``.
+
+    float32 ratings stay float32 and no copy is made of a float array.
+    """
     if y is None:
         msg = (
             "this estimator requires y to be passed, but the target y is None: "
@@ -124,7 +127,10 @@ def validate_ratings(y: ArrayLike | None, *, n_samples: int) -> NDArray[np.float
         )
         raise InvalidInputError(msg)
     try:
-        arr = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
+        arr = np.asarray(y)
+        if arr.dtype != np.float32:
+            arr = arr.astype(np.float64, copy=False)
+        arr = column_or_1d(arr, warn=True)
         check_consistent_length(arr, np.empty(n_samples))
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"y is not a valid vector of ratings: {exc}") from exc
