@@ -182,7 +182,11 @@ class Recommender:
             metadata=dict(stored.info.metadata),
             labels=dict(stored.info.labels),
         )
-        self.engine = RecommenderEngine(bundle)
+        self.engine = RecommenderEngine(
+            bundle,
+            top_n=self.settings.top_n.size,
+            top_n_max_users=self.settings.top_n.max_users,
+        )
         self.validator = FeedbackValidator(
             bundle.metadata.get(VALIDATION_METADATA_KEY) or {}, self.engine.movie_ids
         )
