@@ -359,6 +359,23 @@ class RecommenderEngine:
         ratings, fallback = self._est.predict_with_fallback(frame)
         return float(ratings[0]), bool(fallback[0])
 
+    def predict_many(
+        self, pairs: Sequence[tuple[int, int]]
+    ) -> list[tuple[float, bool]]:
+        """:meth:`predict` of many ``(user_id, movie_id)`` pairs, one model call.
+
+        Raises:
+            UnknownMovieError: A movie is not in the catalog.
+        """
+        for _, movie_id in pairs:
+            self.row(movie_id)
+        frame = pd.DataFrame(
+            np.asarray(pairs, dtype=np.int64).reshape(-1, 2),
+            columns=["user_id", "movie_id"],
+        )
+        ratings, fallback = self._est.predict_with_fallback(frame)
+        return list(zip(ratings.tolist(), fallback.tolist(), strict=True))
+
     def similar(self, movie_id: int, k: int) -> Ranked:
         """The ``k`` movies most similar to ``movie_id`` (itself excluded).
 

@@ -46,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from reelops_contracts import VALIDATION_METADATA_KEY
 from reelops_serving.api import DESCRIPTION, ENDPOINTS, ReelopsService
 from reelops_serving.auth import BearerAuthMiddleware
+from reelops_serving.batching import MicroBatcher
 from reelops_serving.bundle import load_bundle
 from reelops_serving.caller import PUBLIC_PATHS, caller_id
 from reelops_serving.config import (
@@ -110,6 +111,12 @@ logger = logging.getLogger(__name__)
 TRAFFIC_TIMEOUT_SECONDS = 2
 #: Requests a worker accepts at once; beyond, BentoML answers 429.
 MAX_CONCURRENCY = 128
+#: Adaptive batching of /predict (reelops_serving.batching): concurrent requests
+#: share one model call, up to this many pairs; 0 ms: the batch is answered at the
+#: next turn of the event loop (requests parsed in the same turn share it, a lone
+#: request waits for nothing).
+PREDICT_MAX_BATCH_SIZE = 64
+PREDICT_MAX_LATENCY_MS = 0.0
 #: URL patterns OpenTelemetry skips (all of them, see the service decorator).
 TRACING_EXCLUDED_URLS = [".*"]
 
@@ -186,6 +193,11 @@ class Recommender:
             bundle,
             top_n=self.settings.top_n.size,
             top_n_max_users=self.settings.top_n.max_users,
+        )
+        self.predictions = MicroBatcher(
+            self.engine.predict_many,
+            max_batch_size=PREDICT_MAX_BATCH_SIZE,
+            max_latency_ms=PREDICT_MAX_LATENCY_MS,
         )
         self.validator = FeedbackValidator(
             bundle.metadata.get(VALIDATION_METADATA_KEY) or {}, self.engine.movie_ids
@@ -345,8 +357,14 @@ class Recommender:
 
     @bentoml.api(route="/predict")
     async def predict(self, request: PredictRequest, /) -> PredictResponse:
-        """The rating a user would give a movie (404 for a movie not in the catalog)."""
-        rating, fallback = self.engine.predict(request.user_id, request.movie_id)
+        """The rating a user would give a movie (404 for a movie not in the catalog).
+
+        Concurrent requests share one model call (adaptive batching).
+        """
+        self.engine.row(request.movie_id)  # 404 before queueing
+        rating, fallback = await self.predictions.submit(
+            (request.user_id, request.movie_id)
+        )
         return PredictResponse(
             user_id=request.user_id,
             movie_id=request.movie_id,
