@@ -21,12 +21,17 @@ access log and OpenTelemetry's per-request spans off and profiles requests in a
 child process. BentoML's own HTTP metrics are off (they label every raw path:
 unbounded files and ``/metrics``); the service's middlewares count requests with
 bounded labels, refuse large or non-JSON bodies before they are read, charge rate
-limits by work, and limit callers without a valid token per address. The
-single-user endpoints are ``async``: a millisecond of numpy
-work runs on the event loop instead of paying a thread hand-off; the batch and
-feedback endpoints, which can take longer, run in BentoML's thread. Numba kernels
-run on one thread (``NUMBA_NUM_THREADS=1``): parallel kernels cost tens of
-milliseconds per call on a busy machine, and workers are the unit of parallelism.
+limits by work, and limit callers without a valid token per address. A
+``/recommend`` of a known user filters the user's precomputed top-N
+(:mod:`reelops_serving.topn`, built when the model loads) and asks the model only
+when fewer than ``k`` movies pass; its feedback lookup is one prepared query.
+Concurrent ``/predict`` requests share one model call
+(:mod:`reelops_serving.batching`). The single-user endpoints are ``async``: a
+millisecond of numpy work runs on the event loop instead of paying a thread
+hand-off; the batch and feedback endpoints, which can take longer, run in
+BentoML's thread. Numba kernels run on one thread (``NUMBA_NUM_THREADS=1``):
+parallel kernels cost tens of milliseconds per call on a busy machine, and workers
+are the unit of parallelism.
 """
 
 from __future__ import annotations
