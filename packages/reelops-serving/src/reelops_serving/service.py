@@ -26,12 +26,14 @@ limits by work, and limit callers without a valid token per address. A
 (:mod:`reelops_serving.topn`, built when the model loads) and asks the model only
 when fewer than ``k`` movies pass; its feedback lookup is one prepared query.
 Concurrent ``/predict`` requests share one model call
-(:mod:`reelops_serving.batching`). The single-user endpoints are ``async``: a
-millisecond of numpy work runs on the event loop instead of paying a thread
-hand-off; the batch and feedback endpoints, which can take longer, run in
-BentoML's thread. Numba kernels run on one thread (``NUMBA_NUM_THREADS=1``):
-parallel kernels cost tens of milliseconds per call on a busy machine, and workers
-are the unit of parallelism.
+(:mod:`reelops_serving.batching`). ``/recommend``, ``/predict`` and ``/similar``
+skip BentoML's endpoint wrapper (:mod:`reelops_serving.fast_path`, inside every
+middleware): the same methods answer, through the same contract. The single-user
+endpoints are ``async``: a millisecond of numpy work runs on the event loop instead
+of paying a thread hand-off; the batch and feedback endpoints, which can take
+longer, run in BentoML's thread. Numba kernels run on one thread
+(``NUMBA_NUM_THREADS=1``): parallel kernels cost tens of milliseconds per call on a
+busy machine, and workers are the unit of parallelism.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ from reelops_serving.errors import (
     ModelBundleError,
     RequestError,
 )
+from reelops_serving.fast_path import FastPathMiddleware, FastRoute
 from reelops_serving.feedback import FeedbackStore, FeedbackValidator, IdempotencyKey
 from reelops_serving.heap import settle_heap
 from reelops_serving.http_errors import ErrorEnvelopeMiddleware
@@ -447,17 +450,25 @@ class Recommender:
         )
 
 
+_service = cast("bentoml.Service[Recommender]", Recommender)
 #: Paths with their own label in the request metrics.
 _METRIC_ROUTES = {ep.route for ep in ENDPOINTS} | PUBLIC_PATHS | {"/docs.json", "/"}
 #: Batch endpoints, and the body field whose items each cost one unit of rate.
 _BATCH_FIELDS = {"/recommend_batch": "user_ids"}
+#: The single-item async endpoints, answered without BentoML's endpoint wrapper
+#: (reelops_serving.fast_path): the same functions, the same answers.
+_FAST_ROUTES = {
+    ep.route: FastRoute(ep.request, _service.apis[ep.name].func)
+    for ep in ENDPOINTS
+    if ep.name in ("recommend", "predict", "similar")
+}
 
 
 # Outermost first: metrics see every answer (401, 413 and 429 included), errors
 # are rewritten into one body, then authentication (callers without a valid token
 # limited per address), body size and media type (from the headers, before any
-# byte is parsed), then the rate limit per token, charged by work.
-_service = cast("bentoml.Service[Recommender]", Recommender)
+# byte is parsed), then the rate limit per token, charged by work; innermost, the
+# fast path answers the single-item endpoints.
 _service.add_asgi_middleware(
     MetricsMiddleware, routes=_METRIC_ROUTES, settings=_settings
 )
@@ -474,4 +485,9 @@ _service.add_asgi_middleware(
     settings=_settings,
     batch_fields=_BATCH_FIELDS,
     max_cost=MAX_BATCH_USERS,
+)
+_service.add_asgi_middleware(
+    FastPathMiddleware,
+    routes=_FAST_ROUTES,
+    server=f"BentoML Service/{_service.name}",
 )
