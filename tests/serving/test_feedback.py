@@ -319,6 +319,10 @@ def test_the_store_tells_which_movies_each_user_rated(tmp_path: Path) -> None:
         record = FeedbackRecord(user_id=user, movie_id=movie, rating=4.0, timestamp=ts)
         store.save(record, model_version="m:v1")
     assert store.rated_movies([1, 2, 3]) == {1: {10, 11}, 2: {12}}
+    # one user (every /recommend) takes the equality query: the same answers
+    assert store.rated_movies([1]) == {1: {10, 11}}
+    assert store.rated_movies([1, 1]) == {1: {10, 11}}
+    assert store.rated_movies([3]) == {}
     assert store.rated_movies([]) == {}
     store.close()
 

@@ -46,6 +46,7 @@ __all__ = [
     "ProfilingSettings",
     "RateLimitSettings",
     "ServingSettings",
+    "TopNSettings",
     "load_settings",
     "resolve_model_tag",
 ]
@@ -190,6 +191,27 @@ class ProfilingSettings(_Settings):
     )
 
 
+class TopNSettings(_Settings):
+    """Each known user's best movies, precomputed when the model loads.
+
+    ``/recommend`` then filters the user's list (genres, movies rated through
+    ``/feedback``) instead of asking the model, and asks it when fewer than ``k``
+    movies pass: the answers are the model's either way.
+    """
+
+    size: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description="Movies precomputed per user (0: off; the model answers).",
+    )
+    max_users: int = Field(
+        default=50_000,
+        ge=0,
+        description="Precompute only for models with at most this many users.",
+    )
+
+
 class ServingSettings(_Settings):
     """Everything the recommendation service reads at start-up."""
 
@@ -201,6 +223,7 @@ class ServingSettings(_Settings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     profiling: ProfilingSettings = Field(default_factory=ProfilingSettings)
+    top_n: TopNSettings = Field(default_factory=TopNSettings)
 
     @model_validator(mode="after")
     def _strict_environments(self) -> ServingSettings:

@@ -6,7 +6,8 @@ estimator for rankings and ratings, maps movie ids to the catalog (title, year,
 genres), filters by genre, answers unknown users with the popularity fallback and
 movies the model has no similarity for with movies that share their genres.
 Everything is precomputed once, so a request is a few numpy operations plus the
-estimator's own work.
+estimator's own work; with ``top_n``, the estimator's rankings of every known user
+are precomputed too (:mod:`reelops_serving.topn`) and a request only filters one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from reelops_contracts import GENRES
 from reelops_serving.errors import ModelBundleError, RequestError, UnknownMovieError
 from reelops_serving.schemas import MovieItem
+from reelops_serving.topn import TopNTable, first_k
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -57,13 +59,21 @@ class RecommenderEngine:
 
     Args:
         bundle: The packaged model (estimator, catalog, users, metadata).
+        top_n: Precompute each known user's best ``top_n`` movies when loading
+            (0: never). Single-user requests (seen movies excluded) are answered
+            from it when at least ``k`` of the user's movies pass the filters;
+            every other request goes to the model.
+        top_n_max_users: Precompute only when the model has at most this many
+            users (the table holds ~12 bytes per user and ``top_n``).
 
     Raises:
         ModelBundleError: The bundle's estimator is not fitted or its catalog is
             empty.
     """
 
-    def __init__(self, bundle: ServingBundle) -> None:
+    def __init__(
+        self, bundle: ServingBundle, *, top_n: int = 0, top_n_max_users: int = 0
+    ) -> None:
         est = bundle.estimator
         if not hasattr(est, "movie_ids_") or not hasattr(est, "recommend"):
             raise ModelBundleError(
@@ -103,6 +113,9 @@ class RecommenderEngine:
             )
         )
         self._has_similarity = callable(getattr(est, "similar_items", None))
+        self.top_n: TopNTable | None = None
+        if top_n > 0 and len(self._user_ids) <= top_n_max_users:
+            self.top_n = self._build_top_n(top_n)
 
     # ------------------------------------------------------------------ catalog
     @property
@@ -208,12 +221,29 @@ class RecommenderEngine:
         else:
             unique, inverse = np.unique(ids, return_inverse=True)
         wanted = _genre_mask(genres)
-        n_model = len(self._model_movies)
         banned = {
             int(u): np.fromiter(m, dtype=np.int64)
             for u, m in (exclude or {}).items()
             if m
         }
+        if self.top_n is not None and exclude_seen and len(unique) == 1:
+            user = int(unique[0])
+            found = self._from_top_n(self.top_n, user, k, wanted, banned.get(user))
+            if found is not None:
+                return [found] * len(ids)
+        ranked = self._from_model(unique, k, exclude_seen, wanted, banned)
+        return [ranked[i] for i in inverse.reshape(-1).tolist()]
+
+    def _from_model(
+        self,
+        users: NDArray[np.int64],
+        k: int,
+        exclude_seen: bool,
+        wanted: np.uint32,
+        banned: Mapping[int, NDArray[np.int64]],
+    ) -> list[Ranked]:
+        """Ask the estimator for more candidates until ``k`` remain per user."""
+        n_model = len(self._model_movies)
         extra = max((len(m) for m in banned.values()), default=0)
         fetch = min(k + extra, n_model)
         if wanted:
@@ -222,13 +252,64 @@ class RecommenderEngine:
             fetch = min(n_model, max(k, math.ceil(k / share * 1.5) + 10) + extra)
         while True:
             per_user = self._rank(
-                unique, fetch, exclude_seen, wanted, k=k, banned=banned
+                users, fetch, exclude_seen, wanted, k=k, banned=banned
             )
             short = any(len(r.rows) < k for r in per_user)
             if not short or fetch >= n_model:
-                break
+                return per_user
             fetch = min(n_model, fetch * 4)
-        return [per_user[i] for i in inverse.reshape(-1).tolist()]
+
+    def _from_top_n(
+        self,
+        table: TopNTable,
+        user_id: int,
+        k: int,
+        wanted: np.uint32,
+        banned: NDArray[np.int64] | None,
+    ) -> Ranked | None:
+        """The model's answer from the precomputed table, or None.
+
+        None when fewer than ``k`` movies of the user's top N pass the filters.
+        """
+        rows, scores, known = table.block(user_id)
+        keep: NDArray[np.bool_] | None = None
+        if wanted:
+            keep = (self._mask[rows] & wanted) != 0
+        if banned is not None:
+            allowed = ~np.isin(self._movie_ids[rows], banned)
+            keep = allowed if keep is None else keep & allowed
+        if keep is None:
+            if len(rows) < k:
+                return None
+            return Ranked(rows[:k].astype(np.int64), scores[:k], not known)
+        picked = first_k(keep, k)
+        if picked is None:
+            return None
+        return Ranked(rows[picked].astype(np.int64), scores[picked], not known)
+
+    def _build_top_n(self, size: int) -> TopNTable:
+        """Every known user's top ``size`` (seen movies excluded), from the model.
+
+        One user per call, as ``/recommend`` asks the model: a model scoring users
+        with BLAS may round a user's scores differently within a block of users.
+        The rows are filtered as every answer of the model is (movies outside the
+        catalog and non-finite scores dropped), genres and exclusions left for the
+        request. Unknown users get the ranking the model gives one of them.
+        """
+        users = self._user_ids
+        unknown = 0 if not len(users) or users[0] > 0 else int(users[-1]) + 1
+        rankings = []
+        for user in [*users.tolist(), unknown]:
+            ranked = self._rank(
+                np.array([user], dtype=np.int64),
+                size,
+                True,
+                np.uint32(0),
+                k=size,
+                banned={},
+            )[0]
+            rankings.append((ranked.rows, ranked.scores))
+        return TopNTable.from_rankings(users, rankings, size=size)
 
     def _rank(
         self,
@@ -277,6 +358,23 @@ class RecommenderEngine:
         frame = pd.DataFrame({"user_id": [user_id], "movie_id": [movie_id]})
         ratings, fallback = self._est.predict_with_fallback(frame)
         return float(ratings[0]), bool(fallback[0])
+
+    def predict_many(
+        self, pairs: Sequence[tuple[int, int]]
+    ) -> list[tuple[float, bool]]:
+        """:meth:`predict` of many ``(user_id, movie_id)`` pairs, one model call.
+
+        Raises:
+            UnknownMovieError: A movie is not in the catalog.
+        """
+        for _, movie_id in pairs:
+            self.row(movie_id)
+        frame = pd.DataFrame(
+            np.asarray(pairs, dtype=np.int64).reshape(-1, 2),
+            columns=["user_id", "movie_id"],
+        )
+        ratings, fallback = self._est.predict_with_fallback(frame)
+        return list(zip(ratings.tolist(), fallback.tolist(), strict=True))
 
     def similar(self, movie_id: int, k: int) -> Ranked:
         """The ``k`` movies most similar to ``movie_id`` (itself excluded).

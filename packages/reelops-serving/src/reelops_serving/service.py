@@ -21,12 +21,19 @@ access log and OpenTelemetry's per-request spans off and profiles requests in a
 child process. BentoML's own HTTP metrics are off (they label every raw path:
 unbounded files and ``/metrics``); the service's middlewares count requests with
 bounded labels, refuse large or non-JSON bodies before they are read, charge rate
-limits by work, and limit callers without a valid token per address. The
-single-user endpoints are ``async``: a millisecond of numpy
-work runs on the event loop instead of paying a thread hand-off; the batch and
-feedback endpoints, which can take longer, run in BentoML's thread. Numba kernels
-run on one thread (``NUMBA_NUM_THREADS=1``): parallel kernels cost tens of
-milliseconds per call on a busy machine, and workers are the unit of parallelism.
+limits by work, and limit callers without a valid token per address. A
+``/recommend`` of a known user filters the user's precomputed top-N
+(:mod:`reelops_serving.topn`, built when the model loads) and asks the model only
+when fewer than ``k`` movies pass; its feedback lookup is one prepared query.
+Concurrent ``/predict`` requests share one model call
+(:mod:`reelops_serving.batching`). ``/recommend``, ``/predict`` and ``/similar``
+skip BentoML's endpoint wrapper (:mod:`reelops_serving.fast_path`, inside every
+middleware): the same methods answer, through the same contract. The single-user
+endpoints are ``async``: a millisecond of numpy work runs on the event loop instead
+of paying a thread hand-off; the batch and feedback endpoints, which can take
+longer, run in BentoML's thread. Numba kernels run on one thread
+(``NUMBA_NUM_THREADS=1``): parallel kernels cost tens of milliseconds per call on a
+busy machine, and workers are the unit of parallelism.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from reelops_contracts import VALIDATION_METADATA_KEY
 from reelops_serving.api import DESCRIPTION, ENDPOINTS, ReelopsService
 from reelops_serving.auth import BearerAuthMiddleware
+from reelops_serving.batching import MicroBatcher
 from reelops_serving.bundle import load_bundle
 from reelops_serving.caller import PUBLIC_PATHS, caller_id
 from reelops_serving.config import (
@@ -63,6 +71,7 @@ from reelops_serving.errors import (
     ModelBundleError,
     RequestError,
 )
+from reelops_serving.fast_path import FastPathMiddleware, FastRoute
 from reelops_serving.feedback import FeedbackStore, FeedbackValidator, IdempotencyKey
 from reelops_serving.heap import settle_heap
 from reelops_serving.http_errors import ErrorEnvelopeMiddleware
@@ -110,6 +119,12 @@ logger = logging.getLogger(__name__)
 TRAFFIC_TIMEOUT_SECONDS = 2
 #: Requests a worker accepts at once; beyond, BentoML answers 429.
 MAX_CONCURRENCY = 128
+#: Adaptive batching of /predict (reelops_serving.batching): concurrent requests
+#: share one model call, up to this many pairs; 0 ms: the batch is answered at the
+#: next turn of the event loop (requests parsed in the same turn share it, a lone
+#: request waits for nothing).
+PREDICT_MAX_BATCH_SIZE = 64
+PREDICT_MAX_LATENCY_MS = 0.0
 #: URL patterns OpenTelemetry skips (all of them, see the service decorator).
 TRACING_EXCLUDED_URLS = [".*"]
 
@@ -182,7 +197,16 @@ class Recommender:
             metadata=dict(stored.info.metadata),
             labels=dict(stored.info.labels),
         )
-        self.engine = RecommenderEngine(bundle)
+        self.engine = RecommenderEngine(
+            bundle,
+            top_n=self.settings.top_n.size,
+            top_n_max_users=self.settings.top_n.max_users,
+        )
+        self.predictions = MicroBatcher(
+            self.engine.predict_many,
+            max_batch_size=PREDICT_MAX_BATCH_SIZE,
+            max_latency_ms=PREDICT_MAX_LATENCY_MS,
+        )
         self.validator = FeedbackValidator(
             bundle.metadata.get(VALIDATION_METADATA_KEY) or {}, self.engine.movie_ids
         )
@@ -341,8 +365,14 @@ class Recommender:
 
     @bentoml.api(route="/predict")
     async def predict(self, request: PredictRequest, /) -> PredictResponse:
-        """The rating a user would give a movie (404 for a movie not in the catalog)."""
-        rating, fallback = self.engine.predict(request.user_id, request.movie_id)
+        """The rating a user would give a movie (404 for a movie not in the catalog).
+
+        Concurrent requests share one model call (adaptive batching).
+        """
+        self.engine.row(request.movie_id)  # 404 before queueing
+        rating, fallback = await self.predictions.submit(
+            (request.user_id, request.movie_id)
+        )
         return PredictResponse(
             user_id=request.user_id,
             movie_id=request.movie_id,
@@ -420,17 +450,25 @@ class Recommender:
         )
 
 
+_service = cast("bentoml.Service[Recommender]", Recommender)
 #: Paths with their own label in the request metrics.
 _METRIC_ROUTES = {ep.route for ep in ENDPOINTS} | PUBLIC_PATHS | {"/docs.json", "/"}
 #: Batch endpoints, and the body field whose items each cost one unit of rate.
 _BATCH_FIELDS = {"/recommend_batch": "user_ids"}
+#: The single-item async endpoints, answered without BentoML's endpoint wrapper
+#: (reelops_serving.fast_path): the same functions, the same answers.
+_FAST_ROUTES = {
+    ep.route: FastRoute(ep.request, _service.apis[ep.name].func)
+    for ep in ENDPOINTS
+    if ep.name in ("recommend", "predict", "similar")
+}
 
 
 # Outermost first: metrics see every answer (401, 413 and 429 included), errors
 # are rewritten into one body, then authentication (callers without a valid token
 # limited per address), body size and media type (from the headers, before any
-# byte is parsed), then the rate limit per token, charged by work.
-_service = cast("bentoml.Service[Recommender]", Recommender)
+# byte is parsed), then the rate limit per token, charged by work; innermost, the
+# fast path answers the single-item endpoints.
 _service.add_asgi_middleware(
     MetricsMiddleware, routes=_METRIC_ROUTES, settings=_settings
 )
@@ -447,4 +485,9 @@ _service.add_asgi_middleware(
     settings=_settings,
     batch_fields=_BATCH_FIELDS,
     max_cost=MAX_BATCH_USERS,
+)
+_service.add_asgi_middleware(
+    FastPathMiddleware,
+    routes=_FAST_ROUTES,
+    server=f"BentoML Service/{_service.name}",
 )
