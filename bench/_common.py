@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import resource
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,3 +130,28 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
     return str(value)
+
+
+#: The repository the benches measure.
+REPO = Path(__file__).resolve().parents[1]
+
+
+def scratch_project(target: Path) -> Path:
+    """A scratch git repo holding the Kedro project: its conf/ (without local/),
+    pipelines/ and pyproject.toml; the package is the venv's (linked for Kedro)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("conf", "pipelines"):
+        shutil.copytree(
+            REPO / name, target / name, ignore=shutil.ignore_patterns("local")
+        )
+    (target / "conf" / "local").mkdir(exist_ok=True)
+    for name in ("pyproject.toml", ".telemetry", ".gitignore"):
+        shutil.copy2(REPO / name, target / name)
+    src = target / "packages" / "reelops" / "src"
+    src.mkdir(parents=True)
+    (src / "reelops").symlink_to(REPO / "packages" / "reelops" / "src" / "reelops")
+    git = ["git", "-C", str(target), "-c", "user.name=b", "-c", "user.email=b@b"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "bench project"], check=True)
+    return target

@@ -39,7 +39,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import format_table, machine_info, ml_small_dir, write_json
+from _common import (
+    format_table,
+    machine_info,
+    ml_small_dir,
+    scratch_project,
+    write_json,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -117,26 +123,6 @@ def _measure(argv: list[str], *, cwd: Path, env: dict[str, str]) -> dict[str, An
     }
 
 
-def _scratch_project(target: Path) -> Path:
-    """A copy of the project's config and pipelines, the package linked, in git."""
-    target.mkdir(parents=True)
-    for name in ("conf", "pipelines"):
-        shutil.copytree(
-            REPO / name, target / name, ignore=shutil.ignore_patterns("local")
-        )
-    (target / "conf" / "local").mkdir(exist_ok=True)
-    for name in ("pyproject.toml", ".telemetry", ".gitignore"):
-        shutil.copy2(REPO / name, target / name)
-    src = target / "packages" / "reelops" / "src"
-    src.mkdir(parents=True)
-    (src / "reelops").symlink_to(REPO / "packages" / "reelops" / "src" / "reelops")
-    git = ["git", "-C", str(target), "-c", "user.name=b", "-c", "user.email=b@b"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "bench project"], check=True)
-    return target
-
-
 def _scenario(name: str, rows: int, kind: str, scratch: Path) -> dict[str, Any]:
     raw = scratch / name / "raw"
     raw.mkdir(parents=True)
@@ -158,7 +144,7 @@ def _scenario(name: str, rows: int, kind: str, scratch: Path) -> dict[str, Any]:
         env=_env(),
     )
     size = ratings.stat().st_size
-    project = _scratch_project(scratch / name / "project")
+    project = scratch_project(scratch / name / "project")
     run = _measure(
         [str(BIN / "kedro"), "run", "--pipeline", "data_processing"],
         cwd=project,

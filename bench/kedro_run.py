@@ -30,7 +30,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from _common import format_table, machine_info, ml_small_dir, write_json
+from _common import (
+    format_table,
+    machine_info,
+    ml_small_dir,
+    scratch_project,
+    write_json,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -46,26 +52,6 @@ QUIET = {
 #: ``[12/53] feedback_union    union_feedback_node     0.1 s``
 _TASK = re.compile(r"^\[\s*(\d+)/(\d+)\]\s+(\S+)\s+(\S+)\s+([\d.]+) s$")
 _DONE = re.compile(r"^done: (\d+) tasks in ([\d.]+) s$")
-
-
-def scratch_project(target: Path) -> Path:
-    """A git repo holding the project's configuration; the package is the venv's."""
-    target.mkdir(parents=True)
-    for name in ("conf", "pipelines"):
-        shutil.copytree(
-            REPO / name, target / name, ignore=shutil.ignore_patterns("local")
-        )
-    (target / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry", ".gitignore"):
-        shutil.copy2(REPO / name, target / name)
-    src = target / "packages" / "reelops" / "src"
-    src.mkdir(parents=True)
-    (src / "reelops").symlink_to(REPO / "packages" / "reelops" / "src" / "reelops")
-    git = ["git", "-C", str(target), "-c", "user.name=b", "-c", "user.email=b@b"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "bench"], check=True)
-    return target
 
 
 def parse_progress(stdout: str) -> dict[str, Any]:

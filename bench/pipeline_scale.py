@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
-from _common import SEED, machine_info, write_json
+from _common import SEED, machine_info, scratch_project, write_json
 
 from recsys import make_movielens_like
 
-__all__ = ["project_copy", "run_stage", "stage_nodes", "write_movielens"]
+__all__ = ["run_stage", "stage_nodes", "write_movielens"]
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 1024**3
@@ -117,26 +117,6 @@ def write_movielens(target: Path, n_ratings: int, seed: int) -> dict[str, Any]:
         "n_tags": len(picked),
         "bytes": {p.name: p.stat().st_size for p in sorted(target.glob("*.csv"))},
     }
-
-
-def project_copy(target: Path) -> Path:
-    """A scratch git repo holding the Kedro project (as tests/conftest.py makes)."""
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("conf", "pipelines"):
-        shutil.copytree(
-            REPO / name, target / name, ignore=shutil.ignore_patterns("local")
-        )
-    (target / "conf" / "local").mkdir(exist_ok=True)
-    for name in ("pyproject.toml", ".telemetry", ".gitignore"):
-        shutil.copy2(REPO / name, target / name)
-    src = target / "packages" / "reelops" / "src"
-    src.mkdir(parents=True)
-    (src / "reelops").symlink_to(REPO / "packages" / "reelops" / "src" / "reelops")
-    git = ["git", "-C", str(target), "-c", "user.name=b", "-c", "user.email=b@b"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "scratch project"], check=True)
-    return target
 
 
 def stage_nodes(project: Path) -> dict[str, list[str]]:
@@ -261,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     data = write_movielens(args.work_dir / "movielens", args.n_ratings, args.seed)
     data["write_s"] = time.perf_counter() - start
-    project = project_copy(args.work_dir / "project")
+    project = scratch_project(args.work_dir / "project")
     env = {
         **os.environ,
         **QUIET_ENV,

@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 
     from recsys._rows import UserRows
 
-__all__ = ["MatrixFactorization", "factor_scores"]
+__all__ = [
+    "FactorScoringMixin",
+    "MatrixFactorization",
+    "factor_scores",
+    "item_norms",
+]
 
 # Up to this many users per block, scores are computed without BLAS.
 _SMALL_BATCH = 8
@@ -277,7 +282,56 @@ def _n_jobs(n_jobs: Any) -> int:
     return check_positive_int("n_jobs", n_jobs)
 
 
-class MatrixFactorization(ItemSimilarityMixin, BaseRecommender):
+def item_norms(item_factors: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Euclidean norm of each movie vector (1 where it is 0), for cosines."""
+    norms = np.linalg.norm(item_factors, axis=1)
+    return np.where(norms > 0, norms, 1.0).astype(np.float32)
+
+
+class FactorScoringMixin:
+    """Ratings, top-k scores and similar movies of a biased factor model.
+
+    ``r_ui = mu + b_u + b_i + p_u . q_i``, where ``p_u`` is a row of
+    :meth:`_user_vectors` (the user factors; SVD++ adds its implicit part) and the
+    fitted model has ``global_mean_``, ``user_bias_``, ``item_bias_``,
+    ``item_factors_`` and ``item_norms_``.
+    """
+
+    global_mean_: float
+    user_bias_: NDArray[np.float32]
+    item_bias_: NDArray[np.float32]
+    user_factors_: NDArray[np.float32]
+    item_factors_: NDArray[np.float32]
+    item_norms_: NDArray[np.float32]
+
+    def _user_vectors(self) -> NDArray[np.float32]:
+        return self.user_factors_
+
+    def _predict_known(
+        self, users: NDArray[np.int64], items: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        return _predict_pairs(
+            users,
+            items,
+            self.global_mean_,
+            self.user_bias_,
+            self.item_bias_,
+            self._user_vectors(),
+            self.item_factors_,
+        )
+
+    def _score_users(self, users: NDArray[np.int64]) -> NDArray[np.float32]:
+        scores = factor_scores(self._user_vectors()[users], self.item_factors_)
+        scores += self.item_bias_
+        scores += (self.user_bias_[users] + np.float32(self.global_mean_))[:, None]
+        return scores
+
+    def _item_similarities(self, item: int) -> NDArray[np.float32]:
+        sims = factor_scores(self.item_factors_[item : item + 1], self.item_factors_)[0]
+        return sims / (self.item_norms_ * self.item_norms_[item])
+
+
+class MatrixFactorization(FactorScoringMixin, ItemSimilarityMixin, BaseRecommender):
     """Biased matrix factorization, ``r_ui ~ mu + b_u + b_i + p_u . q_i``.
 
     Trained like Surprise's ``SVD``: stochastic gradient descent on the regularized
@@ -432,28 +486,4 @@ class MatrixFactorization(ItemSimilarityMixin, BaseRecommender):
         self.item_bias_ = item_bias
         self.user_factors_ = user_factors
         self.item_factors_ = item_factors
-        norms = np.linalg.norm(item_factors, axis=1)
-        self.item_norms_ = np.where(norms > 0, norms, 1.0).astype(np.float32)
-
-    def _predict_known(
-        self, users: NDArray[np.int64], items: NDArray[np.int64]
-    ) -> NDArray[np.float64]:
-        return _predict_pairs(
-            users,
-            items,
-            self.global_mean_,
-            self.user_bias_,
-            self.item_bias_,
-            self.user_factors_,
-            self.item_factors_,
-        )
-
-    def _score_users(self, users: NDArray[np.int64]) -> NDArray[np.float32]:
-        scores = factor_scores(self.user_factors_[users], self.item_factors_)
-        scores += self.item_bias_
-        scores += (self.user_bias_[users] + np.float32(self.global_mean_))[:, None]
-        return scores
-
-    def _item_similarities(self, item: int) -> NDArray[np.float32]:
-        sims = factor_scores(self.item_factors_[item : item + 1], self.item_factors_)[0]
-        return sims / (self.item_norms_ * self.item_norms_[item])
+        self.item_norms_ = item_norms(item_factors)

@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 
 from recsys._base import BaseRecommender, ItemSimilarityMixin
 from recsys._validation import check_non_negative_float, check_positive_int
-from recsys.mf import factor_scores
+from recsys.mf import FactorScoringMixin, item_norms
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -99,28 +99,7 @@ def _sgd_svdpp(  # noqa: PLR0917 - numba kernels take positional arrays
         lr_y *= np.float32(lr_decay)
 
 
-@numba.njit(cache=True, nogil=True)
-def _predict_pairs(  # noqa: PLR0917 - numba kernels take positional arrays
-    users: NDArray[np.int64],
-    items: NDArray[np.int64],
-    mu: float,
-    user_bias: NDArray[np.float32],
-    item_bias: NDArray[np.float32],
-    user_vectors: NDArray[np.float32],
-    item_factors: NDArray[np.float32],
-) -> NDArray[np.float64]:
-    out = np.empty(users.shape[0], dtype=np.float64)
-    for t in range(users.shape[0]):
-        u = users[t]
-        i = items[t]
-        dot = 0.0
-        for f in range(user_vectors.shape[1]):
-            dot += user_vectors[u, f] * item_factors[i, f]
-        out[t] = mu + user_bias[u] + item_bias[i] + dot
-    return out
-
-
-class SVDpp(ItemSimilarityMixin, BaseRecommender):
+class SVDpp(FactorScoringMixin, ItemSimilarityMixin, BaseRecommender):
     """SVD++ (Koren 2008), matrix factorization with implicit feedback.
 
     ``r_ui ~ mu + b_u + b_i + q_i . (p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j)``.
@@ -274,28 +253,7 @@ class SVDpp(ItemSimilarityMixin, BaseRecommender):
         self.item_factors_ = item_factors
         self.implicit_factors_ = implicit_factors
         self.user_vectors_ = (user_factors + implicit).astype(np.float32)
-        item_norms = np.linalg.norm(item_factors, axis=1)
-        self.item_norms_ = np.where(item_norms > 0, item_norms, 1.0).astype(np.float32)
+        self.item_norms_ = item_norms(item_factors)
 
-    def _predict_known(
-        self, users: NDArray[np.int64], items: NDArray[np.int64]
-    ) -> NDArray[np.float64]:
-        return _predict_pairs(
-            users,
-            items,
-            self.global_mean_,
-            self.user_bias_,
-            self.item_bias_,
-            self.user_vectors_,
-            self.item_factors_,
-        )
-
-    def _score_users(self, users: NDArray[np.int64]) -> NDArray[np.float32]:
-        scores = factor_scores(self.user_vectors_[users], self.item_factors_)
-        scores += self.item_bias_
-        scores += (self.user_bias_[users] + np.float32(self.global_mean_))[:, None]
-        return scores
-
-    def _item_similarities(self, item: int) -> NDArray[np.float32]:
-        sims = factor_scores(self.item_factors_[item : item + 1], self.item_factors_)[0]
-        return sims / (self.item_norms_ * self.item_norms_[item])
+    def _user_vectors(self) -> NDArray[np.float32]:
+        return self.user_vectors_
