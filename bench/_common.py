@@ -132,6 +132,17 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: Environment of every process a bench starts: no telemetry or usage reports from
+#: Kedro, BentoML or whylogs, no plot windows, no warning noise in parsed output.
+QUIET = {
+    "KEDRO_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "WHYLOGS_NO_ANALYTICS": "True",
+    "MPLBACKEND": "Agg",
+    "PYTHONWARNINGS": "ignore",
+}
+
 #: The repository the benches measure.
 REPO = Path(__file__).resolve().parents[1]
 

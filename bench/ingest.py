@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    QUIET,
     format_table,
     machine_info,
     ml_small_dir,
@@ -50,14 +51,6 @@ from _common import (
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LIMIT_BYTES = 2 << 30
-QUIET = {
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "BENTOML_DO_NOT_TRACK": "true",
-    "WHYLOGS_NO_ANALYTICS": "True",
-    "MPLBACKEND": "Agg",
-    "PYTHONWARNINGS": "ignore",
-}
 
 # Writes ratings.csv: argv = path, rows, "uniform" | "duplicates", movies.csv path.
 GENERATE = """

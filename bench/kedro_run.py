@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    QUIET,
     format_table,
     machine_info,
     ml_small_dir,
@@ -41,14 +42,6 @@ from _common import (
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GOAL_SECONDS = 60.0
-QUIET = {
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "BENTOML_DO_NOT_TRACK": "true",
-    "WHYLOGS_NO_ANALYTICS": "True",
-    "MPLBACKEND": "Agg",
-    "PYTHONWARNINGS": "ignore",
-}
 #: ``[12/53] feedback_union    union_feedback_node     0.1 s``
 _TASK = re.compile(r"^\[\s*(\d+)/(\d+)\]\s+(\S+)\s+(\S+)\s+([\d.]+) s$")
 _DONE = re.compile(r"^done: (\d+) tasks in ([\d.]+) s$")

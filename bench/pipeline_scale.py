@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
-from _common import SEED, machine_info, scratch_project, write_json
+from _common import QUIET, SEED, machine_info, scratch_project, write_json
 
 from recsys import make_movielens_like
 
@@ -67,14 +67,6 @@ STAGES = (
 #: packages was registered by its own MLflow run (the training's), and the
 #: reference profile logs to that run too.
 SHARED_RUN = ("training", "packaging", "reference_profile")
-QUIET_ENV = {
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "BENTOML_DO_NOT_TRACK": "true",
-    "WHYLOGS_NO_ANALYTICS": "True",
-    "MPLBACKEND": "Agg",
-    "PYTHONWARNINGS": "ignore",
-}
 _TAGS_EVERY = 1_000
 _CSV_CHUNK = 1_000_000
 
@@ -244,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     project = scratch_project(args.work_dir / "project")
     env = {
         **os.environ,
-        **QUIET_ENV,
+        **QUIET,
         "MOVIELENS_DIR": str(args.work_dir / "movielens"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
         "REELOPS_PROJECT_ROOT": str(project),

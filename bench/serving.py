@@ -57,6 +57,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from _common import QUIET as COMMON_QUIET
+
 from reelops_serving.config import TopNSettings
 
 if TYPE_CHECKING:
@@ -65,11 +67,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 QUIET = {
-    "BENTOML_DO_NOT_TRACK": "true",
-    "DO_NOT_TRACK": "1",
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "WHYLOGS_NO_ANALYTICS": "True",
-    "PYTHONWARNINGS": "ignore",
+    **COMMON_QUIET,
     "NUMBA_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
 }

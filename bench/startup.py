@@ -45,21 +45,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import format_table, machine_info, write_json
+from _common import QUIET, format_table, machine_info, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GOAL_SECONDS = 3.0
 #: Issue #15: `kedro argo compile` (every env, every pipeline) as a whole process.
 COMPILE_GOAL_SECONDS = 5.0
-QUIET = {
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "BENTOML_DO_NOT_TRACK": "true",
-    "WHYLOGS_NO_ANALYTICS": "True",
-    "MPLBACKEND": "Agg",
-    "PYTHONWARNINGS": "ignore",
-}
 
 # `kedro` with every entry point of kedro-mlflow filtered out of Kedro's discovery.
 WITHOUT_KEDRO_MLFLOW = """
