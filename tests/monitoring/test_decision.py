@@ -68,7 +68,7 @@ def test_drift_retrains_with_pinned_reason():
     decision = decide(report(drifted(), calm()), [OK], None)
     assert decision.retrain
     assert decision.reasons == (
-        "drift in 'rating': ks score 2.41 >= 0.92 (effect 0.310)",
+        "drift in 'rating': ks score 2.41 >= 0.92 (effect 0.310, vs training)",
     )
 
 
@@ -119,7 +119,7 @@ def test_quality_failure_blocks_retraining():
     assert not decision.retrain
     assert decision.alert
     assert decision.reasons == (
-        "drift in 'rating': ks score 2.41 >= 0.92 (effect 0.310)",
+        "drift in 'rating': ks score 2.41 >= 0.92 (effect 0.310, vs training)",
         "quality check failed: timestamp has no missing values (800 of 800 null)",
         "retraining blocked until the upstream data is fixed",
     )
@@ -130,16 +130,30 @@ def test_quality_failure_can_be_advisory():
     assert decision.retrain
 
 
-def test_missing_metric_is_named():
+def test_missing_training_metric_is_named():
     with pytest.raises(
         Exception,
         match=re.escape(
-            "decay metric 'ndcg@10' missing from the window metrics, got ['rmse']"
+            "decay metric 'ndcg@10' missing from the training metrics, got ['rmse']"
         ),
     ):
         assess_decay(
-            {"rmse": 0.9, "ndcg@10": 0.2}, {"rmse": 1.0}, DecayConfig(), n_feedback=500
+            {"rmse": 0.9}, {"rmse": 1.0, "ndcg@10": 0.2}, DecayConfig(), n_feedback=500
         )
+
+
+def test_metric_the_window_cannot_measure_is_not_assessed():
+    # A window of pairs the model was trained on has no ranking metrics: ndcg@10
+    # must not count as decayed (nor crash the decision).
+    verdict = assess_decay(
+        {"rmse": 0.9, "ndcg@10": 0.2},
+        {"rmse": 1.5, "ndcg@10": None},
+        DecayConfig(),
+        n_feedback=500,
+    )
+    assert [m.metric for m in verdict.decayed] == ["rmse"]
+    assert verdict.unmeasured == ("ndcg@10",)
+    assert verdict.to_dict()["unmeasured"] == ["ndcg@10"]
 
 
 def test_config_rejects_unknown_keys_and_unordered_thresholds():

@@ -50,6 +50,11 @@ def test_score_scales_effect_by_effective_sizes():
     assert math.isnan(scaled_score(0.3, 0, 180))
 
 
+def both(reference):
+    """The same profile as training and traffic reference."""
+    return {"training": reference, "traffic": reference}
+
+
 @pytest.fixture(scope="module")
 def halves(ml_ratings, ml_movies):
     # two random halves of the same ratings, each featurized as a window
@@ -63,33 +68,37 @@ def halves(ml_ratings, ml_movies):
 
 def test_random_halves_do_not_drift(halves):
     reference, target = halves
-    report = detect_drift(reference, target, DriftConfig())
+    report = detect_drift(both(reference), target, DriftConfig())
     assert report.assessed
     assert report.drifted == ()
     assert {c.column for c in report.columns} == {
         "rating",
         "genre",
-        "user_ratings",
+        "known_user_ratings",
+        "new_user_ratings",
         "new_user",
     }
+    assert {c.reference for c in report.columns} == {"traffic"}
 
 
 def test_effective_size_is_capped_by_users(halves):
     reference, target = halves
-    report = detect_drift(reference, target, DriftConfig())
+    report = detect_drift(both(reference), target, DriftConfig())
     by_column = {c.column: c for c in report.columns}
     # 3,000 ratings, but only the window's users count
     assert by_column["rating"].n_target < 700
     assert by_column["rating"].n_target == pytest.approx(
         by_column["new_user"].n_target, rel=0.02
     )
-    rows = detect_drift(reference, target, DriftConfig(unit_column=None)).columns[0]
+    rows = detect_drift(both(reference), target, DriftConfig(unit_column=None)).columns[
+        0
+    ]
     assert rows.n_target == 3000
 
 
 def test_small_window_is_not_assessed(halves):
     reference, target = halves
-    report = detect_drift(reference, target, DriftConfig(min_rows=10_000))
+    report = detect_drift(both(reference), target, DriftConfig(min_rows=10_000))
     assert not report.assessed
     assert report.columns == ()
 
@@ -101,9 +110,10 @@ def test_reason_is_one_line(halves):
             "rating": ColumnDriftConfig(algorithm="ks", possible_drift=1e-9, drift=1e-9)
         }
     )
-    (column,) = detect_drift(reference, target, config).drifted
+    (column,) = detect_drift(both(reference), target, config).drifted
     assert re.fullmatch(
-        r"drift in 'rating': ks score \d+\.\d\d >= 1e-09 \(effect 0\.\d{3}\)",
+        r"drift in 'rating': ks score \d+\.\d\d >= 1e-09 "
+        r"\(effect 0\.\d{3}, vs traffic\)",
         column.reason(),
     )
 
@@ -116,6 +126,63 @@ def test_unknown_column_is_named(halves):
         }
     )
     with pytest.raises(
-        MissingColumnError, match=re.escape("profile has no column 'nope'")
+        MissingColumnError,
+        match=re.escape(
+            "the window's profile has no column 'nope' (drift columns must be "
+            "profiled; got ['genre', "
+        ),
     ):
-        detect_drift(reference, target, config)
+        detect_drift(both(reference), target, config)
+
+
+def test_each_column_uses_the_first_reference_available(halves):
+    reference, target = halves
+    # no served traffic yet: new_user (traffic only) is not assessed, the other
+    # columns fall back to the training data
+    report = detect_drift({"training": reference}, target, DriftConfig())
+    by_column = {c.column: c for c in report.columns}
+    assert by_column["new_user"].reference is None
+    assert by_column["new_user"].score is None
+    assert by_column["new_user"].category is DriftCategory.NO_DRIFT
+    assert by_column["rating"].reference == "training"
+    assert by_column["rating"].score is not None
+    # nothing at all: nothing assessed, nothing drifts
+    none = detect_drift({"training": None, "traffic": None}, target, DriftConfig())
+    assert {c.reference for c in none.columns} == {None}
+
+
+def test_a_reference_without_the_column_is_skipped(ml_ratings, ml_movies, halves):
+    # a training reference profiled before a column existed
+    _, target = halves
+    old = profile_view(
+        window_features(ml_ratings.head(3000), ml_movies, set()).drop(
+            columns=["known_user_ratings"]
+        )
+    )
+    report = detect_drift({"training": old}, target, DriftConfig())
+    by_column = {c.column: c for c in report.columns}
+    assert by_column["known_user_ratings"].reference is None
+    assert by_column["rating"].reference == "training"
+
+
+def test_an_increase_only_column_ignores_a_decrease(ml_ratings, ml_movies):
+    # GIVEN a reference where every user is new and a window where none is
+    users = ml_ratings["user_id"]
+    all_new = profile_view(window_features(ml_ratings[users <= 300], ml_movies, set()))
+    all_known = profile_view(
+        window_features(ml_ratings[users > 300], ml_movies, set(users))
+    )
+    strict = {
+        "new_user": ColumnDriftConfig(
+            algorithm="ks", possible_drift=0.5, drift=1.0, direction="increase"
+        )
+    }
+    config = DriftConfig(columns=strict)
+    # THEN fewer new users is no drift, though the score is huge
+    (fewer,) = detect_drift({"traffic": all_new}, all_known, config).columns
+    assert fewer.score > 5
+    assert fewer.category is DriftCategory.NO_DRIFT
+    assert (fewer.mean_target, fewer.mean_reference) == (0.0, 1.0)
+    # AND more new users is
+    (more,) = detect_drift({"traffic": all_known}, all_new, config).columns
+    assert more.category is DriftCategory.DRIFT

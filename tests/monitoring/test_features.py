@@ -41,6 +41,9 @@ def test_user_level_columns_count_each_user_once():
     assert features["user_ratings"].iloc[1:3].isna().all()
     assert features["user_ratings"].dropna().tolist() == [3.0, 1.0, 1.0]
     assert features["new_user"].dropna().tolist() == [0.0, 1.0, 1.0]
+    # conditioned on the user being known (7) or new
+    assert features["known_user_ratings"].dropna().tolist() == [3.0]
+    assert features["new_user_ratings"].dropna().tolist() == [1.0, 1.0]
 
 
 def test_genre_is_one_of_the_movies_and_rare_ones_are_other():

@@ -110,3 +110,35 @@ def test_popularity_minimum_functionality(genre_world):
         model.recommend(-1, k=1).movie_id[0]
         == counts.index[counts == counts.max()].min()
     )
+
+
+@pytest.mark.parametrize("name", ESTIMATOR_NAMES)
+def test_seen_in_fit_flags_exactly_the_training_pairs(ratings, fitted, name):
+    model = fitted[name]
+    train_pairs = set(zip(ratings["user_id"], ratings["movie_id"], strict=True))
+    rng = np.random.default_rng(3)
+    # training pairs, unrated pairs of known users and movies, unknown ids
+    queries = pd.concat(
+        [
+            ratings[["user_id", "movie_id"]].sample(200, random_state=1),
+            pd.DataFrame(
+                {
+                    "user_id": rng.choice(ratings["user_id"].unique(), 300),
+                    "movie_id": rng.choice(ratings["movie_id"].unique(), 300),
+                }
+            ),
+            pd.DataFrame({"user_id": [-5, 10**9], "movie_id": [1, -7]}),
+        ],
+        ignore_index=True,
+    )
+    expected = [
+        (u, m) in train_pairs
+        for u, m in zip(queries["user_id"], queries["movie_id"], strict=True)
+    ]
+    assert model.seen_in_fit(queries).tolist() == expected
+    assert 0 < sum(expected) < len(expected)
+    # what recommend leaves out is what seen_in_fit flags
+    user = int(queries["user_id"].iloc[0])
+    recommended = model.recommend([user], 20).movie_id
+    pairs = pd.DataFrame({"user_id": user, "movie_id": recommended})
+    assert not model.seen_in_fit(pairs).any()

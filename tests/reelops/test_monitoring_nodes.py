@@ -124,6 +124,7 @@ def _decide(reference, window_rows, movies, model, holdout=None):
     view, _ = profile_window(window_rows, movies, performance, info)
     decision, *_ = decide_retrain(
         reference_profile=reference,
+        traffic_history={},
         window_profile=view,
         reference_summary={"data_sha256": "f" * 64, "n_ratings": 1},
         holdout_metrics=holdout or {"assessed": False, "reason": "none"},
@@ -450,3 +451,83 @@ def test_holdout_metrics_reach_mlflow_unprefixed_and_only_when_assessed() -> Non
     }
     skipped = {"assessed": False, "reason": "no rating after 2018", "protocol": {}}
     assert holdout_mlflow_metrics(skipped) == {}
+
+
+# ----------------------------------------------- ordinary traffic (issue 17)
+
+
+def test_ranking_decay_ignores_the_movies_the_model_was_trained_on(
+    model: BiasBaseline, history: pd.DataFrame, reference, movies: pd.DataFrame
+) -> None:
+    # GIVEN a window of ratings the deployed model was trained on, replayed as
+    # feedback (the recommender rightly never offers these movies again)
+    replayed = history.tail(2000).assign(
+        received_at=_seconds("2018-08-01"), model_version="v1"
+    )
+    holdout = evaluate_holdout(model, history, {"holdout_days": 90}, EVALUATION)
+    decision = _decide(reference, replayed, movies, model, holdout)
+    # THEN the ranking metrics are not measured on them, so they cannot decay
+    decay = decision["scores"]["decay"]
+    assert decay["unmeasured"] == ["ndcg@10"]
+    assert not [r for r in decision["reasons"] if r.startswith("decay in 'ndcg@10'")]
+    window = decision["performance"]["window"]
+    assert window["n_ranked"] == 0
+    assert "ndcg@10" not in window
+    assert window["n_test"] == 2000
+
+
+def test_ranking_metrics_rest_on_the_unrated_pairs_only(
+    model: BiasBaseline, history: pd.DataFrame, window: pd.DataFrame
+) -> None:
+    # GIVEN a window mixing new ratings with ratings the model was trained on
+    seen = history.tail(300).assign(received_at=window["received_at"].iloc[0])
+    mixed = pd.concat([window, seen], ignore_index=True)
+    performance, _ = evaluate_deployed_model(
+        deployed_model={"model": model, "info": {"version": "1"}},
+        window_feedback=mixed,
+        evaluation=EVALUATION,
+    )
+    alone, _ = evaluate_deployed_model(
+        deployed_model={"model": model, "info": {"version": "1"}},
+        window_feedback=window,
+        evaluation=EVALUATION,
+    )
+    metrics = performance["metrics"]
+    # THEN RMSE covers every rated pair, the ranking only the unrated ones
+    assert metrics["n_test"] == len(mixed)
+    assert metrics["n_ranked"] == len(window) == alone["metrics"]["n_ranked"]
+    assert metrics["ndcg@10"] == alone["metrics"]["ndcg@10"]
+    assert metrics["rmse"] != alone["metrics"]["rmse"]
+
+
+def test_traffic_reference_chains_disjoint_earlier_windows(
+    window: pd.DataFrame, movies: pd.DataFrame
+) -> None:
+    from reelops.window_profiles import traffic_key, traffic_reference, window_view
+
+    view = window_view(window, movies, [], "2018-07-01T00:00:00+00:00")
+    days = ["2018-01-01", "2018-02-01", "2018-04-01", "2018-05-01", "2018-07-01"]
+    # 90-day windows ending on each day (overlapping, as daily runs make them)
+    history = {
+        traffic_key(
+            (pd.Timestamp(d, tz="UTC") - pd.Timedelta(days=90)).isoformat(),
+            pd.Timestamp(d, tz="UTC").isoformat(),
+        ): view
+        for d in days
+    }
+    history["not-a-window"] = view
+    found = traffic_reference(history, "2018-07-01T00:00:00+00:00", 3)
+    # THEN from the window ending at the start, back through disjoint windows
+    ends = [key.split("-")[1][:8] for key in found["windows"]]
+    assert ends == ["20180701", "20180401", "20180101"]
+    assert found["profile"] is not None
+    # AND a window starting earlier sees only what ended before it
+    assert traffic_reference(history, "2017-12-31T00:00:00+00:00", 3) == {
+        "profile": None,
+        "windows": [],
+    }
+    # AND loaders (a partitioned dataset's) are called
+    lazy = {key: (lambda v=v: v) for key, v in history.items()}
+    assert traffic_reference(lazy, "2018-07-01T00:00:00+00:00", 1)["windows"] == [
+        found["windows"][0]
+    ]

@@ -173,9 +173,26 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     assert set(decision["scores"]["drift"]["columns"]) == {
         "rating",
         "genre",
-        "user_ratings",
+        "known_user_ratings",
+        "new_user_ratings",
         "new_user",
     }
+    # AND no served traffic was kept before this first window: the training data
+    # is the reference, and new_user (served traffic only) is not assessed
+    assert decision["reference"]["traffic_windows"] == []
+    assert decision["scores"]["drift"]["columns"]["new_user"]["reference"] is None
+    assert decision["scores"]["drift"]["columns"]["rating"]["reference"] == "training"
+    assert any(
+        n.startswith("no earlier window of served traffic") for n in decision["notes"]
+    )
+    # AND the window is kept as served traffic for the windows after it
+    kept = sorted(
+        p.name
+        for p in (
+            monitored["project"] / "data/07_model_output/monitoring/traffic"
+        ).iterdir()
+    )
+    assert kept == ["20180701T000000-20181001T000000.bin"]
     assert all(q["passed"] for q in decision["scores"]["quality"].values())
     # AND the window is 2018Q3 (+ the new user), assessed for drift and decay
     assert decision["window"]["n_rows"] == len(monitored["feedback"])

@@ -404,6 +404,35 @@ class BaseRecommender(RegressorMixin, BaseEstimator):
 
         return -rmse_error(y, self.predict(X), sample_weight=sample_weight)
 
+    def seen_in_fit(self, X: Any) -> NDArray[np.bool_]:
+        """Flag the pairs rated in the training data (never recommended to the user).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_columns >= 2)
+            The ``(user_id, movie_id)`` pairs.
+
+        Returns
+        -------
+        ndarray of bool of shape (n_samples,)
+            True where the user rated the movie in the data given to ``fit``:
+            ``recommend(..., exclude_seen=True)`` leaves these movies out.
+        """
+        self._check_fitted()
+        users_raw, items_raw, _ = validate_interactions(self, X, reset=False)
+        users, user_known = encode_ids(self.user_ids_, users_raw)
+        items, item_known = encode_ids(self.movie_ids_, items_raw)
+        both = user_known & item_known
+        block, rows = np.unique(users[both], return_inverse=True)
+        seen_rows, seen_items = self._seen_block(block)
+        n_items = len(self.movie_ids_)
+        seen = np.zeros(len(users), dtype=bool)
+        seen[both] = np.isin(
+            rows.astype(np.int64) * n_items + items[both],
+            seen_rows.astype(np.int64) * n_items + seen_items,
+        )
+        return seen
+
     # ------------------------------------------------------------ recommending
     def _seen_block(
         self, users: NDArray[np.int64]

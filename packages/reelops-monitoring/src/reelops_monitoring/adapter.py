@@ -57,6 +57,8 @@ __all__ = [
     "DriftStatistic",
     "ProfileView",
     "check_constraints",
+    "column_mean",
+    "column_names",
     "deserialize_view",
     "distinct_count",
     "drift_statistic",
@@ -197,6 +199,23 @@ def distinct_count(view: ProfileView, column: str) -> float:
     return float(metric.hll.value.get_estimate())
 
 
+def column_names(view: ProfileView) -> frozenset[str]:
+    """The columns profiled into ``view``."""
+    return frozenset(view.get_columns())
+
+
+def column_mean(view: ProfileView, column: str) -> float:
+    """Mean of a numeric column's values (NaN when it has none).
+
+    Raises:
+        MissingColumnError: If ``view`` has no such column.
+    """
+    metric = _column(view, column).get_metric("distribution")
+    if metric is None or metric.n == 0:
+        return math.nan
+    return float(metric.mean.value)
+
+
 def summarize_view(view: ProfileView) -> pd.DataFrame:
     """A plain summary: one row per column, for reports.
 
@@ -293,6 +312,10 @@ def drift_statistic(
         )
     target_column = _column(target, column)
     reference_column = _column(reference, column)
+    n_target = _sample_size(target_column, algorithm)
+    n_reference = _sample_size(reference_column, algorithm)
+    if n_target == 0 or n_reference == 0:
+        return None
     score = why.algorithms[algorithm]().calculate(
         target_column_view=target_column,
         reference_column_view=reference_column,
@@ -304,8 +327,8 @@ def drift_statistic(
         algorithm=algorithm,
         statistic=float(score.statistic),
         pvalue=None if score.pvalue is None else float(score.pvalue),
-        n_target=_sample_size(target_column, algorithm),
-        n_reference=_sample_size(reference_column, algorithm),
+        n_target=n_target,
+        n_reference=n_reference,
     )
 
 

@@ -6,11 +6,15 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
       drift:
         min_rows: 200            # smaller windows: drift not assessed
         unit_column: user_id     # ratings are clustered by user (effective size)
+        traffic_windows: 4       # earlier windows of served traffic in its reference
         columns:                 # score >= drift: DRIFT; >= possible_drift: POSSIBLE
-          rating:       {algorithm: ks,         possible_drift: 0.65, drift: 0.92}
-          genre:        {algorithm: chi_square, possible_drift: 1.11, drift: 1.42}
-          user_ratings: {algorithm: ks,         possible_drift: 1.02, drift: 1.49}
-          new_user:     {algorithm: ks,         possible_drift: 0.88, drift: 1.24}
+          rating:             {algorithm: ks,         possible_drift: 0.65, drift: 0.92}
+          genre:              {algorithm: chi_square, possible_drift: 1.11, drift: 1.42}
+          known_user_ratings: {algorithm: ks,         possible_drift: 1.08, drift: 1.33,
+                               direction: increase}
+          new_user_ratings:   {algorithm: ks,         possible_drift: 1.05, drift: 1.45}
+          new_user:           {algorithm: ks,         possible_drift: 0.88, drift: 1.24,
+                               reference: [traffic], direction: increase}
       quality:
         not_null: [user_id, movie_id, rating, timestamp]
         ranges: {rating: [0.5, 5.0]}
@@ -25,7 +29,11 @@ Scores are effect sizes (KS statistic D for ``ks``, Cohen's w = sqrt(chi2 / n) f
 ``chi_square``, the Hellinger distance for ``hellinger``) scaled by the square root
 of the effective sample sizes, the number of users (see
 :mod:`reelops_monitoring.drift`), so that one threshold holds for windows of any
-size. The drift thresholds are the 90th / 99th percentiles of the scores of
+size. Each column is compared with the earlier windows of served traffic when the
+monitoring runs have kept some, else with the training data (``reference``,
+default ``[traffic, training]``); ``new_user`` only with served traffic, since the
+share of new users in a training timeline says nothing of a deployed service's.
+The drift thresholds are the 90th / 99th percentiles of the scores of
 no-drift windows built from the users who arrived before 2008; they are evaluated
 on the users who arrived later (``bench/monitoring.py``).
 
@@ -43,6 +51,8 @@ which also says which way each is better; an unknown name is refused.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reelops_contracts import RATING_COLUMNS, RATING_SCALE
@@ -55,11 +65,21 @@ __all__ = [
     "MetricDecayConfig",
     "MonitoringConfig",
     "QualityConfig",
+    "ReferenceSource",
 ]
+
+#: What a window is compared with: ``traffic``, the previous windows of served
+#: traffic (their profiles, kept by the monitoring runs); ``training``, the
+#: deployed model's training data (the reference profile its run recorded).
+ReferenceSource = Literal["traffic", "training"]
 
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _traffic_then_training() -> list[ReferenceSource]:
+    return ["traffic", "training"]
 
 
 class ColumnDriftConfig(_Config):
@@ -70,6 +90,17 @@ class ColumnDriftConfig(_Config):
     )
     possible_drift: float = Field(gt=0, description="Score from which POSSIBLE_DRIFT.")
     drift: float = Field(gt=0, description="Score from which DRIFT.")
+    reference: list[ReferenceSource] = Field(
+        default_factory=_traffic_then_training,
+        min_length=1,
+        description="References in order of preference: the first one available "
+        "is used; none available: the column is not assessed.",
+    )
+    direction: Literal["both", "increase"] = Field(
+        default="both",
+        description="increase: only a higher mean than the reference's is drift "
+        "(e.g. more new users; fewer is not a reason to retrain).",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> ColumnDriftConfig:
@@ -87,10 +118,19 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
         "genre": ColumnDriftConfig(
             algorithm="chi_square", possible_drift=1.11, drift=1.42
         ),
-        "user_ratings": ColumnDriftConfig(
-            algorithm="ks", possible_drift=1.02, drift=1.49
+        "known_user_ratings": ColumnDriftConfig(
+            algorithm="ks", possible_drift=1.08, drift=1.33, direction="increase"
         ),
-        "new_user": ColumnDriftConfig(algorithm="ks", possible_drift=0.88, drift=1.24),
+        "new_user_ratings": ColumnDriftConfig(
+            algorithm="ks", possible_drift=1.05, drift=1.45
+        ),
+        "new_user": ColumnDriftConfig(
+            algorithm="ks",
+            possible_drift=0.88,
+            drift=1.24,
+            reference=["traffic"],
+            direction="increase",
+        ),
     }
 
 
@@ -102,6 +142,12 @@ class DriftConfig(_Config):
         default="user_id",
         description="Rows sharing a value are one unit: effective sizes are capped "
         "by its distinct count. None: rows are independent.",
+    )
+    traffic_windows: int = Field(
+        default=4,
+        ge=1,
+        description="Previous windows of served traffic (each ended before the next "
+        "began) merged into the traffic reference.",
     )
     columns: dict[str, ColumnDriftConfig] = Field(default_factory=_default_columns)
 

@@ -51,6 +51,9 @@ class DecayVerdict:
     n_feedback: int
     min_feedback_rows: int
     metrics: tuple[MetricDecay, ...]
+    #: Configured metrics the window has no value for (e.g. ranking metrics on a
+    #: window whose every pair the model was trained on): not assessed.
+    unmeasured: tuple[str, ...] = ()
 
     @property
     def assessed(self) -> bool:
@@ -78,6 +81,7 @@ class DecayVerdict:
                 }
                 for m in self.metrics
             },
+            "unmeasured": list(self.unmeasured),
         }
 
 
@@ -107,25 +111,27 @@ def assess_decay(
 
     Args:
         training_metrics: The deployed model's metrics when it was evaluated.
-        window_metrics: Its metrics on the window's feedback.
+        window_metrics: Its metrics on the window's feedback; a configured metric
+            absent here is not assessed (listed in ``unmeasured``).
         config: Metrics (named as in :mod:`recsys.vocabulary`, which gives their
             directions), limits and the minimum feedback size.
         n_feedback: Ratings the window metrics were computed on.
 
     Raises:
-        MissingColumnError: If a configured metric is missing from either mapping.
+        MissingColumnError: If a configured metric is missing from the training
+            metrics.
     """
     metrics = []
+    unmeasured = []
     for name, spec in config.metrics.items():
-        for label, source in (
-            ("training", training_metrics),
-            ("window", window_metrics),
-        ):
-            if name not in source:
-                raise MissingColumnError(
-                    f"decay metric '{name}' missing from the {label} metrics, "
-                    f"got {sorted(source)}"
-                )
+        if name not in training_metrics:
+            raise MissingColumnError(
+                f"decay metric '{name}' missing from the training metrics, "
+                f"got {sorted(training_metrics)}"
+            )
+        if window_metrics.get(name) is None:
+            unmeasured.append(name)
+            continue
         training, window = float(training_metrics[name]), float(window_metrics[name])
         metrics.append(
             MetricDecay(
@@ -140,4 +146,5 @@ def assess_decay(
         n_feedback=n_feedback,
         min_feedback_rows=config.min_feedback_rows,
         metrics=tuple(metrics),
+        unmeasured=tuple(unmeasured),
     )

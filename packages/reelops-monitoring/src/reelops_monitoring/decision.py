@@ -95,22 +95,28 @@ def decide(
 
 
 def assess_window(
-    reference: ProfileView,
+    reference: ProfileView | None,
     target: ProfileView,
     config: MonitoringConfig,
     *,
+    traffic: ProfileView | None = None,
     training_metrics: Mapping[str, float] | None = None,
     window_metrics: Mapping[str, float] | None = None,
     n_feedback: int = 0,
 ) -> Decision:
-    """Drift, quality and (when metrics are given) decay, then :func:`decide`."""
+    """Drift, quality and (when metrics are given) decay, then :func:`decide`.
+
+    ``reference`` is the deployed model's training data, ``traffic`` the previous
+    windows of served traffic (merged); each drift column uses the first of its
+    configured references that is given.
+    """
     decay = None
     if training_metrics is not None and window_metrics is not None:
         decay = assess_decay(
             training_metrics, window_metrics, config.decay, n_feedback=n_feedback
         )
     return decide(
-        detect_drift(reference, target, config.drift),
+        detect_drift({"training": reference, "traffic": traffic}, target, config.drift),
         check_quality(target, config.quality),
         decay,
         block_retrain_on_quality=config.quality.block_retrain,

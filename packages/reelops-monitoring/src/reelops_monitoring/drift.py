@@ -16,6 +16,14 @@ is its number of values capped by the number of distinct units
 counts as 15. Without the cap, p-values are ~0 and fixed effect-size thresholds
 false-alarm on small windows; with it, one set of thresholds holds for windows of
 any size (measured in ``bench/monitoring.py``). p-values are still reported.
+
+Each column names its references in order of preference
+(``ColumnDriftConfig.reference``): ``traffic``, the previous windows of served
+traffic, or ``training``, the deployed model's training data; the first one given
+and holding the column (a profile recorded before the column existed does not) is
+used, and with none the column is not assessed (``reference`` null). A column
+whose ``direction`` is ``increase`` is drift only when its mean went up (more new
+users than usual is a reason to retrain; fewer is not).
 """
 
 from __future__ import annotations
@@ -25,12 +33,25 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from reelops_monitoring.adapter import distinct_count, drift_statistic, row_count
+from reelops_monitoring.adapter import (
+    column_mean,
+    column_names,
+    distinct_count,
+    drift_statistic,
+    row_count,
+)
+from reelops_monitoring.errors import MissingColumnError
 from reelops_monitoring.numbers import finite_or_none
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from reelops_monitoring.adapter import DriftStatistic, ProfileView
-    from reelops_monitoring.config import ColumnDriftConfig, DriftConfig
+    from reelops_monitoring.config import (
+        ColumnDriftConfig,
+        DriftConfig,
+        ReferenceSource,
+    )
 
 __all__ = [
     "ColumnDrift",
@@ -64,12 +85,16 @@ class ColumnDrift:
     threshold: float
     n_target: float
     n_reference: float
+    reference: ReferenceSource | None = "training"
+    mean_target: float | None = None
+    mean_reference: float | None = None
 
     def reason(self) -> str:
-        """One line: ``drift in 'rating': ks score 2.41 >= 2.1 (effect 0.310)``."""
+        """One line: ``drift in 'x': ks score 2.41 >= 2.1 (effect 0.3, vs ...)``."""
         return (
             f"drift in '{self.column}': {self.algorithm} score {_fmt(self.score, 2)} "
-            f">= {self.threshold:g} (effect {_fmt(self.effect, 3)})"
+            f">= {self.threshold:g} (effect {_fmt(self.effect, 3)}, "
+            f"vs {self.reference})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +107,9 @@ class ColumnDrift:
             "category": self.category.value,
             "n_target": finite_or_none(self.n_target),
             "n_reference": finite_or_none(self.n_reference),
+            "reference": self.reference,
+            "mean_target": finite_or_none(self.mean_target),
+            "mean_reference": finite_or_none(self.mean_reference),
         }
 
 
@@ -149,14 +177,19 @@ def scaled_score(effect: float, n_target: float, n_reference: float) -> float:
 
 
 def detect_drift(
-    reference: ProfileView, target: ProfileView, config: DriftConfig
+    references: Mapping[ReferenceSource, ProfileView | None],
+    target: ProfileView,
+    config: DriftConfig,
 ) -> DriftReport:
-    """Test every column of ``config.columns`` between two profiles.
+    """Test every column of ``config.columns`` against its reference.
 
     Args:
-        reference: What the model was trained on (e.g. merged window profiles).
+        references: ``{"training": ..., "traffic": ...}``: the deployed model's
+            training data and the previous windows of served traffic (merged);
+            ``None`` or absent: not available.
         target: The window to assess.
-        config: Columns, algorithms, thresholds, unit column, minimum window size.
+        config: Columns, algorithms, thresholds, references, unit column, minimum
+            window size.
 
     Returns:
         The report; when ``target`` has fewer than ``config.min_rows`` rows its
@@ -164,22 +197,59 @@ def detect_drift(
 
     Raises:
         MissingColumnError: If a configured column (or the unit column) is absent
-            from either profile.
+            from the target or the reference it is compared with.
     """
     n_rows = row_count(target)
     if n_rows < config.min_rows:
         return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=())
-    units = (math.inf, math.inf)
-    if config.unit_column is not None:
-        units = (
-            distinct_count(target, config.unit_column),
-            distinct_count(reference, config.unit_column),
+    columns = []
+    present = column_names(target)
+    for column, spec in config.columns.items():
+        if column not in present:
+            raise MissingColumnError(
+                f"the window's profile has no column '{column}' (drift columns "
+                f"must be profiled; got {sorted(present)})"
+            )
+        source = next(
+            (
+                s
+                for s in spec.reference
+                if (view := references.get(s)) is not None
+                and column in column_names(view)
+            ),
+            None,
         )
-    columns = tuple(
-        _column_drift(reference, target, column, spec, units)
-        for column, spec in config.columns.items()
+        if source is None:
+            columns.append(_unassessed(column, spec))
+            continue
+        reference = references[source]
+        if reference is None:  # pragma: no cover - chosen above for being given
+            continue
+        units = (math.inf, math.inf)
+        if config.unit_column is not None:
+            units = (
+                distinct_count(target, config.unit_column),
+                distinct_count(reference, config.unit_column),
+            )
+        columns.append(
+            _column_drift(reference, target, column, spec, units, source=source)
+        )
+    return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=tuple(columns))
+
+
+def _unassessed(column: str, spec: ColumnDriftConfig) -> ColumnDrift:
+    return ColumnDrift(
+        column=column,
+        algorithm=spec.algorithm,
+        effect=None,
+        score=None,
+        pvalue=None,
+        category=DriftCategory.NO_DRIFT,
+        threshold=spec.drift,
+        n_target=0.0,
+        n_reference=0.0,
+        reference=None,
     )
-    return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=columns)
 
 
 def _column_drift(
@@ -188,6 +258,8 @@ def _column_drift(
     column: str,
     spec: ColumnDriftConfig,
     units: tuple[float, float],
+    *,
+    source: ReferenceSource,
 ) -> ColumnDrift:
     statistic = drift_statistic(target, reference, column, spec.algorithm)
     if statistic is None:
@@ -198,18 +270,26 @@ def _column_drift(
         n_target = min(float(statistic.n_target), units[0])
         n_reference = min(float(statistic.n_reference), units[1])
         score = scaled_score(effect, n_target, n_reference)
+    means: tuple[float | None, float | None] = (None, None)
+    if spec.algorithm != "chi_square":
+        means = (column_mean(target, column), column_mean(reference, column))
+    category = categorize(score, possible_drift=spec.possible_drift, drift=spec.drift)
+    went_up = means[0] is not None and means[1] is not None and means[0] > means[1]
+    if spec.direction == "increase" and not went_up:
+        category = DriftCategory.NO_DRIFT
     return ColumnDrift(
         column=column,
         algorithm=spec.algorithm,
         effect=effect,
         score=score,
         pvalue=pvalue,
-        category=categorize(
-            score, possible_drift=spec.possible_drift, drift=spec.drift
-        ),
+        category=category,
         threshold=spec.drift,
         n_target=n_target,
         n_reference=n_reference,
+        reference=source,
+        mean_target=means[0],
+        mean_reference=means[1],
     )
 
 

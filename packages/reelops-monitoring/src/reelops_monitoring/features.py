@@ -18,6 +18,11 @@ rating, timestamp``) into one row per rating with:
   one heavy user decides the whole distribution. ``user_ratings`` is the number of
   ratings the user gave in the window (activity); ``new_user`` is 1.0 for a user
   absent from ``known_users`` (unseen when the model was trained).
+* ``known_user_ratings`` and ``new_user_ratings`` (float): ``user_ratings``
+  conditioned on the user being known or new (null for the others). A deployed
+  service mostly hears from users it knows, whose activity in a window is nothing
+  like a newcomer's first session: compared unconditioned, the usual mix of the two
+  looks like drift.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "genre",
     "user_ratings",
     "new_user",
+    "known_user_ratings",
+    "new_user_ratings",
 )
 
 _MOVIE_COLUMNS = ("movie_id", "genres")
@@ -106,6 +113,7 @@ def window_features(
     by_user = ratings_window.groupby("user_id", sort=False)
     per_user = by_user["user_id"].transform("size")
     is_new = ~ratings_window["user_id"].isin(set(known_users)).to_numpy()
+    activity = np.where(first_of_user, per_user.to_numpy(), np.nan)
     return pd.DataFrame(
         {
             "user_id": users,
@@ -113,8 +121,10 @@ def window_features(
             "timestamp": _to_datetime(ratings_window["timestamp"]).to_numpy(),
             "rating": ratings_window["rating"].astype("float64").to_numpy(),
             "genre": pick_genres(ratings_window, movies, keep=genres),
-            "user_ratings": np.where(first_of_user, per_user.to_numpy(), np.nan),
+            "user_ratings": activity,
             "new_user": np.where(first_of_user, is_new.astype("float64"), np.nan),
+            "known_user_ratings": np.where(is_new, np.nan, activity),
+            "new_user_ratings": np.where(is_new, activity, np.nan),
         },
         index=ratings_window.index,
     )

@@ -93,7 +93,7 @@ def replay(
             )
             cases.append((injection.name, target, injection))
         for name, target, scenario in cases:
-            decision = assess_window(reference, target, config)
+            decision = assess_window(reference, target, config, traffic=reference)
             drift = decision.scores["drift"]
             rows.append(
                 {

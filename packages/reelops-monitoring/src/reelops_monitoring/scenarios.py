@@ -180,7 +180,7 @@ def default_scenarios(
         Scenario(
             name="new_user_surge",
             description=f"new users adding {surge_share:.0%} more ratings, ~4 each",
-            expected=("drift in 'new_user'", "drift in 'user_ratings'"),
+            expected=("drift in 'new_user'", "drift in 'new_user_ratings'"),
             inject=lambda w, seed: add_new_users(w, share=surge_share, seed=seed),
         ),
         Scenario(

@@ -74,11 +74,35 @@ def window_metrics(
 ) -> dict[str, Any]:
     """RMSE, MAE and top-k metrics of ``model`` on a window of rated feedback.
 
-    The training protocol's metrics (:func:`evaluate_model`); coverage is relative
-    to ``train`` (default: the model's catalog).
+    The training protocol's metrics (:func:`evaluate_model`), measured the way the
+    service works: rating metrics on every rated pair; ranking metrics only on the
+    pairs the model had not seen in training, since ``/recommend`` never offers a
+    movie the user rated in the training data (a window of ratings the model was
+    trained on has no ranking metrics: they are left out, and ``n_ranked`` is 0).
+    Coverage is relative to ``train`` (default: the model's catalog).
+
+    Returns:
+        ``{"estimator", <metric>: value, ..., "predict_seconds", "n_test",
+        "n_ranked"}`` (``n_ranked``: the pairs the ranking metrics rest on).
     """
-    report = {"estimator": type(model).__name__, "fit_seconds": 0.0}
-    catalog = _catalog(model) if train is None else train
+    from recsys import evaluate, metric_names, resolve
+
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
-    metrics = evaluate_model(model, report, catalog, window, cfg)
-    return {k: v for k, v in metrics.items() if k != "fit_seconds"}
+    catalog = _catalog(model) if train is None else train
+    names = metric_names(cfg.k)
+    rating = [n for n in names if resolve(n)[0].kind == "rating"]
+    ranking = [n for n in names if resolve(n)[0].kind == "ranking"]
+    scores = evaluate(
+        model, catalog, window, cfg.k, metrics=(*rating, "predict_seconds")
+    )
+    unseen = window[~model.seen_in_fit(window[["user_id", "movie_id"]])]
+    if len(unseen):
+        scores.update(evaluate(model, catalog, unseen, cfg.k, metrics=ranking))
+    predict_seconds = scores.pop("predict_seconds")
+    return {
+        "estimator": type(model).__name__,
+        **{name: round(value, 6) for name, value in scores.items()},
+        "predict_seconds": round(predict_seconds, 4),
+        "n_test": len(window),
+        "n_ranked": len(unseen),
+    }

@@ -48,13 +48,17 @@ def retrain_decision(
     window_performance: dict[str, Any],
     serving_summary: dict[str, Any],
     config: MonitoringConfig,
+    traffic_reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The retrain decision of the window (``decision.json``), with its grounds.
 
     Drift and quality come from the profiles, decay from the deployed model's
     window metrics against its holdout metrics (:func:`~reelops_monitoring.
-    assess_window`, thresholds from ``config``). An empty window is not assessed
-    at all: ``status`` is ``not_enough_feedback``.
+    assess_window`, thresholds from ``config``). Each drift column is compared
+    with the previous windows of served traffic (``traffic_reference``:
+    :func:`~reelops.window_profiles.traffic_reference`) or the training data, as
+    configured. An empty window is not assessed at all: ``status`` is
+    ``not_enough_feedback``.
 
     Returns:
         The decision: ``retrain``, ``reasons`` and ``scores``
@@ -73,6 +77,18 @@ def retrain_decision(
         notes.append(
             f"decay not assessed: {holdout_metrics.get('reason', 'no holdout metrics')}"
         )
+    traffic = traffic_reference or {"profile": None, "windows": []}
+    if traffic["profile"] is None and window_info["n_rows"] > 0:
+        traffic_only = [
+            c
+            for c, spec in config.drift.columns.items()
+            if spec.reference == ["traffic"]
+        ]
+        notes.append(
+            "no earlier window of served traffic is kept yet: drift is judged "
+            "against the training data"
+            + (f"; {', '.join(traffic_only)} not assessed" if traffic_only else "")
+        )
     if window_info["n_rows"] == 0:
         body = {"retrain": False, "reasons": [], "scores": {}}
         status = "not_enough_feedback"
@@ -82,6 +98,7 @@ def retrain_decision(
             reference_profile,
             window_profile,
             config,
+            traffic=traffic["profile"],
             training_metrics=training if current is not None else None,
             window_metrics=current if training is not None else None,
             n_feedback=int(window_performance["n_feedback"]),
@@ -116,6 +133,7 @@ def retrain_decision(
             if not (ref_sha and model.get("data_sha256"))
             else ref_sha == model["data_sha256"],
             "n_ratings": reference_summary.get("n_ratings"),
+            "traffic_windows": list(traffic["windows"]),
         },
         "serving": serving_summary,
     }

@@ -8,21 +8,29 @@ run records and for a monitored window of feedback.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from reelops_contracts import RATING_COLUMNS
-from reelops_monitoring import ProfileView, profile_view, window_features
+from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
 from reelops_monitoring.windows import split_windows
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection, Mapping
 
     from recsys import BaseRecommender
 
-__all__ = ["prediction_view", "reference_views", "window_view"]
+__all__ = [
+    "prediction_view",
+    "reference_views",
+    "traffic_key",
+    "traffic_reference",
+    "window_view",
+]
+
+_KEY_FORMAT = "%Y%m%dT%H%M%S"
 
 _RATING_COLUMNS = list(RATING_COLUMNS)
 
@@ -86,3 +94,60 @@ def _predictions_frame(
 def prediction_view(model: BaseRecommender | None, pairs: pd.DataFrame) -> ProfileView:
     """Profile of ``model``'s predictions on ``pairs`` (empty without a model)."""
     return profile_view(_predictions_frame(model, pairs))
+
+
+def traffic_key(start: str, end: str) -> str:
+    """The partition a window's profile is kept under: ``<start>-<end>`` (UTC)."""
+    return "-".join(
+        f"{pd.Timestamp(moment).tz_convert('UTC'):{_KEY_FORMAT}}"
+        for moment in (start, end)
+    )
+
+
+def _bounds(key: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    try:
+        start, end = key.rsplit("/", 1)[-1].split("-")
+        return (
+            pd.Timestamp(start.strip()).tz_localize("UTC"),
+            pd.Timestamp(end.strip()).tz_localize("UTC"),
+        )
+    except ValueError:
+        return None
+
+
+def traffic_reference(
+    history: Mapping[str, Callable[[], ProfileView] | ProfileView],
+    start: str,
+    n_windows: int,
+) -> dict[str, Any]:
+    """The previous windows of served traffic, merged: the ``traffic`` reference.
+
+    From the window that ended last at or before ``start``, back through windows
+    each ending at or before the start of the one after it (monitoring runs may
+    overlap: a daily run of a 90-day window; only a chain of disjoint windows is
+    taken, so no rating counts twice), at most ``n_windows``.
+
+    Args:
+        history: ``{traffic_key: profile or loader}`` of the windows kept by
+            earlier monitoring runs (a partitioned dataset); other keys ignored.
+        start: The assessed window's start (ISO).
+        n_windows: How many windows to merge at most.
+
+    Returns:
+        ``{"profile": merged view or None, "windows": [keys, newest first]}``.
+    """
+    bounds = {key: b for key in history if (b := _bounds(key)) is not None}
+    chosen: list[str] = []
+    limit = pd.Timestamp(start).tz_convert("UTC")
+    while len(chosen) < n_windows:
+        earlier = [k for k, (_, end) in bounds.items() if end <= limit]
+        if not earlier:
+            break
+        key = max(earlier, key=lambda k: (bounds[k][1], bounds[k][0]))
+        chosen.append(key)
+        limit = bounds[key][0]
+    if not chosen:
+        return {"profile": None, "windows": []}
+    views = [history[key] for key in chosen]
+    loaded = [view() if callable(view) else view for view in views]
+    return {"profile": merge_views(loaded), "windows": chosen}

@@ -28,7 +28,7 @@ from reelops.rating_validation import validate_ratings
 from reelops.raw_columns import LINE, PARSE_ERROR
 from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
-from reelops.window_profiles import window_view
+from reelops.window_profiles import traffic_key, traffic_reference, window_view
 from reelops_contracts import RATING_COLUMNS, RAW_RATING_COLUMNS
 from reelops_monitoring import MonitoringConfig, ProfileView, serialize_view
 
@@ -191,6 +191,7 @@ def summarize_serving(
 def decide_retrain(
     *,
     reference_profile: ProfileView,
+    traffic_history: Mapping[str, Any],
     window_profile: ProfileView,
     reference_summary: dict[str, Any],
     holdout_metrics: dict[str, Any],
@@ -198,11 +199,20 @@ def decide_retrain(
     window_performance: dict[str, Any],
     serving_summary: dict[str, Any],
     monitoring: MonitoringConfig,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, float]], dict[str, str]]:
+) -> tuple[
+    dict[str, Any],
+    dict[str, Any],
+    dict[str, dict[str, float]],
+    dict[str, str],
+    dict[str, ProfileView],
+]:
     """The retrain decision of the window, with everything behind it.
 
-    Drift and quality come from the profiles, decay from the deployed model's
-    window metrics against its holdout metrics (:func:`~reelops.retrain_decision.
+    Drift and quality come from the profiles (each drift column against the
+    earlier windows of served traffic in ``traffic_history``, merged by
+    :func:`~reelops.window_profiles.traffic_reference`, or the training data's
+    ``reference_profile``), decay from the deployed model's window metrics
+    against its holdout metrics (:func:`~reelops.retrain_decision.
     retrain_decision`, thresholds from ``monitoring``). An empty window is not
     assessed at all: ``status`` is ``not_enough_feedback``.
 
@@ -225,12 +235,23 @@ def decide_retrain(
         window_performance=window_performance,
         serving_summary=serving_summary,
         config=config,
+        traffic_reference=traffic_reference(
+            traffic_history, window_info["start"], config.drift.traffic_windows
+        ),
+    )
+    quality = decision["scores"].get("quality", {})
+    keep = window_info["n_rows"] > 0 and all(q["passed"] for q in quality.values())
+    kept = (
+        {traffic_key(window_info["start"], window_info["end"]): window_profile}
+        if keep
+        else {}
     )
     return (
         decision,
         decision,
         _decision_metrics(decision),
         _decision_tags(decision),
+        kept,
     )
 
 

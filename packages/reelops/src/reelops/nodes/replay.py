@@ -38,7 +38,12 @@ from reelops.holdout import evaluate_on_holdout
 from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.user_features import user_features
-from reelops.window_profiles import reference_views, window_view
+from reelops.window_profiles import (
+    reference_views,
+    traffic_key,
+    traffic_reference,
+    window_view,
+)
 from reelops_contracts import RATING_COLUMNS, REQUEST_PROFILE_COLUMNS
 from reelops_monitoring import (
     MonitoringConfig,
@@ -251,6 +256,9 @@ def replay_policy(
     monitoring = cfg.monitoring
     deployed = _Deployment(data, views, start, cfg, version=1)
     rows = []
+    # the windows already served (and passing the quality checks), as the
+    # monitoring pipeline keeps them: the traffic reference of the next ones
+    served: dict[str, ProfileView] = {}
     for window in windows:
         info: dict[str, Any] = {
             "start": window.start.tz_localize("UTC").isoformat(),
@@ -284,7 +292,12 @@ def replay_policy(
             window_performance=performance,
             serving_summary=serving,
             config=monitoring,
+            traffic_reference=traffic_reference(
+                served, info["start"], monitoring.drift.traffic_windows
+            ),
         )
+        if all(q["passed"] for q in decision["scores"].get("quality", {}).values()):
+            served[traffic_key(info["start"], info["end"])] = profile
         retrain = policy == "every_window" or (
             policy == "triggered" and bool(decision["retrain"])
         )

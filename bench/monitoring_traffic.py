@@ -1,0 +1,251 @@
+"""No-drift validation of the retrain decision on ordinary served traffic (issue 17).
+
+Windows with nothing injected, each judged by the decision the monitoring pipeline
+makes (``reelops.retrain_decision``: drift against the configured references, data
+quality, decay of the deployed model against its time-based holdout), built with
+the pipeline's own functions (``deployed_performance``, ``window_view``,
+``traffic_reference``). Data: MovieLens ml-latest-small. The deployed model is a
+BiasBaseline (what the decision reads of a model: its users, its ratings and
+top-10 lists); its holdout metrics come from ``evaluate_on_holdout`` (refitted
+without the last 90 days of its training data), as the reference_profile pipeline
+records them.
+
+1. known users: each user's ratings in time order; the first 80 % are the model's
+   training data, the last 20 % the user's later feedback (a user's ratings after
+   the model's training cut-off). Windows: consecutive chunks of the feedback in
+   time order, ``--rows`` each (every user in them is known to the model).
+2. replayed traffic: the real ratings in time order, in consecutive chunks of
+   ``--rows``; each chunk is judged with a model retrained on every rating before
+   it (the first chunks, with fewer than 10,000 ratings before them, are skipped).
+   Real calendar quarters are reported too.
+
+Each kind is judged twice: at the first deployment (no served traffic kept yet:
+the training data is the only reference) and in steady state (the previous
+windows of served traffic kept by the monitoring runs, ``drift.traffic_windows``
+of them). Goal: ``retrain: false`` in >= 95 % of >= 100 windows of each kind.
+
+Usage::
+
+    .venv/bin/python bench/monitoring_traffic.py \
+        --out reports/bench/monitoring_traffic.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from _common import machine_info, ml_small_dir, write_json
+
+from recsys import BiasBaseline
+from reelops.deployed_performance import deployed_performance
+from reelops.holdout import evaluate_on_holdout
+from reelops.retrain_decision import retrain_decision
+from reelops.window_profiles import (
+    reference_views,
+    traffic_key,
+    traffic_reference,
+    window_view,
+)
+from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
+from reelops_monitoring.windows import split_windows
+
+COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+EVALUATION = {"k": 10}
+HOLDOUT_DAYS = 90
+KNOWN_SHARE = 0.8
+MIN_HISTORY = 10_000
+GOAL = 0.95
+
+
+def load(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ratings = pd.read_csv(directory / "ratings.csv").rename(
+        columns={"userId": "user_id", "movieId": "movie_id"}
+    )
+    movies = pd.read_csv(directory / "movies.csv").rename(
+        columns={"movieId": "movie_id"}
+    )
+    return ratings, movies
+
+
+def _iso(seconds: int) -> str:
+    return pd.Timestamp(int(seconds), unit="s", tz="UTC").isoformat()
+
+
+class Deployment:
+    """A model fitted on ``train``, with its reference profile and holdout metrics."""
+
+    def __init__(self, train: pd.DataFrame, movies: pd.DataFrame) -> None:
+        self.model = BiasBaseline().fit(train[COLUMNS], train["rating"].to_numpy())
+        self.reference = merge_views(v for _, v in reference_views(train, movies))
+        self.holdout = evaluate_on_holdout(
+            self.model, train, holdout_days=HOLDOUT_DAYS, evaluation=EVALUATION
+        )
+        self.n_train = len(train)
+
+
+def judge(
+    deployment: Deployment,
+    window: pd.DataFrame,
+    movies: pd.DataFrame,
+    config: MonitoringConfig,
+    served: dict[str, ProfileView] | None,
+) -> dict[str, Any]:
+    """The pipeline's decision on one window; keeps it in ``served`` if given."""
+    start = _iso(window["timestamp"].min())
+    end = _iso(window["timestamp"].max() + 1)
+    info = {"start": start, "end": end, "n_rows": len(window), "days": 0}
+    performance, _ = deployed_performance(
+        deployed_model={"model": deployment.model, "info": {"version": "1"}},
+        window_feedback=window,
+        evaluation=EVALUATION,
+    )
+    profile = window_view(window, movies, performance["known_users"], start)
+    traffic = (
+        traffic_reference(served, start, config.drift.traffic_windows)
+        if served is not None
+        else None
+    )
+    decision = retrain_decision(
+        reference_profile=deployment.reference,
+        window_profile=profile,
+        reference_summary={"data_sha256": None, "n_ratings": deployment.n_train},
+        holdout_metrics=deployment.holdout,
+        window_info=info,
+        window_performance=performance,
+        serving_summary={"available": False, "reason": "bench"},
+        config=config,
+        traffic_reference=traffic,
+    )
+    if served is not None:
+        served[traffic_key(start, end)] = profile
+    return {
+        "window": start[:10],
+        "retrain": bool(decision["retrain"]),
+        "assessed": decision["status"] != "not_enough_feedback",
+        "reasons": decision["reasons"],
+        "known_share": len(performance["known_users"])
+        / max(window["user_id"].nunique(), 1),
+    }
+
+
+def chunks(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
+    ordered = frame.sort_values(["timestamp", "user_id", "movie_id"], kind="stable")
+    return [ordered.iloc[i : i + rows] for i in range(0, len(ordered) - rows + 1, rows)]
+
+
+def known_users(
+    ratings: pd.DataFrame, movies: pd.DataFrame, config: MonitoringConfig, rows: int
+) -> dict[str, Any]:
+    ordered = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
+    rank = ordered.groupby("user_id").cumcount()
+    size = ordered.groupby("user_id")["user_id"].transform("size")
+    later = rank >= np.ceil(KNOWN_SHARE * size)
+    train, feedback = ordered[~later], ordered[later]
+    deployment = Deployment(train, movies)
+    windows = chunks(feedback, rows)
+    first = [judge(deployment, w, movies, config, None) for w in windows]
+    served: dict[str, ProfileView] = {}
+    steady = [judge(deployment, w, movies, config, served) for w in windows]
+    return {
+        "n_train": len(train),
+        "n_feedback": len(feedback),
+        "first_deployment": summarize(first),
+        "steady_state": summarize(steady),
+    }
+
+
+def replayed(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    config: MonitoringConfig,
+    windows: list[pd.DataFrame],
+) -> dict[str, Any]:
+    first, steady = [], []
+    served: dict[str, ProfileView] = {}
+    for window in windows:
+        before = ratings[ratings["timestamp"] < window["timestamp"].min()]
+        if len(before) < MIN_HISTORY:
+            continue
+        deployment = Deployment(before, movies)
+        first.append(judge(deployment, window, movies, config, None))
+        steady.append(judge(deployment, window, movies, config, served))
+    return {
+        "first_deployment": summarize(first),
+        "steady_state": summarize(steady),
+    }
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    assessed = [r for r in rows if r["assessed"]]
+    retrains = [r for r in assessed if r["retrain"]]
+    reasons = Counter(reason.split(":")[0] for r in retrains for reason in r["reasons"])
+    share = 1 - len(retrains) / len(assessed) if assessed else float("nan")
+    return {
+        "windows": len(rows),
+        "assessed": len(assessed),
+        "retrain_false": len(assessed) - len(retrains),
+        "retrain_false_share": round(share, 4),
+        "goal": GOAL,
+        "pass": bool(len(assessed) >= 100 and share >= GOAL),
+        "mean_known_user_share": round(
+            float(np.mean([r["known_share"] for r in rows])) if rows else 0.0, 4
+        ),
+        "retrain_reasons": dict(reasons.most_common()),
+        "retrain_windows": [
+            {"window": r["window"], "reasons": r["reasons"]} for r in retrains[:20]
+        ],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=Path("reports/bench/monitoring_traffic.json")
+    )
+    parser.add_argument("--rows", type=int, default=200, help="rows per window")
+    parser.add_argument("--replay-rows", type=int, default=1000)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    ratings, movies = load(ml_small_dir())
+    config = MonitoringConfig()
+    results = {
+        "known_users": known_users(ratings, movies, config, args.rows),
+        "replayed_chunks": replayed(
+            ratings, movies, config, chunks(ratings, args.replay_rows)
+        ),
+        "replayed_quarters": replayed(
+            ratings, movies, config, [w.ratings for w in split_windows(ratings)]
+        ),
+    }
+    for name, result in results.items():
+        for mode in ("first_deployment", "steady_state"):
+            found = result[mode]
+            print(
+                f"{name:18} {mode:17} windows {found['assessed']:4} "
+                f"retrain:false {found['retrain_false_share']:.3f} "
+                f"{found['retrain_reasons']}"
+            )
+    write_json(
+        args.out,
+        {
+            "benchmark": "monitoring on ordinary traffic (issue 17)",
+            "data": str(ml_small_dir()),
+            "protocol": __doc__.split("Usage::")[0].strip(),
+            "machine": machine_info(),
+            "window_rows": {"known_users": args.rows, "replayed": args.replay_rows},
+            "config": config.model_dump(mode="json"),
+            **results,
+            "total_seconds": round(time.perf_counter() - started, 1),
+        },
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
