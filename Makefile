@@ -177,12 +177,31 @@ promote-sync: setup ## Make MLflow aliases match deploy/environments (git wins)
 rollback: setup ## Restore ENV's previous model from git history (make rollback ENV=prod)
 	$(KEDRO) promote --rollback $(ENV) $(PROMOTE_FLAGS)
 
+# kubernetes-validate knows no CRD (it warns and passes): the PrometheusRule is
+# checked by reelops.alert_rules (its fields, severity and annotations), its rules
+# by promtool (Debian: apt-get install prometheus), then the alerts' unit tests
+# (deploy/monitoring/tests) run against the rules as rendered for ENV.
+PROMTOOL ?= promtool
+RULES_DIR = build/prometheus-$(ENV)
+
+.PHONY: promtool
+promtool: ## Install promtool (the Debian/Ubuntu package prometheus) when missing: deploy-check and the alert tests run it
+	@if command -v $(PROMTOOL) >/dev/null; then echo "promtool: $$(command -v $(PROMTOOL))"; else \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; \
+	fi
+
 .PHONY: deploy-check
-deploy-check: setup ## Overlay images match deploy/environments; render deploy/overlays/$(ENV) and deploy/pipeline/overlays/$(ENV), validate them
+deploy-check: setup ## Overlay images match deploy/environments; render deploy/overlays/$(ENV) and deploy/pipeline/overlays/$(ENV), validate them, check and test the alert rules
+	@command -v $(PROMTOOL) >/dev/null || { echo "deploy-check: $(PROMTOOL) not found: apt-get install prometheus (Debian) or set PROMTOOL" >&2; exit 1; }
 	@mkdir -p build
 	$(BIN)/python -m reelops.promotion.overlay
 	kubectl kustomize deploy/overlays/$(ENV) > build/deploy-$(ENV).yaml
 	kubectl kustomize deploy/pipeline/overlays/$(ENV) > build/deploy-pipeline-$(ENV).yaml
+	rm -rf $(RULES_DIR) && mkdir -p $(RULES_DIR) && cp deploy/monitoring/tests/*.test.yaml $(RULES_DIR)/
+	$(BIN)/python -m reelops.alert_rules build/deploy-$(ENV).yaml --out $(RULES_DIR)/rules.yaml
+	$(PROMTOOL) check rules $(RULES_DIR)/rules.yaml
+	cd $(RULES_DIR) && $(PROMTOOL) test rules *.test.yaml
 	$(BIN)/kubernetes-validate --strict build/deploy-$(ENV).yaml build/deploy-pipeline-$(ENV).yaml
 
 .PHONY: serve

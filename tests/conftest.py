@@ -83,6 +83,21 @@ def argo_schema() -> Path:
     return Path(proc.stdout.strip())
 
 
+def kustomize(directory: Path) -> list[dict]:
+    """The objects ``kubectl kustomize`` renders from ``directory``."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl (with its built-in kustomize) is required on PATH")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
 def movielens_download() -> ArchiveSource:
     """The pipeline's pinned GroupLens archive (conf/base/globals.yml)."""
     from reelops.datasets._download import ArchiveSource

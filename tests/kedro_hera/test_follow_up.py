@@ -141,6 +141,59 @@ def test_wait_makes_the_submit_step_wait(basic_copy: Path) -> None:
     assert tasks[-1]["when"] == "'{{tasks.check.outputs.result}}' == 'true'"
 
 
+def test_without_a_metric_the_check_emits_none(prod_result: CompileResult) -> None:
+    assert "metrics" not in _templates(_doc(prod_result))["check"]
+
+
+def test_metric_exports_each_result_of_the_check_as_a_gauge(
+    basic_copy: Path, schema_path: Path
+) -> None:
+    # GIVEN a schedule whose check prints yes or no, with a metric
+    _add_schedule(
+        basic_copy,
+        "  - name: gauged\n    pipeline: prepare\n    cron: '0 5 * * *'\n"
+        "    then:\n      submit: train\n      check: [echo, 'yes']\n"
+        "      when: 'yes'\n"
+        "      metric: {name: kh_check, help: Last verdict., results: ['yes', 'no']}\n",
+    )
+    # WHEN the project is compiled
+    doc = _doc(
+        compile_project(basic_copy, envs=["prod"], sha=FIXED_SHA),
+        "prod/cron-gauged.yaml",
+    )
+    check = _templates(doc)["check"]
+    # THEN every successful run sets the gauge of each result to 1 or 0 ...
+    common = [
+        {"key": "schedule", "value": "gauged"},
+        {"key": "namespace", "value": "{{workflow.namespace}}"},
+    ]
+    ok = "'{{status}}' == 'Succeeded'"
+    expected = [
+        {
+            "name": "kh_check",
+            "help": "Last verdict.",
+            "labels": [*common, {"key": "result", "value": result}],
+            "when": f"{ok} && '{{{{outputs.result}}}}' {operator} '{result}'",
+            "gauge": {"value": value, "realtime": False},
+        }
+        for result in ("yes", "no")
+        for operator, value in (("==", "1"), ("!=", "0"))
+    ]
+    # ... and every run, whatever its status, is counted
+    expected.append(
+        {
+            "name": "kh_check_runs_total",
+            "help": "Runs of the check that sets kh_check, by status.",
+            "labels": [*common, {"key": "status", "value": "{{status}}"}],
+            "counter": {"value": "1"},
+        }
+    )
+    assert check["metrics"] == {"prometheus": expected}
+    # AND the cron is still valid for Argo and round-trips through Hera
+    assert SchemaLinter(schema_path).validate(doc) == []
+    assert hera_round_trip(doc) == []
+
+
 def test_unknown_follow_up_pipeline_is_a_preflight_error(basic_copy: Path) -> None:
     _add_schedule(
         basic_copy,
@@ -188,8 +241,43 @@ def test_unknown_follow_up_parameter_is_a_preflight_error(basic_copy: Path) -> N
         ),
         (
             {"submit": "train", "check": ["echo"], "if": "x"},
-            "schedules[0].then.if: unknown key (expected one of: check, params, "
-            "resources, submit, wait, when)",
+            "schedules[0].then.if: unknown key (expected one of: check, metric, "
+            "params, resources, submit, wait, when)",
+        ),
+        (
+            {
+                "submit": "train",
+                "check": ["echo"],
+                "metric": {"name": "m", "help": "h", "results": ["false"]},
+            },
+            "schedules[0].then: metric.results must include when 'true', got ['false']",
+        ),
+        (
+            {
+                "submit": "train",
+                "check": ["echo"],
+                "metric": {"name": "a-b", "help": "h", "results": ["true"]},
+            },
+            "schedules[0].then.metric.name: String should match pattern "
+            "'^[a-zA-Z_][a-zA-Z0-9_]*$', got 'a-b'",
+        ),
+        (
+            {
+                "submit": "train",
+                "check": ["echo"],
+                "metric": {"name": "m", "help": "h", "results": ["true", "true"]},
+            },
+            "schedules[0].then.metric.results: must be unique, got ['true'] "
+            "more than once",
+        ),
+        (
+            {
+                "submit": "train",
+                "check": ["echo"],
+                "metric": {"name": "m", "help": "h", "results": ["true", "x y"]},
+            },
+            "schedules[0].then.metric.results: must be letters, digits, '_', '.', "
+            "'-', got ['x y']",
         ),
     ],
 )

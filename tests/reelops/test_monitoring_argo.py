@@ -8,10 +8,13 @@ import pytest
 import yaml
 
 from kedro_hera.lint import SchemaLinter, hera_round_trip
+from reelops.retrain import STATUSES
 from tests.conftest import argo_schema
 
 REPO = Path(__file__).resolve().parents[2]
 ENVS = ("dev", "staging", "prod")
+#: The gauge of the check's output (conf/base/argo.yml then.metric).
+DECISION_GAUGE = "reelops_monitoring_decision"
 
 
 def _load(path: Path) -> dict:
@@ -45,16 +48,16 @@ def test_cron_runs_monitoring_then_submits_the_retraining(env: str) -> None:
         "-m",
         "reelops.retrain",
         "--should-retrain",
-        "--print",
+        "--print-status",
     ]
     assert {"name": "KEDRO_ENV", "value": env} in check["env"]
     # AND submits the retrain path (the default pipeline: training on ratings and
-    # feedback, registration, packaging, reference) only when it printed true
+    # feedback, registration, packaging, reference) only when it printed retrain
     submit = templates["submit-default"]["resource"]
     target = yaml.safe_load(submit["manifest"])
     assert target["spec"]["workflowTemplateRef"] == {"name": "reelops-default"}
     assert tasks["submit-default"]["when"] == (
-        "'{{tasks.check.outputs.result}}' == 'true'"
+        "'{{tasks.check.outputs.result}}' == 'retrain'"
     )
     assert tasks["submit-default"]["dependencies"] == ["check"]
     # AND both templates it names are compiled for the env
@@ -62,6 +65,22 @@ def test_cron_runs_monitoring_then_submits_the_retraining(env: str) -> None:
         assert _load(REPO / "argo" / env / f"{name}.yaml")["kind"] == (
             "WorkflowTemplate"
         )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_cron_exports_every_decision_status_for_the_alerts(env: str) -> None:
+    # GIVEN the committed cron and the alert rules that read its metrics
+    doc = _load(REPO / "argo" / env / "cron-monitoring.yaml")
+    templates = {t["name"]: t for t in doc["spec"]["workflowSpec"]["templates"]}
+    metrics = templates["check"]["metrics"]["prometheus"]
+    rules = (REPO / "deploy/monitoring/prometheusrule.yaml").read_text()
+    # THEN the check sets a gauge for every status the CLI can print ...
+    gauges = {m["labels"][-1]["value"] for m in metrics if m["name"] == DECISION_GAUGE}
+    assert gauges == set(STATUSES)
+    # ... counts its runs, and the rules read both as Argo exports them
+    assert f"{DECISION_GAUGE}_runs_total" in {m["name"] for m in metrics}
+    assert f"argo_workflows_{DECISION_GAUGE}{{" in rules
+    assert f"argo_workflows_{DECISION_GAUGE}_runs_total{{" in rules
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -404,6 +404,62 @@ def test_retrain_cli_prints_for_argo(decisions: dict[str, Path]) -> None:
         assert (result.exit_code, result.stdout) == (0, text)
 
 
+def test_retrain_cli_prints_the_status_for_argo_metrics(
+    decisions: dict[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN decisions of every status, and one written before decisions had one
+    runner = CliRunner()
+    bodies = {
+        "blocked": {"retrain": False, "status": "blocked"},
+        "not_enough_feedback": {"retrain": False, "status": "not_enough_feedback"},
+        "legacy": {"retrain": True},
+    }
+    for name, body in bodies.items():
+        decisions[name] = tmp_path / f"{name}.json"
+        decisions[name].write_text(json.dumps(body))
+    # WHEN the check prints the status, THEN it is the status (retrain: the flag)
+    for name, text in (
+        ("yes", "retrain"),
+        ("no", "ok"),
+        ("blocked", "blocked"),
+        ("not_enough_feedback", "not_enough_feedback"),
+        ("legacy", "retrain"),
+    ):
+        args = ["--should-retrain", "--print-status", str(decisions[name])]
+        result = runner.invoke(retrain_cli, args)
+        assert (result.exit_code, result.stdout) == (0, text), name
+
+
+@pytest.mark.parametrize(
+    ("body", "got"),
+    [
+        ({"retrain": False, "status": "drifting"}, "'drifting' with retrain False"),
+        ({"retrain": True, "status": "ok"}, "'ok' with retrain True"),
+        ({"retrain": False, "status": "retrain"}, "'retrain' with retrain False"),
+    ],
+)
+def test_retrain_cli_refuses_an_unknown_or_contradicting_status(
+    tmp_path: Path, body: dict[str, object], got: str
+) -> None:
+    path = tmp_path / "decision.json"
+    path.write_text(json.dumps(body))
+    result = CliRunner().invoke(
+        retrain_cli, ["--should-retrain", "--print-status", str(path)]
+    )
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "Error: decision status must be one of ['retrain', 'ok', 'blocked', "
+        f"'not_enough_feedback'] and 'retrain' only when retrain is true, got {got}"
+    )
+
+
+def test_retrain_cli_prints_one_thing(decisions: dict[str, Path]) -> None:
+    args = ["--should-retrain", "--print", "--print-status", str(decisions["yes"])]
+    result = CliRunner().invoke(retrain_cli, args)
+    assert result.exit_code == 2
+    assert "--print and --print-status exclude each other" in result.output
+
+
 def test_retrain_cli_without_a_decision_exits_2(
     decisions: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -7,15 +7,13 @@ zero-downtime, locked-down deployment needs are checked on the rendered objects.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, kustomize
 
 ENVS = ["dev", "staging", "prod"]
 TOKENS_SECRET = "reelops-serving-tokens"  # pragma: allowlist secret (a Secret's name)
@@ -31,23 +29,25 @@ KINDS = {
 
 
 def render(env: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl (with its built-in kustomize) is required on PATH")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(REPO / "deploy" / "overlays" / env)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    return kustomize(REPO / "deploy" / "overlays" / env)
+
+
+#: deploy/monitoring's objects (alerts, dashboard): tests/deploy/test_alert_rules.py.
+MONITORING_COMPONENTS = {"alerts", "dashboards"}
+
+
+def serving_objects(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        d["kind"]: d
+        for d in docs
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        not in MONITORING_COMPONENTS
+    }
 
 
 @pytest.fixture(scope="module", params=ENVS)
 def rendered(request: pytest.FixtureRequest) -> tuple[str, dict[str, dict[str, Any]]]:
-    docs = render(request.param)
-    return request.param, {d["kind"]: d for d in docs}
+    return request.param, serving_objects(render(request.param))
 
 
 def test_every_object_validates_strictly(
@@ -162,7 +162,7 @@ def test_network_policy_admits_only_http_in_and_dns_db_https_out(
 
 
 def test_the_autoscaler_alone_sets_replicas_growing_from_dev_to_prod() -> None:
-    objects = [{d["kind"]: d for d in render(env)} for env in ENVS]
+    objects = [serving_objects(render(env)) for env in ENVS]
     # Argo CD self-heals to git: a Deployment replica count would undo the HPA
     assert all("replicas" not in o["Deployment"]["spec"] for o in objects)
     minimum = [o["HorizontalPodAutoscaler"]["spec"]["minReplicas"] for o in objects]

@@ -22,6 +22,7 @@ from hera.workflows import (
     Workflow,
     WorkflowTemplate,
 )
+from hera.workflows.metrics import Counter, Gauge, Label
 from hera.workflows.models import (
     Backoff,
     DAGTask,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
     from kedro_hera.config import (
         ArgoConfig,
+        CheckMetricConfig,
         ResourcesConfig,
         ScheduleConfig,
         TolerationConfig,
@@ -496,6 +498,38 @@ def _workflow_manifest(
     return workflow.to_yaml(width=1_000_000)
 
 
+def _check_metrics(metric: CheckMetricConfig, schedule: str) -> list[Any]:
+    """The check template's metrics: a 1/0 gauge per result, a counter of runs.
+
+    Argo computes them when the check's node completes; each gauge of a result
+    is set on every successful run (1 if printed, else 0), so none goes stale.
+    """
+    common = [
+        Label(key="schedule", value=schedule),
+        Label(key="namespace", value="{{workflow.namespace}}"),
+    ]
+    succeeded = "'{{status}}' == 'Succeeded'"
+    gauges = [
+        Gauge(
+            name=metric.name,
+            help=metric.help,
+            labels=[*common, Label(key="result", value=result)],
+            when=f"{succeeded} && '{{{{outputs.result}}}}' {operator} '{result}'",
+            value=value,
+            realtime=False,
+        )
+        for result in metric.results
+        for operator, value in (("==", "1"), ("!=", "0"))
+    ]
+    runs = Counter(
+        name=f"{metric.name}_runs_total",
+        help=f"Runs of the check that sets {metric.name}, by status.",
+        labels=[*common, Label(key="status", value="{{status}}")],
+        value="1",
+    )
+    return [*gauges, runs]
+
+
 def _follow_up_templates(
     schedule: ScheduleConfig,
     overrides: Sequence[tuple[str, str]],
@@ -553,6 +587,7 @@ def _follow_up_templates(
             resources=_resources(then.resources),
             retry_strategy=_retry(config),
             labels={f"{LABEL_PREFIX}task": CHECK_TASK},
+            metrics=_check_metrics(then.metric, schedule.name) if then.metric else None,
             **_container_security(config),
         ),
         Resource(

@@ -9,6 +9,7 @@ report into one line that names each bad key.
 from __future__ import annotations
 
 import posixpath
+import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArgoConfig",
+    "CheckMetricConfig",
     "ExitHandlerConfig",
     "FollowUpConfig",
     "GroupConfig",
@@ -251,6 +253,43 @@ class PodGCConfig(_Model):
 _WHEN_VALUE = r"^[A-Za-z0-9_.-]+$"
 
 
+_METRIC_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+
+
+class CheckMetricConfig(_Model):
+    """Prometheus metrics of a schedule's check, emitted by Argo's controller.
+
+    After each run of the check, Argo sets the gauge ``argo_workflows_<name>``
+    with labels ``result`` (each value of ``results``), ``schedule`` and
+    ``namespace`` to 1 for the value the check printed and to 0 for the
+    others, and adds 1 to ``argo_workflows_<name>_runs_total`` with label
+    ``status`` (``Succeeded``, ``Failed``, ``Error``).
+    """
+
+    name: str = Field(
+        pattern=_METRIC_NAME,
+        description="Gauge name (Argo prefixes argo_workflows_).",
+    )
+    help: str = Field(min_length=1, description="The gauge's help text.")
+    results: list[str] = Field(
+        min_length=1,
+        description="Every output the check prints: one labelled gauge each.",
+    )
+
+    @field_validator("results")
+    @classmethod
+    def _results_are_when_values(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(_WHEN_VALUE, v)]
+        if bad:
+            msg = f"must be letters, digits, '_', '.', '-', got {bad}"
+            raise ValueError(msg)
+        duplicates = sorted({v for v in value if value.count(v) > 1})
+        if duplicates:
+            msg = f"must be unique, got {duplicates} more than once"
+            raise ValueError(msg)
+        return value
+
+
 class FollowUpConfig(_Model):
     """A pipeline a schedule submits after its own, when a check says so.
 
@@ -283,6 +322,20 @@ class FollowUpConfig(_Model):
         requests=Quantities(cpu="100m", memory="256Mi"),
         limits=Quantities(memory="1Gi"),
     )
+    metric: CheckMetricConfig | None = Field(
+        default=None,
+        description="Prometheus gauge of the check's output (for alerts).",
+    )
+
+    @model_validator(mode="after")
+    def _when_is_a_metric_result(self) -> FollowUpConfig:
+        if self.metric is not None and self.when not in self.metric.results:
+            msg = (
+                f"metric.results must include when '{self.when}', "
+                f"got {self.metric.results}"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class ScheduleConfig(_Model):

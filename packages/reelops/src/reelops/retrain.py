@@ -10,6 +10,11 @@ The monitoring pipeline writes ``decision.json`` (``{"retrain": bool, "reasons":
     python -m reelops.retrain --should-retrain --print     # stdout: true or false
     # exit 0 either way (2 on error): for an Argo `when` on the step's output
 
+    python -m reelops.retrain --should-retrain --print-status
+    # stdout: retrain, ok, blocked or not_enough_feedback (exit 0; 2 on error):
+    # the monitoring CronWorkflow's check, whose output Argo exports as the gauge
+    # argo_workflows_reelops_monitoring_decision{result=...} (conf/base/argo.yml)
+
 Without a path, the file is the catalog entry ``retrain_decision`` of the Kedro
 environment (``--env``, else ``$KEDRO_ENV``, else ``local``): in staging and prod
 that is the copy under the data root (``s3://...``), which is how the monitoring
@@ -24,10 +29,19 @@ from typing import Any
 
 import click
 
-__all__ = ["DecisionError", "load_decision", "main", "should_retrain"]
+__all__ = [
+    "STATUSES",
+    "DecisionError",
+    "decision_status",
+    "load_decision",
+    "main",
+    "should_retrain",
+]
 
 #: The catalog entry holding the decision the trigger reads.
 DECISION_DATASET = "retrain_decision"
+#: Every status of a decision (reelops.retrain_decision); only the first retrains.
+STATUSES = ("retrain", "ok", "blocked", "not_enough_feedback")
 
 
 class DecisionError(click.ClickException):
@@ -87,6 +101,27 @@ def should_retrain(decision: dict[str, Any]) -> bool:
     return bool(decision["retrain"])
 
 
+def decision_status(decision: dict[str, Any]) -> str:
+    """The decision's status: ``retrain`` when it retrains, else its ``status``.
+
+    A decision without a status (written before it had one) is ``ok`` when it
+    does not retrain.
+
+    Raises:
+        DecisionError: If the status is unknown or contradicts ``retrain``.
+    """
+    status = decision.get("status")
+    retrain = should_retrain(decision)
+    if status is None:
+        return "retrain" if retrain else "ok"
+    if status not in STATUSES or (status == "retrain") != retrain:
+        raise DecisionError(
+            f"decision status must be one of {list(STATUSES)} and 'retrain' only "
+            f"when retrain is true, got {status!r} with retrain {retrain}"
+        )
+    return str(status)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--should-retrain",
@@ -108,8 +143,19 @@ def should_retrain(decision: dict[str, Any]) -> bool:
     is_flag=True,
     help="Print true/false on stdout and exit 0 (2 on error), for Argo `when`.",
 )
-def main(check: bool, path: str | None, env: str, print_result: bool) -> None:
+@click.option(
+    "--print-status",
+    "print_status",
+    is_flag=True,
+    help="Print the status (retrain, ok, blocked, not_enough_feedback) on stdout "
+    "and exit 0 (2 on error), for Argo `when` and metrics.",
+)
+def main(
+    check: bool, path: str | None, env: str, print_result: bool, print_status: bool
+) -> None:
     """Tell whether the monitoring decision at PATH asks to retrain."""
+    if print_result and print_status:
+        raise click.UsageError("--print and --print-status exclude each other")
     decision = load_decision(path, env)
     retrain = should_retrain(decision)
     verdict = "retrain" if retrain else "no retrain"
@@ -119,6 +165,9 @@ def main(check: bool, path: str | None, env: str, print_result: bool) -> None:
         click.echo(f"  - {reason}", err=True)
     if print_result:
         click.echo("true" if retrain else "false", nl=False)
+        return
+    if print_status:
+        click.echo(decision_status(decision), nl=False)
         return
     sys.exit(0 if retrain else 1)
 
