@@ -71,6 +71,16 @@ test: setup ## Run the test suite: unit, integration and one real end-to-end run
 	$(BIN)/python -m pytest -m "not image and not system" \
 	  -n $(PYTEST_WORKERS) --dist loadscope --durations=20
 
+# The monitoring report test screenshots the report with headless Chromium. GitHub's
+# runner image ships /usr/bin/chromium; elsewhere it comes from apt (Debian's package).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: chromium
+chromium: ## Install headless Chromium from apt when missing (the monitoring report screenshot test)
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	@chromium --version
+
 .PHONY: test-system
 test-system: setup ## The system tier: Argo harness runs and the GitOps loop (.ci/run runs it)
 	$(BIN)/python -m pytest -m system --durations=10

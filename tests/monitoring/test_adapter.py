@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from reelops_monitoring import (
+    InvalidInputError,
     ProfileError,
     deserialize_view,
     merge_views,
@@ -20,7 +21,13 @@ from reelops_monitoring import (
     serialize_view,
     summarize_view,
 )
-from reelops_monitoring.adapter import check_constraints, frequent_items
+from reelops_monitoring.adapter import (
+    check_constraints,
+    frequent_items,
+    value_count,
+    value_histogram,
+    value_quantiles,
+)
 
 
 def test_round_trip_keeps_counts_and_timestamp(small_frame):
@@ -71,6 +78,38 @@ def test_frequent_items_counts(small_frame):
         "/recommend": 2,
         "/similar": 1,
     }
+
+
+def test_histogram_shares_match_the_real_rating_shares(ml_ratings):
+    # GIVEN all of ml-latest-small's ratings (100,836, a sketch in estimation mode)
+    view = profile_view(ml_ratings[["rating"]])
+    # WHEN they are cut between each half star
+    points = [0.75 + 0.5 * i for i in range(9)]
+    histogram = value_histogram(view, "rating", points)
+    # THEN the sketch's shares are the exact ones within its rank error
+    exact = ml_ratings["rating"].value_counts(normalize=True).sort_index()
+    assert histogram.n == len(ml_ratings)
+    assert sum(histogram.shares) == pytest.approx(1.0)
+    assert np.allclose(histogram.shares, exact.to_numpy(), atol=0.02)
+
+
+def test_quantiles_and_counts_skip_nulls(small_frame):
+    view = profile_view(small_frame)
+    # latency_ms holds 8.25, 12.5, 40.0 and one NaN
+    assert value_quantiles(view, "latency_ms", [0.0, 1.0]) == (8.25, 40.0)
+    assert value_count(view, "latency_ms") == 3
+    assert value_count(view, "endpoint") == 3
+    # a string column has no numeric values: no quantile, empty histogram
+    assert value_quantiles(view, "endpoint", [0.5]) == ()
+    assert value_histogram(view, "endpoint", [1.0]).shares == (0.0, 0.0)
+
+
+def test_histogram_split_points_must_increase(small_frame):
+    with pytest.raises(
+        InvalidInputError,
+        match=re.escape("split points must be strictly increasing, got [2.0, 2.0]"),
+    ):
+        value_histogram(profile_view(small_frame), "k", [2, 2])
 
 
 def test_constraints_fail_on_nulls_ranges_and_absent_columns(small_frame):

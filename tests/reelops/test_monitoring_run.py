@@ -13,14 +13,19 @@ service's schema and request profiles flushed with ``profile_frame``:
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from sqlalchemy import MetaData, create_engine
 
 from reelops_monitoring import profile_frame
@@ -34,6 +39,8 @@ EXPERIMENT = "reelops-monitoring-test"
 WINDOW = ["--params", "monitoring_window.end=2018-10-01,monitoring_window.days=92"]
 NEW_USER = 100_001
 DECISION = "data/08_reporting/monitoring/decision.json"
+REPORT = "data/08_reporting/monitoring/report.html"
+REFERENCE_BLUE = (0x3B, 0x75, 0xAF)  # the reference bars of the report's plots
 
 
 def _seconds(day: str) -> int:
@@ -118,7 +125,7 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
         "MOVIELENS_DIR": str(movielens_dir()),
     }
-    decisions = {}
+    decisions, reports = {}, {}
     for name, url, params in (
         ("baseline", baseline_db, WINDOW),
         ("drifted", drifted_db, WINDOW),
@@ -132,6 +139,7 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
             env={**env, "REELOPS_FEEDBACK_DB_URL": url},
         )
         decisions[name] = json.loads((project / DECISION).read_text())
+        reports[name] = (project / REPORT).read_text()
     shutil.rmtree(profiles)
     run_kedro(
         project,
@@ -143,6 +151,7 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         env={**env, "REELOPS_FEEDBACK_DB_URL": baseline_db},
     )
     decisions["empty"] = json.loads((project / DECISION).read_text())
+    reports["empty"] = (project / REPORT).read_text()
     # before the service ever started: no feedback table at all
     no_table = run_kedro(
         project,
@@ -160,6 +169,7 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "env": env,
         "feedback": feedback,
         "no_table_stdout": no_table.stdout,
+        "reports": reports,
         **decisions,
     }
 
@@ -245,6 +255,121 @@ def test_reports_plots_and_mlflow_run(monitored: dict) -> None:
     assert "monitoring.drift.rating.score" in first.data.metrics
     artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "monitoring")}
     assert {"monitoring/decision.json", "monitoring/report.html"} <= artifacts
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail(
+            "chromium not found on PATH: apt-get install chromium", pytrace=False
+        )
+    return found
+
+
+def _screenshot(page: Path, target: Path) -> np.ndarray:
+    """The page as headless Chromium renders it, 1280 x 4000 RGB pixels."""
+    done = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",  # CI containers run as root
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={target.parent / 'chromium-profile'}",
+            f"--screenshot={target}",
+            "--window-size=1280,4000",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if done.returncode != 0 or not target.exists():
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.fail(f"chromium exited {done.returncode}: {last}", pytrace=False)
+    return np.asarray(Image.open(target).convert("RGB"))
+
+
+def _embedded_pngs(report: str) -> list[Image.Image]:
+    sources = re.findall(
+        r'<img alt="[^"]*" src="data:image/png;base64,([^"]+)">', report
+    )
+    return [Image.open(io.BytesIO(base64.b64decode(s, validate=True))) for s in sources]
+
+
+def _flagged(decision: dict) -> list[str]:
+    columns = decision["scores"]["drift"]["columns"]
+    return [
+        c for c, d in columns.items() if d["category"] in {"DRIFT", "POSSIBLE_DRIFT"}
+    ]
+
+
+def test_the_report_embeds_its_plots_and_chromium_renders_them(
+    monitored: dict, tmp_path: Path
+) -> None:
+    # GIVEN the report of the drifted run (every rating +0.5: rating in DRIFT)
+    report = monitored["reports"]["drifted"]
+    flagged = _flagged(monitored["drifted"])
+    assert "rating" in flagged
+    # THEN it embeds the 3 summary plots and one distribution per drifted column,
+    # each a decodable, non-blank PNG; nothing is loaded from elsewhere
+    images = _embedded_pngs(report)
+    assert report.count("<img ") == len(images) == 3 + len(flagged)
+    for image in images:
+        image.load()
+        assert image.format == "PNG"
+        assert (image.width, image.height) >= (400, 200)
+        assert np.asarray(image.convert("L")).std() > 10
+    assert not re.search(r'src="(?!data:image/png;base64,)', report)
+    # WHEN headless Chromium renders the file
+    page = tmp_path / "report.html"
+    page.write_text(report)
+    pixels = _screenshot(page, tmp_path / "report.png").astype(int)
+    # THEN the page is not blank, and the plots' reference bars are on screen
+    # (a broken image shows its alt text only: no such blue)
+    ink = (pixels < 245).any(axis=2).mean()
+    blue = (np.abs(pixels - REFERENCE_BLUE).max(axis=2) <= 8).sum()
+    assert ink > 0.05
+    assert blue > 10_000
+
+
+def test_every_drift_verdict_is_explained_and_counts_are_integers(
+    monitored: dict,
+) -> None:
+    report, decision = monitored["reports"]["drifted"], monitored["drifted"]
+    # THEN next to each column's verdict, the sentence with its effect, effective
+    # sizes and score; no p-value anywhere
+    for column, drift in decision["scores"]["drift"]["columns"].items():
+        category = drift["category"]
+        row = re.search(
+            rf'<tr><th>{column}</th><td><span class="badge {category}">{category}'
+            r"</span></td><td>([^<]+)</td></tr>",
+            report,
+        )
+        assert row is not None, column
+        if drift["score"] is not None:
+            assert f"n_target = {round(drift['n_target']):,} " in row.group(1)
+            assert f"= {drift['score']:.2f}, " in row.group(1)
+            assert row.group(1).endswith(f": {category}.")
+    text = re.sub(r"<img [^>]*>", "", report)
+    assert "pvalue" not in text and "p-value" not in text
+    # AND no count is printed as a float or with an exponent
+    assert not re.search(r"<td>-?[\d,]+\.0</td>|\de[+-]\d", text)
+    assert f"({decision['window']['n_rows']:,} feedback rows)" in text
+
+
+def test_an_empty_window_report_says_what_it_could_not_judge(monitored: dict) -> None:
+    report = monitored["reports"]["empty"]
+    warning = re.search(r'<div class="warn">(.*?)</div>', report, re.DOTALL)
+    assert warning is not None
+    assert (
+        "Drift not assessed: the window has 0 rows, fewer than the 200 drift needs"
+        in warning.group(1)
+    )
+    assert "Decay not assessed: no window metrics (0 rated rows)." in warning.group(1)
+    # the plots are still there, saying why they are empty
+    assert len(_embedded_pngs(report)) == 3
 
 
 def test_inflated_feedback_asks_for_a_retrain_because_of_the_rating(

@@ -23,6 +23,7 @@ whylogs.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ __all__ = [
     "ConstraintOutcome",
     "DriftAlgorithm",
     "DriftStatistic",
+    "Histogram",
     "ProfileView",
     "check_constraints",
     "column_mean",
@@ -69,6 +71,9 @@ __all__ = [
     "row_count",
     "serialize_view",
     "summarize_view",
+    "value_count",
+    "value_histogram",
+    "value_quantiles",
 ]
 
 #: The whylogs column drift algorithms this adapter exposes.
@@ -266,6 +271,74 @@ def frequent_items(view: ProfileView, column: str) -> dict[str, int]:
     }
 
 
+# ------------------------------------------------------------- distributions
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Shares of a numeric column's values between split points (KLL sketch).
+
+    ``shares[0]`` is below ``split_points[0]``, ``shares[i]`` in
+    ``[split_points[i-1], split_points[i])`` and ``shares[-1]`` at or above
+    ``split_points[-1]``; they sum to 1, or are all 0 when ``n`` is 0.
+    """
+
+    split_points: tuple[float, ...]
+    shares: tuple[float, ...]
+    n: int
+
+
+def value_count(view: ProfileView, column: str) -> int:
+    """Non-null values of ``column`` (``counts/n - counts/null``).
+
+    Raises:
+        MissingColumnError: If ``view`` has no such column.
+    """
+    counts = _column(view, column).get_metric("counts")
+    return int(counts.n.value) - int(counts.null.value)
+
+
+def value_quantiles(
+    view: ProfileView, column: str, ranks: Sequence[float]
+) -> tuple[float, ...]:
+    """``column``'s quantiles at ``ranks`` (in [0, 1]) from its KLL sketch.
+
+    Returns:
+        One value per rank; empty when the column holds no numeric value.
+
+    Raises:
+        MissingColumnError: If ``view`` has no such column.
+        InvalidInputError: If a rank is outside [0, 1].
+    """
+    if any(not 0.0 <= rank <= 1.0 for rank in ranks):
+        raise InvalidInputError(f"ranks must be within [0, 1], got {list(ranks)}")
+    sketch = _kll(view, column)
+    if sketch is None or sketch.is_empty():
+        return ()
+    return tuple(float(q) for q in sketch.get_quantiles(list(ranks)))
+
+
+def value_histogram(
+    view: ProfileView, column: str, split_points: Sequence[float]
+) -> Histogram:
+    """The shares of ``column``'s values between ``split_points`` (KLL sketch).
+
+    Raises:
+        MissingColumnError: If ``view`` has no such column.
+        InvalidInputError: If ``split_points`` are not strictly increasing.
+    """
+    points = tuple(float(p) for p in split_points)
+    if any(b <= a for a, b in itertools.pairwise(points)):
+        raise InvalidInputError(
+            f"split points must be strictly increasing, got {list(points)}"
+        )
+    sketch = _kll(view, column)
+    if sketch is None or sketch.is_empty():
+        return Histogram(points, (0.0,) * (len(points) + 1), 0)
+    shares = sketch.get_pmf(list(points)) if points else [1.0]
+    return Histogram(points, tuple(float(s) for s in shares), int(sketch.get_n()))
+
+
 # --------------------------------------------------------------------- drift
 
 
@@ -406,6 +479,11 @@ def _column(view: ProfileView, column: str) -> Any:
             f"profile has no column '{column}'; it has {sorted(view.get_columns())}"
         )
     return found
+
+
+def _kll(view: ProfileView, column: str) -> Any:
+    distribution = _column(view, column).get_metric("distribution")
+    return None if distribution is None else distribution.kll.value
 
 
 def _sample_size(column_view: Any, algorithm: DriftAlgorithm) -> int:

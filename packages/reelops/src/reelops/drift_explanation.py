@@ -1,0 +1,184 @@
+"""Plain sentences behind a monitoring decision: each drift score, and what it lacks.
+
+:func:`explain_drift` says how one column's score was reached (the algorithm's
+effect, the effective sample sizes, the scaled score against the configured
+thresholds; :mod:`reelops_monitoring.drift`); :func:`window_warnings` says what
+the window was too small to judge. Both read ``decision.json`` defensively (a
+missing field is "not assessed", never an error): its shape grows over time.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from reelops_monitoring import MonitoringConfig
+    from reelops_monitoring.config import ColumnDriftConfig
+
+__all__ = ["MIN_EFFECTIVE_SAMPLES", "explain_drift", "window_warnings"]
+
+#: Fewer effective samples (distinct users) than this: scores are only indicative.
+MIN_EFFECTIVE_SAMPLES = 30
+
+_EFFECTS = {
+    "ks": (
+        "KS statistic D",
+        "the largest gap between the cumulative distributions of reference and window",
+    ),
+    "chi_square": (
+        "Cohen's w",
+        "sqrt(chi-square / n_target), the size of the difference in category shares",
+    ),
+    "hellinger": ("Hellinger distance H", "between the two histograms"),
+}
+
+
+def _count(value: Any) -> str:
+    return f"{round(float(value)):,}"
+
+
+def _sizes(drift: Mapping[str, Any], n_values: tuple[int, int] | None) -> str:
+    n_t, n_r = drift.get("n_target") or 0, drift.get("n_reference") or 0
+    text = f"n_target = {_count(n_t)} and n_reference = {_count(n_r)}"
+    if n_values is None:
+        return text + " effective samples (values capped at distinct users)"
+    capped = [
+        f"{label} {_count(raw)} values"
+        for label, raw, n in (
+            ("window", n_values[0], n_t),
+            ("reference", n_values[1], n_r),
+        )
+        if raw > round(float(n))
+    ]
+    if not capped:
+        return text + " effective samples (one value per user: no cap applies)"
+    return (
+        text + f" effective samples (capped at distinct users: {' and '.join(capped)})"
+    )
+
+
+def _against(score: float, spec: ColumnDriftConfig | None) -> str:
+    if spec is None:
+        return "no thresholds for this column in the configuration"
+    if score >= spec.drift:
+        return (
+            f"at or above the DRIFT threshold {spec.drift:g} "
+            f"(POSSIBLE_DRIFT from {spec.possible_drift:g})"
+        )
+    if score >= spec.possible_drift:
+        return (
+            f"at or above the POSSIBLE_DRIFT threshold {spec.possible_drift:g}, "
+            f"below the DRIFT threshold {spec.drift:g}"
+        )
+    return (
+        f"below the POSSIBLE_DRIFT threshold {spec.possible_drift:g} "
+        f"(DRIFT from {spec.drift:g})"
+    )
+
+
+def explain_drift(
+    drift: Mapping[str, Any],
+    spec: ColumnDriftConfig | None,
+    *,
+    n_values: tuple[int, int] | None = None,
+) -> str:
+    """One plain sentence: how a column's drift score and category were reached.
+
+    Args:
+        drift: The column's entry of ``decision["scores"]["drift"]["columns"]``
+            (``algorithm``, ``effect``, ``score``, ``category``, ``n_target``,
+            ``n_reference``).
+        spec: The column's thresholds, or ``None`` when not configured.
+        n_values: The non-null values of the column in (window, reference), to
+            say when the effective sizes were capped at distinct users.
+    """
+    algorithm = str(drift.get("algorithm", "?"))
+    name, meaning = _EFFECTS.get(algorithm, (f"{algorithm} effect", ""))
+    effect, score = drift.get("effect"), drift.get("score")
+    category = str(drift.get("category", "NO_DRIFT"))
+    if effect is None and category == "DRIFT":
+        return (
+            f"{name} is infinite: the window has a category the reference (nearly) "
+            "never had, so the score is infinite, above any threshold: DRIFT."
+        )
+    if effect is None or score is None or math.isnan(float(score)):
+        return (
+            f"Not testable: one of the profiles has no value {algorithm} can use; "
+            f"{category} by default."
+        )
+    meaning = f" ({meaning})" if meaning else ""
+    return (
+        f"{name} = {effect:.3f}{meaning}, on {_sizes(drift, n_values)}. "
+        f"Score = effect x sqrt(n_target x n_reference / (n_target + n_reference)) "
+        f"= {score:.2f}, {_against(float(score), spec)}: {category}."
+    )
+
+
+def _drift_warnings(
+    decision: Mapping[str, Any], config: MonitoringConfig, min_samples: int
+) -> list[str]:
+    drift = (decision.get("scores") or {}).get("drift") or {}
+    n_rows = drift.get("n_rows", (decision.get("window") or {}).get("n_rows", 0))
+    if not drift.get("assessed", False):
+        return [
+            f"Drift not assessed: the window has {_count(n_rows or 0)} rows, fewer "
+            f"than the {config.drift.min_rows:,} drift needs "
+            "(monitoring.drift.min_rows)."
+        ]
+    sizes = [
+        (side, float(column.get(key) or 0))
+        for column in (drift.get("columns") or {}).values()
+        for side, key in (("window", "n_target"), ("reference", "n_reference"))
+        if column.get(key)
+    ]
+    warnings = []
+    for side in ("window", "reference"):
+        smallest = min((n for s, n in sizes if s == side), default=None)
+        if smallest is not None and smallest < min_samples:
+            warnings.append(
+                f"Small {side}: its drift tests rest on {_count(smallest)} effective "
+                f"samples (distinct users), fewer than {min_samples}; read the "
+                "scores as indicative, not as evidence."
+            )
+    return warnings
+
+
+def _decay_warning(decision: Mapping[str, Any], config: MonitoringConfig) -> list[str]:
+    decay = (decision.get("scores") or {}).get("decay")
+    performance = decision.get("performance") or {}
+    n_feedback = _count(performance.get("n_feedback") or 0)
+    if decay is None:
+        missing = (
+            "no holdout metrics of the deployed model"
+            if performance.get("window") and not performance.get("training")
+            else f"no window metrics ({n_feedback} rated rows)"
+        )
+        return [f"Decay not assessed: {missing}."]
+    if not decay.get("assessed", False):
+        return [
+            f"Decay not assessed: {_count(decay.get('n_feedback') or 0)} rated rows, "
+            f"fewer than the {config.decay.min_feedback_rows:,} decay needs "
+            "(monitoring.decay.min_feedback_rows)."
+        ]
+    return []
+
+
+def window_warnings(
+    decision: Mapping[str, Any],
+    config: MonitoringConfig,
+    *,
+    min_samples: int = MIN_EFFECTIVE_SAMPLES,
+) -> list[str]:
+    """What the window was too small to judge, with the numbers (one line each).
+
+    Drift not assessed (fewer rows than ``config.drift.min_rows``), decay not
+    assessed (no metrics, or fewer rated rows than
+    ``config.decay.min_feedback_rows``), and drift tests resting on fewer than
+    ``min_samples`` effective samples on either side.
+    """
+    return _drift_warnings(decision, config, min_samples) + _decay_warning(
+        decision, config
+    )
