@@ -23,6 +23,7 @@ import psutil
 import pytest
 import yaml
 
+from reelops_serving.feedback import FeedbackRecord, FeedbackStore
 from tests.conftest import free_port, wait_http
 from tests.serving.conftest import EASE_TAG, start_server, stop_server
 
@@ -93,6 +94,42 @@ def test_bentoml_client_calls_every_endpoint(server: dict[str, Any]) -> None:
             {"user_id": 1, "movie_id": 1, "rating": 5.0, "timestamp": 1_700_000_000}
         )
         assert stored["created"] is True
+
+
+def test_recommend_leaves_out_ratings_stored_by_any_worker(
+    server: dict[str, Any],
+) -> None:
+    def top_movies(http: httpx.Client) -> list[int]:
+        resp = http.post("/recommend", json={"user_id": 5, "k": 5}, headers=AUTH)
+        assert resp.status_code == 200
+        return [item["movie_id"] for item in resp.json()["items"]]
+
+    with httpx.Client(base_url=server["url"], timeout=30) as http:
+        # GIVEN user 5's recommendations, asked twice (the second from memory)
+        first = top_movies(http)
+        assert top_movies(http) == first
+        # WHEN another worker stores a rating of the top movie in the same database
+        other_worker = FeedbackStore(f"sqlite:///{server['root'] / 'feedback.db'}")
+        other_worker.save(
+            FeedbackRecord(5, first[0], 2.0, 1_690_000_000), model_version="m"
+        )
+        other_worker.close()
+        # THEN the next /recommend leaves it out
+        second = top_movies(http)
+        assert first[0] not in second
+        # AND a rating stored through this server is left out at once, too
+        stored = http.post(
+            "/feedback",
+            json={
+                "user_id": 5,
+                "movie_id": second[0],
+                "rating": 3.0,
+                "timestamp": 1_690_000_000,
+            },
+            headers=AUTH,
+        )
+        assert stored.status_code == 200
+        assert second[0] not in top_movies(http)
 
 
 def test_raw_http_contract(server: dict[str, Any]) -> None:
