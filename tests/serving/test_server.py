@@ -144,6 +144,19 @@ def test_raw_http_contract(server: dict[str, Any]) -> None:
             bad.json()["error"]
             == "invalid request body: k: Input should be a valid integer"
         )
+        # /predict takes an optional timestamp (EASE has no same-day term)
+        pair = {"user_id": 1, "movie_id": 1}
+        plain = http.post("/predict", json=pair, headers=AUTH).json()
+        timed = {**pair, "timestamp": 1_700_000_000}
+        assert http.post("/predict", json=timed, headers=AUTH).json() == plain
+        future = http.post(
+            "/predict", json={**pair, "timestamp": 4_102_444_800}, headers=AUTH
+        )
+        assert future.status_code == 422
+        assert future.json()["error"].startswith(
+            "timestamp must be at most 300 s after the server's clock (Unix seconds "
+            "up to "
+        )
         missing = http.post("/similar", json={"movie_id": 123456789}, headers=AUTH)
         assert missing.status_code == 404
         assert missing.json()["error"].startswith("unknown movie_id 123456789:")

@@ -64,7 +64,12 @@ from reelops_serving.config import (
     load_settings,
     resolve_model_tag,
 )
-from reelops_serving.engine import Ranked, RecommenderEngine
+from reelops_serving.engine import (
+    PredictQuery,
+    Ranked,
+    RecommenderEngine,
+    check_rating_moment,
+)
 from reelops_serving.errors import (
     FeedbackConflictError,
     FeedbackRejectedError,
@@ -374,11 +379,16 @@ class Recommender:
     async def predict(self, request: PredictRequest, /) -> PredictResponse:
         """The rating a user would give a movie (404 for a movie not in the catalog).
 
-        Concurrent requests share one model call (adaptive batching).
+        With a ``timestamp`` (422 when later than the server's clock allows), a
+        time-aware model adds the user's offset of that day. Concurrent requests
+        share one model call (adaptive batching; one per kind: with and without a
+        timestamp).
         """
         self.engine.row(request.movie_id)  # 404 before queueing
+        if request.timestamp is not None:
+            check_rating_moment(request.timestamp, now=time.time())
         rating, fallback = await self.predictions.submit(
-            (request.user_id, request.movie_id)
+            PredictQuery(request.user_id, request.movie_id, request.timestamp)
         )
         return PredictResponse(
             user_id=request.user_id,
