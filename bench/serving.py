@@ -20,6 +20,9 @@ BentoML home, and served on 127.0.0.1 by:
 * ``bentoml_no_top_n``: the service with ``top_n.size: 0`` (the model answers
   every request), to show what the table buys;
 * ``bentoml_profiling_off``: the service with request profiling disabled;
+* ``bentoml_exclusion_cache_off``: the service with
+  ``feedback.exclusion_cache_seconds: 0`` (every ``/recommend`` asks the feedback
+  database for the movies its user rated), to show what the cache buys;
 * ``bentoml_timeout_60s``: the service with BentoML's default 60 s
   ``traffic.timeout`` (the p99 tail: every request's timer object lives that long
   and gen-2 collections walk them).
@@ -457,11 +460,16 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     bento16 = at(report, "bentoml", 16)
     profiling_cost = 1 - bento16["rps"] / at(report, "bentoml_profiling_off", 16)["rps"]
     model16 = at(report, "bentoml_no_top_n", 16)
+    uncached16 = at(report, "bentoml_exclusion_cache_off", 16)
     return {
         "by_workers": by_workers,
         "top_n_vs_model_at_16": {
             "rps_ratio": round(bento16["rps"] / model16["rps"], 3),
             "p99_ms": [bento16["p99_ms"], model16["p99_ms"]],
+        },
+        "exclusion_cache_vs_off_at_16": {
+            "rps_ratio": round(bento16["rps"] / uncached16["rps"], 3),
+            "p99_ms": [bento16["p99_ms"], uncached16["p99_ms"]],
         },
         "profiling_cost_at_16": round(profiling_cost, 3),
         "errors": errors,
@@ -546,6 +554,15 @@ def main() -> None:
                 [16],
             ),
         }
+        variants["bentoml_exclusion_cache_off"] = (
+            {
+                **base,
+                **config(
+                    "no_cache", {**no_limit, "feedback": {"exclusion_cache_seconds": 0}}
+                ),
+            },
+            [16],
+        )
         timeout_60 = scratch / "bentoml_timeout_60.yaml"
         timeout_60.write_text(
             json.dumps({"services": {SERVICE_NAME: {"traffic": {"timeout": 60}}}})
@@ -592,6 +609,9 @@ def main() -> None:
                     "bentoml_no_top_n": "the service with top_n.size 0 (the model "
                     "answers every request)",
                     "bentoml_profiling_off": "the service without request profiles",
+                    "bentoml_exclusion_cache_off": "the service with "
+                    "feedback.exclusion_cache_seconds 0 (one feedback query per "
+                    "/recommend)",
                     "bentoml_timeout_60s": "the service with BentoML's default 60 s "
                     "traffic.timeout",
                 },

@@ -36,6 +36,7 @@ from tests.conftest import QUIET_ENV, REPO, free_port, movielens_dir  # noqa: E4
 MODEL = "reelops-recommender"
 EASE_TAG = f"{MODEL}:v1-00000000"
 BIAS_TAG = f"{MODEL}:v2-11111111"
+BLEND_TAG = f"{MODEL}:v3-22222222"
 N_USERS = 60
 VENV_BIN = Path(sys.executable).parent
 
@@ -142,6 +143,18 @@ def model_store(bundles: dict[str, Any]) -> Path:
     for bundle in bundles.values():
         dataset.save(bundle)
     return Path(os.environ["BENTOML_HOME"])
+
+
+@pytest.fixture(scope="session")
+def blend_model(model_store: Path, tables: dict[str, pd.DataFrame]) -> Any:
+    """A time-aware blend (same-day user offsets), packaged as BLEND_TAG."""
+    from recsys import BiasBaseline, BlendRecommender
+    from reelops.datasets.bento_model import BentoModelDataset
+
+    estimator = BlendRecommender([("bias", BiasBaseline())], random_state=0)
+    bundle = make_bundle(tables, estimator, version="3", run_id="22222222ffff")
+    BentoModelDataset(model_name=MODEL).save(bundle)
+    return estimator
 
 
 @pytest.fixture

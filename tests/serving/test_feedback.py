@@ -8,6 +8,7 @@ when the tests run as root.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -24,7 +25,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from reelops_serving.errors import (
     FeedbackConflictError,
@@ -327,6 +329,58 @@ def test_the_store_tells_which_movies_each_user_rated(tmp_path: Path) -> None:
     store.close()
 
 
+@contextlib.contextmanager
+def reads_of_rated_movies() -> Iterator[list[str]]:
+    """The rated-movies queries any engine sends while the block runs."""
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("SELECT feedback.user_id, feedback.movie_id"):
+            reads.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield reads
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+
+
+def test_two_workers_on_one_sqlite_file_see_each_others_ratings_at_once(
+    tmp_path: Path,
+) -> None:
+    # GIVEN two workers on one SQLite file, one caching for an hour
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    mine = FeedbackStore(url, cache_seconds=3600).open()
+    theirs = FeedbackStore(url).open()
+    try:
+        with reads_of_rated_movies() as reads:
+            assert mine.rated_movies([1]) == {}
+            assert mine.rated_movies([1]) == {}
+            assert len(reads) == 1  # the second answer came from memory
+            # WHEN the other worker stores a rating of user 1
+            theirs.save(FeedbackRecord(1, 10, 4.0, 1), model_version="m")
+            # THEN the very next lookup sees it (PRAGMA data_version)
+            assert mine.rated_movies([1]) == {1: {10}}
+            assert len(reads) == 2
+            # AND a worker's own write is seen too, and the other's stay exact
+            mine.save(FeedbackRecord(1, 11, 4.0, 2), model_version="m")
+            assert mine.rated_movies([1, 2]) == {1: {10, 11}}
+            assert theirs.rated_movies([1]) == {1: {10, 11}}
+    finally:
+        mine.close()
+        theirs.close()
+
+
+def test_a_cached_lookup_of_an_unreadable_database_raises(tmp_path: Path) -> None:
+    (tmp_path / "a-directory.db").mkdir()
+    store = FeedbackStore(
+        f"sqlite:///{tmp_path / 'a-directory.db'}", cache_seconds=3600
+    )
+    with pytest.raises(SQLAlchemyError, match="unable to open database file"):
+        store.rated_movies([1])
+    store.close()
+
+
 def test_sqlite_idempotency_keys(tmp_path: Path) -> None:
     check_idempotent_store(f"sqlite:///{tmp_path / 'keys.db'}")
 
@@ -442,6 +496,33 @@ def test_postgres_idempotency_keys(postgres_url: str) -> None:
     check_idempotent_store(postgres_url)
 
 
+def test_two_workers_on_postgres_see_each_others_ratings_within_the_bound(
+    postgres_url: str,
+) -> None:
+    with create_engine(postgres_url).begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS feedback"))
+        conn.execute(text("DROP TABLE IF EXISTS feedback_idempotency"))
+    # GIVEN two workers on one PostgreSQL database, one caching for 3 s
+    mine = FeedbackStore(postgres_url, cache_seconds=3.0).open()
+    theirs = FeedbackStore(postgres_url).open()
+    try:
+        assert mine.rated_movies([1]) == {}
+        # WHEN the other worker stores a rating of user 1
+        theirs.save(FeedbackRecord(1, 10, 4.0, 1), model_version="m")
+        # THEN for up to 3 s the cache may answer what it read (the stated bound)
+        assert mine.rated_movies([1]) == {}
+        # AND its own writes are seen at once
+        mine.save(FeedbackRecord(1, 11, 4.0, 2), model_version="m")
+        assert mine.rated_movies([1]) == {1: {11}}
+        # AND past the bound, everything committed is
+        time.sleep(3.05)
+        assert mine.rated_movies([1]) == {1: {10, 11}}
+        assert theirs.rated_movies([1]) == {1: {10, 11}}
+    finally:
+        mine.close()
+        theirs.close()
+
+
 def test_service_stores_feedback_in_postgres(
     make_client: Any, postgres_url: str
 ) -> None:
@@ -504,6 +585,57 @@ def test_recommend_leaves_out_what_the_user_rated_through_feedback(
     # exclude_seen=false asks for everything: the feedback changes nothing there
     everything = client.post("/recommend", json=unfiltered).json()["items"]
     assert everything == everything_before
+
+
+def test_recommend_leaves_out_a_rating_another_worker_just_stored(
+    make_client: Any, tmp_path: Path
+) -> None:
+    # GIVEN a service on a SQLite file, whose answer for user 3 is cached
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    client = make_client(REELOPS_FEEDBACK_DB_URL=url)
+    body = {"user_id": 3, "k": 5}
+    top = client.post("/recommend", json=body).json()["items"][0]["movie_id"]
+    assert client.post("/recommend", json=body).json()["items"][0]["movie_id"] == top
+    # WHEN another worker (another store on the same file) stores a rating of it
+    other_worker = FeedbackStore(url).open()
+    other_worker.save(
+        FeedbackRecord(user_id=3, movie_id=top, rating=1.0, timestamp=1_690_000_000),
+        model_version="m",
+    )
+    other_worker.close()
+    # THEN the very next /recommend leaves it out
+    again = client.post("/recommend", json=body).json()["items"]
+    assert top not in [i["movie_id"] for i in again]
+    assert len(again) == 5
+
+
+def lookups_unavailable(client: Any) -> float:
+    found = re.search(
+        r'^reelops_feedback_lookups_total\{outcome="unavailable"\} (\S+)$',
+        client.get("/metrics").text,
+        re.M,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_lookup_failure_is_counted_and_the_answer_still_given(
+    make_client: Any, tmp_path: Path
+) -> None:
+    # GIVEN a service whose (cached) feedback database cannot be opened
+    client = make_client()
+    from bentoml import get_current_service
+
+    (tmp_path / "a-directory.db").mkdir()
+    get_current_service().feedback_store = FeedbackStore(
+        f"sqlite:///{tmp_path / 'a-directory.db'}", cache_seconds=3600
+    )
+    before = lookups_unavailable(client)
+    # WHEN /recommend asks for a user's rated movies
+    resp = client.post("/recommend", json={"user_id": 3, "k": 5})
+    # THEN it answers without the exclusions, and the failure is counted
+    assert resp.status_code == 200
+    assert len(resp.json()["items"]) == 5
+    assert lookups_unavailable(client) == before + 1
 
 
 # ------------------------------------------------------------- retries (ASGI)

@@ -23,6 +23,7 @@ import psutil
 import pytest
 import yaml
 
+from reelops_serving.feedback import FeedbackRecord, FeedbackStore
 from tests.conftest import free_port, wait_http
 from tests.serving.conftest import EASE_TAG, start_server, stop_server
 
@@ -95,6 +96,42 @@ def test_bentoml_client_calls_every_endpoint(server: dict[str, Any]) -> None:
         assert stored["created"] is True
 
 
+def test_recommend_leaves_out_ratings_stored_by_any_worker(
+    server: dict[str, Any],
+) -> None:
+    def top_movies(http: httpx.Client) -> list[int]:
+        resp = http.post("/recommend", json={"user_id": 5, "k": 5}, headers=AUTH)
+        assert resp.status_code == 200
+        return [item["movie_id"] for item in resp.json()["items"]]
+
+    with httpx.Client(base_url=server["url"], timeout=30) as http:
+        # GIVEN user 5's recommendations, asked twice (the second from memory)
+        first = top_movies(http)
+        assert top_movies(http) == first
+        # WHEN another worker stores a rating of the top movie in the same database
+        other_worker = FeedbackStore(f"sqlite:///{server['root'] / 'feedback.db'}")
+        other_worker.save(
+            FeedbackRecord(5, first[0], 2.0, 1_690_000_000), model_version="m"
+        )
+        other_worker.close()
+        # THEN the next /recommend leaves it out
+        second = top_movies(http)
+        assert first[0] not in second
+        # AND a rating stored through this server is left out at once, too
+        stored = http.post(
+            "/feedback",
+            json={
+                "user_id": 5,
+                "movie_id": second[0],
+                "rating": 3.0,
+                "timestamp": 1_690_000_000,
+            },
+            headers=AUTH,
+        )
+        assert stored.status_code == 200
+        assert second[0] not in top_movies(http)
+
+
 def test_raw_http_contract(server: dict[str, Any]) -> None:
     url = server["url"]
     with httpx.Client(base_url=url, timeout=30) as http:
@@ -106,6 +143,19 @@ def test_raw_http_contract(server: dict[str, Any]) -> None:
         assert (
             bad.json()["error"]
             == "invalid request body: k: Input should be a valid integer"
+        )
+        # /predict takes an optional timestamp (EASE has no same-day term)
+        pair = {"user_id": 1, "movie_id": 1}
+        plain = http.post("/predict", json=pair, headers=AUTH).json()
+        timed = {**pair, "timestamp": 1_700_000_000}
+        assert http.post("/predict", json=timed, headers=AUTH).json() == plain
+        future = http.post(
+            "/predict", json={**pair, "timestamp": 4_102_444_800}, headers=AUTH
+        )
+        assert future.status_code == 422
+        assert future.json()["error"].startswith(
+            "timestamp must be at most 300 s after the server's clock (Unix seconds "
+            "up to "
         )
         missing = http.post("/similar", json={"movie_id": 123456789}, headers=AUTH)
         assert missing.status_code == 404

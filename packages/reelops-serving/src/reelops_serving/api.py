@@ -69,10 +69,16 @@ ENDPOINTS: list[Endpoint] = [
         name="predict",
         summary="The rating a user would give a movie.",
         description="An unknown user or a movie the model never saw is answered by "
-        "the bias fallback (cold_start true).",
+        "the bias fallback (cold_start true). With a timestamp (Unix seconds of the "
+        "rating moment, at most 300 s ahead of the server's clock), a model with a "
+        "time-aware bias adds the user's offset of that UTC day; without one, no "
+        "such term.",
         request=PredictRequest,
         response=PredictResponse,
-        errors={404: "The movie is not in the catalog."},
+        errors={
+            404: "The movie is not in the catalog.",
+            422: "The timestamp is more than 300 s after the server's clock.",
+        },
     ),
     Endpoint(
         route="/similar",

@@ -166,11 +166,30 @@ class MetricsSettings(_Settings):
 
 
 class FeedbackSettings(_Settings):
-    """Where ``/feedback`` stores ratings (any SQLAlchemy URL)."""
+    """Where ``/feedback`` stores ratings, and how ``/recommend`` reads them back.
+
+    Each worker keeps the movies each user rated through ``/feedback`` in memory
+    (:mod:`reelops_serving.exclusions`): a worker sees its own writes at once; on
+    SQLite, any commit empties the cache (exact); on PostgreSQL, a rating stored
+    through another worker or pod may be recommended for up to
+    ``exclusion_cache_seconds``.
+    """
 
     url: SecretStr = Field(
         default=SecretStr("sqlite:///data/01_raw/feedback.db"),
         description="SQLAlchemy URL; PostgreSQL in staging and prod.",
+    )
+    exclusion_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How old the cached rated movies may be where the database cannot "
+            "tell of other connections' commits (PostgreSQL); 0: no cache."
+        ),
+    )
+    exclusion_cache_max_users: int = Field(
+        default=100_000, ge=1, description="Users each worker's cache holds at most."
     )
 
 

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from reelops_contracts import GENRES
-from reelops_serving.errors import ModelBundleError, RequestError, UnknownMovieError
-from reelops_serving.schemas import MovieItem
+from reelops_serving.errors import (
+    FutureTimestampError,
+    ModelBundleError,
+    RequestError,
+    UnknownMovieError,
+)
+from reelops_serving.schemas import MAX_FUTURE_SECONDS, MovieItem
 from reelops_serving.topn import TopNTable, first_k
 
 if TYPE_CHECKING:
@@ -31,7 +36,13 @@ if TYPE_CHECKING:
 
     from reelops_contracts import ServingBundle
 
-__all__ = ["Ranked", "RecommenderEngine"]
+__all__ = [
+    "PredictQuery",
+    "Ranked",
+    "RecommenderEngine",
+    "check_rating_moment",
+    "predict_frames",
+]
 
 #: Bucket of users the model never saw (``user_features`` has light/regular/heavy).
 UNKNOWN_ACTIVITY = "unknown"
@@ -45,6 +56,59 @@ class Ranked:
     rows: NDArray[np.int64]
     scores: NDArray[np.float64]
     fallback: bool
+
+
+class PredictQuery(NamedTuple):
+    """One rating question: a user, a movie and, optionally, the rating moment."""
+
+    user_id: int
+    movie_id: int
+    timestamp: int | None = None
+
+
+def check_rating_moment(timestamp: int, *, now: float) -> int:
+    """``timestamp``, unless it is more than ``MAX_FUTURE_SECONDS`` after ``now``.
+
+    Raises:
+        FutureTimestampError: It is (the message names the latest accepted).
+    """
+    latest = int(now) + MAX_FUTURE_SECONDS
+    if timestamp > latest:
+        raise FutureTimestampError(
+            f"timestamp must be at most {MAX_FUTURE_SECONDS} s after the server's "
+            f"clock (Unix seconds up to {latest}), got {timestamp}"
+        )
+    return timestamp
+
+
+def predict_frames(
+    queries: Sequence[PredictQuery],
+) -> list[tuple[list[int], pd.DataFrame]]:
+    """The estimator inputs of ``queries``, with the positions each one answers.
+
+    Queries without a timestamp make a ``user_id, movie_id`` frame (what the
+    estimator has always been asked); those with one a frame with a ``timestamp``
+    column too. A kind with no query makes no frame.
+    """
+    untimed = [i for i, q in enumerate(queries) if q.timestamp is None]
+    timed = [i for i, q in enumerate(queries) if q.timestamp is not None]
+    kinds = (
+        (untimed, ["user_id", "movie_id"]),
+        (timed, ["user_id", "movie_id", "timestamp"]),
+    )
+    return [
+        (
+            positions,
+            pd.DataFrame(
+                np.asarray(
+                    [queries[i][: len(columns)] for i in positions], dtype=np.int64
+                ),
+                columns=columns,
+            ),
+        )
+        for positions, columns in kinds
+        if positions
+    ]
 
 
 def _genre_mask(genres: Sequence[str]) -> np.uint32:
@@ -348,33 +412,42 @@ class RecommenderEngine:
             )
         return out
 
-    def predict(self, user_id: int, movie_id: int) -> tuple[float, bool]:
+    def predict(
+        self, user_id: int, movie_id: int, *, timestamp: int | None = None
+    ) -> tuple[float, bool]:
         """Predicted rating and whether the bias fallback answered.
+
+        ``timestamp`` (Unix seconds of the rating moment) reaches the estimator
+        as a ``timestamp`` column: a time-aware model adds the user's offset of
+        that day; without it the model is asked as it always was.
 
         Raises:
             UnknownMovieError: The movie is not in the catalog.
         """
-        self.row(movie_id)
-        frame = pd.DataFrame({"user_id": [user_id], "movie_id": [movie_id]})
-        ratings, fallback = self._est.predict_with_fallback(frame)
-        return float(ratings[0]), bool(fallback[0])
+        return self.predict_many([PredictQuery(user_id, movie_id, timestamp)])[0]
 
     def predict_many(
-        self, pairs: Sequence[tuple[int, int]]
+        self, queries: Sequence[PredictQuery | tuple[int, int]]
     ) -> list[tuple[float, bool]]:
-        """:meth:`predict` of many ``(user_id, movie_id)`` pairs, one model call.
+        """:meth:`predict` of many queries (``(user_id, movie_id[, timestamp])``).
+
+        One model call for the queries without a timestamp (no ``timestamp``
+        column: exactly the call of a single :meth:`predict`), one for those with.
 
         Raises:
             UnknownMovieError: A movie is not in the catalog.
         """
-        for _, movie_id in pairs:
-            self.row(movie_id)
-        frame = pd.DataFrame(
-            np.asarray(pairs, dtype=np.int64).reshape(-1, 2),
-            columns=["user_id", "movie_id"],
-        )
-        ratings, fallback = self._est.predict_with_fallback(frame)
-        return list(zip(ratings.tolist(), fallback.tolist(), strict=True))
+        asked = [PredictQuery(*q) for q in queries]
+        for query in asked:
+            self.row(query.movie_id)
+        out: list[tuple[float, bool]] = [(math.nan, False)] * len(asked)
+        for positions, frame in predict_frames(asked):
+            ratings, fallback = self._est.predict_with_fallback(frame)
+            for i, rating, fell_back in zip(
+                positions, ratings.tolist(), fallback.tolist(), strict=True
+            ):
+                out[i] = (rating, fell_back)
+        return out
 
     def similar(self, movie_id: int, k: int) -> Ranked:
         """The ``k`` movies most similar to ``movie_id`` (itself excluded).

@@ -17,6 +17,7 @@ __all__ = [
     "FeedbackConflictError",
     "FeedbackRejectedError",
     "FeedbackUnavailableError",
+    "FutureTimestampError",
     "IdempotencyKeyError",
     "IdempotencyKeyReusedError",
     "ModelBundleError",
@@ -70,6 +71,12 @@ class FeedbackUnavailableError(RequestError):
     """The feedback database does not answer (the rating was not stored)."""
 
     error_code = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class FutureTimestampError(RequestError):
+    """A ``/predict`` timestamp later than the server's clock allows."""
+
+    error_code = HTTPStatus.UNPROCESSABLE_ENTITY
 
 
 class IdempotencyKeyError(RequestError):

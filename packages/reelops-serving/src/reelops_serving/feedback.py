@@ -9,6 +9,12 @@ table of :data:`reelops_contracts.FEEDBACK_TABLE`, the one monitoring reads; a
 record is keyed by (user, movie, timestamp), so sending it again changes nothing,
 and the write is committed before the call returns.
 
+:meth:`FeedbackStore.rated_movies` answers ``/recommend`` (the movies to leave
+out) through a :class:`~reelops_serving.exclusions.RatedMoviesCache` when
+``cache_seconds`` is positive: exact on SQLite (``PRAGMA data_version`` tells of
+other connections' commits), at most ``cache_seconds`` old on PostgreSQL, and a
+store always sees its own writes.
+
 A rating sent without a timestamp gets the server's clock, so its retry would be
 a new record: such a request carries an ``Idempotency-Key``, stored with the
 record in one transaction in a table of its own (``feedback_idempotency``, created
@@ -42,7 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from reelops_contracts import (
     FEEDBACK_TABLE,
@@ -57,13 +63,15 @@ from reelops_serving.errors import (
     IdempotencyKeyReusedError,
     ServingConfigError,
 )
+from reelops_serving.exclusions import RatedMoviesCache
 from reelops_serving.schemas import IDEMPOTENCY_KEY_PATTERN
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence, Set
 
     import numpy as np
     from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.pool import PoolProxiedConnection
     from sqlalchemy.types import TypeEngine
 
     from reelops_contracts.feedback import FeedbackColumn
@@ -215,6 +223,12 @@ def _request_text(user_id: int, movie_id: int, rating: float, ts: int | None) ->
     return f"(user {user_id}, movie {movie_id}, rating {rating:g}, {when})"
 
 
+def _on_disk_sqlite(engine: Engine) -> bool:
+    """Whether ``engine`` is a SQLite file (other connections can commit to it)."""
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+
+
 def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -249,6 +263,10 @@ class FeedbackStore:
             table and its idempotency-key table are created at :meth:`open`
             when missing.
         clock: Seconds since the epoch (``received_at``).
+        cache_seconds: Keep each user's rated movies in memory
+            (:meth:`rated_movies`): exact on SQLite, at most this old elsewhere;
+            0: ask the database every time.
+        cache_max_users: Users the cache holds at most.
     """
 
     def __init__(
@@ -256,6 +274,8 @@ class FeedbackStore:
         url: str,
         *,
         clock: Callable[[], float] = time.time,
+        cache_seconds: float = 0.0,
+        cache_max_users: int = 100_000,
     ) -> None:
         self._engine = _engine(url)
         self._table = feedback_table()
@@ -271,6 +291,15 @@ class FeedbackStore:
         self._rated_by_one = select(
             self._table.c.user_id, self._table.c.movie_id
         ).where(self._table.c.user_id == bindparam("user"))
+        self._probe: PoolProxiedConnection | None = None
+        self._cache: RatedMoviesCache | None = None
+        if cache_seconds > 0:
+            self._cache = RatedMoviesCache(
+                self._read_rated_movies,
+                max_age_seconds=cache_seconds,
+                max_users=cache_max_users,
+                version=self._data_version if _on_disk_sqlite(self._engine) else None,
+            )
 
     @property
     def dialect(self) -> str:
@@ -362,12 +391,36 @@ class FeedbackStore:
                 with another rating.
         """
         with self._engine.begin() as conn:
-            return self._write(
+            created = self._write(
                 conn,
                 record,
                 model_version=model_version,
                 received_at=int(self._clock()),
             )
+        self._remember(record)
+        return created
+
+    def _claim_of(
+        self, conn: Connection, claim: Mapping[str, Any]
+    ) -> tuple[FeedbackRecord, int | None]:
+        """The record stored under the caller's key, and the timestamp it was sent."""
+        keys = self._keys.c
+        user_id, movie_id, rating, requested, timestamp = conn.execute(
+            select(
+                keys.user_id,
+                keys.movie_id,
+                keys.rating,
+                keys.requested_timestamp,
+                keys.timestamp,
+            ).where(
+                keys.caller == claim["caller"],
+                keys.idempotency_key == claim["idempotency_key"],
+            )
+        ).one()
+        stored = FeedbackRecord(
+            int(user_id), int(movie_id), float(rating), int(timestamp)
+        )
+        return stored, None if requested is None else int(requested)
 
     def save_once(
         self,
@@ -401,44 +454,44 @@ class FeedbackStore:
             "timestamp": record.timestamp,
             "received_at": received_at,
         }
-        keys = self._keys.c
         with self._engine.begin() as conn:
             if self._insert(conn, self._keys, claim):
                 created = self._write(
                     conn, record, model_version=model_version, received_at=received_at
                 )
-                return record, created
-            stored = conn.execute(
-                select(
-                    keys.user_id,
-                    keys.movie_id,
-                    keys.rating,
-                    keys.requested_timestamp,
-                    keys.timestamp,
-                ).where(
-                    keys.caller == claim["caller"],
-                    keys.idempotency_key == key.value,
-                )
-            ).one()
+                stored = None
+            else:
+                created, stored = False, self._claim_of(conn, claim)
+        if stored is None:
+            self._remember(record)
+            return record, created
+        first, first_timestamp = stored
+        was = (first.user_id, first.movie_id, first.rating, first_timestamp)
         sent = (record.user_id, record.movie_id, record.rating, requested_timestamp)
-        first = (int(stored[0]), int(stored[1]), float(stored[2]), stored[3])
-        if first != sent:
+        if was != sent:
             raise IdempotencyKeyReusedError(
                 "this Idempotency-Key was already used for another rating "
-                f"{_request_text(*first)}, got {_request_text(*sent)}: send a new "
+                f"{_request_text(*was)}, got {_request_text(*sent)}: send a new "
                 "key with a new rating"
             )
-        return FeedbackRecord(*first[:3], timestamp=int(stored[4])), False
+        return first, False
 
-    def rated_movies(self, user_ids: Sequence[int]) -> dict[int, set[int]]:
+    def rated_movies(self, user_ids: Sequence[int]) -> Mapping[int, Set[int]]:
         """The movies each of ``user_ids`` rated through ``/feedback`` (any time).
 
         ``/recommend`` leaves them out: the model knows the ratings it was trained
-        on, not the feedback that arrived since.
+        on, not the feedback that arrived since. Users without any are left out.
+        With ``cache_seconds``, answers come from memory when the cache can vouch
+        for them (see :mod:`reelops_serving.exclusions`).
 
         Raises:
             SQLAlchemyError: The database did not answer.
         """
+        if self._cache is not None:
+            return self._cache.lookup(user_ids)
+        return self._read_rated_movies(user_ids)
+
+    def _read_rated_movies(self, user_ids: Sequence[int]) -> dict[int, set[int]]:
         users = sorted({int(u) for u in user_ids})
         if not users:
             return {}
@@ -453,6 +506,41 @@ class FeedbackStore:
                 rated.setdefault(int(user_id), set()).add(int(movie_id))
         return rated
 
+    def _data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on a connection kept for it.
+
+        The connection never writes, so the number changes whenever any other
+        connection (this store's included) commits.
+
+        Raises:
+            SQLAlchemyError: SQLite did not answer.
+        """
+        statement = "PRAGMA data_version"
+        try:
+            if self._probe is None:
+                self._probe = self._engine.raw_connection()
+            cursor = self._probe.cursor()
+            cursor.execute(statement)
+            row = cursor.fetchone()
+            cursor.close()
+            if row is None:
+                raise self._engine.dialect.loaded_dbapi.Error("no data_version")
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            self._release_probe()
+            raise OperationalError(statement, None, exc) from exc
+        return int(row[0])
+
+    def _release_probe(self) -> None:
+        if self._probe is not None:
+            probe, self._probe = self._probe, None
+            probe.close()
+
+    def _remember(self, record: FeedbackRecord) -> None:
+        """Tell the cache about a committed record (this store reads its writes)."""
+        if self._cache is not None:
+            self._cache.add(record.user_id, record.movie_id)
+
     def close(self) -> None:
         """Release every pooled connection."""
+        self._release_probe()
         self._engine.dispose()

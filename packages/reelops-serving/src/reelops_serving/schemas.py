@@ -18,6 +18,7 @@ __all__ = [
     "IDEMPOTENCY_KEY_HEADER",
     "IDEMPOTENCY_KEY_PATTERN",
     "MAX_BATCH_USERS",
+    "MAX_FUTURE_SECONDS",
     "MAX_K",
     "BatchRecommendRequest",
     "BatchRecommendResponse",
@@ -37,6 +38,8 @@ __all__ = [
 
 MAX_K = 100
 MAX_BATCH_USERS = 1000
+#: How far ahead of the server's clock a ``/predict`` timestamp may be (clock skew).
+MAX_FUTURE_SECONDS = 300
 _ID_MAX = 2**31 - 1
 
 #: What an ``Idempotency-Key`` header may hold: 1 to 255 visible ASCII characters.
@@ -136,15 +139,29 @@ class BatchRecommendRequest(_Request):
 
 
 class PredictRequest(_Request):
-    """The rating a user would give a movie."""
+    """The rating a user would give a movie (at a given moment, optionally)."""
 
     model_config = ConfigDict(
         title="PredictRequest",
-        json_schema_extra={"examples": [{"user_id": 1, "movie_id": 1}]},
+        json_schema_extra={
+            "examples": [
+                {"user_id": 1, "movie_id": 1},
+                {"user_id": 1, "movie_id": 1, "timestamp": 1700000000},
+            ]
+        },
     )
 
     user_id: UserId
     movie_id: MovieId
+    timestamp: int | None = Field(
+        default=None,
+        ge=0,
+        description="Unix time (seconds) of the rating moment, at most "
+        f"{MAX_FUTURE_SECONDS} s after the server's clock (later: 422): models "
+        "with a time-aware bias add the user's offset of that UTC day (from the "
+        "ratings they gave that day). Absent: no such term.",
+        examples=[1700000000],
+    )
 
 
 class SimilarRequest(_Request):

@@ -24,7 +24,10 @@ bounded labels, refuse large or non-JSON bodies before they are read, charge rat
 limits by work, and limit callers without a valid token per address. A
 ``/recommend`` of a known user filters the user's precomputed top-N
 (:mod:`reelops_serving.topn`, built when the model loads) and asks the model only
-when fewer than ``k`` movies pass; its feedback lookup is one prepared query.
+when fewer than ``k`` movies pass; the movies its user rated through
+``/feedback`` come from each worker's cache (:mod:`reelops_serving.exclusions`:
+exact on SQLite, at most ``feedback.exclusion_cache_seconds`` old on PostgreSQL, a
+worker's own writes seen at once).
 Concurrent ``/predict`` requests share one model call
 (:mod:`reelops_serving.batching`). ``/recommend``, ``/predict`` and ``/similar``
 skip BentoML's endpoint wrapper (:mod:`reelops_serving.fast_path`, inside every
@@ -61,7 +64,12 @@ from reelops_serving.config import (
     load_settings,
     resolve_model_tag,
 )
-from reelops_serving.engine import Ranked, RecommenderEngine
+from reelops_serving.engine import (
+    PredictQuery,
+    Ranked,
+    RecommenderEngine,
+    check_rating_moment,
+)
 from reelops_serving.errors import (
     FeedbackConflictError,
     FeedbackRejectedError,
@@ -104,7 +112,7 @@ from reelops_serving.schemas import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence, Set
 
 __all__ = ["ENDPOINTS", "Recommender"]
 
@@ -211,7 +219,11 @@ class Recommender:
             bundle.metadata.get(VALIDATION_METADATA_KEY) or {}, self.engine.movie_ids
         )
         feedback = self.settings.feedback
-        self.feedback_store = FeedbackStore(feedback.url.get_secret_value()).open()
+        self.feedback_store = FeedbackStore(
+            feedback.url.get_secret_value(),
+            cache_seconds=feedback.exclusion_cache_seconds,
+            cache_max_users=feedback.exclusion_cache_max_users,
+        ).open()
         metrics = self.settings.metrics
         self.metrics_server: MetricsServer | None = None
         if metrics.port is not None:
@@ -286,7 +298,7 @@ class Recommender:
 
     def _rated_since_training(
         self, user_ids: Sequence[int], exclude_seen: bool
-    ) -> dict[int, set[int]]:
+    ) -> Mapping[int, Set[int]]:
         """Movies the users rated through ``/feedback`` (left out with the seen ones).
 
         The database not answering costs these exclusions, never the answer.
@@ -367,11 +379,16 @@ class Recommender:
     async def predict(self, request: PredictRequest, /) -> PredictResponse:
         """The rating a user would give a movie (404 for a movie not in the catalog).
 
-        Concurrent requests share one model call (adaptive batching).
+        With a ``timestamp`` (422 when later than the server's clock allows), a
+        time-aware model adds the user's offset of that day. Concurrent requests
+        share one model call (adaptive batching; one per kind: with and without a
+        timestamp).
         """
         self.engine.row(request.movie_id)  # 404 before queueing
+        if request.timestamp is not None:
+            check_rating_moment(request.timestamp, now=time.time())
         rating, fallback = await self.predictions.submit(
-            (request.user_id, request.movie_id)
+            PredictQuery(request.user_id, request.movie_id, request.timestamp)
         )
         return PredictResponse(
             user_id=request.user_id,
