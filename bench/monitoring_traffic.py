@@ -10,10 +10,11 @@ top-10 lists); its holdout metrics come from ``evaluate_on_holdout`` (refitted
 without the last 90 days of its training data), as the reference_profile pipeline
 records them.
 
-1. known users: each user's ratings in time order; the first 80 % are the model's
-   training data, the last 20 % the user's later feedback (a user's ratings after
-   the model's training cut-off). Windows: consecutive chunks of the feedback in
-   time order, ``--rows`` each (every user in them is known to the model).
+1. known users: each user's ratings in time order; the first 75 % are the model's
+   training data, the last 25 % the user's later feedback (a user's ratings after
+   the model's training cut-off). Windows: ``--rows`` consecutive ratings of the
+   feedback in time order, one every ``--stride`` ratings (overlapping; every user
+   in them is known to the model).
 2. replayed traffic: the real ratings in time order, in consecutive chunks of
    ``--rows``; each chunk is judged with a model retrained on every rating before
    it (the first chunks, with fewer than 10,000 ratings before them, are skipped).
@@ -47,18 +48,19 @@ from reelops.deployed_performance import deployed_performance
 from reelops.holdout import evaluate_on_holdout
 from reelops.retrain_decision import retrain_decision
 from reelops.window_profiles import (
-    reference_views,
+    reference_profiles,
     traffic_key,
     traffic_reference,
     window_view,
 )
 from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
+from reelops_monitoring.features import RATING_LEVEL_COLUMNS
 from reelops_monitoring.windows import split_windows
 
 COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
 EVALUATION = {"k": 10}
 HOLDOUT_DAYS = 90
-KNOWN_SHARE = 0.8
+KNOWN_SHARE = 0.75
 MIN_HISTORY = 10_000
 GOAL = 0.95
 
@@ -82,7 +84,10 @@ class Deployment:
 
     def __init__(self, train: pd.DataFrame, movies: pd.DataFrame) -> None:
         self.model = BiasBaseline().fit(train[COLUMNS], train["rating"].to_numpy())
-        self.reference = merge_views(v for _, v in reference_views(train, movies))
+        views, self.correlation = reference_profiles(
+            train, movies, correlated=RATING_LEVEL_COLUMNS
+        )
+        self.reference = merge_views(v for _, v in views)
         self.holdout = evaluate_on_holdout(
             self.model, train, holdout_days=HOLDOUT_DAYS, evaluation=EVALUATION
         )
@@ -95,6 +100,8 @@ def judge(
     movies: pd.DataFrame,
     config: MonitoringConfig,
     served: dict[str, ProfileView] | None,
+    *,
+    served_metrics: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The pipeline's decision on one window; keeps it in ``served`` if given."""
     start = _iso(window["timestamp"].min())
@@ -107,14 +114,18 @@ def judge(
     )
     profile = window_view(window, movies, performance["known_users"], start)
     traffic = (
-        traffic_reference(served, start, config.drift.traffic_windows)
+        traffic_reference(served, start, config.drift.traffic_windows, served_metrics)
         if served is not None
         else None
     )
     decision = retrain_decision(
         reference_profile=deployment.reference,
         window_profile=profile,
-        reference_summary={"data_sha256": None, "n_ratings": deployment.n_train},
+        reference_summary={
+            "data_sha256": None,
+            "n_ratings": deployment.n_train,
+            "intra_user_correlation": deployment.correlation,
+        },
         holdout_metrics=deployment.holdout,
         window_info=info,
         window_performance=performance,
@@ -124,6 +135,8 @@ def judge(
     )
     if served is not None:
         served[traffic_key(start, end)] = profile
+        if served_metrics is not None:
+            served_metrics[traffic_key(start, end)] = performance["metrics"] or {}
     return {
         "window": start[:10],
         "retrain": bool(decision["retrain"]),
@@ -134,13 +147,19 @@ def judge(
     }
 
 
-def chunks(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
+def chunks(frame: pd.DataFrame, rows: int, stride: int = 0) -> list[pd.DataFrame]:
+    """Consecutive windows of ``rows`` ratings in time order, every ``stride``."""
     ordered = frame.sort_values(["timestamp", "user_id", "movie_id"], kind="stable")
-    return [ordered.iloc[i : i + rows] for i in range(0, len(ordered) - rows + 1, rows)]
+    step = stride or rows
+    return [ordered.iloc[i : i + rows] for i in range(0, len(ordered) - rows + 1, step)]
 
 
 def known_users(
-    ratings: pd.DataFrame, movies: pd.DataFrame, config: MonitoringConfig, rows: int
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    config: MonitoringConfig,
+    rows: int,
+    stride: int,
 ) -> dict[str, Any]:
     ordered = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
     rank = ordered.groupby("user_id").cumcount()
@@ -148,10 +167,14 @@ def known_users(
     later = rank >= np.ceil(KNOWN_SHARE * size)
     train, feedback = ordered[~later], ordered[later]
     deployment = Deployment(train, movies)
-    windows = chunks(feedback, rows)
+    windows = chunks(feedback, rows, stride)
     first = [judge(deployment, w, movies, config, None) for w in windows]
     served: dict[str, ProfileView] = {}
-    steady = [judge(deployment, w, movies, config, served) for w in windows]
+    metrics: dict[str, dict[str, Any]] = {}
+    steady = [
+        judge(deployment, w, movies, config, served, served_metrics=metrics)
+        for w in windows
+    ]
     return {
         "n_train": len(train),
         "n_feedback": len(feedback),
@@ -168,13 +191,16 @@ def replayed(
 ) -> dict[str, Any]:
     first, steady = [], []
     served: dict[str, ProfileView] = {}
+    metrics: dict[str, dict[str, Any]] = {}
     for window in windows:
         before = ratings[ratings["timestamp"] < window["timestamp"].min()]
         if len(before) < MIN_HISTORY:
             continue
         deployment = Deployment(before, movies)
         first.append(judge(deployment, window, movies, config, None))
-        steady.append(judge(deployment, window, movies, config, served))
+        steady.append(
+            judge(deployment, window, movies, config, served, served_metrics=metrics)
+        )
     return {
         "first_deployment": summarize(first),
         "steady_state": summarize(steady),
@@ -208,14 +234,17 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("reports/bench/monitoring_traffic.json")
     )
-    parser.add_argument("--rows", type=int, default=200, help="rows per window")
-    parser.add_argument("--replay-rows", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=1000, help="rows per window")
+    parser.add_argument(
+        "--stride", type=int, default=200, help="known users: rows between windows"
+    )
+    parser.add_argument("--replay-rows", type=int, default=800)
     args = parser.parse_args()
     started = time.perf_counter()
     ratings, movies = load(ml_small_dir())
     config = MonitoringConfig()
     results = {
-        "known_users": known_users(ratings, movies, config, args.rows),
+        "known_users": known_users(ratings, movies, config, args.rows, args.stride),
         "replayed_chunks": replayed(
             ratings, movies, config, chunks(ratings, args.replay_rows)
         ),
@@ -238,7 +267,11 @@ def main() -> None:
             "data": str(ml_small_dir()),
             "protocol": __doc__.split("Usage::")[0].strip(),
             "machine": machine_info(),
-            "window_rows": {"known_users": args.rows, "replayed": args.replay_rows},
+            "window_rows": {
+                "known_users": args.rows,
+                "known_users_stride": args.stride,
+                "replayed": args.replay_rows,
+            },
             "config": config.model_dump(mode="json"),
             **results,
             "total_seconds": round(time.perf_counter() - started, 1),

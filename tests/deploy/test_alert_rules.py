@@ -9,19 +9,19 @@ be one the service exports (or the monitoring CronWorkflow's check, through Argo
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from prometheus_client.metrics import MetricWrapperBase
 
-import reelops_serving.metrics as serving_metrics
 from reelops.alert_rules import PrometheusRule, rule_groups
 from reelops.alert_rules import main as alert_rules_cli
 from reelops.errors import ConfigError
@@ -258,17 +258,38 @@ _PROMQL_WORDS = {
 def exported_names() -> set[str]:
     """Every series name the service exports, from its metric objects."""
     names: set[str] = set()
-    for obj in vars(serving_metrics).values():
-        if not isinstance(obj, MetricWrapperBase):
-            continue
-        for family in obj.describe():
-            suffixes = {
-                "counter": ("_total",),
-                "histogram": ("_bucket", "_count", "_sum"),
-                "gauge": ("",),
-            }[family.type]
-            names.update(family.name + s for s in suffixes)
+    for name, kind in serving_families():
+        suffixes = {
+            "counter": ("_total",),
+            "histogram": ("_bucket", "_count", "_sum"),
+            "gauge": ("",),
+        }[kind]
+        names.update(name + s for s in suffixes)
     return names
+
+
+# In a child process: importing reelops_serving.metrics here would fix its value
+# class before tests/serving/conftest.py sets PROMETHEUS_MULTIPROC_DIR, and the
+# serving tests of this worker would read an empty /metrics.
+_FAMILIES = """
+import json
+from prometheus_client.metrics import MetricWrapperBase
+import reelops_serving.metrics as m
+print(json.dumps([
+    (f.name, f.type)
+    for obj in vars(m).values() if isinstance(obj, MetricWrapperBase)
+    for f in obj.describe()
+]))
+"""
+
+
+@functools.cache
+def serving_families() -> tuple[tuple[str, str], ...]:
+    """``(family name, type)`` of every metric object of reelops_serving.metrics."""
+    found = subprocess.run(
+        [sys.executable, "-c", _FAMILIES], capture_output=True, text=True, check=True
+    )
+    return tuple((name, kind) for name, kind in json.loads(found.stdout))
 
 
 def argo_names() -> set[str]:
@@ -329,10 +350,8 @@ def test_rules_and_dashboard_query_only_exported_metrics() -> None:
     # THEN each name it selects is exported, and every family is shown somewhere
     assert used - known == set()
     families = {n.removesuffix("_bucket") for n in used}
-    for obj in vars(serving_metrics).values():
-        if isinstance(obj, MetricWrapperBase):
-            name = obj.describe()[0].name
-            assert any(f.startswith(name) for f in families), name
+    for name, _ in serving_families():
+        assert any(f.startswith(name) for f in families), name
 
 
 def test_a_renamed_metric_is_caught() -> None:

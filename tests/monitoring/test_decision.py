@@ -74,16 +74,19 @@ def test_drift_retrains_with_pinned_reason():
 
 def test_decay_retrains_with_pinned_reason():
     decay = assess_decay(
-        {"rmse": 0.90, "ndcg@10": 0.20},
-        {"rmse": 1.20, "ndcg@10": 0.19},
+        {"rmse": 0.90, "ndcg@10": 0.25},
+        {"rmse": 1.20, "ndcg@10": 0.19, "standard_errors": {"rmse": 0.05}},
         DecayConfig(),
         n_feedback=500,
+        traffic_metrics={"ndcg@10": 0.20},
     )
     decision = decide(report(calm()), [OK], decay)
     assert decision.retrain
     assert decision.reasons == (
-        "decay in 'rmse': 0.9 -> 1.2 (+33.3% worse, limit 30.0%)",
+        "decay in 'rmse': 0.9 -> 1.2 (+33.3% worse, limit 30.0%, z 6.0, vs training)",
     )
+    # ndcg@10 is compared with the earlier windows of served traffic
+    assert decision.scores["decay"]["metrics"]["ndcg@10"]["reference"] == "traffic"
     assert decision.scores["decay"]["metrics"]["ndcg@10"][
         "degradation"
     ] == pytest.approx(0.05)
@@ -92,10 +95,11 @@ def test_decay_retrains_with_pinned_reason():
 def test_decay_from_a_zero_training_value_is_json_safe():
     # GIVEN a training metric of 0 (a model that never ranked a held-out movie)
     decay = assess_decay(
-        {"rmse": 0.9, "ndcg@10": 0.0},
+        {"rmse": 0.9},
         {"rmse": 0.9, "ndcg@10": 0.1},
         DecayConfig(),
         n_feedback=500,
+        traffic_metrics={"ndcg@10": 0.0},
     )
     # THEN the infinite relative change is null in the JSON, never Infinity
     scores = decide(report(calm()), [OK], decay).scores
@@ -105,10 +109,11 @@ def test_decay_from_a_zero_training_value_is_json_safe():
 
 def test_too_little_feedback_is_not_decay():
     decay = assess_decay(
-        {"rmse": 0.9, "ndcg@10": 0.2},
+        {"rmse": 0.9},
         {"rmse": 2.0, "ndcg@10": 0.0},
         DecayConfig(),
         n_feedback=10,
+        traffic_metrics={"ndcg@10": 0.2},
     )
     assert decay.decayed == ()
     assert not decide(report(), [OK], decay).retrain
@@ -134,12 +139,41 @@ def test_missing_training_metric_is_named():
     with pytest.raises(
         Exception,
         match=re.escape(
-            "decay metric 'ndcg@10' missing from the training metrics, got ['rmse']"
+            "decay metric 'rmse' missing from the training metrics, got ['mae']"
         ),
     ):
         assess_decay(
-            {"rmse": 0.9}, {"rmse": 1.0, "ndcg@10": 0.2}, DecayConfig(), n_feedback=500
+            {"mae": 0.9}, {"rmse": 1.0, "ndcg@10": 0.2}, DecayConfig(), n_feedback=500
         )
+
+
+def test_a_degradation_within_chance_is_not_decay():
+    # GIVEN a window of a few users: RMSE 33 % worse, but only 1.5 standard errors
+    noisy = {"rmse": 1.2, "standard_errors": {"rmse": 0.2}}
+    verdict = assess_decay({"rmse": 0.9}, noisy, DecayConfig(), n_feedback=500)
+    (rmse,) = verdict.metrics
+    assert rmse.degradation > rmse.limit
+    assert rmse.z == pytest.approx(1.5)
+    # THEN it is reported, not acted on
+    assert verdict.decayed == ()
+    # AND with min_z 0 it would be
+    loose = DecayConfig.model_validate(
+        {"metrics": {"rmse": {"max_relative_degradation": 0.3, "min_z": 0}}}
+    )
+    assert assess_decay({"rmse": 0.9}, noisy, loose, n_feedback=500).decayed
+
+
+def test_ndcg_without_earlier_traffic_is_not_assessed():
+    # the holdout's users are not the window's: ranking metrics are compared with
+    # served traffic only (by default)
+    verdict = assess_decay(
+        {"rmse": 0.9, "ndcg@10": 0.3},
+        {"rmse": 0.9, "ndcg@10": 0.01},
+        DecayConfig(),
+        n_feedback=500,
+    )
+    assert verdict.unmeasured == ("ndcg@10",)
+    assert verdict.decayed == ()
 
 
 def test_metric_the_window_cannot_measure_is_not_assessed():
@@ -150,6 +184,7 @@ def test_metric_the_window_cannot_measure_is_not_assessed():
         {"rmse": 1.5, "ndcg@10": None},
         DecayConfig(),
         n_feedback=500,
+        traffic_metrics={"ndcg@10": 0.2},
     )
     assert [m.metric for m in verdict.decayed] == ["rmse"]
     assert verdict.unmeasured == ("ndcg@10",)
@@ -232,3 +267,20 @@ def test_decay_metrics_are_vocabulary_names_and_carry_no_direction():
         {"coverage@10": 0.5}, {"coverage@10": 0.4}, config, n_feedback=500
     )
     assert [m.metric for m in verdict.decayed] == ["coverage@10"]
+
+
+def test_decay_needs_enough_users_and_counts_the_reference_spread():
+    window = {"rmse": 1.2, "n_users": 4, "standard_errors": {"rmse": 0.05}}
+    # GIVEN a window of 4 users: decay is not assessed, whatever the numbers
+    few = assess_decay({"rmse": 0.9}, window, DecayConfig(), n_feedback=500)
+    assert not few.assessed
+    assert few.decayed == ()
+    assert few.to_dict()["n_users"] == 4
+    # AND with enough users the reference's error widens the difference's
+    many = {**window, "n_users": 40}
+    sure = assess_decay({"rmse": 0.9}, many, DecayConfig(), n_feedback=500)
+    assert sure.metrics[0].z == pytest.approx(0.3 / 0.05)
+    noisy_reference = {"rmse": 0.9, "standard_errors": {"rmse": 0.12}}
+    unsure = assess_decay(noisy_reference, many, DecayConfig(), n_feedback=500)
+    assert unsure.metrics[0].z == pytest.approx(0.3 / (0.05**2 + 0.12**2) ** 0.5)
+    assert unsure.decayed == ()

@@ -186,3 +186,34 @@ def test_an_increase_only_column_ignores_a_decrease(ml_ratings, ml_movies):
     # AND more new users is
     (more,) = detect_drift({"traffic": all_known}, all_new, config).columns
     assert more.category is DriftCategory.DRIFT
+
+
+def test_correlation_sets_the_effective_size_of_the_columns_that_ask(halves):
+    reference, target = halves
+    config = DriftConfig(
+        columns={
+            "rating": ColumnDriftConfig(algorithm="ks", possible_drift=9, drift=9),
+            "genre": ColumnDriftConfig(
+                algorithm="chi_square",
+                possible_drift=9,
+                drift=9,
+                effective_size="correlation",
+            ),
+        }
+    )
+    capped = {
+        c.column: c for c in detect_drift(both(reference), target, config).columns
+    }
+    rho = {"rating": 0.2, "genre": 0.02}
+    designed = {
+        c.column: c
+        for c in detect_drift(both(reference), target, config, correlation=rho).columns
+    }
+    # rating keeps the users cap; genre counts n / (1 + (m - 1) rho) ratings
+    assert designed["rating"].n_target == capped["rating"].n_target
+    users = capped["genre"].n_target
+    per_user = 3000 / users
+    assert designed["genre"].n_target == pytest.approx(
+        3000 / (1 + (per_user - 1) * 0.02), rel=0.02
+    )
+    assert designed["genre"].score > capped["genre"].score

@@ -230,3 +230,33 @@ def test_evaluate_ranking_is_deprecated_and_keeps_its_keys(split):
         result = evaluate_ranking(model, train, test, k=5)
     # THEN the old keys and values, n_users included
     assert result == _old_evaluate_ranking(model, train, test, 5)
+
+
+def test_standard_errors_take_users_as_the_sampling_units(split):
+    from recsys import BiasBaseline, standard_errors
+
+    train, test = split
+    model = BiasBaseline().fit(train, train["rating"])
+    errors = standard_errors(
+        model, train, test, 10, metrics=("rmse", "mae", "ndcg@10", "coverage@10")
+    )
+    # coverage has none; the others are in the asked order
+    assert list(errors) == ["rmse", "mae", "ndcg@10"]
+    # mae: the ratio estimator's cluster-robust error, written out by hand
+    residual = np.abs(model.predict(test) - test["rating"].to_numpy())
+    per_user = pd.DataFrame({"u": test["user_id"].to_numpy(), "e": residual})
+    sums = per_user.groupby("u")["e"].sum()
+    counts = per_user.groupby("u")["e"].size()
+    mean = sums.sum() / counts.sum()
+    g = len(sums)
+    expected = np.sqrt(g / (g - 1) * ((sums - mean * counts) ** 2).sum()) / counts.sum()
+    assert errors["mae"] == pytest.approx(expected)
+    # ndcg@10: the spread of the per-user values
+    hits_table = evaluate(model, train, test, 10, metrics=["ndcg@10"])
+    assert 0 < errors["ndcg@10"] < hits_table["ndcg@10"]
+    # fewer users, larger errors
+    few = test[test["user_id"].isin(test["user_id"].unique()[:10])]
+    assert (
+        standard_errors(model, train, few, 10, metrics=["rmse"])["rmse"]
+        > errors["rmse"]
+    )

@@ -125,6 +125,7 @@ def _decide(reference, window_rows, movies, model, holdout=None):
     decision, *_ = decide_retrain(
         reference_profile=reference,
         traffic_history={},
+        traffic_metrics_history={},
         window_profile=view,
         reference_summary={"data_sha256": "f" * 64, "n_ratings": 1},
         holdout_metrics=holdout or {"assessed": False, "reason": "none"},
@@ -581,7 +582,24 @@ def test_traffic_reference_chains_disjoint_earlier_windows(
     assert traffic_reference(history, "2017-12-31T00:00:00+00:00", 3) == {
         "profile": None,
         "windows": [],
+        "metrics": None,
     }
+    # AND the metrics kept beside the chosen windows are averaged
+    metrics = {key: {"rmse": 0.9, "n_users": 10} for key in history}
+    metrics[found["windows"][0]] = {"rmse": 1.2, "n_users": 20}
+    averaged = traffic_reference(history, "2018-07-01T00:00:00+00:00", 2, metrics)
+    assert averaged["metrics"] == {
+        "rmse": pytest.approx(1.05),
+        "n_users": pytest.approx(15),
+        "standard_errors": {},
+    }
+    # AND their standard errors combine as those of a mean
+    for key in history:
+        metrics[key] = {"rmse": 1.0, "standard_errors": {"rmse": 0.3}}
+    mean = traffic_reference(history, "2018-07-01T00:00:00+00:00", 2, metrics)
+    assert mean["metrics"]["standard_errors"]["rmse"] == pytest.approx(
+        (2 * 0.3**2) ** 0.5 / 2
+    )
     # AND loaders (a partitioned dataset's) are called
     lazy = {key: (lambda v=v: v) for key, v in history.items()}
     assert traffic_reference(lazy, "2018-07-01T00:00:00+00:00", 1)["windows"] == [

@@ -111,8 +111,8 @@ def test_a_drift_verdict_says_how_its_score_was_reached() -> None:
         sentence
     )
     assert sentence.endswith(
-        "= 1.42, at or above the DRIFT threshold 0.92 (POSSIBLE_DRIFT from 0.65): "
-        "DRIFT."
+        f"= 1.42, at or above the DRIFT threshold {CONFIG.drift.columns['rating'].drift:g}"
+        " (POSSIBLE_DRIFT from 0.65): DRIFT."
     )
     assert "p-value" not in sentence and "pvalue" not in sentence
 
@@ -120,7 +120,7 @@ def test_a_drift_verdict_says_how_its_score_was_reached() -> None:
 def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
     genre = CONFIG.drift.columns["genre"]
     possible = explain_drift(
-        _drift(algorithm="chi_square", effect=0.27, score=1.25, category="P"), genre
+        _drift(algorithm="chi_square", effect=0.27, score=6.5, category="P"), genre
     )
     below = explain_drift(_drift(score=0.5, category="NO_DRIFT"), None)
     infinite = explain_drift(
@@ -130,7 +130,15 @@ def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
         _drift(effect=None, score=None, category="NO_DRIFT"), None
     )
     assert possible.startswith("Cohen's w = 0.270 (sqrt(chi-square / n_target)")
-    assert "at or above the POSSIBLE_DRIFT threshold 1.11, below the DRIFT " in possible
+    assert "at or above the POSSIBLE_DRIFT threshold 5.94, below the DRIFT " in possible
+    # genre's effective sizes rest on the intra-user correlation, not the users cap
+    assert "n / (1 + (m - 1) rho)" in possible
+    unjudged = explain_drift(
+        {**_drift(effect=None, score=None, category="NO_DRIFT"), "reference": None},
+        CONFIG.drift.columns["new_user"],
+    )
+    assert unjudged.startswith("Not assessed: none of the references this column")
+    assert "(traffic)" in unjudged
     assert "no thresholds for this column in the configuration" in below
     assert infinite.startswith("Cohen's w is infinite: the window has a category")
     assert untestable.startswith("Not testable: one of the profiles has no value ks")

@@ -202,7 +202,10 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
             monitored["project"] / "data/07_model_output/monitoring/traffic"
         ).iterdir()
     )
-    assert kept == ["20180701T000000-20181001T000000.bin"]
+    assert kept == [
+        "20180701T000000-20181001T000000.bin",
+        "20180701T000000-20181001T000000.json",
+    ]
     assert all(q["passed"] for q in decision["scores"]["quality"].values())
     # AND the window is 2018Q3 (+ the new user), assessed for drift and decay
     assert decision["window"]["n_rows"] == len(monitored["feedback"])

@@ -20,7 +20,7 @@ from recsys._base import RATING_MAX, RATING_MIN, BaseRecommender
 from recsys.baseline import BiasBaseline
 from recsys.blend import BlendRecommender
 from recsys.ease import EASE
-from recsys.evaluation import evaluate, evaluate_ranking
+from recsys.evaluation import evaluate, evaluate_ranking, standard_errors
 from recsys.exceptions import (
     InvalidInputError,
     InvalidParameterError,
@@ -106,5 +106,6 @@ __all__ = [
     "relative_improvement",
     "resolve",
     "rmse_error",
+    "standard_errors",
     "temporal_split",
 ]

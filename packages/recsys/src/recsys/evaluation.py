@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from recsys._base import BaseRecommender
     from recsys.vocabulary import Metric
 
-__all__ = ["evaluate", "evaluate_ranking"]
+__all__ = ["evaluate", "evaluate_ranking", "standard_errors"]
 
 RATING_COL = "rating"
 TIMESTAMP_COL = "timestamp"
@@ -200,6 +200,81 @@ def evaluate(
                     else float(_PER_USER[metric.stem](hits, n_relevant).mean())
                 )
     return {name: values[name] for name, _ in requested}
+
+
+#: Users needed for a standard error (a spread needs two).
+_MIN_USERS = 2
+
+
+def _ratio_error(losses: NDArray[np.float64], users: NDArray[np.int64]) -> float:
+    """Standard error of ``mean(losses)`` with users as the sampling units."""
+    counts = np.bincount(users).astype("float64")
+    sums = np.bincount(users, weights=losses)
+    keep = counts > 0
+    counts, sums = counts[keep], sums[keep]
+    n_users = len(counts)
+    if n_users < _MIN_USERS:
+        return float("nan")
+    mean = sums.sum() / counts.sum()
+    variance = (
+        n_users
+        / (n_users - 1)
+        * ((sums - mean * counts) ** 2).sum()
+        / counts.sum() ** 2
+    )
+    return float(np.sqrt(variance))
+
+
+def standard_errors(
+    model: BaseRecommender,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    k: int = 10,
+    *,
+    metrics: Sequence[str],
+) -> dict[str, float]:
+    """Standard errors of :func:`evaluate`'s values, users as the sampling units.
+
+    A test set's ratings come from a few users, each with many: the spread of a
+    metric from one such sample to the next is set by the users, not the ratings.
+    Ranking metrics are means over users (standard error ``sd / sqrt(users)``);
+    ``mae`` and ``rmse`` are ratios of per-user sums (the ratio estimator's
+    cluster-robust variance; ``rmse`` by the delta method from the mean squared
+    error). Other metrics (``coverage@k``, timings) have none and are left out.
+
+    Returns
+    -------
+    dict
+        ``{name: standard error}`` (NaN with fewer than 2 users).
+    """
+    k = check_positive_int("k", k)
+    requested = [(n, m) for n, m in _requested(metrics, k) if m.stem != "coverage"]
+    kinds = {metric.kind for _, metric in requested}
+    _check_columns(train, test, needs_rating="rating" in kinds)
+    errors: dict[str, float] = {}
+    if "rating" in kinds:
+        columns = [USER_COL, ITEM_COL]
+        columns += [TIMESTAMP_COL] if TIMESTAMP_COL in test.columns else []
+        residual = model.predict(test[columns]) - test[RATING_COL].to_numpy("float64")
+        users = pd.factorize(test[USER_COL])[0].astype(np.int64)
+        mse = float(np.mean(residual**2))
+        for name, metric in requested:
+            if metric.stem == "mae":
+                errors[name] = _ratio_error(np.abs(residual), users)
+            elif metric.stem == "rmse":
+                se = _ratio_error(residual**2, users)
+                errors[name] = float(se / (2 * np.sqrt(mse))) if mse > 0 else np.nan
+    if "ranking" in kinds:
+        hits, n_relevant, _ = _ranking(model, train, test, k)
+        for name, metric in requested:
+            if metric.kind == "ranking":
+                values = _PER_USER[metric.stem](hits, n_relevant)
+                errors[name] = (
+                    float(values.std(ddof=1) / np.sqrt(len(values)))
+                    if len(values) >= _MIN_USERS
+                    else float("nan")
+                )
+    return {name: errors[name] for name, _ in requested if name in errors}
 
 
 def evaluate_ranking(

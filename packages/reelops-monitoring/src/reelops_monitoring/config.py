@@ -9,7 +9,8 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
         traffic_windows: 4       # earlier windows of served traffic in its reference
         columns:                 # score >= drift: DRIFT; >= possible_drift: POSSIBLE
           rating:             {algorithm: ks,         possible_drift: 0.65, drift: 0.92}
-          genre:              {algorithm: chi_square, possible_drift: 1.11, drift: 1.42}
+          genre:              {algorithm: chi_square, possible_drift: 5.94, drift: 7.82,
+                               effective_size: correlation}
           known_user_ratings: {algorithm: ks,         possible_drift: 1.08, drift: 1.33,
                                direction: increase}
           new_user_ratings:   {algorithm: ks,         possible_drift: 1.05, drift: 1.45}
@@ -21,15 +22,21 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
         block_retrain: true      # never retrain on a window failing a check
       decay:
         min_feedback_rows: 200
+        min_users: 10
         metrics:                 # names and directions: recsys.vocabulary
-          rmse:      {max_relative_degradation: 0.30}
-          "ndcg@10": {max_relative_degradation: 0.50}
+          rmse:      {max_relative_degradation: 0.30, min_z: 2.33,
+                      reference: [training]}
+          "ndcg@10": {max_relative_degradation: 0.50, min_z: 2.33,
+                      reference: [traffic]}
 
 Scores are effect sizes (KS statistic D for ``ks``, Cohen's w = sqrt(chi2 / n) for
 ``chi_square``, the Hellinger distance for ``hellinger``) scaled by the square root
-of the effective sample sizes, the number of users (see
-:mod:`reelops_monitoring.drift`), so that one threshold holds for windows of any
-size. Each column is compared with the earlier windows of served traffic when the
+of the effective sample sizes (see :mod:`reelops_monitoring.drift` and
+:mod:`reelops_monitoring.effective`: ratings clustered by user count for
+``n / (1 + (m - 1) rho)``, user-level columns for their users), so that one
+threshold holds for windows of any size.
+
+Each column is compared with the earlier windows of served traffic when the
 monitoring runs have kept some, else with the training data (``reference``,
 default ``[traffic, training]``); ``new_user`` only with served traffic, since the
 share of new users in a training timeline says nothing of a deployed service's.
@@ -82,6 +89,10 @@ def _traffic_then_training() -> list[ReferenceSource]:
     return ["traffic", "training"]
 
 
+def _training_only() -> list[ReferenceSource]:
+    return ["training"]
+
+
 class ColumnDriftConfig(_Config):
     """How one column is drift-tested, and its two thresholds on the score."""
 
@@ -95,6 +106,12 @@ class ColumnDriftConfig(_Config):
         min_length=1,
         description="References in order of preference: the first one available "
         "is used; none available: the column is not assessed.",
+    )
+    effective_size: Literal["users", "correlation"] = Field(
+        default="users",
+        description="users: the effective sample size is capped at the number of "
+        "users; correlation: n / (1 + (m - 1) rho), rho the column's intra-user "
+        "correlation on the training data (falls back to users without one).",
     )
     direction: Literal["both", "increase"] = Field(
         default="both",
@@ -116,7 +133,10 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
     return {
         "rating": ColumnDriftConfig(algorithm="ks", possible_drift=0.65, drift=0.92),
         "genre": ColumnDriftConfig(
-            algorithm="chi_square", possible_drift=1.11, drift=1.42
+            algorithm="chi_square",
+            possible_drift=5.94,
+            drift=7.82,
+            effective_size="correlation",
         ),
         "known_user_ratings": ColumnDriftConfig(
             algorithm="ks", possible_drift=1.08, drift=1.33, direction="increase"
@@ -165,18 +185,34 @@ class QualityConfig(_Config):
 
 
 class MetricDecayConfig(_Config):
-    """How far one metric may degrade from its value at training time.
+    """How far one metric may degrade from its reference value, and how surely.
 
     Which way is worse is the metric's direction in :mod:`recsys.vocabulary`.
     """
 
     max_relative_degradation: float = Field(gt=0)
+    min_z: float = Field(
+        default=2.33,
+        ge=0,
+        description="The degradation must also be this many standard errors of the "
+        "difference (the window's and the reference's, users as sampling units): a "
+        "window of a few users moves by chance. 0: no such condition.",
+    )
+    reference: list[ReferenceSource] = Field(
+        default_factory=_training_only,
+        min_length=1,
+        description="What the window's metric is compared with, first available "
+        "first: training (the model's time-based holdout metrics) or traffic (the "
+        "mean over the earlier windows of served traffic).",
+    )
 
 
 def _default_metrics() -> dict[str, MetricDecayConfig]:
     return {
         "rmse": MetricDecayConfig(max_relative_degradation=0.30),
-        "ndcg@10": MetricDecayConfig(max_relative_degradation=0.50),
+        "ndcg@10": MetricDecayConfig(
+            max_relative_degradation=0.50, reference=["traffic"]
+        ),
     }
 
 
@@ -184,6 +220,12 @@ class DecayConfig(_Config):
     """Performance decay of the deployed model on a window's feedback."""
 
     min_feedback_rows: int = Field(default=200, ge=1)
+    min_users: int = Field(
+        default=10,
+        ge=1,
+        description="Fewer distinct users in the window: decay not assessed (a "
+        "metric of a handful of users says more about them than about the model).",
+    )
     metrics: dict[str, MetricDecayConfig] = Field(
         default_factory=_default_metrics,
         description="By metric name of recsys.vocabulary (rmse, ndcg@10, ...).",

@@ -7,6 +7,7 @@ the names of :mod:`recsys.vocabulary`, which says which way each is better.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,24 +24,41 @@ __all__ = ["DecayVerdict", "MetricDecay", "assess_decay", "relative_degradation"
 
 @dataclass(frozen=True)
 class MetricDecay:
-    """One metric at training time and on the window."""
+    """One metric on the window and its reference value.
+
+    The reference is ``training`` (the holdout) or ``traffic`` (the earlier
+    windows of served traffic).
+    """
 
     metric: str
     training: float
     window: float
     degradation: float
     limit: float
+    z: float | None = None
+    min_z: float = 0.0
+    reference: str = "training"
 
     @property
     def decayed(self) -> bool:
-        """Whether the metric degraded by more than its limit."""
-        return self.degradation > self.limit
+        """Whether the metric degraded past its limit, by more than chance.
+
+        ``z`` is the degradation in standard errors of the window's metric; an
+        unknown ``z`` does not hold the verdict back.
+        """
+        sure = self.z is None or math.isnan(self.z) or self.z >= self.min_z
+        return self.degradation > self.limit and sure
 
     def reason(self) -> str:
-        """One line: ``decay in 'rmse': 0.95 -> 1.08 (+13.7% worse, limit 10.0%)``."""
+        """One line: ``decay in 'rmse': 0.95 -> 1.08 (+13.7% worse, ...)``.
+
+        The limit, ``z`` and the reference follow in the parentheses.
+        """
+        z = "" if self.z is None or math.isnan(self.z) else f", z {self.z:.1f}"
         return (
             f"decay in '{self.metric}': {self.training:.4g} -> {self.window:.4g} "
-            f"({self.degradation:+.1%} worse, limit {self.limit:.1%})"
+            f"({self.degradation:+.1%} worse, limit {self.limit:.1%}{z}, "
+            f"vs {self.reference})"
         )
 
 
@@ -54,11 +72,15 @@ class DecayVerdict:
     #: Configured metrics the window has no value for (e.g. ranking metrics on a
     #: window whose every pair the model was trained on): not assessed.
     unmeasured: tuple[str, ...] = ()
+    #: Distinct users of the window (None: unknown) and the fewest to judge.
+    n_users: int | None = None
+    min_users: int = 1
 
     @property
     def assessed(self) -> bool:
-        """Whether the window had enough feedback to judge."""
-        return self.n_feedback >= self.min_feedback_rows
+        """Whether the window had enough feedback (ratings and users) to judge."""
+        enough_users = self.n_users is None or self.n_users >= self.min_users
+        return self.n_feedback >= self.min_feedback_rows and enough_users
 
     @property
     def decayed(self) -> tuple[MetricDecay, ...]:
@@ -71,6 +93,8 @@ class DecayVerdict:
         """JSON-ready: ``{metric: relative degradation}`` plus the feedback size."""
         return {
             "n_feedback": self.n_feedback,
+            "n_users": self.n_users,
+            "min_users": self.min_users,
             "assessed": self.assessed,
             "metrics": {
                 m.metric: {
@@ -78,6 +102,8 @@ class DecayVerdict:
                     "window": m.window,
                     # infinite when the training value is 0: null in JSON
                     "degradation": finite_or_none(m.degradation),
+                    "z": finite_or_none(m.z),
+                    "reference": m.reference,
                 }
                 for m in self.metrics
             },
@@ -101,45 +127,76 @@ def relative_degradation(metric: str, training: float, window: float) -> float:
 
 
 def assess_decay(
-    training_metrics: Mapping[str, float],
-    window_metrics: Mapping[str, float],
+    training_metrics: Mapping[str, Any] | None,
+    window_metrics: Mapping[str, Any],
     config: DecayConfig,
     *,
     n_feedback: int,
+    traffic_metrics: Mapping[str, Any] | None = None,
 ) -> DecayVerdict:
-    """Compare every configured metric on the window with its training value.
+    """Compare every configured metric on the window with its reference value.
 
     Args:
-        training_metrics: The deployed model's metrics when it was evaluated.
-        window_metrics: Its metrics on the window's feedback; a configured metric
-            absent here is not assessed (listed in ``unmeasured``).
+        training_metrics: The deployed model's metrics on its time-based holdout
+            (the ``training`` reference), or ``None``.
+        window_metrics: Its metrics on the window's feedback (and their
+            ``standard_errors``); a configured metric absent here, or without
+            any of its references, is not assessed (listed in ``unmeasured``).
         config: Metrics (named as in :mod:`recsys.vocabulary`, which gives their
-            directions), limits and the minimum feedback size.
+            directions), limits, references and the minimum feedback size.
         n_feedback: Ratings the window metrics were computed on.
+        traffic_metrics: The mean metrics of the earlier windows of served
+            traffic (the ``traffic`` reference), or ``None``.
 
     Raises:
-        MissingColumnError: If a configured metric is missing from the training
-            metrics.
+        MissingColumnError: If the training metrics are given but lack a metric
+            whose only reference is ``training``.
     """
+    sources = {"training": training_metrics, "traffic": traffic_metrics}
+    errors = window_metrics.get("standard_errors") or {}
+    users = window_metrics.get("n_users")
     metrics = []
     unmeasured = []
     for name, spec in config.metrics.items():
-        if name not in training_metrics:
+        if (
+            training_metrics is not None
+            and spec.reference == ["training"]
+            and name not in training_metrics
+        ):
             raise MissingColumnError(
                 f"decay metric '{name}' missing from the training metrics, "
                 f"got {sorted(training_metrics)}"
             )
-        if window_metrics.get(name) is None:
+        source = next(
+            (
+                s
+                for s in spec.reference
+                if (found := sources.get(s)) is not None and found.get(name) is not None
+            ),
+            None,
+        )
+        if window_metrics.get(name) is None or source is None:
             unmeasured.append(name)
             continue
-        training, window = float(training_metrics[name]), float(window_metrics[name])
+        reference = sources[source] or {}
+        training, window = float(reference[name]), float(window_metrics[name])
+        degradation = relative_degradation(name, training, window)
+        spread = _combined_error(errors.get(name), reference, name)
+        z = (
+            degradation * abs(training) / spread
+            if spread and math.isfinite(degradation)
+            else None
+        )
         metrics.append(
             MetricDecay(
                 metric=name,
                 training=training,
                 window=window,
-                degradation=relative_degradation(name, training, window),
+                degradation=degradation,
                 limit=spec.max_relative_degradation,
+                z=z,
+                min_z=spec.min_z,
+                reference=source,
             )
         )
     return DecayVerdict(
@@ -147,4 +204,16 @@ def assess_decay(
         min_feedback_rows=config.min_feedback_rows,
         metrics=tuple(metrics),
         unmeasured=tuple(unmeasured),
+        n_users=None if users is None else int(users),
+        min_users=config.min_users,
     )
+
+
+def _combined_error(
+    window_error: float | None, reference: Mapping[str, Any], name: str
+) -> float | None:
+    """Standard error of the difference: the window's and the reference's."""
+    if not window_error:
+        return None
+    reference_error = (reference.get("standard_errors") or {}).get(name) or 0.0
+    return math.sqrt(float(window_error) ** 2 + float(reference_error) ** 2)

@@ -100,23 +100,39 @@ def assess_window(
     config: MonitoringConfig,
     *,
     traffic: ProfileView | None = None,
-    training_metrics: Mapping[str, float] | None = None,
-    window_metrics: Mapping[str, float] | None = None,
+    correlation: Mapping[str, float] | None = None,
+    training_metrics: Mapping[str, Any] | None = None,
+    window_metrics: Mapping[str, Any] | None = None,
+    traffic_metrics: Mapping[str, Any] | None = None,
     n_feedback: int = 0,
 ) -> Decision:
     """Drift, quality and (when metrics are given) decay, then :func:`decide`.
 
     ``reference`` is the deployed model's training data, ``traffic`` the previous
     windows of served traffic (merged); each drift column uses the first of its
-    configured references that is given.
+    configured references that is given; ``correlation`` (intra-user, per
+    column, from the training data) sets the effective sample sizes. Decay
+    compares ``window_metrics`` with ``training_metrics`` (the holdout) or
+    ``traffic_metrics`` (the earlier windows' mean), as each metric is configured.
     """
     decay = None
-    if training_metrics is not None and window_metrics is not None:
+    if window_metrics is not None and (
+        training_metrics is not None or traffic_metrics is not None
+    ):
         decay = assess_decay(
-            training_metrics, window_metrics, config.decay, n_feedback=n_feedback
+            training_metrics,
+            window_metrics,
+            config.decay,
+            n_feedback=n_feedback,
+            traffic_metrics=traffic_metrics,
         )
     return decide(
-        detect_drift({"training": reference, "traffic": traffic}, target, config.drift),
+        detect_drift(
+            {"training": reference, "traffic": traffic},
+            target,
+            config.drift,
+            correlation=correlation,
+        ),
         check_quality(target, config.quality),
         decay,
         block_retrain_on_quality=config.quality.block_retrain,

@@ -40,6 +40,7 @@ from reelops_monitoring.adapter import (
     drift_statistic,
     row_count,
 )
+from reelops_monitoring.effective import correlation_of, effective_size
 from reelops_monitoring.errors import MissingColumnError
 from reelops_monitoring.numbers import finite_or_none
 
@@ -180,6 +181,8 @@ def detect_drift(
     references: Mapping[ReferenceSource, ProfileView | None],
     target: ProfileView,
     config: DriftConfig,
+    *,
+    correlation: Mapping[str, float] | None = None,
 ) -> DriftReport:
     """Test every column of ``config.columns`` against its reference.
 
@@ -190,6 +193,10 @@ def detect_drift(
         target: The window to assess.
         config: Columns, algorithms, thresholds, references, unit column, minimum
             window size.
+        correlation: Each column's intra-user correlation, measured on the
+            training data (:mod:`reelops_monitoring.effective`): effective sizes
+            are then ``n / (1 + (m - 1) rho)``; a column without one is capped at
+            the number of users.
 
     Returns:
         The report; when ``target`` has fewer than ``config.min_rows`` rows its
@@ -231,8 +238,15 @@ def detect_drift(
                 distinct_count(target, config.unit_column),
                 distinct_count(reference, config.unit_column),
             )
+        rho = (
+            correlation_of(correlation, column)
+            if spec.effective_size == "correlation"
+            else math.nan
+        )
         columns.append(
-            _column_drift(reference, target, column, spec, units, source=source)
+            _column_drift(
+                reference, target, column, spec, units, source=source, rho=rho
+            )
         )
     return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=tuple(columns))
 
@@ -260,6 +274,7 @@ def _column_drift(
     units: tuple[float, float],
     *,
     source: ReferenceSource,
+    rho: float = math.nan,
 ) -> ColumnDrift:
     statistic = drift_statistic(target, reference, column, spec.algorithm)
     if statistic is None:
@@ -267,8 +282,12 @@ def _column_drift(
         n_target = n_reference = 0.0
     else:
         effect, pvalue = effect_size(statistic), statistic.pvalue
-        n_target = min(float(statistic.n_target), units[0])
-        n_reference = min(float(statistic.n_reference), units[1])
+        if math.isnan(rho) or math.isinf(units[0]) or math.isinf(units[1]):
+            n_target = min(float(statistic.n_target), units[0])
+            n_reference = min(float(statistic.n_reference), units[1])
+        else:
+            n_target = effective_size(statistic.n_target, units[0], rho)
+            n_reference = effective_size(statistic.n_reference, units[1], rho)
         score = scaled_score(effect, n_target, n_reference)
     means: tuple[float | None, float | None] = (None, None)
     if spec.algorithm != "chi_square":

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FEATURE_COLUMNS",
     "OTHER_GENRE",
+    "RATING_LEVEL_COLUMNS",
     "TRACKED_GENRES",
     "pick_genres",
     "window_features",
@@ -76,6 +77,11 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "known_user_ratings",
     "new_user_ratings",
 )
+
+#: Drift columns with a value on every rating, so clustered by user (their
+#: effective sample sizes depend on the intra-user correlation); the user-level
+#: columns hold one value per user.
+RATING_LEVEL_COLUMNS: tuple[str, ...] = ("rating", "genre")
 
 _MOVIE_COLUMNS = ("movie_id", "genres")
 # Large odd multipliers: a cheap, deterministic mix of the two ids.

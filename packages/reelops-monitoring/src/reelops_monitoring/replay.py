@@ -2,7 +2,8 @@
 
 For each window (after the first ``n_reference``), the reference is the merge of
 the previous ``n_reference`` windows' profiles, the way a model retrained on its
-recent past would be monitored; ``known_users`` are the users seen before the
+recent past would be monitored (their intra-user correlations set the effective
+sample sizes); ``known_users`` are the users seen before the
 window. The window is assessed as it is (scenario ``"none"``) and once per
 injected :class:`~reelops_monitoring.scenarios.Scenario`.
 
@@ -20,6 +21,7 @@ import pandas as pd
 
 from reelops_monitoring.adapter import merge_views, profile_view
 from reelops_monitoring.decision import assess_window
+from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import window_features
 from reelops_monitoring.windows import split_windows
 
@@ -73,16 +75,27 @@ def replay(
     """
     windows = split_windows(ratings, freq=freq)
     views: list[ProfileView] = []
+    frames: list[pd.DataFrame] = []
     rows: list[dict[str, Any]] = []
     seen: set[int] = set()
     for index, window in enumerate(windows):
         known = frozenset(seen)
         features = window_features(window.ratings, movies, known)
         views.append(profile_view(features, dataset_timestamp=window.start))
+        frames.append(features)
         seen.update(window.ratings["user_id"].tolist())
         if index < n_reference:
             continue
         reference = merge_views(views[index - n_reference : index])
+        correlation = (
+            pooled_correlation(
+                frames[index - n_reference : index],
+                config.drift.columns,
+                config.drift.unit_column,
+            )
+            if config.drift.unit_column is not None
+            else None
+        )
         cases: list[tuple[str, ProfileView, Scenario | None]] = [
             (NO_INJECTION, views[index], None)
         ]
@@ -93,7 +106,9 @@ def replay(
             )
             cases.append((injection.name, target, injection))
         for name, target, scenario in cases:
-            decision = assess_window(reference, target, config, traffic=reference)
+            decision = assess_window(
+                reference, target, config, traffic=reference, correlation=correlation
+            )
             drift = decision.scores["drift"]
             rows.append(
                 {

@@ -40,9 +40,25 @@ def _count(value: Any) -> str:
     return f"{round(float(value)):,}"
 
 
-def _sizes(drift: Mapping[str, Any], n_values: tuple[int, int] | None) -> str:
+def _sizes(
+    drift: Mapping[str, Any],
+    n_values: tuple[int, int] | None,
+    spec: ColumnDriftConfig | None = None,
+) -> str:
     n_t, n_r = drift.get("n_target") or 0, drift.get("n_reference") or 0
     text = f"n_target = {_count(n_t)} and n_reference = {_count(n_r)}"
+    if spec is not None and spec.effective_size == "correlation":
+        values = (
+            ""
+            if n_values is None
+            else f": window {_count(n_values[0])} and reference "
+            f"{_count(n_values[1])} values"
+        )
+        return text + (
+            " effective samples (ratings clustered by user count for "
+            "n / (1 + (m - 1) rho), rho the intra-user correlation on the training "
+            f"data{values})"
+        )
     if n_values is None:
         return text + " effective samples (values capped at distinct users)"
     capped = [
@@ -104,6 +120,12 @@ def explain_drift(
             f"{name} is infinite: the window has a category the reference (nearly) "
             "never had, so the score is infinite, above any threshold: DRIFT."
         )
+    if "reference" in drift and drift["reference"] is None:
+        return (
+            "Not assessed: none of the references this column is compared with "
+            f"({', '.join(spec.reference) if spec else '?'}) is available yet "
+            "(served traffic is kept from the first monitored window on)."
+        )
     if effect is None or score is None or math.isnan(float(score)):
         return (
             f"Not testable: one of the profiles has no value {algorithm} can use; "
@@ -111,7 +133,7 @@ def explain_drift(
         )
     meaning = f" ({meaning})" if meaning else ""
     return (
-        f"{name} = {effect:.3f}{meaning}, on {_sizes(drift, n_values)}. "
+        f"{name} = {effect:.3f}{meaning}, on {_sizes(drift, n_values, spec)}. "
         f"Score = effect x sqrt(n_target x n_reference / (n_target + n_reference)) "
         f"= {score:.2f}, {_against(float(score), spec)}: {category}."
     )

@@ -7,6 +7,7 @@ computed the same way, wherever a model is compared with another.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -83,9 +84,11 @@ def window_metrics(
 
     Returns:
         ``{"estimator", <metric>: value, ..., "predict_seconds", "n_test",
-        "n_ranked"}`` (``n_ranked``: the pairs the ranking metrics rest on).
+        "n_ranked", "n_users", "standard_errors"}`` (``n_ranked``: the pairs the
+        ranking metrics rest on; ``standard_errors``: ``{metric: error}`` with the
+        users as sampling units, :func:`recsys.standard_errors`).
     """
-    from recsys import evaluate, metric_names, resolve
+    from recsys import evaluate, metric_names, resolve, standard_errors
 
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
     catalog = _catalog(model) if train is None else train
@@ -95,9 +98,11 @@ def window_metrics(
     scores = evaluate(
         model, catalog, window, cfg.k, metrics=(*rating, "predict_seconds")
     )
+    errors = standard_errors(model, catalog, window, cfg.k, metrics=rating)
     unseen = window[~model.seen_in_fit(window[["user_id", "movie_id"]])]
     if len(unseen):
         scores.update(evaluate(model, catalog, unseen, cfg.k, metrics=ranking))
+        errors.update(standard_errors(model, catalog, unseen, cfg.k, metrics=ranking))
     predict_seconds = scores.pop("predict_seconds")
     return {
         "estimator": type(model).__name__,
@@ -105,4 +110,10 @@ def window_metrics(
         "predict_seconds": round(predict_seconds, 4),
         "n_test": len(window),
         "n_ranked": len(unseen),
+        "n_users": int(window["user_id"].nunique()),
+        "standard_errors": {
+            name: round(value, 6)
+            for name, value in errors.items()
+            if math.isfinite(value)
+        },
     }

@@ -73,11 +73,12 @@ def retrain_decision(
         holdout_metrics.get("metrics") if holdout_metrics.get("assessed") else None
     )
     current = window_performance.get("metrics")
+    traffic = traffic_reference or {"profile": None, "windows": []}
     if current is not None and training is None:
         notes.append(
-            f"decay not assessed: {holdout_metrics.get('reason', 'no holdout metrics')}"
+            "decay against the holdout not assessed: "
+            f"{holdout_metrics.get('reason', 'no holdout metrics')}"
         )
-    traffic = traffic_reference or {"profile": None, "windows": []}
     if traffic["profile"] is None and window_info["n_rows"] > 0:
         traffic_only = [
             c
@@ -99,8 +100,10 @@ def retrain_decision(
             window_profile,
             config,
             traffic=traffic["profile"],
-            training_metrics=training if current is not None else None,
-            window_metrics=current if training is not None else None,
+            correlation=reference_summary.get("intra_user_correlation"),
+            training_metrics=training,
+            window_metrics=current,
+            traffic_metrics=traffic.get("metrics"),
             n_feedback=int(window_performance["n_feedback"]),
         )
         body = decision.to_dict()

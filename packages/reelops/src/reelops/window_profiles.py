@@ -8,6 +8,7 @@ run records and for a monitored window of feedback.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +16,8 @@ import pandas as pd
 
 from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
+from reelops_monitoring.effective import pooled_correlation
+from reelops_monitoring.features import RATING_LEVEL_COLUMNS
 from reelops_monitoring.windows import split_windows
 
 if TYPE_CHECKING:
@@ -24,9 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "prediction_view",
+    "reference_profiles",
     "reference_views",
     "traffic_key",
     "traffic_reference",
+    "training_correlation",
     "window_view",
 ]
 
@@ -42,15 +47,52 @@ def reference_views(
 
     Each window's ``new_user`` is relative to the users seen before it.
     """
+    return reference_profiles(ratings, movies, freq=freq)[0]
+
+
+def reference_profiles(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    *,
+    freq: str = "Q",
+    correlated: Collection[str] = (),
+) -> tuple[list[tuple[pd.Timestamp, ProfileView]], dict[str, float]]:
+    """:func:`reference_views`, and the intra-user correlation of ``correlated``.
+
+    The correlations (:func:`~reelops_monitoring.effective.pooled_correlation`,
+    users grouped within each window) set the effective sample sizes of drift.
+    """
     views = []
+    frames = []
     seen: set[int] = set()
     for window in split_windows(ratings, freq=freq):
         features = window_features(window.ratings, movies, frozenset(seen))
         views.append(
             (window.start, profile_view(features, dataset_timestamp=window.start))
         )
+        if correlated:
+            frames.append(features)
         seen.update(window.ratings["user_id"].tolist())
-    return views
+    return views, pooled_correlation(frames, correlated, "user_id")
+
+
+def training_correlation(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    *,
+    freq: str = "Q",
+    columns: Collection[str] = RATING_LEVEL_COLUMNS,
+) -> dict[str, float]:
+    """The intra-user correlation of ``columns`` in ``ratings`` (no profiling).
+
+    What :func:`reference_profiles` records beside the profiles: users grouped
+    within each calendar window.
+    """
+    frames = [
+        window_features(window.ratings, movies, frozenset())
+        for window in split_windows(ratings, freq=freq)
+    ]
+    return pooled_correlation(frames, columns, "user_id")
 
 
 def window_view(
@@ -119,6 +161,7 @@ def traffic_reference(
     history: Mapping[str, Callable[[], ProfileView] | ProfileView],
     start: str,
     n_windows: int,
+    metrics: Mapping[str, Callable[[], dict[str, Any]] | dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The previous windows of served traffic, merged: the ``traffic`` reference.
 
@@ -132,9 +175,12 @@ def traffic_reference(
             earlier monitoring runs (a partitioned dataset); other keys ignored.
         start: The assessed window's start (ISO).
         n_windows: How many windows to merge at most.
+        metrics: ``{traffic_key: the deployed model's metrics on the window}``,
+            kept beside the profiles; the chosen windows' are averaged.
 
     Returns:
-        ``{"profile": merged view or None, "windows": [keys, newest first]}``.
+        ``{"profile": merged view or None, "windows": [keys, newest first],
+        "metrics": {metric: mean over the chosen windows that have it} or None}``.
     """
     bounds = {key: b for key in history if (b := _bounds(key)) is not None}
     chosen: list[str] = []
@@ -147,7 +193,36 @@ def traffic_reference(
         chosen.append(key)
         limit = bounds[key][0]
     if not chosen:
-        return {"profile": None, "windows": []}
+        return {"profile": None, "windows": [], "metrics": None}
     views = [history[key] for key in chosen]
     loaded = [view() if callable(view) else view for view in views]
-    return {"profile": merge_views(loaded), "windows": chosen}
+    return {
+        "profile": merge_views(loaded),
+        "windows": chosen,
+        "metrics": _mean_metrics(metrics or {}, chosen),
+    }
+
+
+def _mean_metrics(
+    metrics: Mapping[str, Callable[[], dict[str, Any]] | dict[str, Any]],
+    keys: list[str],
+) -> dict[str, Any] | None:
+    found = [metrics[key] for key in keys if key in metrics]
+    loaded = [entry() if callable(entry) else entry for entry in found]
+    values: dict[str, list[float]] = {}
+    errors: dict[str, list[float]] = {}
+    for entry in loaded:
+        for name, value in entry.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values.setdefault(name, []).append(float(value))
+        for name, value in (entry.get("standard_errors") or {}).items():
+            errors.setdefault(name, []).append(float(value))
+    if not values:
+        return None
+    mean: dict[str, Any] = {name: sum(v) / len(v) for name, v in values.items()}
+    # the error of a mean of independent windows' values
+    mean["standard_errors"] = {
+        name: math.sqrt(sum(e * e for e in found)) / len(found)
+        for name, found in errors.items()
+    }
+    return mean

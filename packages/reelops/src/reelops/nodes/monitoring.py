@@ -192,6 +192,7 @@ def decide_retrain(
     *,
     reference_profile: ProfileView,
     traffic_history: Mapping[str, Any],
+    traffic_metrics_history: Mapping[str, Any],
     window_profile: ProfileView,
     reference_summary: dict[str, Any],
     holdout_metrics: dict[str, Any],
@@ -205,6 +206,7 @@ def decide_retrain(
     dict[str, dict[str, float]],
     dict[str, str],
     dict[str, ProfileView],
+    dict[str, dict[str, Any]],
 ]:
     """The retrain decision of the window, with everything behind it.
 
@@ -236,22 +238,23 @@ def decide_retrain(
         serving_summary=serving_summary,
         config=config,
         traffic_reference=traffic_reference(
-            traffic_history, window_info["start"], config.drift.traffic_windows
+            traffic_history,
+            window_info["start"],
+            config.drift.traffic_windows,
+            traffic_metrics_history,
         ),
     )
     quality = decision["scores"].get("quality", {})
     keep = window_info["n_rows"] > 0 and all(q["passed"] for q in quality.values())
-    kept = (
-        {traffic_key(window_info["start"], window_info["end"]): window_profile}
-        if keep
-        else {}
-    )
+    key = traffic_key(window_info["start"], window_info["end"])
+    metrics = window_performance.get("metrics") or {}
     return (
         decision,
         decision,
         _decision_metrics(decision),
         _decision_tags(decision),
-        kept,
+        {key: window_profile} if keep else {},
+        {key: metrics} if keep and metrics else {},
     )
 
 

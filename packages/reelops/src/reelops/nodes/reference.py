@@ -25,8 +25,9 @@ from reelops._types import BaseRecommender
 from reelops.evaluation import EvaluationConfig
 from reelops.holdout import evaluate_on_holdout
 from reelops.tracking import mlflow_metrics
-from reelops.window_profiles import prediction_view, reference_views
+from reelops.window_profiles import prediction_view, reference_profiles
 from reelops_monitoring import ProfileView, merge_views, serialize_view
+from reelops_monitoring.features import RATING_LEVEL_COLUMNS as CORRELATED_COLUMNS
 
 __all__ = [
     "ReferenceConfig",
@@ -56,10 +57,14 @@ def build_reference_profile(
 
     Returns:
         The merged profile, the same serialized (the MLflow artifact) and a
-        summary: ``data_sha256``, rows, users, windows, period.
+        summary: ``data_sha256``, rows, users, windows, period and the
+        ``intra_user_correlation`` of the rating-level columns (the effective
+        sample sizes of drift: :mod:`reelops_monitoring.effective`).
     """
     cfg = as_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
-    views = reference_views(ratings, movies, freq=cfg.freq)
+    views, correlation = reference_profiles(
+        ratings, movies, freq=cfg.freq, correlated=CORRELATED_COLUMNS
+    )
     merged = merge_views(view for _, view in views)
     stamps = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
     summary = {
@@ -71,6 +76,7 @@ def build_reference_profile(
         "n_windows": len(views),
         "first_rating": stamps.min().isoformat(),
         "last_rating": stamps.max().isoformat(),
+        "intra_user_correlation": correlation,
     }
     return merged, serialize_view(merged), summary
 

@@ -42,6 +42,7 @@ from reelops.window_profiles import (
     reference_views,
     traffic_key,
     traffic_reference,
+    training_correlation,
     window_view,
 )
 from reelops_contracts import RATING_COLUMNS, REQUEST_PROFILE_COLUMNS
@@ -165,9 +166,12 @@ class _Deployment:
         history: list[tuple[pd.Timestamp, ProfileView]],
         cutoff: pd.Timestamp,
         cfg: ReplayConfig,
+        *,
         version: int,
+        movies: pd.DataFrame,
     ) -> None:
         self.train = ratings[ratings["timestamp"] < cutoff.timestamp()]
+        self.correlation = training_correlation(self.train, movies, freq=cfg.freq)
         self.model = _fit(self.train, cfg)
         self.reference = merge_views(view for start, view in history if start < cutoff)
         self.holdout = evaluate_on_holdout(
@@ -254,11 +258,12 @@ def replay_policy(
     )
     windows = [w for w in split_windows(data, freq=cfg.freq) if w.start >= start]
     monitoring = cfg.monitoring
-    deployed = _Deployment(data, views, start, cfg, version=1)
+    deployed = _Deployment(data, views, start, cfg, version=1, movies=movies)
     rows = []
     # the windows already served (and passing the quality checks), as the
     # monitoring pipeline keeps them: the traffic reference of the next ones
     served: dict[str, ProfileView] = {}
+    served_metrics: dict[str, dict[str, Any]] = {}
     for window in windows:
         info: dict[str, Any] = {
             "start": window.start.tz_localize("UTC").isoformat(),
@@ -286,25 +291,36 @@ def replay_policy(
         decision = retrain_decision(
             reference_profile=deployed.reference,
             window_profile=profile,
-            reference_summary={"data_sha256": None, "n_ratings": len(deployed.train)},
+            reference_summary={
+                "data_sha256": None,
+                "n_ratings": len(deployed.train),
+                "intra_user_correlation": deployed.correlation,
+            },
             holdout_metrics=deployed.holdout,
             window_info=info,
             window_performance=performance,
             serving_summary=serving,
             config=monitoring,
             traffic_reference=traffic_reference(
-                served, info["start"], monitoring.drift.traffic_windows
+                served, info["start"], monitoring.drift.traffic_windows, served_metrics
             ),
         )
         if all(q["passed"] for q in decision["scores"].get("quality", {}).values()):
-            served[traffic_key(info["start"], info["end"])] = profile
+            key = traffic_key(info["start"], info["end"])
+            served[key] = profile
+            served_metrics[key] = performance["metrics"] or {}
         retrain = policy == "every_window" or (
             policy == "triggered" and bool(decision["retrain"])
         )
         rows.append(_window_row(policy, deployed, decision, retrain, window.label))
         if retrain:
             deployed = _Deployment(
-                data, views, window.end, cfg, version=deployed.version + 1
+                data,
+                views,
+                window.end,
+                cfg,
+                version=deployed.version + 1,
+                movies=movies,
             )
     timeline = pd.DataFrame(rows)
     example = (
