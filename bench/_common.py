@@ -41,6 +41,14 @@ def load_ratings(directory: Path) -> pd.DataFrame:
     return frame.rename(columns={"userId": "user_id", "movieId": "movie_id"})
 
 
+def load_ratings_and_movies(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``ratings.csv`` and ``movies.csv`` with the library's column names."""
+    movies = pd.read_csv(directory / "movies.csv").rename(
+        columns={"movieId": "movie_id"}
+    )
+    return load_ratings(directory), movies
+
+
 def relevant_items(test: pd.DataFrame) -> dict[Any, set[Any]]:
     """Every held-out movie of each user (the ranking protocol's relevant set)."""
     return test.groupby("user_id")["movie_id"].apply(set).to_dict()

@@ -41,7 +41,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import format_table, machine_info, ml_small_dir, peak_rss_bytes, write_json
+from _common import (
+    format_table,
+    load_ratings_and_movies,
+    machine_info,
+    ml_small_dir,
+    peak_rss_bytes,
+    write_json,
+)
 
 from recsys import BiasBaseline, rmse_error
 from reelops_monitoring import (
@@ -71,17 +78,6 @@ STRENGTHS = {
     "genre_share": (0.1, 0.2, 0.3),
     "surge_share": (0.1, 0.25, 0.5),
 }
-
-
-def load(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Primary-schema ratings and movies of ml-latest-small."""
-    ratings = pd.read_csv(directory / "ratings.csv").rename(
-        columns={"userId": "user_id", "movieId": "movie_id"}
-    )
-    movies = pd.read_csv(directory / "movies.csv").rename(
-        columns={"movieId": "movie_id"}
-    )
-    return ratings, movies
 
 
 def seconds(moment: pd.Timestamp) -> int:
@@ -326,7 +322,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    ratings, movies = load(ml_small_dir())
+    ratings, movies = load_ratings_and_movies(ml_small_dir())
     popularity = ratings["movie_id"].value_counts()
     config = MonitoringConfig()
 

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import machine_info, ml_small_dir, write_json
+from _common import load_ratings_and_movies, machine_info, ml_small_dir, write_json
 
 from recsys import BiasBaseline
 from reelops.deployed_performance import deployed_performance
@@ -63,16 +63,6 @@ HOLDOUT_DAYS = 90
 KNOWN_SHARE = 0.75
 MIN_HISTORY = 10_000
 GOAL = 0.95
-
-
-def load(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ratings = pd.read_csv(directory / "ratings.csv").rename(
-        columns={"userId": "user_id", "movieId": "movie_id"}
-    )
-    movies = pd.read_csv(directory / "movies.csv").rename(
-        columns={"movieId": "movie_id"}
-    )
-    return ratings, movies
 
 
 def _iso(seconds: int) -> str:
@@ -241,7 +231,7 @@ def main() -> None:
     parser.add_argument("--replay-rows", type=int, default=800)
     args = parser.parse_args()
     started = time.perf_counter()
-    ratings, movies = load(ml_small_dir())
+    ratings, movies = load_ratings_and_movies(ml_small_dir())
     config = MonitoringConfig()
     results = {
         "known_users": known_users(ratings, movies, config, args.rows, args.stride),

@@ -28,14 +28,23 @@ import argparse
 import copy
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
-from _common import format_table, machine_info, ml_small_dir, peak_rss_bytes, write_json
+from _common import (
+    format_table,
+    load_ratings_and_movies,
+    machine_info,
+    ml_small_dir,
+    peak_rss_bytes,
+    write_json,
+)
 
 from reelops.nodes.replay import compare_policies, profile_history, replay_policy
 from reelops_monitoring import MonitoringConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 CALIBRATION = {"start": "2003-01-01", "end": "2008-01-01"}
@@ -61,16 +70,6 @@ def candidates() -> dict[str, dict[str, Any]]:
         "decay_only": decay_only,
         "drift_and_tight_decay": tight,
     }
-
-
-def load(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ratings = pd.read_csv(directory / "ratings.csv").rename(
-        columns={"userId": "user_id", "movieId": "movie_id"}
-    )
-    movies = pd.read_csv(directory / "movies.csv").rename(
-        columns={"movieId": "movie_id"}
-    )
-    return ratings, movies
 
 
 def run_period(
@@ -142,7 +141,7 @@ def main() -> None:
         "--out", type=Path, default=REPO / "reports/bench/replay.json", help="report"
     )
     args = parser.parse_args()
-    ratings, movies = load(ml_small_dir())
+    ratings, movies = load_ratings_and_movies(ml_small_dir())
     configs = candidates()
     print("calibration (2003-2007)", flush=True)
     calibration = run_period(ratings, movies, CALIBRATION, configs)
