@@ -137,9 +137,17 @@ def test_unknown_column_is_named(halves):
 
 def test_each_column_uses_the_first_reference_available(halves):
     reference, target = halves
-    # no served traffic yet: new_user (traffic only) is not assessed, the other
-    # columns fall back to the training data
-    report = detect_drift({"training": reference}, target, DriftConfig())
+    # no served traffic yet: a column compared with served traffic only is not
+    # assessed, the others fall back to the training data
+    config = DriftConfig(
+        columns={
+            "rating": ColumnDriftConfig(algorithm="ks", possible_drift=1, drift=2),
+            "new_user": ColumnDriftConfig(
+                algorithm="ks", possible_drift=1, drift=2, reference=["traffic"]
+            ),
+        }
+    )
+    report = detect_drift({"training": reference}, target, config)
     by_column = {c.column: c for c in report.columns}
     assert by_column["new_user"].reference is None
     assert by_column["new_user"].score is None

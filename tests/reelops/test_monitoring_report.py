@@ -133,9 +133,12 @@ def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
     assert "at or above the POSSIBLE_DRIFT threshold 5.94, below the DRIFT " in possible
     # genre's effective sizes rest on the intra-user correlation, not the users cap
     assert "n / (1 + (m - 1) rho)" in possible
+    traffic_only = CONFIG.drift.columns["new_user"].model_copy(
+        update={"reference": ["traffic"]}
+    )
     unjudged = explain_drift(
         {**_drift(effect=None, score=None, category="NO_DRIFT"), "reference": None},
-        CONFIG.drift.columns["new_user"],
+        traffic_only,
     )
     assert unjudged.startswith("Not assessed: none of the references this column")
     assert "(traffic)" in unjudged
