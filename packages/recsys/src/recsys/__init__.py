@@ -20,7 +20,7 @@ from recsys._base import RATING_MAX, RATING_MIN, BaseRecommender
 from recsys.baseline import BiasBaseline
 from recsys.blend import BlendRecommender
 from recsys.ease import EASE
-from recsys.evaluation import evaluate, evaluate_ranking, standard_errors
+from recsys.evaluation import evaluate, evaluate_ranking, evaluate_with_errors
 from recsys.exceptions import (
     InvalidInputError,
     InvalidParameterError,
@@ -91,6 +91,7 @@ __all__ = [
     "direction_of",
     "evaluate",
     "evaluate_ranking",
+    "evaluate_with_errors",
     "hash_split",
     "is_better",
     "leave_last_n_split",
@@ -106,6 +107,5 @@ __all__ = [
     "relative_improvement",
     "resolve",
     "rmse_error",
-    "standard_errors",
     "temporal_split",
 ]

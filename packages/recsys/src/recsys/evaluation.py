@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from recsys._base import BaseRecommender
     from recsys.vocabulary import Metric
 
-__all__ = ["evaluate", "evaluate_ranking", "standard_errors"]
+__all__ = ["evaluate", "evaluate_ranking", "evaluate_with_errors"]
 
 RATING_COL = "rating"
 TIMESTAMP_COL = "timestamp"
@@ -173,11 +173,25 @@ def evaluate(
     InvalidInputError
         A needed column is missing, or ``test`` is empty.
     """
+    return _evaluate(model, train, test, k, metrics, with_errors=False)[0]
+
+
+def _evaluate(
+    model: BaseRecommender,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    k: int,
+    metrics: Sequence[str] | None,
+    *,
+    with_errors: bool,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """:func:`evaluate`'s values and, when asked, their standard errors."""
     k = check_positive_int("k", k)
     requested = _requested(metrics, k)
     kinds = {metric.kind for _, metric in requested}
     _check_columns(train, test, needs_rating="rating" in kinds)
     values: dict[str, float] = {}
+    errors: dict[str, float] = {}
     if kinds & {"rating", "timing"}:
         columns = [USER_COL, ITEM_COL]
         columns += [TIMESTAMP_COL] if TIMESTAMP_COL in test.columns else []
@@ -190,16 +204,28 @@ def evaluate(
                 if metric.kind == "rating":
                     function = cast("Callable[..., float]", metric.function)
                     values[name] = float(function(y, predicted))
+            if with_errors:
+                errors.update(_rating_errors(requested, predicted - y, test))
     if "ranking" in kinds:
         hits, n_relevant, coverage = _ranking(model, train, test, k)
         for name, metric in requested:
-            if metric.kind == "ranking":
-                values[name] = (
-                    coverage
-                    if metric.stem == "coverage"
-                    else float(_PER_USER[metric.stem](hits, n_relevant).mean())
+            if metric.kind != "ranking":
+                continue
+            if metric.stem == "coverage":
+                values[name] = coverage
+                continue
+            per_user = _PER_USER[metric.stem](hits, n_relevant)
+            values[name] = float(per_user.mean())
+            if with_errors:
+                errors[name] = (
+                    float(per_user.std(ddof=1) / np.sqrt(len(per_user)))
+                    if len(per_user) >= _MIN_USERS
+                    else float("nan")
                 )
-    return {name: values[name] for name, _ in requested}
+    return (
+        {name: values[name] for name, _ in requested},
+        {name: errors[name] for name, _ in requested if name in errors},
+    )
 
 
 #: Users needed for a standard error (a spread needs two).
@@ -225,56 +251,48 @@ def _ratio_error(losses: NDArray[np.float64], users: NDArray[np.int64]) -> float
     return float(np.sqrt(variance))
 
 
-def standard_errors(
+def _rating_errors(
+    requested: list[tuple[str, Metric]],
+    residual: NDArray[np.float64],
+    test: pd.DataFrame,
+) -> dict[str, float]:
+    users = pd.factorize(test[USER_COL])[0].astype(np.int64)
+    mse = float(np.mean(residual**2))
+    errors = {}
+    for name, metric in requested:
+        if metric.stem == "mae":
+            errors[name] = _ratio_error(np.abs(residual), users)
+        elif metric.stem == "rmse":
+            se = _ratio_error(residual**2, users)
+            errors[name] = float(se / (2 * np.sqrt(mse))) if mse > 0 else np.nan
+    return errors
+
+
+def evaluate_with_errors(
     model: BaseRecommender,
     train: pd.DataFrame,
     test: pd.DataFrame,
     k: int = 10,
     *,
-    metrics: Sequence[str],
-) -> dict[str, float]:
-    """Standard errors of :func:`evaluate`'s values, users as the sampling units.
+    metrics: Sequence[str] | None = None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """:func:`evaluate`, and the standard errors of its values (users as units).
 
     A test set's ratings come from a few users, each with many: the spread of a
     metric from one such sample to the next is set by the users, not the ratings.
     Ranking metrics are means over users (standard error ``sd / sqrt(users)``);
     ``mae`` and ``rmse`` are ratios of per-user sums (the ratio estimator's
     cluster-robust variance; ``rmse`` by the delta method from the mean squared
-    error). Other metrics (``coverage@k``, timings) have none and are left out.
+    error). Other metrics (``coverage@k``, timings) have none. One prediction and
+    one batch of recommendations serve both.
 
     Returns
     -------
-    dict
-        ``{name: standard error}`` (NaN with fewer than 2 users).
+    tuple of dict
+        ``evaluate``'s ``{name: value}`` and ``{name: standard error}`` (NaN with
+        fewer than 2 users).
     """
-    k = check_positive_int("k", k)
-    requested = [(n, m) for n, m in _requested(metrics, k) if m.stem != "coverage"]
-    kinds = {metric.kind for _, metric in requested}
-    _check_columns(train, test, needs_rating="rating" in kinds)
-    errors: dict[str, float] = {}
-    if "rating" in kinds:
-        columns = [USER_COL, ITEM_COL]
-        columns += [TIMESTAMP_COL] if TIMESTAMP_COL in test.columns else []
-        residual = model.predict(test[columns]) - test[RATING_COL].to_numpy("float64")
-        users = pd.factorize(test[USER_COL])[0].astype(np.int64)
-        mse = float(np.mean(residual**2))
-        for name, metric in requested:
-            if metric.stem == "mae":
-                errors[name] = _ratio_error(np.abs(residual), users)
-            elif metric.stem == "rmse":
-                se = _ratio_error(residual**2, users)
-                errors[name] = float(se / (2 * np.sqrt(mse))) if mse > 0 else np.nan
-    if "ranking" in kinds:
-        hits, n_relevant, _ = _ranking(model, train, test, k)
-        for name, metric in requested:
-            if metric.kind == "ranking":
-                values = _PER_USER[metric.stem](hits, n_relevant)
-                errors[name] = (
-                    float(values.std(ddof=1) / np.sqrt(len(values)))
-                    if len(values) >= _MIN_USERS
-                    else float("nan")
-                )
-    return {name: errors[name] for name, _ in requested if name in errors}
+    return _evaluate(model, train, test, k, metrics, with_errors=True)
 
 
 def evaluate_ranking(

@@ -211,33 +211,30 @@ def detect_drift(
         return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=())
     columns = []
     present = column_names(target)
+    given = {source: view for source, view in references.items() if view is not None}
+    # each reference's columns, listed once rather than per drift column
+    names = {source: column_names(view) for source, view in given.items()}
+    target_units, reference_units = math.inf, dict.fromkeys(given, math.inf)
+    if config.unit_column is not None:
+        target_units = distinct_count(target, config.unit_column)
+        reference_units = {
+            source: distinct_count(view, config.unit_column)
+            for source, view in given.items()
+        }
     for column, spec in config.columns.items():
         if column not in present:
             raise MissingColumnError(
                 f"the window's profile has no column '{column}' (drift columns "
                 f"must be profiled; got {sorted(present)})"
             )
-        source = next(
-            (
-                s
-                for s in spec.reference
-                if (view := references.get(s)) is not None
-                and column in column_names(view)
-            ),
-            None,
-        )
+        source = next((s for s in spec.reference if column in names.get(s, ())), None)
         if source is None:
             columns.append(_unassessed(column, spec))
             continue
-        reference = references[source]
-        if reference is None:  # pragma: no cover - chosen above for being given
-            continue
+        reference = given[source]
         units = (math.inf, math.inf)
         if config.unit_column is not None:
-            units = (
-                distinct_count(target, config.unit_column),
-                distinct_count(reference, config.unit_column),
-            )
+            units = (target_units, reference_units[source])
         rho = (
             correlation_of(correlation, column)
             if spec.effective_size == "correlation"

@@ -86,23 +86,25 @@ def window_metrics(
         ``{"estimator", <metric>: value, ..., "predict_seconds", "n_test",
         "n_ranked", "n_users", "standard_errors"}`` (``n_ranked``: the pairs the
         ranking metrics rest on; ``standard_errors``: ``{metric: error}`` with the
-        users as sampling units, :func:`recsys.standard_errors`).
+        users as sampling units, :func:`recsys.evaluate_with_errors`).
     """
-    from recsys import evaluate, metric_names, resolve, standard_errors
+    from recsys import evaluate_with_errors, metric_names, resolve
 
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
     catalog = _catalog(model) if train is None else train
     names = metric_names(cfg.k)
     rating = [n for n in names if resolve(n)[0].kind == "rating"]
     ranking = [n for n in names if resolve(n)[0].kind == "ranking"]
-    scores = evaluate(
+    scores, errors = evaluate_with_errors(
         model, catalog, window, cfg.k, metrics=(*rating, "predict_seconds")
     )
-    errors = standard_errors(model, catalog, window, cfg.k, metrics=rating)
     unseen = window[~model.seen_in_fit(window[["user_id", "movie_id"]])]
     if len(unseen):
-        scores.update(evaluate(model, catalog, unseen, cfg.k, metrics=ranking))
-        errors.update(standard_errors(model, catalog, unseen, cfg.k, metrics=ranking))
+        ranked, ranked_errors = evaluate_with_errors(
+            model, catalog, unseen, cfg.k, metrics=ranking
+        )
+        scores.update(ranked)
+        errors.update(ranked_errors)
     predict_seconds = scores.pop("predict_seconds")
     return {
         "estimator": type(model).__name__,
