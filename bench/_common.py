@@ -30,6 +30,22 @@ VALIDATION_SEED = 0
 K = 10
 
 
+#: Users who arrived before it calibrate the monitoring thresholds; the others
+#: evaluate them (bench/monitoring.py, bench/monitoring_traffic.py).
+COHORT_SPLIT = pd.Timestamp("2008-01-01")
+
+
+def seconds(moment: pd.Timestamp) -> int:
+    """Epoch seconds of ``moment``."""
+    return int(moment.value // 10**9)
+
+
+def cohort(ratings: pd.DataFrame, *, early: bool) -> pd.DataFrame:
+    """Ratings of the users who arrived before (``early``) or from the split on."""
+    first = ratings.groupby("user_id")["timestamp"].transform("min")
+    return ratings[(first < seconds(COHORT_SPLIT)) == early]
+
+
 def ml_small_dir() -> Path:
     """Directory of ml-latest-small (``$RECSYS_ML_LATEST_SMALL`` overrides)."""
     return Path(os.environ.get(ML_SMALL_ENV, DEFAULT_ML_SMALL))

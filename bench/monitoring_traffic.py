@@ -14,7 +14,12 @@ records them.
    training data, the last 25 % the user's later feedback (a user's ratings after
    the model's training cut-off). Windows: ``--rows`` consecutive ratings of the
    feedback in time order, one every ``--stride`` ratings (overlapping; every user
-   in them is known to the model).
+   in them is known to the model). Only the users who arrived from 2008 on: the
+   users who arrived before calibrate the thresholds (``bench/monitoring.py`` runs
+   :func:`known_user_windows` on them). Each window is also judged with +0.5 stars
+   for a share of its users in steady state (the served traffic kept is the
+   unchanged window's): the detection the residuals against the deployed model
+   give (at first deployment there are no residuals to compare with).
 2. replayed traffic: the real ratings in time order, in consecutive chunks of
    ``--rows``; each chunk is judged with a model retrained on every rating before
    it (the first chunks, with fewer than 10,000 ratings before them, are skipped).
@@ -41,7 +46,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import load_ratings_and_movies, machine_info, ml_small_dir, write_json
+from _common import (
+    cohort,
+    load_ratings_and_movies,
+    machine_info,
+    ml_small_dir,
+    write_json,
+)
 
 from recsys import BiasBaseline
 from reelops.deployed_performance import deployed_performance
@@ -55,6 +66,8 @@ from reelops.window_profiles import (
 )
 from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
 from reelops_monitoring.features import RATING_LEVEL_COLUMNS
+from reelops_monitoring.replay import directed_score
+from reelops_monitoring.scenarios import Scenario, inflate_ratings
 from reelops_monitoring.windows import split_windows
 
 COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
@@ -63,6 +76,19 @@ HOLDOUT_DAYS = 90
 KNOWN_SHARE = 0.75
 MIN_HISTORY = 10_000
 GOAL = 0.95
+
+
+def _inflation(share: float) -> Scenario:
+    return Scenario(
+        name=f"known_user_inflation_{share:.0%}",
+        description=f"+0.5 stars for {share:.0%} of the window's (known) users",
+        expected=("drift in 'known_user_residual'", "drift in 'new_user_rating'"),
+        inject=lambda w, seed: inflate_ratings(w, share=share, seed=seed),
+    )
+
+
+#: Rating inflation injected into the known users' windows.
+INFLATION = tuple(_inflation(share) for share in (0.5, 1.0))
 
 
 def _iso(seconds: int) -> str:
@@ -92,17 +118,20 @@ def judge(
     served: dict[str, ProfileView] | None,
     *,
     served_metrics: dict[str, dict[str, Any]] | None = None,
+    keep: bool = True,
 ) -> dict[str, Any]:
-    """The pipeline's decision on one window; keeps it in ``served`` if given."""
+    """The pipeline's decision on one window; kept in ``served`` if given and keep."""
     start = _iso(window["timestamp"].min())
     end = _iso(window["timestamp"].max() + 1)
     info = {"start": start, "end": end, "n_rows": len(window), "days": 0}
-    performance, _ = deployed_performance(
+    performance, predictions = deployed_performance(
         deployed_model={"model": deployment.model, "info": {"version": "1"}},
         window_feedback=window,
         evaluation=EVALUATION,
     )
-    profile = window_view(window, movies, performance["known_users"], start)
+    profile = window_view(
+        window, movies, performance["known_users"], start, predictions=predictions
+    )
     traffic = (
         traffic_reference(served, start, config.drift.traffic_windows, served_metrics)
         if served is not None
@@ -123,7 +152,7 @@ def judge(
         config=config,
         traffic_reference=traffic,
     )
-    if served is not None:
+    if served is not None and keep:
         served[traffic_key(start, end)] = profile
         if served_metrics is not None:
             served_metrics[traffic_key(start, end)] = performance["metrics"] or {}
@@ -132,6 +161,10 @@ def judge(
         "retrain": bool(decision["retrain"]),
         "assessed": decision["status"] != "not_enough_feedback",
         "reasons": decision["reasons"],
+        "scores": {
+            column: directed_score(found, config.drift.columns[column].direction)
+            for column, found in decision["scores"]["drift"].get("columns", {}).items()
+        },
         "known_share": len(performance["known_users"])
         / max(window["user_id"].nunique(), 1),
     }
@@ -144,13 +177,22 @@ def chunks(frame: pd.DataFrame, rows: int, stride: int = 0) -> list[pd.DataFrame
     return [ordered.iloc[i : i + rows] for i in range(0, len(ordered) - rows + 1, step)]
 
 
-def known_users(
+def known_user_windows(
     ratings: pd.DataFrame,
     movies: pd.DataFrame,
     config: MonitoringConfig,
     rows: int,
     stride: int,
+    *,
+    scenarios: tuple[Scenario, ...] = (),
 ) -> dict[str, Any]:
+    """Judge windows of known users' later ratings (see the module docstring).
+
+    Returns:
+        ``n_train``, ``n_feedback`` and, for ``first_deployment`` and
+        ``steady_state``, one row per window (:func:`judge`) under ``"none"`` and
+        under each scenario's name (the window with it injected).
+    """
     ordered = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
     rank = ordered.groupby("user_id").cumcount()
     size = ordered.groupby("user_id")["user_id"].transform("size")
@@ -158,18 +200,73 @@ def known_users(
     train, feedback = ordered[~later], ordered[later]
     deployment = Deployment(train, movies)
     windows = chunks(feedback, rows, stride)
-    first = [judge(deployment, w, movies, config, None) for w in windows]
-    served: dict[str, ProfileView] = {}
-    metrics: dict[str, dict[str, Any]] = {}
-    steady = [
-        judge(deployment, w, movies, config, served, served_metrics=metrics)
-        for w in windows
-    ]
+    modes: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for mode in ("first_deployment", "steady_state"):
+        served: dict[str, ProfileView] | None = {} if mode == "steady_state" else None
+        metrics: dict[str, dict[str, Any]] = {}
+        found: dict[str, list[dict[str, Any]]] = {"none": []}
+        for index, window in enumerate(windows):
+            # at first deployment there is no served traffic: no residual reference
+            for scenario in scenarios if served is not None else ():
+                injected = scenario.inject(window, index)
+                row = judge(
+                    deployment,
+                    injected,
+                    movies,
+                    config,
+                    served,
+                    served_metrics=metrics,
+                    keep=False,
+                )
+                row["detected"] = scenario.detected(row["reasons"])
+                found.setdefault(scenario.name, []).append(row)
+            found["none"].append(
+                judge(
+                    deployment, window, movies, config, served, served_metrics=metrics
+                )
+            )
+        modes[mode] = found
+    return {"n_train": len(train), "n_feedback": len(feedback), **modes}
+
+
+def known_users(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    config: MonitoringConfig,
+    rows: int,
+    stride: int,
+) -> dict[str, Any]:
+    judged = known_user_windows(
+        cohort(ratings, early=False),
+        movies,
+        config,
+        rows,
+        stride,
+        scenarios=INFLATION,
+    )
+    result: dict[str, Any] = {
+        "users": "arrived from 2008 on (the others calibrate the thresholds)",
+        "n_train": judged["n_train"],
+        "n_feedback": judged["n_feedback"],
+    }
+    for mode in ("first_deployment", "steady_state"):
+        result[mode] = summarize(judged[mode]["none"])
+    result["steady_state"]["detection"] = {
+        scenario.name: detection(judged["steady_state"][scenario.name], scenario)
+        for scenario in INFLATION
+    }
+    return result
+
+
+def detection(rows: list[dict[str, Any]], scenario: Scenario) -> dict[str, Any]:
+    """Windows where the injected scenario was detected with its own reason."""
+    assessed = [r for r in rows if r["assessed"]]
+    hits = sum(bool(r["detected"]) for r in assessed)
     return {
-        "n_train": len(train),
-        "n_feedback": len(feedback),
-        "first_deployment": summarize(first),
-        "steady_state": summarize(steady),
+        "description": scenario.description,
+        "windows": len(assessed),
+        "detected": hits,
+        "rate": round(hits / len(assessed), 4) if assessed else None,
     }
 
 
@@ -226,7 +323,7 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1000, help="rows per window")
     parser.add_argument(
-        "--stride", type=int, default=200, help="known users: rows between windows"
+        "--stride", type=int, default=90, help="known users: rows between windows"
     )
     parser.add_argument("--replay-rows", type=int, default=800)
     args = parser.parse_args()
@@ -250,6 +347,8 @@ def main() -> None:
                 f"retrain:false {found['retrain_false_share']:.3f} "
                 f"{found['retrain_reasons']}"
             )
+            for scenario, hit in found.get("detection", {}).items():
+                print(f"{'':37}{scenario}: detected {hit['rate']} of {hit['windows']}")
     write_json(
         args.out,
         {

@@ -14,7 +14,7 @@ from reelops_monitoring import (
     profile_view,
     window_features,
 )
-from reelops_monitoring.adapter import DriftStatistic
+from reelops_monitoring.adapter import DriftStatistic, value_count
 from reelops_monitoring.config import ColumnDriftConfig, DriftConfig
 from reelops_monitoring.drift import categorize, effect_size, scaled_score
 
@@ -72,7 +72,8 @@ def test_random_halves_do_not_drift(halves):
     assert report.assessed
     assert report.drifted == ()
     assert {c.column for c in report.columns} == {
-        "rating",
+        "new_user_rating",
+        "known_user_residual",
         "genre",
         "known_user_ratings",
         "new_user_ratings",
@@ -86,14 +87,17 @@ def test_effective_size_is_capped_by_users(halves):
     report = detect_drift(both(reference), target, DriftConfig())
     by_column = {c.column: c for c in report.columns}
     # 3,000 ratings, but only the window's users count
-    assert by_column["rating"].n_target < 700
-    assert by_column["rating"].n_target == pytest.approx(
-        by_column["new_user"].n_target, rel=0.02
+    assert by_column["new_user"].n_target < 700
+    assert by_column["new_user"].n_target == pytest.approx(
+        value_count(target, "new_user"), rel=0.02
     )
-    rows = detect_drift(both(reference), target, DriftConfig(unit_column=None)).columns[
-        0
-    ]
-    assert rows.n_target == 3000
+    # a column of some users' values counts those users (its `units` column)
+    assert by_column["new_user_rating"].n_target == value_count(
+        target, "new_user_ratings"
+    )
+    unclustered = detect_drift(both(reference), target, DriftConfig(unit_column=None))
+    (genre,) = [c for c in unclustered.columns if c.column == "genre"]
+    assert genre.n_target == 3000
 
 
 def test_small_window_is_not_assessed(halves):
@@ -170,7 +174,7 @@ def test_a_reference_without_the_column_is_skipped(ml_ratings, ml_movies, halves
     report = detect_drift({"training": old}, target, DriftConfig())
     by_column = {c.column: c for c in report.columns}
     assert by_column["known_user_ratings"].reference is None
-    assert by_column["rating"].reference == "training"
+    assert by_column["new_user_rating"].reference == "training"
 
 
 def test_an_increase_only_column_ignores_a_decrease(ml_ratings, ml_movies):
@@ -225,3 +229,33 @@ def test_correlation_sets_the_effective_size_of_the_columns_that_ask(halves):
         3000 / (1 + (per_user - 1) * 0.02), rel=0.02
     )
     assert designed["genre"].score > capped["genre"].score
+
+
+def test_a_column_of_too_few_users_is_not_assessed(ml_ratings, ml_movies):
+    # GIVEN a window where 3 users are new, against a reference of many new users
+    users = ml_ratings["user_id"]
+    reference = profile_view(
+        window_features(ml_ratings[users <= 300], ml_movies, set())
+    )
+    window = ml_ratings[users > 290]
+    known = set(users[users > 293])
+    target = profile_view(window_features(window, ml_movies, known))
+    config = DriftConfig(
+        columns={
+            "new_user_rating": ColumnDriftConfig(
+                algorithm="ks",
+                possible_drift=1e-9,
+                drift=1e-9,
+                units="new_user_ratings",
+            )
+        }
+    )
+    # THEN their ratings are not judged at the default minimum of 5 users
+    (few,) = detect_drift({"traffic": reference}, target, config).columns
+    assert few.n_target == 3
+    assert (few.score, few.category) == (None, DriftCategory.NO_DRIFT)
+    assert few.reference == "traffic"
+    # AND they are with a minimum of 3
+    lower = config.model_copy(update={"min_users": 3})
+    (judged,) = detect_drift({"traffic": reference}, target, lower).columns
+    assert judged.category is DriftCategory.DRIFT

@@ -79,3 +79,35 @@ def test_missing_column_is_named():
         ),
     ):
         window_features(WINDOW.drop(columns="rating"), MOVIES, known_users=set())
+
+
+def test_ratings_are_split_into_new_users_ratings_and_known_users_residuals() -> None:
+    # GIVEN user 7 known to the model, user 8 new, and the model's predictions
+    window = pd.DataFrame(
+        {
+            "user_id": [7, 7, 8, 7],
+            "movie_id": [1, 2, 1, 3],
+            "rating": [4.0, 3.0, 5.0, 2.5],
+            "timestamp": [1, 2, 3, 4],
+        }
+    )
+    movies = pd.DataFrame({"movie_id": [1, 2, 3], "genres": ["Drama"] * 3})
+    predictions = pd.DataFrame(
+        {
+            "user_id": [7, 7, 8, 7],
+            "movie_id": [1, 2, 1, 3],
+            "prediction": [3.5, 3.25, 4.0, 3.0],
+            # movie 3 is unknown to the model: its fallback is no residual
+            "cold_start": [False, False, False, True],
+        }
+    )
+    # WHEN featurized
+    features = window_features(window, movies, {7}, predictions=predictions)
+    # THEN known users' ratings are residuals against the model, new users' as given
+    assert features["known_user_residual"].tolist()[:2] == [0.5, -0.25]
+    assert features["known_user_residual"].isna().tolist() == [False, False, True, True]
+    assert features["new_user_rating"].isna().tolist() == [True, True, False, True]
+    assert features.loc[2, "new_user_rating"] == 5.0
+    # AND without predictions there are no residuals
+    plain = window_features(window, movies, {7})
+    assert plain["known_user_residual"].isna().all()

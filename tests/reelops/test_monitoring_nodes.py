@@ -115,13 +115,13 @@ def test_an_infinite_drift_score_is_drawn_past_its_threshold(
 
 
 def _decide(reference, window_rows, movies, model, holdout=None):
-    performance, _ = evaluate_deployed_model(
+    performance, _, predictions = evaluate_deployed_model(
         deployed_model={"model": model, "info": {"model_name": "m", "version": "3"}},
         window_feedback=window_rows,
         evaluation=EVALUATION,
     )
     info = {**WINDOW_INFO, "n_rows": len(window_rows)}
-    view, _ = profile_window(window_rows, movies, performance, info)
+    view, _ = profile_window(window_rows, movies, performance, predictions, info)
     decision, *_ = decide_retrain(
         reference_profile=reference,
         traffic_history={},
@@ -280,10 +280,15 @@ def test_the_deployed_model_is_scored_and_other_served_models_are_noted(
         "note": "",
     }
     tags = ["m:v2-abcdef12"] * (len(window) - 1) + ["m:v1-00000000"]
-    performance, _ = evaluate_deployed_model(
+    performance, _, predictions = evaluate_deployed_model(
         deployed_model={"model": model, "info": info},
         window_feedback=window.assign(model_version=tags),
         evaluation=EVALUATION,
+    )
+    # one prediction per rated row, the pairs of the window
+    assert len(predictions) == performance["n_feedback"] == len(window)
+    assert predictions[["user_id", "movie_id"]].to_numpy().tolist() == (
+        window[["user_id", "movie_id"]].to_numpy().tolist()
     )
     # THEN it is scored, named, and the note says who else answered
     assert performance["model"]["alias"] == "staging"
@@ -295,7 +300,7 @@ def test_the_deployed_model_is_scored_and_other_served_models_are_noted(
     assert {"rmse", "ndcg@10"} <= set(performance["metrics"])
     # AND nothing served is a reason, not an error
     nothing = {**info, "version": None, "note": "no bento in /x: nothing is served"}
-    none, _ = evaluate_deployed_model(
+    none, *_ = evaluate_deployed_model(
         deployed_model={"model": None, "info": nothing},
         window_feedback=window,
         evaluation=EVALUATION,
@@ -341,11 +346,12 @@ def test_inflated_ratings_ask_for_a_retrain_because_of_the_rating(
     plain = _decide(reference, window, movies, model)
     drifted = inflate_ratings(window, share=1.0, seed=0)
     inflated = _decide(reference, drifted, movies, model)
-    # THEN the window as it is raises nothing; the inflated one drifts on 'rating'
+    # THEN the window as it is raises nothing; the inflated one drifts on the
+    # ratings of new users (the window's users are new to the model)
     assert (plain["retrain"], plain["reasons"], plain["status"]) == (False, [], "ok")
     assert inflated["retrain"] is True
     assert inflated["status"] == "retrain"
-    assert any(r.startswith("drift in 'rating'") for r in inflated["reasons"])
+    assert any(r.startswith("drift in 'new_user_rating'") for r in inflated["reasons"])
 
 
 def test_null_timestamps_block_retraining(
@@ -539,12 +545,12 @@ def test_ranking_metrics_rest_on_the_unrated_pairs_only(
     # GIVEN a window mixing new ratings with ratings the model was trained on
     seen = history.tail(300).assign(received_at=window["received_at"].iloc[0])
     mixed = pd.concat([window, seen], ignore_index=True)
-    performance, _ = evaluate_deployed_model(
+    performance, *_ = evaluate_deployed_model(
         deployed_model={"model": model, "info": {"version": "1"}},
         window_feedback=mixed,
         evaluation=EVALUATION,
     )
-    alone, _ = evaluate_deployed_model(
+    alone, *_ = evaluate_deployed_model(
         deployed_model={"model": model, "info": {"version": "1"}},
         window_feedback=window,
         evaluation=EVALUATION,

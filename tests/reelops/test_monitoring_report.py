@@ -99,20 +99,23 @@ def _drift(**overrides: object) -> dict:
 
 
 def test_a_drift_verdict_says_how_its_score_was_reached() -> None:
-    # GIVEN rating's drift as decide_retrain wrote it, 1,728 ratings from 27 users
+    # GIVEN new users' ratings' drift as decide_retrain wrote it, 1,728 ratings
+    # from 27 new users
     sentence = explain_drift(
-        _drift(), CONFIG.drift.columns["rating"], n_values=(1728, 21517)
+        _drift(), CONFIG.drift.columns["new_user_rating"], n_values=(1728, 21517)
     )
     # THEN the effect, the effective sizes (and why capped), the score and the
     # thresholds it was compared with are named; no p-value
     assert sentence.startswith("KS statistic D = 0.301 (the largest gap")
     assert "n_target = 27 and n_reference = 125 effective samples" in sentence
-    assert "(capped at distinct users: window 1,728 values and reference 21,517" in (
-        sentence
+    assert (
+        "(capped at the users 'new_user_ratings' counts: window 1,728 values and "
+        "reference 21,517" in sentence
     )
+    spec = CONFIG.drift.columns["new_user_rating"]
     assert sentence.endswith(
-        f"= 1.42, at or above the DRIFT threshold {CONFIG.drift.columns['rating'].drift:g}"
-        " (POSSIBLE_DRIFT from 0.65): DRIFT."
+        f"= 1.42, at or above the DRIFT threshold {spec.drift:g}"
+        f" (POSSIBLE_DRIFT from {spec.possible_drift:g}): DRIFT."
     )
     assert "p-value" not in sentence and "pvalue" not in sentence
 
@@ -120,7 +123,7 @@ def test_a_drift_verdict_says_how_its_score_was_reached() -> None:
 def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
     genre = CONFIG.drift.columns["genre"]
     possible = explain_drift(
-        _drift(algorithm="chi_square", effect=0.27, score=6.5, category="P"), genre
+        _drift(algorithm="chi_square", effect=0.27, score=7.5, category="P"), genre
     )
     below = explain_drift(_drift(score=0.5, category="NO_DRIFT"), None)
     infinite = explain_drift(
@@ -130,7 +133,7 @@ def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
         _drift(effect=None, score=None, category="NO_DRIFT"), None
     )
     assert possible.startswith("Cohen's w = 0.270 (sqrt(chi-square / n_target)")
-    assert "at or above the POSSIBLE_DRIFT threshold 5.94, below the DRIFT " in possible
+    assert "at or above the POSSIBLE_DRIFT threshold 6.97, below the DRIFT " in possible
     # genre's effective sizes rest on the intra-user correlation, not the users cap
     assert "n / (1 + (m - 1) rho)" in possible
     traffic_only = CONFIG.drift.columns["new_user"].model_copy(

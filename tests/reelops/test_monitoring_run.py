@@ -37,6 +37,7 @@ pytestmark = pytest.mark.slow
 
 EXPERIMENT = "reelops-monitoring-test"
 WINDOW = ["--params", "monitoring_window.end=2018-10-01,monitoring_window.days=92"]
+NEXT_WINDOW = ["--params", "monitoring_window.end=2019-01-01,monitoring_window.days=92"]
 NEW_USER = 100_001
 DECISION = "data/08_reporting/monitoring/decision.json"
 REPORT = "data/08_reporting/monitoring/report.html"
@@ -112,7 +113,12 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     )
     feedback = _feedback(ratings, served_by=packaged["model_tag"])
     baseline_db = _write_table(data / "01_raw/feedback.db", feedback)
-    drifted = inflate_ratings(feedback, share=1.0, seed=0)
+    # the next quarter: the same users rating the same movies, +0.5 stars each
+    later = 92 * 86_400
+    drifted = inflate_ratings(feedback, share=1.0, seed=0).assign(
+        timestamp=feedback["timestamp"] + later,
+        received_at=feedback["received_at"] + later,
+    )
     drifted_db = _write_table(project / "drifted.db", drifted)
     profiles = data / "07_model_output/request_profiles"
     _flush(profiles, "2018-08-01", 300, 6.0)
@@ -128,7 +134,7 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     decisions, reports = {}, {}
     for name, url, params in (
         ("baseline", baseline_db, WINDOW),
-        ("drifted", drifted_db, WINDOW),
+        ("drifted", drifted_db, NEXT_WINDOW),
     ):
         run_kedro(
             project,
@@ -181,21 +187,26 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     assert isinstance(decision["reasons"], list)
     assert set(decision["scores"]) == {"drift", "quality", "decay"}
     assert set(decision["scores"]["drift"]["columns"]) == {
-        "rating",
+        "new_user_rating",
+        "known_user_residual",
         "genre",
         "known_user_ratings",
         "new_user_ratings",
         "new_user",
     }
     # AND no served traffic was kept before this first window: the training data
-    # is the reference of every column
+    # is the reference of every column but the residuals (none in training data)
     assert decision["reference"]["traffic_windows"] == []
     columns = decision["scores"]["drift"]["columns"]
-    assert {c["reference"] for c in columns.values()} == {"training"}
+    residual = columns["known_user_residual"]
+    others = {c["reference"] for n, c in columns.items() if n != "known_user_residual"}
+    assert others == {"training"}
+    assert (residual["reference"], residual["score"]) == (None, None)
     assert any(
         n.startswith("no earlier window of served traffic") for n in decision["notes"]
     )
-    # AND the window is kept as served traffic for the windows after it
+    # AND the window is kept as served traffic for the windows after it (the
+    # drifted run, the next quarter, kept its own too)
     kept = sorted(
         p.name
         for p in (
@@ -205,6 +216,8 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     assert kept == [
         "20180701T000000-20181001T000000.bin",
         "20180701T000000-20181001T000000.json",
+        "20181001T000000-20190101T000000.bin",
+        "20181001T000000-20190101T000000.json",
     ]
     assert all(q["passed"] for q in decision["scores"]["quality"].values())
     # AND the window is 2018Q3 (+ the new user), assessed for drift and decay
@@ -255,7 +268,7 @@ def test_reports_plots_and_mlflow_run(monitored: dict) -> None:
     )
     first = runs[0]
     assert first.data.tags["monitoring.status"] == monitored["baseline"]["status"]
-    assert "monitoring.drift.rating.score" in first.data.metrics
+    assert "monitoring.drift.genre.score" in first.data.metrics
     artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "monitoring")}
     assert {"monitoring/decision.json", "monitoring/report.html"} <= artifacts
 
@@ -311,10 +324,11 @@ def _flagged(decision: dict) -> list[str]:
 def test_the_report_embeds_its_plots_and_chromium_renders_them(
     monitored: dict, tmp_path: Path
 ) -> None:
-    # GIVEN the report of the drifted run (every rating +0.5: rating in DRIFT)
+    # GIVEN the report of the drifted run (every rating +0.5: the known users'
+    # residuals in DRIFT against the baseline window, kept as served traffic)
     report = monitored["reports"]["drifted"]
     flagged = _flagged(monitored["drifted"])
-    assert "rating" in flagged
+    assert "known_user_residual" in flagged
     # THEN it embeds the 3 summary plots and one distribution per drifted column,
     # each a decodable, non-blank PNG; nothing is loaded from elsewhere
     images = _embedded_pngs(report)
@@ -375,14 +389,21 @@ def test_an_empty_window_report_says_what_it_could_not_judge(monitored: dict) ->
     assert len(_embedded_pngs(report)) == 3
 
 
-def test_inflated_feedback_asks_for_a_retrain_because_of_the_rating(
+def test_inflated_feedback_asks_for_a_retrain_because_of_the_residuals(
     monitored: dict,
 ) -> None:
     baseline, drifted = monitored["baseline"], monitored["drifted"]
-    assert not any(r.startswith("drift in 'rating'") for r in baseline["reasons"])
+    # the baseline is the first window: its residuals have nothing to be compared
+    # with; kept as served traffic, it is the drifted run's reference
+    residual = baseline["scores"]["drift"]["columns"]["known_user_residual"]
+    assert residual["reference"] is None
+    assert not any(r.startswith("drift in 'known_user_") for r in baseline["reasons"])
     assert drifted["retrain"] is True
     assert drifted["status"] == "retrain"
-    assert any(r.startswith("drift in 'rating'") for r in drifted["reasons"])
+    assert any(
+        r.startswith("drift in 'known_user_residual'") and r.endswith("vs traffic)")
+        for r in drifted["reasons"]
+    )
 
 
 def test_an_empty_window_without_profiles_is_not_enough_feedback(
@@ -422,8 +443,10 @@ def test_accepted_feedback_reaches_the_training_ratings(monitored: dict) -> None
     assert [p.stem for p in partitions] == [
         "window-20010101T000000",
         "window-20181001T000000",
+        "window-20190101T000000",
     ]
     # WHEN feedback_union ran: THEN the new user's ratings were appended once
+    # (the drifted quarter rated the same pairs again: each pair is kept once)
     union = pd.read_parquet(
         project / "data/05_model_input/ratings_for_training.parquet"
     )

@@ -13,9 +13,14 @@ independent rows). Ratings are not independent rows: a window holds a few users,
 each with many ratings, and tastes are per user. So the effective size of a column
 is its number of values capped by the number of distinct units
 (``DriftConfig.unit_column``, the users): a window of 900 ratings from 15 users
-counts as 15. Without the cap, p-values are ~0 and fixed effect-size thresholds
-false-alarm on small windows; with it, one set of thresholds holds for windows of
-any size (measured in ``bench/monitoring.py``). p-values are still reported.
+counts as 15. A column only some users have values in (``known_user_residual``:
+known users only) is capped at the number of values of its ``units`` column, a
+user-level column counting those users (``known_user_ratings``), and a column
+whose values come from fewer than ``DriftConfig.min_users`` users is not
+assessed (a KS statistic of one user's ratings is large by chance). Without the
+cap, p-values are ~0 and fixed effect-size thresholds false-alarm on small
+windows; with it, one set of thresholds holds for windows of any size (measured
+in ``bench/monitoring.py``). p-values are still reported.
 
 Each column names its references in order of preference
 (``ColumnDriftConfig.reference``): ``traffic``, the previous windows of served
@@ -28,6 +33,7 @@ users than usual is a reason to retrain; fewer is not).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,6 +45,7 @@ from reelops_monitoring.adapter import (
     distinct_count,
     drift_statistic,
     row_count,
+    value_count,
 )
 from reelops_monitoring.effective import correlation_of, effective_size
 from reelops_monitoring.errors import MissingColumnError
@@ -233,19 +240,35 @@ def detect_drift(
             continue
         reference = given[source]
         units = (math.inf, math.inf)
-        if config.unit_column is not None:
+        if spec.units is not None:
+            units = (
+                float(value_count(target, spec.units)),
+                float(value_count(reference, spec.units)),
+            )
+        elif config.unit_column is not None:
             units = (target_units, reference_units[source])
         rho = (
             correlation_of(correlation, column)
             if spec.effective_size == "correlation"
             else math.nan
         )
-        columns.append(
-            _column_drift(
-                reference, target, column, spec, units, source=source, rho=rho
-            )
+        found = _column_drift(
+            reference, target, column, spec, units, source=source, rho=rho
         )
+        if _users(target, column, units[0]) < config.min_users:
+            found = dataclasses.replace(
+                _unassessed(column, spec),
+                reference=source,
+                n_target=found.n_target,
+                n_reference=found.n_reference,
+            )
+        columns.append(found)
     return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=tuple(columns))
+
+
+def _users(view: ProfileView, column: str, units: float) -> float:
+    """The users behind ``column``'s values: its units, capped at its values."""
+    return min(float(value_count(view, column)), units)
 
 
 def _unassessed(column: str, spec: ColumnDriftConfig) -> ColumnDrift:

@@ -23,6 +23,14 @@ rating, timestamp``) into one row per rating with:
   service mostly hears from users it knows, whose activity in a window is nothing
   like a newcomer's first session: compared unconditioned, the usual mix of the two
   looks like drift.
+* ``new_user_rating`` (float): the rating, for new users only. Their ratings are
+  all the monitoring knows of them, and a generous cohort cannot be told from
+  inflation there; the users the model knows can:
+* ``known_user_residual`` (float): the rating minus the deployed model's
+  prediction, for known users and movies the model predicts (not its cold-start
+  fallback); null without ``predictions``. A known user's own bias is in the
+  prediction, so their later ratings, which drift with the user's tenure, do not
+  look like drift, while +0.5 stars shift the residuals by 0.5.
 """
 
 from __future__ import annotations
@@ -76,14 +84,22 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "new_user",
     "known_user_ratings",
     "new_user_ratings",
+    "new_user_rating",
+    "known_user_residual",
 )
 
 #: Drift columns with a value on every rating, so clustered by user (their
 #: effective sample sizes depend on the intra-user correlation); the user-level
 #: columns hold one value per user.
-RATING_LEVEL_COLUMNS: tuple[str, ...] = ("rating", "genre")
+RATING_LEVEL_COLUMNS: tuple[str, ...] = (
+    "rating",
+    "genre",
+    "new_user_rating",
+    "known_user_residual",
+)
 
 _MOVIE_COLUMNS = ("movie_id", "genres")
+_PREDICTION_COLUMNS = ("user_id", "movie_id", "prediction", "cold_start")
 # Large odd multipliers: a cheap, deterministic mix of the two ids.
 _USER_MIX = 1_000_003
 _MOVIE_MIX = 7_919
@@ -95,6 +111,7 @@ def window_features(
     known_users: Collection[int],
     *,
     genres: Collection[str] = TRACKED_GENRES,
+    predictions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The columns to profile for one window of ratings (see the module docstring).
 
@@ -104,6 +121,10 @@ def window_features(
         movies: Primary movies: ``movie_id`` and ``genres`` (``|``-separated).
         known_users: Users the deployed model was trained on.
         genres: Genres kept as such; any other becomes ``"other"``.
+        predictions: The deployed model's predictions on the window's pairs:
+            ``user_id``, ``movie_id``, ``prediction`` and ``cold_start`` (true:
+            the model's fallback, not a prediction of its own); a pair absent from
+            it has no residual. None: ``known_user_residual`` is all null.
 
     Returns:
         A new frame with :data:`FEATURE_COLUMNS`, one row per rating, in the order
@@ -120,20 +141,42 @@ def window_features(
     per_user = by_user["user_id"].transform("size")
     is_new = ~ratings_window["user_id"].isin(set(known_users)).to_numpy()
     activity = np.where(first_of_user, per_user.to_numpy(), np.nan)
+    rating = ratings_window["rating"].astype("float64").to_numpy()
+    predicted = _predicted(ratings_window, predictions)
     return pd.DataFrame(
         {
             "user_id": users,
             "movie_id": ratings_window["movie_id"].to_numpy(),
             "timestamp": _to_datetime(ratings_window["timestamp"]).to_numpy(),
-            "rating": ratings_window["rating"].astype("float64").to_numpy(),
+            "rating": rating,
             "genre": pick_genres(ratings_window, movies, keep=genres),
             "user_ratings": activity,
             "new_user": np.where(first_of_user, is_new.astype("float64"), np.nan),
             "known_user_ratings": np.where(is_new, np.nan, activity),
             "new_user_ratings": np.where(is_new, activity, np.nan),
+            "new_user_rating": np.where(is_new, rating, np.nan),
+            "known_user_residual": np.where(is_new, np.nan, rating - predicted),
         },
         index=ratings_window.index,
     )
+
+
+def _predicted(ratings: pd.DataFrame, predictions: pd.DataFrame | None) -> np.ndarray:
+    """Each rating's model prediction (NaN: none, or the cold-start fallback)."""
+    if predictions is None or predictions.empty:
+        return np.full(len(ratings), np.nan)
+    _require(predictions, _PREDICTION_COLUMNS, "predictions")
+    own = predictions[~predictions["cold_start"].astype(bool)]
+    by_pair = own.drop_duplicates(["user_id", "movie_id"]).set_index(
+        ["user_id", "movie_id"]
+    )["prediction"]
+    pairs = pd.MultiIndex.from_arrays(
+        [
+            pd.to_numeric(ratings["user_id"], errors="coerce"),
+            pd.to_numeric(ratings["movie_id"], errors="coerce"),
+        ]
+    )
+    return by_pair.reindex(pairs).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def pick_genres(

@@ -4,7 +4,9 @@ For each window (after the first ``n_reference``), the reference is the merge of
 the previous ``n_reference`` windows' profiles, the way a model retrained on its
 recent past would be monitored (their intra-user correlations set the effective
 sample sizes); ``known_users`` are the users seen before the
-window. The window is assessed as it is (scenario ``"none"``) and once per
+window. Given a ``fit`` function (a model fitted on every rating before the
+window, as a deployed model would be), known users' ratings are also profiled as
+residuals against it. The window is assessed as it is (scenario ``"none"``) and once per
 injected :class:`~reelops_monitoring.scenarios.Scenario`.
 
 :func:`false_alarm_rate`, :func:`detection_table` and :func:`calibrate_thresholds`
@@ -26,7 +28,7 @@ from reelops_monitoring.features import window_features
 from reelops_monitoring.windows import split_windows
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from reelops_monitoring.adapter import ProfileView
     from reelops_monitoring.config import MonitoringConfig
@@ -36,6 +38,7 @@ __all__ = [
     "NO_INJECTION",
     "calibrate_thresholds",
     "detection_table",
+    "directed_score",
     "false_alarm_rate",
     "replay",
 ]
@@ -54,6 +57,7 @@ def replay(
     freq: str = "Q",
     seed: int = 0,
     stream: str = "",
+    fit: Callable[[pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]] | None = None,
 ) -> pd.DataFrame:
     """Assess every window of ``ratings`` against its trailing reference.
 
@@ -66,6 +70,10 @@ def replay(
         freq: Window length (pandas period frequency).
         seed: Base seed of the injections (window ``i`` uses ``seed + i``).
         stream: A label copied into every row (e.g. ``"real"``, ``"shuffled-3"``).
+        fit: ``fit(history)``: a model fitted on ``history`` (every rating before
+            the window), as a function predicting a window's pairs the way
+            :func:`~reelops_monitoring.features.window_features` takes them
+            (``user_id, movie_id, prediction, cold_start``). None: no residuals.
 
     Returns:
         One row per (window, scenario): ``stream``, ``window``, ``scenario``,
@@ -80,7 +88,14 @@ def replay(
     seen: set[int] = set()
     for index, window in enumerate(windows):
         known = frozenset(seen)
-        features = window_features(window.ratings, movies, known)
+        history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
+        fitted = None if fit is None or history.empty else fit(history)
+        features = window_features(
+            window.ratings,
+            movies,
+            known,
+            predictions=None if fitted is None else fitted(window.ratings),
+        )
         views.append(profile_view(features, dataset_timestamp=window.start))
         frames.append(features)
         seen.update(window.ratings["user_id"].tolist())
@@ -102,7 +117,13 @@ def replay(
         for injection in scenarios:
             injected = injection.inject(window.ratings, seed + index)
             target = profile_view(
-                window_features(injected, movies, known), dataset_timestamp=window.start
+                window_features(
+                    injected,
+                    movies,
+                    known,
+                    predictions=None if fitted is None else fitted(injected),
+                ),
+                dataset_timestamp=window.start,
             )
             cases.append((injection.name, target, injection))
         for name, target, scenario in cases:
@@ -124,8 +145,10 @@ def replay(
                     else scenario.detected(decision.reasons),
                     "reasons": "; ".join(decision.reasons),
                     **{
-                        f"score_{column}": _score(drift["columns"].get(column))
-                        for column in config.drift.columns
+                        f"score_{column}": directed_score(
+                            drift["columns"].get(column), spec.direction
+                        )
+                        for column, spec in config.drift.columns.items()
                     },
                 }
             )
@@ -186,13 +209,23 @@ def calibrate_thresholds(
     return thresholds
 
 
-def _score(column: dict[str, Any] | None) -> float:
+def directed_score(column: dict[str, Any] | None, direction: str = "both") -> float:
+    """A column's drift score (``ColumnDrift.to_dict()``) as calibration sees it.
+
+    No score: NaN (infinite when the column is DRIFT anyway, e.g. a category the
+    reference never had). A column that drifts only on an ``increase`` scores 0
+    when its mean did not go up: such a window can never alarm on it.
+    """
     if column is None or column["score"] is None:
         return (
             math.inf
             if column is not None and column["category"] == "DRIFT"
             else math.nan
         )
+    target, reference = column.get("mean_target"), column.get("mean_reference")
+    went_up = target is not None and reference is not None and target > reference
+    if direction == "increase" and not went_up:
+        return 0.0
     return float(column["score"])
 
 

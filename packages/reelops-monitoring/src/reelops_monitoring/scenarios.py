@@ -161,7 +161,7 @@ def default_scenarios(
         Scenario(
             name="rating_inflation",
             description=f"+0.5 stars for {inflation_share:.0%} of the users",
-            expected=("drift in 'rating'",),
+            expected=("drift in 'new_user_rating'", "drift in 'known_user_residual'"),
             inject=lambda w, seed: inflate_ratings(w, share=inflation_share, seed=seed),
         ),
         Scenario(

@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 
 from reelops.evaluation import EvaluationConfig, window_metrics
-from reelops.window_profiles import prediction_view
+from reelops.window_profiles import prediction_frame
 from reelops_contracts import RATING_COLUMNS, RATING_SCALE
 
 if TYPE_CHECKING:
     from recsys import BaseRecommender
-    from reelops_monitoring import ProfileView
 
 __all__ = ["deployed_performance"]
 
@@ -39,7 +38,7 @@ def deployed_performance(
     deployed_model: dict[str, Any],
     window_feedback: pd.DataFrame,
     evaluation: EvaluationConfig | dict[str, Any],
-) -> tuple[dict[str, Any], ProfileView]:
+) -> tuple[dict[str, Any], pd.DataFrame]:
     """The deployed model's performance on the window's rated feedback.
 
     The deployed model is the one the environment serves
@@ -51,7 +50,9 @@ def deployed_performance(
     Returns:
         ``{"model": {...}, "n_feedback", "metrics" (or None), "known_users",
         "reason"}`` (``known_users``: the window's users the model was trained on)
-        and the profile of its predictions on the window.
+        and its predictions on the window's rated pairs
+        (:func:`~reelops.window_profiles.prediction_frame`: ``user_id``,
+        ``movie_id``, ``prediction``, ``cold_start``; empty without a model).
     """
     model: BaseRecommender | None = deployed_model["model"]
     info = dict(deployed_model["info"])
@@ -83,4 +84,4 @@ def deployed_performance(
         users = np.unique(window_feedback["user_id"].dropna().to_numpy("int64"))
         known = np.isin(users, model.user_ids_)
         performance["known_users"] = sorted(int(u) for u in users[known])
-    return performance, prediction_view(model, rated)
+    return performance, prediction_frame(model, rated)

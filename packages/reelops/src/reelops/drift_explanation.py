@@ -59,8 +59,13 @@ def _sizes(
             "n / (1 + (m - 1) rho), rho the intra-user correlation on the training "
             f"data{values})"
         )
+    users = (
+        f"the users '{spec.units}' counts"
+        if spec is not None and spec.units is not None
+        else "distinct users"
+    )
     if n_values is None:
-        return text + " effective samples (values capped at distinct users)"
+        return text + f" effective samples (values capped at {users})"
     capped = [
         f"{label} {_count(raw)} values"
         for label, raw, n in (
@@ -71,9 +76,7 @@ def _sizes(
     ]
     if not capped:
         return text + " effective samples (one value per user: no cap applies)"
-    return (
-        text + f" effective samples (capped at distinct users: {' and '.join(capped)})"
-    )
+    return text + f" effective samples (capped at {users}: {' and '.join(capped)})"
 
 
 def _against(score: float, spec: ColumnDriftConfig | None) -> str:

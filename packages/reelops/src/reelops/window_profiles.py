@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from recsys import BaseRecommender
 
 __all__ = [
+    "prediction_frame",
     "prediction_view",
     "reference_profiles",
     "reference_views",
@@ -100,18 +101,32 @@ def window_view(
     movies: pd.DataFrame,
     known_users: Collection[int],
     start: str,
+    *,
+    predictions: pd.DataFrame | None = None,
 ) -> ProfileView:
     """Profile of a window's feedback features, stamped with the window's ``start``.
 
-    ``new_user`` is relative to ``known_users`` (the deployed model's users).
+    ``new_user`` is relative to ``known_users`` (the deployed model's users);
+    ``known_user_residual`` rests on ``predictions``, the deployed model's
+    (:func:`prediction_frame`).
     """
-    features = window_features(window_feedback[_RATING_COLUMNS], movies, known_users)
+    features = window_features(
+        window_feedback[_RATING_COLUMNS],
+        movies,
+        known_users,
+        predictions=predictions,
+    )
     return profile_view(features, dataset_timestamp=pd.Timestamp(start).to_pydatetime())
 
 
-def _predictions_frame(
+def prediction_frame(
     model: BaseRecommender | None, pairs: pd.DataFrame
 ) -> pd.DataFrame:
+    """``model``'s predictions on ``pairs``, empty without a model.
+
+    Columns ``user_id``, ``movie_id``, ``prediction`` and ``cold_start`` (true
+    where the model fell back).
+    """
     if model is None or pairs.empty:
         return pd.DataFrame(
             {
@@ -135,7 +150,7 @@ def _predictions_frame(
 
 def prediction_view(model: BaseRecommender | None, pairs: pd.DataFrame) -> ProfileView:
     """Profile of ``model``'s predictions on ``pairs`` (empty without a model)."""
-    return profile_view(_predictions_frame(model, pairs))
+    return profile_view(prediction_frame(model, pairs))
 
 
 def traffic_key(start: str, end: str) -> str:

@@ -30,7 +30,12 @@ from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.window_profiles import traffic_key, traffic_reference, window_view
 from reelops_contracts import RATING_COLUMNS, RAW_RATING_COLUMNS
-from reelops_monitoring import MonitoringConfig, ProfileView, serialize_view
+from reelops_monitoring import (
+    MonitoringConfig,
+    ProfileView,
+    profile_view,
+    serialize_view,
+)
 
 __all__ = [
     "WindowConfig",
@@ -139,7 +144,7 @@ def evaluate_deployed_model(
     deployed_model: dict[str, Any],
     window_feedback: pd.DataFrame,
     evaluation: EvaluationConfig,
-) -> tuple[dict[str, Any], ProfileView]:
+) -> tuple[dict[str, Any], ProfileView, pd.DataFrame]:
     """The deployed model's performance on the window's rated feedback.
 
     The deployed model is the one the environment serves
@@ -151,28 +156,36 @@ def evaluate_deployed_model(
 
     Returns:
         ``{"model": {...}, "n_feedback", "metrics" (or None), "known_users",
-        "reason"}`` (``known_users``: the window's users the model was trained on)
-        and the profile of its predictions on the window.
+        "reason"}`` (``known_users``: the window's users the model was trained on),
+        the profile of its predictions on the window and the predictions
+        (:func:`~reelops.window_profiles.prediction_frame`).
     """
-    return deployed_performance(
+    performance, predictions = deployed_performance(
         deployed_model=deployed_model,
         window_feedback=window_feedback,
         evaluation=evaluation,
     )
+    return performance, profile_view(predictions), predictions
 
 
 def profile_window(
     window_feedback: pd.DataFrame,
     movies: pd.DataFrame,
     window_performance: dict[str, Any],
+    window_predictions: pd.DataFrame,
     window_info: dict[str, Any],
 ) -> tuple[ProfileView, bytes]:
     """Profile of the window's feedback features, and serialized (MLflow artifact).
 
-    ``new_user`` is relative to the users the deployed model was trained on.
+    ``new_user`` is relative to the users the deployed model was trained on;
+    ``known_user_residual`` is the rating minus the deployed model's prediction.
     """
     view = window_view(
-        window_feedback, movies, window_performance["known_users"], window_info["start"]
+        window_feedback,
+        movies,
+        window_performance["known_users"],
+        window_info["start"],
+        predictions=window_predictions,
     )
     return view, serialize_view(view)
 

@@ -33,7 +33,7 @@ from reelops_monitoring.adapter import value_count
 
 __all__ = ["plot_monitoring", "report_monitoring"]
 
-_FEATURES = ("rating", "user_ratings", "new_user")
+_FEATURES = ("rating", "known_user_residual", "user_ratings", "new_user")
 _STATS = ("count", "null_count", "mean", "stddev", "min", "median", "max")
 _FLAGGED = ("DRIFT", "POSSIBLE_DRIFT")
 # Top-level fields of decision.json with a section of their own; any other field

@@ -280,13 +280,17 @@ def replay_policy(
         )
         serving = summarize_requests({f"{window.label}/replay": requests}, info)
         info_model = {"model_name": "replay", "version": str(deployed.version)}
-        performance, _ = deployed_performance(
+        performance, predictions = deployed_performance(
             deployed_model={"model": deployed.model, "info": info_model},
             window_feedback=window.ratings,
             evaluation=cfg.evaluation,
         )
         profile = window_view(
-            window.ratings, movies, performance["known_users"], info["start"]
+            window.ratings,
+            movies,
+            performance["known_users"],
+            info["start"],
+            predictions=predictions,
         )
         decision = retrain_decision(
             reference_profile=deployed.reference,
