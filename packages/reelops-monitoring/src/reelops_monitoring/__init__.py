@@ -20,6 +20,7 @@ from reelops_monitoring.adapter import (
 from reelops_monitoring.config import MonitoringConfig
 from reelops_monitoring.decay import DecayVerdict, assess_decay
 from reelops_monitoring.decision import Decision, assess_window, decide
+from reelops_monitoring.health import Health, judge_health
 from reelops_monitoring.drift import DriftCategory, DriftReport, detect_drift
 from reelops_monitoring.errors import (
     InvalidInputError,
@@ -33,6 +34,8 @@ from reelops_monitoring.quality import QualityResult, check_quality
 __all__ = [
     "DecayVerdict",
     "Decision",
+    "Health",
+    "judge_health",
     "DriftCategory",
     "DriftReport",
     "InvalidInputError",
