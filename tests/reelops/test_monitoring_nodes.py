@@ -28,6 +28,7 @@ from reelops.nodes.monitoring_report import plot_monitoring
 from reelops.nodes.reference import evaluate_holdout
 from reelops.retrain import main as retrain_cli
 from reelops.window_profiles import reference_views
+from reelops_contracts import STATUS_ENDPOINTS, STATUS_PROFILE_COLUMNS, status_row
 from reelops_monitoring import MonitoringConfig, merge_views, profile_view
 from reelops_monitoring.scenarios import inflate_ratings, null_timestamps
 
@@ -114,7 +115,7 @@ def test_an_infinite_drift_score_is_drawn_past_its_threshold(
     assert "inf" in [t.get_text() for t in ax.texts]
 
 
-def _decide(reference, window_rows, movies, model, holdout=None):
+def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
     performance, _, predictions = evaluate_deployed_model(
         deployed_model={"model": model, "info": {"model_name": "m", "version": "3"}},
         window_feedback=window_rows,
@@ -131,7 +132,7 @@ def _decide(reference, window_rows, movies, model, holdout=None):
         holdout_metrics=holdout or {"assessed": False, "reason": "none"},
         window_info=info,
         window_performance=performance,
-        serving_summary={"available": False, "reason": "none"},
+        serving_summary=serving or {"available": False, "reason": "none"},
         monitoring=MONITORING,
     )
     return decision
@@ -259,7 +260,84 @@ def test_no_serving_profile_is_a_reason_not_an_error() -> None:
         "reason": "no serving request profile for 2018-07-01..2018-10-01 "
         "(0 profile file(s) in the folder, none in the window)",
         "files": 0,
+        "answers": {
+            "available": False,
+            "reason": "no status profile for 2018-07-01..2018-10-01 (services "
+            "before status profiling wrote none)",
+            "files": 0,
+        },
     }
+
+
+def _answers(n: int, *, errors: int = 0, slow: int = 0) -> pd.DataFrame:
+    """``n`` API answers as the service's status profiler records them."""
+    rows = []
+    for i in range(n):
+        endpoint = STATUS_ENDPOINTS[i % len(STATUS_ENDPOINTS)]
+        status = 503 if i < errors else (422 if i % 50 == 0 else 200)
+        latency = 900.0 if i < slow and endpoint == "/recommend" else 4.0
+        rows.append(status_row(float(i), endpoint, status, latency))
+    return pd.DataFrame.from_records(rows, columns=list(STATUS_PROFILE_COLUMNS))
+
+
+def test_status_profiles_give_answer_counts_and_latency_by_endpoint() -> None:
+    # GIVEN status profiles of two days of the window (and one outside it)
+    profiles = {
+        "2018-07-01/status-a": profile_view(_answers(400, errors=8)),
+        "2018-09-15/status-b": profile_view(_answers(400)),
+        "2018-06-01/status-c": profile_view(_answers(400, errors=400)),
+        "2018-07-01/requests-a": profile_view(_requests(100, 5.0)),
+    }
+    summary = summarize_serving(profiles, WINDOW_INFO)
+    # THEN the recommendation rows are summarized as before, the answers apart
+    assert summary["requests"] == 100
+    answers = summary["answers"]
+    assert (answers["available"], answers["files"], answers["requests"]) == (
+        True,
+        2,
+        800,
+    )
+    assert answers["by_class"] == {"2xx": 777, "4xx": 15, "5xx": 8}
+    assert set(answers["latency_ms"]) == set(STATUS_ENDPOINTS)
+    assert answers["latency_ms"]["/predict"]["count"] == 200
+    assert answers["latency_ms"]["/predict"]["p99"] == 4.0
+
+
+def test_errors_and_latency_page_a_human_without_a_retrain(
+    reference, window: pd.DataFrame, movies: pd.DataFrame, model: BiasBaseline
+) -> None:
+    # GIVEN the calm window, served with 3 % server errors, then with a slow
+    # /recommend (p99 900 ms)
+    calm = summarize_serving(
+        {"2018-08-01/status-a": profile_view(_answers(1000))}, WINDOW_INFO
+    )
+    failing = summarize_serving(
+        {"2018-08-01/status-a": profile_view(_answers(1000, errors=30))}, WINDOW_INFO
+    )
+    slow = summarize_serving(
+        {"2018-08-01/status-a": profile_view(_answers(1000, slow=200))}, WINDOW_INFO
+    )
+    ok = _decide(reference, window, movies, model, serving=calm)
+    errors = _decide(reference, window, movies, model, serving=failing)
+    latency = _decide(reference, window, movies, model, serving=slow)
+    # THEN the calm one is ok; the others page a human and do not retrain
+    assert (ok["status"], ok["page"], ok["page_reasons"]) == ("ok", False, [])
+    assert ok["serving"]["health"]["rate_4xx"] == pytest.approx(0.02)
+    for decision in (errors, latency):
+        assert (decision["retrain"], decision["status"], decision["page"]) == (
+            False,
+            "page",
+            True,
+        )
+        assert decision["reasons"] == []
+    assert errors["page_reasons"] == [
+        "page: 5xx rate 3.00% > 1.00% (30 of 1,000 API answers; errors are not "
+        "fixed by retraining)"
+    ]
+    assert latency["page_reasons"] == [
+        "page: /recommend p99 latency 900 ms > 100 ms (250 answers; latency is "
+        "not fixed by retraining)"
+    ]
 
 
 # -------------------------------------------------------------------- decision
@@ -456,7 +534,7 @@ def test_retrain_cli_refuses_an_unknown_or_contradicting_status(
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == (
         "Error: decision status must be one of ['retrain', 'ok', 'blocked', "
-        f"'not_enough_feedback'] and 'retrain' only when retrain is true, got {got}"
+        f"'not_enough_feedback', 'page'] and 'retrain' only when retrain is true, got {got}"
     )
 
 

@@ -28,6 +28,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import MetaData, create_engine
 
+from reelops_contracts import STATUS_ENDPOINTS, STATUS_PROFILE_COLUMNS, status_row
 from reelops_monitoring import profile_frame
 from reelops_monitoring.scenarios import inflate_ratings
 from reelops_serving.feedback import feedback_table
@@ -97,6 +98,23 @@ def _flush(folder: Path, day: str, n: int, latency: float) -> None:
     target.write_bytes(profile_frame(frame))
 
 
+def _flush_status(folder: Path, day: str, n: int, server_errors: int) -> None:
+    """``n`` API answers as the service's status profiler writes them."""
+    rows = [
+        status_row(
+            float(_seconds(day) + i),
+            STATUS_ENDPOINTS[i % len(STATUS_ENDPOINTS)],
+            503 if i < server_errors else 200,
+            5.0,
+        )
+        for i in range(n)
+    ]
+    frame = pd.DataFrame.from_records(rows, columns=list(STATUS_PROFILE_COLUMNS))
+    target = folder / day / f"status-{day}-test.bin"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(profile_frame(frame))
+
+
 @pytest.fixture(scope="module")
 def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Three monitoring runs and one feedback-union run in a scratch project."""
@@ -146,6 +164,18 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         )
         decisions[name] = json.loads((project / DECISION).read_text())
         reports[name] = (project / REPORT).read_text()
+    # the baseline's window again, while the service answered 3 % of its API
+    # requests with 503
+    _flush_status(profiles, "2018-08-15", 1000, server_errors=30)
+    run_kedro(
+        project,
+        "run",
+        "--pipeline",
+        "monitoring",
+        *WINDOW,
+        env={**env, "REELOPS_FEEDBACK_DB_URL": baseline_db},
+    )
+    decisions["paged"] = json.loads((project / DECISION).read_text())
     shutil.rmtree(profiles)
     run_kedro(
         project,
@@ -468,3 +498,21 @@ def test_accepted_feedback_reaches_the_training_ratings(monitored: dict) -> None
     )
     assert last.data.tags["data.sha256"] == lineage["sha256"]
     assert last.data.tags["data.sha256.raw"] == lineage["raw_sha256"]
+
+
+def test_server_errors_page_a_human_and_do_not_retrain(monitored: dict) -> None:
+    # GIVEN the baseline's window, but 3 % of the service's answers were 503s
+    baseline, paged = monitored["baseline"], monitored["paged"]
+    # THEN the data says what it said before; the service's answers page a human
+    assert (baseline["page"], baseline["status"]) == (False, "ok")
+    assert paged["retrain"] is False
+    assert paged["reasons"] == baseline["reasons"] == []
+    assert (paged["page"], paged["status"]) == (True, "page")
+    assert paged["page_reasons"] == [
+        "page: 5xx rate 3.00% > 1.00% (30 of 1,000 API answers; errors are not "
+        "fixed by retraining)"
+    ]
+    answers = paged["serving"]["answers"]
+    assert answers["by_class"] == {"2xx": 970, "5xx": 30}
+    assert answers["latency_ms"]["/recommend"]["count"] == 250
+    assert paged["serving"]["health"]["rate_5xx"] == 0.03

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from reelops_contracts import REQUEST_PROFILE_COLUMNS
+from reelops_contracts import REQUEST_PROFILE_COLUMNS, STATUS_PROFILE_COLUMNS
 from reelops_serving.profile_sinks import (
     ParquetProfileSink,
     WhylogsProfileSink,
@@ -206,3 +206,49 @@ def test_service_writes_a_profile_after_traffic(
     path = service.profiler.flush()
     assert path is not None
     assert Path(path).is_relative_to(serving_env["REELOPS_PROFILE_PATH"])
+
+
+def test_status_rows_hold_every_answer_and_each_endpoints_latency() -> None:
+    # GIVEN a status profiler
+    sink = MemorySink()
+    profiler = RequestProfiler(sink, columns=STATUS_PROFILE_COLUMNS)
+    # WHEN a good /recommend, a malformed /predict and a failing /feedback answer
+    profiler.record_status("/recommend", 200, 3.0)
+    profiler.record_status("/predict", 422, 1.0)
+    profiler.record_status("/feedback", 503, 40.0)
+    profiler.flush()
+    (batch,) = sink.batches
+    # THEN each is a row with its status class, and its latency in its column
+    assert list(batch.columns) == list(STATUS_PROFILE_COLUMNS)
+    assert batch["status"].tolist() == [200, 422, 503]
+    assert batch["status_class"].tolist() == ["2xx", "4xx", "5xx"]
+    assert batch["latency_ms_recommend"].tolist()[0] == 3.0
+    assert batch["latency_ms_recommend"].isna().tolist() == [False, True, True]
+    assert batch["latency_ms_feedback"].tolist()[2] == 40.0
+
+
+def test_service_profiles_the_status_of_every_answer(
+    client: Any, serving_env: dict[str, str]
+) -> None:
+    from bentoml import get_current_service
+
+    service = get_current_service()
+    # GIVEN answers of each kind: good, malformed (422), unknown route (not an
+    # API endpoint: not profiled)
+    client.post("/recommend", json={"user_id": 1, "k": 3})
+    client.post("/predict", json={"user_id": "one", "movie_id": 1})
+    client.post("/nope", json={})
+    # WHEN the status profiler flushes
+    path = service.status_profiler.flush()
+    # THEN a status-... file holds them, by status class
+    assert path is not None
+    assert Path(path).name.startswith("status-")
+    from reelops_monitoring import deserialize_view
+    from reelops_monitoring.adapter import frequent_items
+
+    view = deserialize_view(Path(path).read_bytes())
+    classes = frequent_items(view, "status_class")
+    assert classes.get("2xx", 0) >= 1
+    assert classes.get("4xx", 0) >= 1
+    endpoints = frequent_items(view, "endpoint")
+    assert "/nope" not in endpoints and "other" not in endpoints

@@ -20,6 +20,10 @@ from reelops_contracts.columns import (
     RATING_COLUMNS,
     RAW_RATING_COLUMNS,
     REQUEST_PROFILE_COLUMNS,
+    STATUS_ENDPOINTS,
+    STATUS_PROFILE_COLUMNS,
+    status_latency_column,
+    status_row,
 )
 from reelops_contracts.errors import (
     ArtifactIntegrityError,
@@ -48,6 +52,8 @@ __all__ = [
     "RAW_RATING_COLUMNS",
     "REQUEST_PROFILE_COLUMNS",
     "SHA256_METADATA_KEY",
+    "STATUS_ENDPOINTS",
+    "STATUS_PROFILE_COLUMNS",
     "USER_COLUMNS",
     "VALIDATION_METADATA_KEY",
     "ArtifactIntegrityError",
@@ -61,5 +67,7 @@ __all__ = [
     "check_rating",
     "rating_problems",
     "sha256_bytes",
+    "status_latency_column",
+    "status_row",
     "verify_sha256",
 ]

@@ -28,6 +28,7 @@ from reelops_monitoring.errors import (
     ProfileError,
 )
 from reelops_monitoring.features import window_features
+from reelops_monitoring.health import Health, judge_health
 from reelops_monitoring.quality import QualityResult, check_quality
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Decision",
     "DriftCategory",
     "DriftReport",
+    "Health",
     "InvalidInputError",
     "MissingColumnError",
     "MonitoringConfig",
@@ -48,6 +50,7 @@ __all__ = [
     "decide",
     "deserialize_view",
     "detect_drift",
+    "judge_health",
     "merge_views",
     "profile_frame",
     "profile_view",

@@ -24,6 +24,14 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
         not_null: [user_id, movie_id, rating, timestamp]
         ranges: {rating: [0.5, 5.0]}
         block_retrain: true      # never retrain on a window failing a check
+      # the service's own answers (its status profiles): past a limit the decision
+      # pages a human (status page) and does not retrain: errors and latency are
+      # not fixed by retraining
+      serving:
+        min_requests: 100        # fewer API answers: rates not judged
+        max_5xx_rate: 0.01
+        max_4xx_rate: 0.25
+        max_p99_ms: {recommend: 100, predict: 100, similar: 100, feedback: 500}
       decay:
         min_feedback_rows: 200
         min_users: 10
@@ -74,7 +82,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reelops_contracts import RATING_COLUMNS, RATING_SCALE
+from reelops_contracts import RATING_COLUMNS, RATING_SCALE, STATUS_ENDPOINTS
 from reelops_monitoring.adapter import DriftAlgorithm
 
 __all__ = [
@@ -85,6 +93,7 @@ __all__ = [
     "MonitoringConfig",
     "QualityConfig",
     "ReferenceSource",
+    "ServingHealthConfig",
 ]
 
 #: What a window is compared with: ``traffic``, the previous windows of served
@@ -276,9 +285,58 @@ class DecayConfig(_Config):
         return metrics
 
 
+def _default_p99() -> dict[str, float]:
+    return {"recommend": 100.0, "predict": 100.0, "similar": 100.0, "feedback": 500.0}
+
+
+class ServingHealthConfig(_Config):
+    """When the service's own answers call for a human, not a retrain.
+
+    Errors and slow answers are not fixed by retraining: past these limits the
+    decision says ``page`` (with its reasons) and leaves ``retrain`` alone.
+    """
+
+    min_requests: int = Field(
+        default=100,
+        ge=1,
+        description="Fewer API answers in the window: error rates not judged.",
+    )
+    max_5xx_rate: float = Field(
+        default=0.01, ge=0, le=1, description="Server errors among API answers."
+    )
+    max_4xx_rate: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="Client errors among API answers (bad input is normal; a "
+        "broken client release is not).",
+    )
+    max_p99_ms: dict[str, float] = Field(
+        default_factory=_default_p99,
+        description="p99 latency limit by endpoint (its path without the "
+        "slash: recommend, predict, similar, feedback), in milliseconds.",
+    )
+
+    @field_validator("max_p99_ms")
+    @classmethod
+    def _known_endpoints(cls, limits: dict[str, float]) -> dict[str, float]:
+        names = [endpoint.strip("/") for endpoint in STATUS_ENDPOINTS]
+        unknown = sorted(set(limits) - set(names))
+        if unknown:
+            raise ValueError(
+                f"max_p99_ms names unknown endpoints {unknown}: expected some of "
+                f"{names}"
+            )
+        bad = {e: v for e, v in limits.items() if not v > 0}
+        if bad:
+            raise ValueError(f"max_p99_ms must be > 0 ms, got {bad}")
+        return limits
+
+
 class MonitoringConfig(_Config):
     """Everything :func:`~reelops_monitoring.decision.decide` needs."""
 
     drift: DriftConfig = Field(default_factory=DriftConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     decay: DecayConfig = Field(default_factory=DecayConfig)
+    serving: ServingHealthConfig = Field(default_factory=ServingHealthConfig)

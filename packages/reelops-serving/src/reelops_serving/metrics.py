@@ -42,6 +42,8 @@ from prometheus_client import (
 )
 from starlette.responses import Response
 
+from reelops_contracts import STATUS_ENDPOINTS
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
@@ -60,6 +62,7 @@ __all__ = [
     "REQUEST_SECONDS",
     "CoverageTracker",
     "MetricsMiddleware",
+    "observe_answers",
     "render_metrics",
     "set_model_info",
 ]
@@ -186,8 +189,26 @@ class CoverageTracker:
         return self._count / len(self._seen)
 
 
+#: Called with (endpoint, status, latency in ms) after every answer of an API
+#: endpoint (``STATUS_ENDPOINTS``): the service's status profiler, when profiling.
+_answer_observer: Callable[[str, int, float], None] | None = None
+
+
+def observe_answers(observer: Callable[[str, int, float], None] | None) -> None:
+    """Hand every API answer's endpoint, status and latency to ``observer``.
+
+    The middleware of this process calls it after each answer (``None``: stop).
+    It must be cheap and must not raise: it runs on the request path.
+    """
+    global _answer_observer  # noqa: PLW0603 - one observer per worker process
+    _answer_observer = observer
+
+
 class MetricsMiddleware:
     """Count requests and time them by endpoint; answer ``GET /metrics``.
+
+    Answers of the API endpoints also go to the observer of
+    :func:`observe_answers` (the status profile monitoring reads).
 
     Args:
         app: The wrapped ASGI app.
@@ -243,7 +264,11 @@ class MetricsMiddleware:
             REQUESTS.labels(
                 endpoint, method if method in _METHODS else "OTHER", str(status)
             ).inc()
-            REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            REQUEST_SECONDS.labels(endpoint).observe(seconds)
+            observer = _answer_observer
+            if observer is not None and endpoint in STATUS_ENDPOINTS:
+                observer(endpoint, status, seconds * 1000.0)
 
 
 async def _serve_metrics(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,9 +1,11 @@
 """Where request profiles go: one file per flush, whylogs or Parquet.
 
 Sinks write one file per flush under ``<path>/<yyyy-mm-dd>/`` (any fsspec URL: a
-local directory, ``s3://...``). :func:`make_profile_sink` picks the whylogs sink
-when the monitoring adapter ``reelops_monitoring.profile_frame`` is installed
-(whylogs profiles: mergeable, no raw data) and the Parquet sink otherwise.
+local directory, ``s3://...``), named ``<prefix>-...``: ``requests`` for answered
+recommendations, ``status`` for every API answer's status and latency.
+:func:`make_profile_sink` picks the whylogs sink when the monitoring adapter
+``reelops_monitoring.profile_frame`` is installed (whylogs profiles: mergeable, no
+raw data) and the Parquet sink otherwise.
 
 Sinks are picklable and stateless between writes, so that the profiler can run
 them in a child process (:func:`write_rows`); this module imports nothing of the
@@ -70,9 +72,10 @@ class _FileSink:
 
     suffix = ".bin"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, prefix: str = "requests") -> None:
         self._fs, self._root = fsspec.core.url_to_fs(path)
         self.path = path
+        self.prefix = prefix
         self._prefix = f"{socket.gethostname()}-{os.getpid()}"
 
     def _target(self, window_start: datetime) -> str:
@@ -80,7 +83,8 @@ class _FileSink:
         stamp = window_start.strftime("%Y%m%dT%H%M%S")
         directory = f"{self._root.rstrip('/')}/{day}"
         self._fs.makedirs(directory, exist_ok=True)
-        name = f"requests-{stamp}-{self._prefix}-{uuid.uuid4().hex[:8]}{self.suffix}"
+        nonce = uuid.uuid4().hex[:8]
+        name = f"{self.prefix}-{stamp}-{self._prefix}-{nonce}{self.suffix}"
         return f"{directory}/{name}"
 
 
@@ -113,8 +117,10 @@ class WhylogsProfileSink(_FileSink):
 
     suffix = ".bin"
 
-    def __init__(self, path: str, profile_frame: ProfileFrame) -> None:
-        super().__init__(path)
+    def __init__(
+        self, path: str, profile_frame: ProfileFrame, *, prefix: str = "requests"
+    ) -> None:
+        super().__init__(path, prefix=prefix)
         self._profile_frame = profile_frame
 
     def write(
@@ -128,8 +134,12 @@ class WhylogsProfileSink(_FileSink):
         return target
 
 
-def make_profile_sink(path: str, *, adapter: str = "reelops_monitoring") -> ProfileSink:
+def make_profile_sink(
+    path: str, *, adapter: str = "reelops_monitoring", prefix: str = "requests"
+) -> ProfileSink:
     """The whylogs sink when ``<adapter>.profile_frame`` exists, else Parquet.
+
+    ``prefix`` starts every file name (``requests``, ``status``).
 
     The adapter is looked up at run time: serving never imports whylogs itself
     (only the monitoring adapter may), and runs without it.
@@ -140,9 +150,9 @@ def make_profile_sink(path: str, *, adapter: str = "reelops_monitoring") -> Prof
         module = None
     profile_frame = getattr(module, "profile_frame", None)
     if callable(profile_frame):
-        return WhylogsProfileSink(path, profile_frame)
+        return WhylogsProfileSink(path, profile_frame, prefix=prefix)
     logger.info("%s.profile_frame not available: profiling to Parquet", adapter)
-    return ParquetProfileSink(path)
+    return ParquetProfileSink(path, prefix=prefix)
 
 
 def write_rows(
@@ -150,9 +160,10 @@ def write_rows(
     rows: Sequence[tuple[object, ...]],
     window_start: datetime,
     window_end: datetime,
+    columns: Sequence[str] = REQUEST_PROFILE_COLUMNS,
 ) -> str:
     """Build the batch of ``rows`` and hand it to ``sink`` (runs in the child)."""
-    batch = pd.DataFrame.from_records(list(rows), columns=list(REQUEST_PROFILE_COLUMNS))
+    batch = pd.DataFrame.from_records(list(rows), columns=list(columns))
     return sink.write(batch, window_start=window_start, window_end=window_end)
 
 

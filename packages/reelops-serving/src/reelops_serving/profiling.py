@@ -2,7 +2,10 @@
 
 Each answered recommendation request appends one row of features (user activity
 bucket, k, genre filter, cold start, latency, top score, ...) to an in-memory
-buffer; that is all the request pays. A background thread takes the buffer every
+buffer; that is all the request pays. A second profiler, fed by the metrics
+middleware, appends one row per API answer whatever its status
+(:meth:`RequestProfiler.record_status`: endpoint, HTTP status, latency), so that
+monitoring sees errors and latency too. A background thread takes the buffer every
 ``flush_interval_seconds``, as soon as it holds ``flush_max_rows`` rows, and once
 more when the service shuts down, and hands it to a
 :class:`~reelops_serving.profile_sinks.ProfileSink` (whylogs profiles through the
@@ -26,6 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from reelops_contracts import REQUEST_PROFILE_COLUMNS, status_row
 from reelops_serving.metrics import PROFILE_ROWS
 from reelops_serving.profile_sinks import ignore_termination, write_rows
 
@@ -50,6 +54,8 @@ class RequestProfiler:
         offload: Run the sink in a child process instead of this one.
         write_timeout_seconds: Longest wait for one offloaded write.
         clock: Seconds since the epoch.
+        columns: The rows' columns: ``REQUEST_PROFILE_COLUMNS`` (:meth:`record`)
+            or ``STATUS_PROFILE_COLUMNS`` (:meth:`record_status`).
     """
 
     def __init__(
@@ -62,8 +68,10 @@ class RequestProfiler:
         offload: bool = False,
         write_timeout_seconds: float = 120.0,
         clock: Callable[[], float] = time.time,
+        columns: Sequence[str] = REQUEST_PROFILE_COLUMNS,
     ) -> None:
         self.sink = sink
+        self.columns = tuple(columns)
         self._offload = offload
         self._write_timeout = write_timeout_seconds
         self._executor: ProcessPoolExecutor | None = None
@@ -108,6 +116,13 @@ class RequestProfiler:
             top_score,
             latency_ms,
         )
+        self._append(row)
+
+    def record_status(self, endpoint: str, status: int, latency_ms: float) -> None:
+        """Buffer one API answer (a status profiler's row; cheap, no I/O)."""
+        self._append(status_row(self._clock(), endpoint, status, latency_ms))
+
+    def _append(self, row: tuple[object, ...]) -> None:
         with self._lock:
             if len(self._rows) >= self._max_rows:
                 self.dropped += 1
@@ -164,9 +179,11 @@ class RequestProfiler:
         self, rows: Sequence[tuple[object, ...]], start: datetime, end: datetime
     ) -> str:
         if self._executor is None:
-            return write_rows(self.sink, rows, start, end)
+            return write_rows(self.sink, rows, start, end, self.columns)
         try:
-            future = self._executor.submit(write_rows, self.sink, rows, start, end)
+            future = self._executor.submit(
+                write_rows, self.sink, rows, start, end, self.columns
+            )
             return future.result(timeout=self._write_timeout)
         except BrokenProcessPool:
             # the child died (e.g. killed for memory): the next flush gets a new one

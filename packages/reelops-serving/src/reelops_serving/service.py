@@ -53,7 +53,7 @@ from bentoml.exceptions import NotFound
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from reelops_contracts import VALIDATION_METADATA_KEY
+from reelops_contracts import STATUS_PROFILE_COLUMNS, VALIDATION_METADATA_KEY
 from reelops_serving.api import DESCRIPTION, ENDPOINTS, ReelopsService
 from reelops_serving.auth import BearerAuthMiddleware
 from reelops_serving.batching import MicroBatcher
@@ -90,6 +90,7 @@ from reelops_serving.metrics import (
     RECOMMENDATIONS,
     CoverageTracker,
     MetricsMiddleware,
+    observe_answers,
     set_model_info,
 )
 from reelops_serving.metrics_server import MetricsServer
@@ -230,6 +231,7 @@ class Recommender:
             self.metrics_server = MetricsServer(metrics.host, metrics.port).start()
         profiling = self.settings.profiling
         self.profiler: RequestProfiler | None = None
+        self.status_profiler: RequestProfiler | None = None
         if profiling.enabled:
             self.profiler = RequestProfiler(
                 make_profile_sink(profiling.path),
@@ -238,6 +240,16 @@ class Recommender:
                 max_buffer_rows=profiling.max_buffer_rows,
                 offload=profiling.offload,
             ).start()
+            # every API answer's status and latency, beside the recommendations
+            self.status_profiler = RequestProfiler(
+                make_profile_sink(profiling.path, prefix="status"),
+                flush_interval_seconds=profiling.flush_interval_seconds,
+                flush_max_rows=profiling.flush_max_rows,
+                max_buffer_rows=profiling.max_buffer_rows,
+                offload=profiling.offload,
+                columns=STATUS_PROFILE_COLUMNS,
+            ).start()
+            observe_answers(self.status_profiler.record_status)
         self.engine.warm_up()
         self.coverage = CoverageTracker(self.engine.n_movies)
         set_model_info(self.engine.tag, self.engine.labels, self.engine.estimator_name)
@@ -263,6 +275,9 @@ class Recommender:
     def close(self) -> None:
         """Flush the request profiles and release the feedback database."""
         self._ready = False
+        if self.status_profiler is not None:
+            observe_answers(None)
+            self.status_profiler.close()
         if self.profiler is not None:
             self.profiler.close()
         if self.metrics_server is not None:

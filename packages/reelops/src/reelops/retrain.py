@@ -11,7 +11,7 @@ The monitoring pipeline writes ``decision.json`` (``{"retrain": bool, "reasons":
     # exit 0 either way (2 on error): for an Argo `when` on the step's output
 
     python -m reelops.retrain --should-retrain --print-status
-    # stdout: retrain, ok, blocked or not_enough_feedback (exit 0; 2 on error):
+    # stdout: retrain, ok, blocked, not_enough_feedback or page (exit 0; 2 on error):
     # the monitoring CronWorkflow's check, whose output Argo exports as the gauge
     # argo_workflows_reelops_monitoring_decision{result=...} (conf/base/argo.yml)
 
@@ -41,7 +41,7 @@ __all__ = [
 #: The catalog entry holding the decision the trigger reads.
 DECISION_DATASET = "retrain_decision"
 #: Every status of a decision (reelops.retrain_decision); only the first retrains.
-STATUSES = ("retrain", "ok", "blocked", "not_enough_feedback")
+STATUSES = ("retrain", "ok", "blocked", "not_enough_feedback", "page")
 
 
 class DecisionError(click.ClickException):
@@ -147,7 +147,7 @@ def decision_status(decision: dict[str, Any]) -> str:
     "--print-status",
     "print_status",
     is_flag=True,
-    help="Print the status (retrain, ok, blocked, not_enough_feedback) on stdout "
+    help="Print the status (retrain, ok, blocked, not_enough_feedback, page) on stdout "
     "and exit 0 (2 on error), for Argo `when` and metrics.",
 )
 def main(

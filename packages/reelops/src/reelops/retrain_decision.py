@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reelops_monitoring import Decision, MonitoringConfig, assess_window
+from reelops_monitoring import Decision, MonitoringConfig, assess_window, judge_health
 
 if TYPE_CHECKING:
     from reelops_monitoring import ProfileView
@@ -64,8 +64,12 @@ def retrain_decision(
         The decision: ``retrain``, ``reasons`` and ``scores``
         (:meth:`~reelops_monitoring.Decision.to_dict`), ``data_sha256`` (the
         deployed model's training data, run tag ``data.sha256``), ``status``
-        (``retrain``, ``ok``, ``blocked``, ``not_enough_feedback``), ``notes``,
-        ``window``, ``model``, ``performance``, ``reference`` and ``serving``.
+        (``retrain``, ``ok``, ``blocked``, ``not_enough_feedback``, ``page``),
+        ``page`` and ``page_reasons`` (the service's errors or latency past the
+        ``serving`` limits, :func:`~reelops_monitoring.judge_health`: a human's
+        job, not a retrain's; ``status`` is ``page`` unless it already asks for a
+        retrain or is blocked), ``notes``, ``window``, ``model``,
+        ``performance``, ``reference`` and ``serving`` (with ``health``).
     """
     model = window_performance["model"]
     notes = [n for n in (model.get("note"), window_performance.get("reason")) if n]
@@ -110,6 +114,9 @@ def retrain_decision(
         status = _status(decision, block_retrain=config.quality.block_retrain)
         if status == "not_enough_feedback":
             notes.insert(0, _not_enough(window_info, config))
+    health = judge_health(serving_summary.get("answers"), config.serving)
+    if health.page and status in ("ok", "not_enough_feedback"):
+        status = "page"
     data_sha = model.get("data_sha256") or reference_summary.get("data_sha256")
     ref_sha = reference_summary.get("data_sha256")
     if model.get("data_sha256") and ref_sha and ref_sha != model["data_sha256"]:
@@ -120,6 +127,8 @@ def retrain_decision(
         )
     decision_json = {
         **body,
+        "page": health.page,
+        "page_reasons": list(health.reasons),
         "data_sha256": data_sha,
         "status": status,
         "notes": notes,
@@ -138,6 +147,6 @@ def retrain_decision(
             "n_ratings": reference_summary.get("n_ratings"),
             "traffic_windows": list(traffic["windows"]),
         },
-        "serving": serving_summary,
+        "serving": {**serving_summary, "health": health.to_dict()},
     }
     return decision_json

@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from reelops_contracts import STATUS_ENDPOINTS, status_latency_column
 from reelops_monitoring import merge_views, row_count, summarize_view
+from reelops_monitoring.adapter import frequent_items, value_count
 from reelops_monitoring.numbers import finite_or_none
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from reelops_monitoring import ProfileView
 
-__all__ = ["summarize_requests"]
+__all__ = ["summarize_answers", "summarize_requests"]
 
 
 def _partition_day(partition_id: str) -> str | None:
@@ -47,18 +49,23 @@ def summarize_requests(
     flushes of the window's days are merged. An empty or missing folder is not an
     error: the summary says ``available: false`` and why.
 
-    Error rates: the profiles hold answered requests (HTTP errors are counted by
-    the service's Prometheus metrics), so ``error_rate`` is the share of answers
-    with no recommendation (``top_score`` null), and ``cold_start_rate`` the
-    share answered by the popularity fallback.
+    The recommendation profiles (``requests-*``) hold answered ``/recommend``
+    requests: ``error_rate`` is the share of them with no recommendation
+    (``top_score`` null), and ``cold_start_rate`` the share answered by the
+    popularity fallback. The status profiles (``status-*``: one row per answer
+    of an API endpoint, whatever its status) give ``answers``: counts by status
+    class and each endpoint's latency quantiles (:func:`summarize_answers`).
     """
     start = pd.Timestamp(window_info["start"]).date().isoformat()
     end = pd.Timestamp(window_info["end"]).date().isoformat()
-    chosen = {
+    in_window = {
         pid: view
         for pid, view in sorted(serving_request_profiles.items())
         if (day := _partition_day(pid)) is not None and start <= day <= end
     }
+    statuses = {p: v for p, v in in_window.items() if _is_status(p)}
+    chosen = {p: v for p, v in in_window.items() if not _is_status(p)}
+    answers = summarize_answers(statuses.values(), f"{start}..{end}")
     if not chosen:
         total = len(serving_request_profiles)
         return {
@@ -66,6 +73,7 @@ def summarize_requests(
             "reason": f"no serving request profile for {start}..{end} "
             f"({total} profile file(s) in the folder, none in the window)",
             "files": 0,
+            "answers": answers,
         }
     view = merge_views(chosen.values())
     summary = summarize_view(view)
@@ -93,4 +101,48 @@ def summarize_requests(
         "endpoints": str(summary.loc["endpoint", "top_items"])
         if "endpoint" in summary.index
         else "",
+        "answers": answers,
+    }
+
+
+def _is_status(partition_id: str) -> bool:
+    return partition_id.replace("\\", "/").rsplit("/", 1)[-1].startswith("status-")
+
+
+def summarize_answers(views: Iterable[ProfileView], period: str) -> dict[str, Any]:
+    """Counts by status class and each endpoint's latency, from status profiles.
+
+    Returns:
+        ``{"available", "files", "requests", "by_class": {"2xx": n, "4xx": n,
+        ...}, "latency_ms": {endpoint: {"count", "p50", "p95", "p99", "max"}}}``,
+        or ``available: false`` and the ``reason``.
+    """
+    found = list(views)
+    if not found:
+        return {
+            "available": False,
+            "reason": f"no status profile for {period} (services before status "
+            "profiling wrote none)",
+            "files": 0,
+        }
+    view = merge_views(found)
+    summary = summarize_view(view)
+    latency = {}
+    for endpoint in STATUS_ENDPOINTS:
+        column = status_latency_column(endpoint)
+        if column not in summary.index or not value_count(view, column):
+            continue
+        latency[endpoint] = {
+            "count": value_count(view, column),
+            "p50": finite_or_none(summary.loc[column, "median"]),
+            "p95": _quantile(view, column, "distribution/q_95"),
+            "p99": _quantile(view, column, "distribution/q_99"),
+            "max": finite_or_none(summary.loc[column, "max"]),
+        }
+    return {
+        "available": True,
+        "files": len(found),
+        "requests": row_count(view),
+        "by_class": dict(sorted(frequent_items(view, "status_class").items())),
+        "latency_ms": latency,
     }

@@ -274,6 +274,7 @@ def decide_retrain(
 def _decision_metrics(decision: dict[str, Any]) -> dict[str, dict[str, float]]:
     values: dict[str, Any] = {
         "retrain": float(decision["retrain"]),
+        "page": float(decision.get("page", False)),
         "window_rows": decision["window"]["n_rows"],
         "feedback_rows": decision["performance"]["n_feedback"],
     }
@@ -291,6 +292,10 @@ def _decision_metrics(decision: dict[str, Any]) -> dict[str, dict[str, float]]:
         values["serving.error_rate"] = serving["error_rate"]
         for key, value in serving["latency_ms"].items():
             values[f"serving.latency_{key}_ms"] = value
+    health = serving.get("health") or {}
+    for key in ("rate_5xx", "rate_4xx"):
+        if key in health:
+            values[f"serving.{key}"] = health[key]
     return {
         key.replace("@", "_at_"): {"value": float(value), "step": 0}
         for key, value in values.items()
@@ -304,6 +309,7 @@ def _decision_tags(decision: dict[str, Any]) -> dict[str, str]:
     model = decision["model"]
     return {
         "retrain": str(decision["retrain"]).lower(),
+        "page": str(decision.get("page", False)).lower(),
         "status": decision["status"],
         "window_end": decision["window"]["end"],
         "model_alias": str(model.get("alias")),
