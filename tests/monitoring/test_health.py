@@ -18,6 +18,7 @@ def answers(n: int, **by_class: int) -> dict:
         "available": True,
         "requests": n,
         "by_class": {"2xx": n - sum(by_class.values()), **by_class},
+        "by_status": {"429": 0},
         "latency_ms": {"/recommend": {"count": n, "p99": 8.0}},
     }
 
@@ -30,7 +31,21 @@ def test_healthy_answers_do_not_page() -> None:
         "requests": 1000,
         "rate_5xx": 0.005,
         "rate_4xx": 0.03,
+        "rate_429": 0.0,
     }
+
+
+def test_rate_limited_answers_are_counted_apart_not_paged() -> None:
+    # GIVEN 400 4xx answers of 1,000, 380 of them 429s (a caller over its limit)
+    window = answers(1000, **{"4xx": 400})
+    window["by_status"] = {"200": 600, "422": 20, "429": 380}
+    health = judge_health(window, CONFIG)
+    # THEN only the 20 others are client errors: nothing to page about
+    assert (health.page, health.checks["rate_4xx"], health.checks["rate_429"]) == (
+        False,
+        0.02,
+        0.38,
+    )
 
 
 def test_each_limit_passed_is_one_reason() -> None:
@@ -41,8 +56,8 @@ def test_each_limit_passed_is_one_reason() -> None:
     assert health.reasons == (
         "page: 5xx rate 2.00% > 1.00% (20 of 1,000 API answers; errors are not "
         "fixed by retraining)",
-        "page: 4xx rate 30.00% > 25.00% (300 of 1,000 API answers; errors are not "
-        "fixed by retraining)",
+        "page: 4xx rate other than 429 30.00% > 25.00% (300 of 1,000 API answers; "
+        "errors are not fixed by retraining)",
         "page: /similar p99 latency 250 ms > 100 ms (40 answers; latency is not "
         "fixed by retraining)",
     )

@@ -298,6 +298,7 @@ def test_status_profiles_give_answer_counts_and_latency_by_endpoint() -> None:
         800,
     )
     assert answers["by_class"] == {"2xx": 777, "4xx": 15, "5xx": 8}
+    assert answers["by_status"] == {"200": 777, "422": 15, "503": 8}
     assert set(answers["latency_ms"]) == set(STATUS_ENDPOINTS)
     assert answers["latency_ms"]["/predict"]["count"] == 200
     assert answers["latency_ms"]["/predict"]["p99"] == 4.0

@@ -308,8 +308,9 @@ class ServingHealthConfig(_Config):
         default=0.25,
         ge=0,
         le=1,
-        description="Client errors among API answers (bad input is normal; a "
-        "broken client release is not).",
+        description="Client errors other than 429 among API answers (bad input "
+        "is normal; a broken client release is not). 429s, the rate limit "
+        "shedding a caller's excess, are reported apart.",
     )
     max_p99_ms: dict[str, float] = Field(
         default_factory=_default_p99,

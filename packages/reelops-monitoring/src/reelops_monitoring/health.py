@@ -41,6 +41,7 @@ def judge_health(
 
     Args:
         answers: ``{"available", "requests", "by_class": {"2xx": n, ...},
+            "by_status": {"429": n, ...},
             "latency_ms": {endpoint: {"p99": ms, "count": n}}}`` (``reason``
             when not available).
         config: The limits.
@@ -57,17 +58,26 @@ def judge_health(
         why = f"{total} API answer(s) in the window, fewer than {config.min_requests}"
         return Health(page=False, checks={"assessed": False, "reason": why})
     by_class = answers.get("by_class") or {}
+    # 429s are the service shedding a caller's excess load as configured: counted
+    # apart (rate_429), not as client errors
+    limited = int((answers.get("by_status") or {}).get("429", 0))
+    counts = {
+        "5xx": int(by_class.get("5xx", 0)),
+        "4xx": max(int(by_class.get("4xx", 0)) - limited, 0),
+    }
     reasons = []
     rates = {}
     for name, limit in (("5xx", config.max_5xx_rate), ("4xx", config.max_4xx_rate)):
-        count = int(by_class.get(name, 0))
+        count = counts[name]
         rate = count / total
         rates[f"rate_{name}"] = round(rate, 6)
         if rate > limit:
+            apart = " other than 429" if name == "4xx" else ""
             reasons.append(
-                f"page: {name} rate {rate:.2%} > {limit:.2%} ({count:,} of "
+                f"page: {name} rate{apart} {rate:.2%} > {limit:.2%} ({count:,} of "
                 f"{total:,} API answers; errors are not fixed by retraining)"
             )
+    rates["rate_429"] = round(limited / total, 6)
     latency = answers.get("latency_ms") or {}
     for name, limit in config.max_p99_ms.items():
         endpoint = f"/{name}"

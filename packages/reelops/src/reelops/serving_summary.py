@@ -114,7 +114,8 @@ def summarize_answers(views: Iterable[ProfileView], period: str) -> dict[str, An
 
     Returns:
         ``{"available", "files", "requests", "by_class": {"2xx": n, "4xx": n,
-        ...}, "latency_ms": {endpoint: {"count", "p50", "p95", "p99", "max"}}}``,
+        ...}, "by_status": {"200": n, "429": n, ...}, "latency_ms": {endpoint:
+        {"count", "p50", "p95", "p99", "max"}}}``,
         or ``available: false`` and the ``reason``.
     """
     found = list(views)
@@ -144,5 +145,6 @@ def summarize_answers(views: Iterable[ProfileView], period: str) -> dict[str, An
         "files": len(found),
         "requests": row_count(view),
         "by_class": dict(sorted(frequent_items(view, "status_class").items())),
+        "by_status": dict(sorted(frequent_items(view, "status").items())),
         "latency_ms": latency,
     }
