@@ -146,10 +146,11 @@ def calibration(
             for row in known[mode]["none"]
         ]
     )
-    calibrated = higher_thresholds(
-        calibrate_thresholds(null, drift_quantile=DRIFT_QUANTILE),
-        calibrate_thresholds(known_null, drift_quantile=DRIFT_QUANTILE),
-    )
+    by_kind = {
+        "shuffled": calibrate_thresholds(null, drift_quantile=DRIFT_QUANTILE),
+        "known_users": calibrate_thresholds(known_null, drift_quantile=DRIFT_QUANTILE),
+    }
+    calibrated = higher_thresholds(*by_kind.values())
     defaults = {
         column: {"possible_drift": spec.possible_drift, "drift": spec.drift}
         for column, spec in config.drift.columns.items()
@@ -158,6 +159,7 @@ def calibration(
         "null_windows": int(null["assessed"].sum()),
         "known_user_null_windows": int(known_null["assessed"].sum()),
         "calibrated_thresholds": calibrated,
+        "calibrated_thresholds_by_kind": by_kind,
         "default_thresholds": defaults,
         "defaults_match_calibration": calibrated == defaults,
         "false_alarm_rate_calibration_shuffled": false_alarm_rate(null),

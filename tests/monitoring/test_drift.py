@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import pandas as pd
 import pytest
 
 from reelops_monitoring import (
@@ -56,14 +57,26 @@ def both(reference):
 
 
 @pytest.fixture(scope="module")
-def halves(ml_ratings, ml_movies):
-    # two random halves of the same ratings, each featurized as a window
+def halves_frames(ml_ratings):
+    # two random halves of the same ratings, and the users the model knows
     window = ml_ratings.sample(6000, random_state=1)
     known = set(ml_ratings["user_id"].head(100))
+    return window.iloc[:3000], window.iloc[3000:], known
+
+
+@pytest.fixture(scope="module")
+def halves(halves_frames, ml_movies):
+    # each half featurized as a window
+    *frames, known = halves_frames
     return tuple(
-        profile_view(window_features(half, ml_movies, known))
-        for half in (window.iloc[:3000], window.iloc[3000:])
+        profile_view(window_features(half, ml_movies, known)) for half in frames
     )
+
+
+def kish(frame) -> float:
+    """Kish's effective number of users: (sum m)^2 / sum m^2 of their ratings."""
+    per_user = frame.groupby("user_id").size().to_numpy(dtype="float64")
+    return float(per_user.sum() ** 2 / (per_user**2).sum())
 
 
 def test_random_halves_do_not_drift(halves):
@@ -82,22 +95,65 @@ def test_random_halves_do_not_drift(halves):
     assert {c.reference for c in report.columns} == {"traffic"}
 
 
-def test_effective_size_is_capped_by_users(halves):
+def test_effective_size_is_capped_by_users(halves, halves_frames):
     reference, target = halves
+    _, frame, known = halves_frames
     report = detect_drift(both(reference), target, DriftConfig())
     by_column = {c.column: c for c in report.columns}
-    # 3,000 ratings, but only the window's users count
-    assert by_column["new_user"].n_target < 700
+    # a user-level column: one value per user, each counts
     assert by_column["new_user"].n_target == pytest.approx(
         value_count(target, "new_user"), rel=0.02
     )
+    # 3,000 ratings of ~700 users, but a few heavy raters gave most of them: the
+    # ratings count as Kish's effective number of users, far below the users
+    assert by_column["genre"].n_target == pytest.approx(kish(frame), rel=1e-6)
+    assert by_column["genre"].n_target < 0.5 * value_count(target, "user_ratings")
     # a column of some users' values counts those users (its `units` column)
-    assert by_column["new_user_rating"].n_target == value_count(
+    new = frame[~frame["user_id"].isin(known)]
+    assert by_column["new_user_rating"].n_target == pytest.approx(kish(new), rel=1e-6)
+    assert by_column["new_user_rating"].n_target < value_count(
         target, "new_user_ratings"
     )
+    # without the size column: capped at the users themselves, as before
+    plain = detect_drift(both(reference), target, DriftConfig(unit_sizes=None))
+    (rating,) = [c for c in plain.columns if c.column == "new_user_rating"]
+    assert rating.n_target == value_count(target, "new_user_ratings")
     unclustered = detect_drift(both(reference), target, DriftConfig(unit_column=None))
     (genre,) = [c for c in unclustered.columns if c.column == "genre"]
     assert genre.n_target == 3000
+
+
+def test_a_binge_rater_counts_as_few_users(ml_ratings, ml_movies):
+    # GIVEN two windows of 20 users and the same 1,000 ratings in all, one even,
+    # one where a single user gave 620 of them
+    users = ml_ratings.groupby("user_id").size()
+    heavy = users[users >= 620].index[:20]
+    rows = ml_ratings[ml_ratings["user_id"].isin(heavy)]
+    even = rows.groupby("user_id").head(50)
+    binge = pd.concat(
+        [
+            rows[rows["user_id"] == heavy[0]].head(620),
+            rows[rows["user_id"].isin(heavy[1:])].groupby("user_id").head(20),
+        ]
+    )
+    reference = profile_view(window_features(ml_ratings, ml_movies, set()))
+    config = DriftConfig(
+        columns={
+            "genre": ColumnDriftConfig(
+                algorithm="chi_square", possible_drift=9, drift=9
+            )
+        }
+    )
+    sizes = {}
+    for name, window in (("even", even), ("binge", binge)):
+        target = profile_view(window_features(window, ml_movies, set()))
+        (genre,) = detect_drift({"training": reference}, target, config).columns
+        sizes[name] = genre.n_target
+    # THEN the even window counts its 20 users; the binge one (sum m)^2 / sum m^2
+    assert len(even) == len(binge) == 1000
+    assert sizes["even"] == pytest.approx(20, rel=1e-6)
+    assert sizes["binge"] == pytest.approx(1000**2 / (620**2 + 19 * 20**2), rel=1e-6)
+    assert sizes["binge"] < 3
 
 
 def test_small_window_is_not_assessed(halves):
@@ -252,7 +308,9 @@ def test_a_column_of_too_few_users_is_not_assessed(ml_ratings, ml_movies):
     )
     # THEN their ratings are not judged at the default minimum of 5 users
     (few,) = detect_drift({"traffic": reference}, target, config).columns
-    assert few.n_target == 3
+    new = window[~window["user_id"].isin(known)]
+    assert new["user_id"].nunique() == 3
+    assert few.n_target == pytest.approx(kish(new), rel=1e-6)
     assert (few.score, few.category) == (None, DriftCategory.NO_DRIFT)
     assert few.reference == "traffic"
     # AND they are with a minimum of 3

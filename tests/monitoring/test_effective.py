@@ -78,3 +78,26 @@ def test_pooled_correlation_weights_frames_by_values():
 )
 def test_effective_size_is_the_design_effect(n, units, rho, expected):
     assert effective_size(n, units, rho) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("n", "sizes", "rho", "expected"),
+    [
+        # 20 users, 1,000 ratings, one gave 620: m = sum m^2 / sum m
+        (1000, [620] + [20] * 19, math.nan, 1000**2 / (620**2 + 19 * 400)),
+        (1000, [620] + [20] * 19, 1.0, 1000**2 / (620**2 + 19 * 400)),
+        (1000, [620] + [20] * 19, 0.0, 1000),
+        (1000, [620] + [20] * 19, 0.1, 1000 / (1 + (1000 * 392_000 / 1e6 - 1) * 0.1)),
+        # equal sizes: the plain design effect
+        (1000, [50] * 20, math.nan, 20),
+        (1000, [50] * 20, 0.2, 1000 / (1 + 49 * 0.2)),
+        # a column of half the rows (e.g. residuals) scales the sizes with it
+        (500, [620] + [20] * 19, math.nan, 1000**2 / (620**2 + 19 * 400)),
+        # a user-level column (one value per user): the sizes do not apply
+        (20, [620] + [20] * 19, math.nan, 20),
+    ],
+)
+def test_unequal_users_count_by_kish(n, sizes, rho, expected):
+    m = np.asarray(sizes, dtype="float64")
+    sums = (float(len(m)), float(m.sum()), float((m**2).sum()))
+    assert effective_size(n, len(m), rho, unit_sums=sums) == pytest.approx(expected)

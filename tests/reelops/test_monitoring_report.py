@@ -109,7 +109,8 @@ def test_a_drift_verdict_says_how_its_score_was_reached() -> None:
     assert sentence.startswith("KS statistic D = 0.301 (the largest gap")
     assert "n_target = 27 and n_reference = 125 effective samples" in sentence
     assert (
-        "(capped at the users 'new_user_ratings' counts: window 1,728 values and "
+        "(capped at the effective number of the users 'new_user_ratings' counts, "
+        "(sum m)^2 / sum m^2 of their ratings m: window 1,728 values and "
         "reference 21,517" in sentence
     )
     spec = CONFIG.drift.columns["new_user_rating"]
@@ -123,7 +124,7 @@ def test_a_drift_verdict_says_how_its_score_was_reached() -> None:
 def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
     genre = CONFIG.drift.columns["genre"]
     possible = explain_drift(
-        _drift(algorithm="chi_square", effect=0.27, score=7.5, category="P"), genre
+        _drift(algorithm="chi_square", effect=0.27, score=6.5, category="P"), genre
     )
     below = explain_drift(_drift(score=0.5, category="NO_DRIFT"), None)
     infinite = explain_drift(
@@ -133,7 +134,10 @@ def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
         _drift(effect=None, score=None, category="NO_DRIFT"), None
     )
     assert possible.startswith("Cohen's w = 0.270 (sqrt(chi-square / n_target)")
-    assert "at or above the POSSIBLE_DRIFT threshold 6.97, below the DRIFT " in possible
+    assert (
+        f"at or above the POSSIBLE_DRIFT threshold {genre.possible_drift:g}, below "
+        f"the DRIFT threshold {genre.drift:g}" in possible
+    )
     # genre's effective sizes rest on the intra-user correlation, not the users cap
     assert "n / (1 + (m - 1) rho)" in possible
     traffic_only = CONFIG.drift.columns["new_user"].model_copy(

@@ -61,6 +61,7 @@ __all__ = [
     "check_constraints",
     "column_mean",
     "column_names",
+    "column_sums",
     "deserialize_view",
     "distinct_count",
     "drift_statistic",
@@ -286,6 +287,21 @@ class Histogram:
     split_points: tuple[float, ...]
     shares: tuple[float, ...]
     n: int
+
+
+def column_sums(view: ProfileView, column: str) -> tuple[float, float, float]:
+    """``(n, sum x, sum x^2)`` of a numeric column's values (from mean and ``m2``).
+
+    Zeros when the column has no values.
+
+    Raises:
+        MissingColumnError: If ``view`` has no such column.
+    """
+    metric = _column(view, column).get_metric("distribution")
+    if metric is None or metric.n == 0:
+        return 0.0, 0.0, 0.0
+    n, mean = float(metric.n), float(metric.mean.value)
+    return n, n * mean, float(metric.m2.value) + n * mean * mean
 
 
 def value_count(view: ProfileView, column: str) -> int:

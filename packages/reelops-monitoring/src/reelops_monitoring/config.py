@@ -7,13 +7,14 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
         min_rows: 200            # smaller windows: drift not assessed
         min_users: 5             # a column of fewer users' values: not assessed
         unit_column: user_id     # ratings are clustered by user (effective size)
+        unit_sizes: user_ratings # each user's ratings: a few heavy raters count as few
         traffic_windows: 4       # earlier windows of served traffic in its reference
         columns:                 # score >= drift: DRIFT; >= possible_drift: POSSIBLE
-          new_user_rating:    {algorithm: ks,         possible_drift: 0.55, drift: 0.87,
+          new_user_rating:    {algorithm: ks,         possible_drift: 0.40, drift: 0.51,
                                units: new_user_ratings}
-          known_user_residual: {algorithm: ks,        possible_drift: 0.60, drift: 0.82,
+          known_user_residual: {algorithm: ks,        possible_drift: 0.41, drift: 0.53,
                                units: known_user_ratings, reference: [traffic]}
-          genre:              {algorithm: chi_square, possible_drift: 6.97, drift: 9.34,
+          genre:              {algorithm: chi_square, possible_drift: 5.68, drift: 7.45,
                                effective_size: correlation}
           known_user_ratings: {algorithm: ks,         possible_drift: 1.54, drift: 2.14,
                                direction: increase}
@@ -45,8 +46,9 @@ Scores are effect sizes (KS statistic D for ``ks``, Cohen's w = sqrt(chi2 / n) f
 ``chi_square``, the Hellinger distance for ``hellinger``) scaled by the square root
 of the effective sample sizes (see :mod:`reelops_monitoring.drift` and
 :mod:`reelops_monitoring.effective`: ratings clustered by user count for
-``n / (1 + (m - 1) rho)``, user-level columns for their users), so that one
-threshold holds for windows of any size.
+``n / (1 + (m - 1) rho)``, ``m`` the users' size-weighted mean of ratings, or for
+Kish's effective number of users ``(sum m)^2 / sum m^2``; user-level columns for
+their users), so that one threshold holds for windows of any size.
 
 Each column is compared with the earlier windows of served traffic when the
 monitoring runs have kept some, else with the training data (``reference``,
@@ -160,19 +162,19 @@ class ColumnDriftConfig(_Config):
 def _default_columns() -> dict[str, ColumnDriftConfig]:
     return {
         "new_user_rating": ColumnDriftConfig(
-            algorithm="ks", possible_drift=0.55, drift=0.87, units="new_user_ratings"
+            algorithm="ks", possible_drift=0.40, drift=0.51, units="new_user_ratings"
         ),
         "known_user_residual": ColumnDriftConfig(
             algorithm="ks",
-            possible_drift=0.60,
-            drift=0.82,
+            possible_drift=0.41,
+            drift=0.53,
             reference=["traffic"],
             units="known_user_ratings",
         ),
         "genre": ColumnDriftConfig(
             algorithm="chi_square",
-            possible_drift=6.97,
-            drift=9.34,
+            possible_drift=5.68,
+            drift=7.45,
             effective_size="correlation",
         ),
         "known_user_ratings": ColumnDriftConfig(
@@ -195,6 +197,14 @@ class DriftConfig(_Config):
         default="user_id",
         description="Rows sharing a value are one unit: effective sizes are capped "
         "by its distinct count. None: rows are independent.",
+    )
+    unit_sizes: str | None = Field(
+        default="user_ratings",
+        description="The user-level column of each unit's number of rows in the "
+        "window: a column of several values per unit is capped at the effective "
+        "number of units (sum m)^2 / sum m^2, so that a few heavy raters count as "
+        "few. A column's own `units` column, when it has one, is used instead. "
+        "None: capped at the number of units, however unequal.",
     )
     min_users: int = Field(
         default=5,

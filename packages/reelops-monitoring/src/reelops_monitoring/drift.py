@@ -11,11 +11,16 @@ effective sample sizes of the two profiles::
 (for KS this is the classic scaled statistic, ~1.36 at the 5 % level for
 independent rows). Ratings are not independent rows: a window holds a few users,
 each with many ratings, and tastes are per user. So the effective size of a column
-is its number of values capped by the number of distinct units
+is its number of values capped by the effective number of units
 (``DriftConfig.unit_column``, the users): a window of 900 ratings from 15 users
-counts as 15. A column only some users have values in (``known_user_residual``:
-known users only) is capped at the number of values of its ``units`` column, a
-user-level column counting those users (``known_user_ratings``), and a column
+counts as at most 15, and as fewer when a few of them gave most of the ratings,
+``(sum m_i)^2 / sum m_i^2`` over the users' ratings ``m_i`` (Kish's effective
+number; ``DriftConfig.unit_sizes``, the user-level column of each user's ratings,
+holds them): a window where one binge-rater gave 600 of 1,000 ratings is mostly
+that user's taste. A column only some users have values in
+(``known_user_residual``: known users only) is capped the same way by its
+``units`` column, a user-level column counting those users and their ratings
+(``known_user_ratings``), and a column
 whose values come from fewer than ``DriftConfig.min_users`` users is not
 assessed (a KS statistic of one user's ratings is large by chance). Without the
 cap, p-values are ~0 and fixed effect-size thresholds false-alarm on small
@@ -42,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from reelops_monitoring.adapter import (
     column_mean,
     column_names,
+    column_sums,
     distinct_count,
     drift_statistic,
     row_count,
@@ -203,7 +209,7 @@ def detect_drift(
         correlation: Each column's intra-user correlation, measured on the
             training data (:mod:`reelops_monitoring.effective`): effective sizes
             are then ``n / (1 + (m - 1) rho)``; a column without one is capped at
-            the number of users.
+            the effective number of users.
 
     Returns:
         The report; when ``target`` has fewer than ``config.min_rows`` rows its
@@ -222,6 +228,7 @@ def detect_drift(
     # each reference's columns, listed once rather than per drift column
     names = {source: column_names(view) for source, view in given.items()}
     target_units, reference_units = math.inf, dict.fromkeys(given, math.inf)
+    sums = _UnitSums(target, given)
     if config.unit_column is not None:
         target_units = distinct_count(target, config.unit_column)
         reference_units = {
@@ -240,6 +247,10 @@ def detect_drift(
             continue
         reference = given[source]
         units = (math.inf, math.inf)
+        unit_sums: tuple[_Sums | None, _Sums | None] = (None, None)
+        if config.unit_column is not None and config.unit_sizes is not None:
+            sizes = spec.units or config.unit_sizes
+            unit_sums = (sums.target(sizes), sums.reference(source, sizes))
         if spec.units is not None:
             units = (
                 float(value_count(target, spec.units)),
@@ -253,7 +264,14 @@ def detect_drift(
             else math.nan
         )
         found = _column_drift(
-            reference, target, column, spec, units, source=source, rho=rho
+            reference,
+            target,
+            column,
+            spec,
+            units,
+            source=source,
+            rho=rho,
+            unit_sums=unit_sums,
         )
         if _users(target, column, units[0]) < config.min_users:
             found = dataclasses.replace(
@@ -264,6 +282,35 @@ def detect_drift(
             )
         columns.append(found)
     return DriftReport(n_rows=n_rows, min_rows=config.min_rows, columns=tuple(columns))
+
+
+#: ``(n, sum m_i, sum m_i^2)`` of a user-level size column.
+_Sums = tuple[float, float, float]
+
+
+class _UnitSums:
+    """``(n, sum m_i, sum m_i^2)`` of a user-level size column, per profile, cached."""
+
+    def __init__(
+        self, target: ProfileView, references: Mapping[ReferenceSource, ProfileView]
+    ) -> None:
+        self._views: dict[str, ProfileView] = {"target": target}
+        self._views.update((str(key), view) for key, view in references.items())
+        self._found: dict[tuple[str, str], _Sums | None] = {}
+
+    def target(self, column: str) -> _Sums | None:
+        return self._get("target", column)
+
+    def reference(self, source: str, column: str) -> _Sums | None:
+        return self._get(source, column)
+
+    def _get(self, key: str, column: str) -> _Sums | None:
+        if (key, column) not in self._found:
+            view = self._views[key]
+            self._found[key, column] = (
+                column_sums(view, column) if column in column_names(view) else None
+            )
+        return self._found[key, column]
 
 
 def _users(view: ProfileView, column: str, units: float) -> float:
@@ -295,6 +342,7 @@ def _column_drift(
     *,
     source: ReferenceSource,
     rho: float = math.nan,
+    unit_sums: tuple[_Sums | None, _Sums | None] = (None, None),
 ) -> ColumnDrift:
     statistic = drift_statistic(target, reference, column, spec.algorithm)
     if statistic is None:
@@ -302,12 +350,16 @@ def _column_drift(
         n_target = n_reference = 0.0
     else:
         effect, pvalue = effect_size(statistic), statistic.pvalue
-        if math.isnan(rho) or math.isinf(units[0]) or math.isinf(units[1]):
+        if math.isinf(units[0]) or math.isinf(units[1]):
             n_target = min(float(statistic.n_target), units[0])
             n_reference = min(float(statistic.n_reference), units[1])
         else:
-            n_target = effective_size(statistic.n_target, units[0], rho)
-            n_reference = effective_size(statistic.n_reference, units[1], rho)
+            n_target = effective_size(
+                statistic.n_target, units[0], rho, unit_sums=unit_sums[0]
+            )
+            n_reference = effective_size(
+                statistic.n_reference, units[1], rho, unit_sums=unit_sums[1]
+            )
         score = scaled_score(effect, n_target, n_reference)
     means: tuple[float | None, float | None] = (None, None)
     if spec.algorithm != "chi_square":

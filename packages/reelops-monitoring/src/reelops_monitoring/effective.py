@@ -13,6 +13,13 @@ the one-way ANOVA estimator, on the column's values, or on its one-hot indicator
 for a categorical column), and applied to every window with the window's own
 ``m``: a window of many users with a few ratings each counts for nearly its
 ratings, one of a handful of heavy raters for little more than its users.
+
+Users rate unequal numbers of movies, and ``m`` is then the size-weighted mean
+``sum m_i^2 / sum m_i`` (Kish), not ``n / users``: a window of 1,000 ratings
+whose 20 users gave 600, 20, 20, ... counts, when a user's ratings are all
+alike, for ``(sum m_i)^2 / sum m_i^2`` = 2.6 users, not 20. A whylogs profile
+holds what that needs: the mean and ``m2`` of the user-level column of each
+user's ratings in the window (:func:`~reelops_monitoring.adapter.column_sums`).
 """
 
 from __future__ import annotations
@@ -91,13 +98,37 @@ def pooled_correlation(
     return pooled
 
 
-def effective_size(n_values: float, n_units: float, rho: float) -> float:
-    """``n / (1 + (m - 1) rho)`` with ``m = n / units``, within ``[units, n]``."""
+def effective_size(
+    n_values: float,
+    n_units: float,
+    rho: float,
+    *,
+    unit_sums: tuple[float, float, float] | None = None,
+) -> float:
+    """``n / (1 + (m - 1) rho)``, at least ``n / m`` and at most ``n``.
+
+    Args:
+        n_values: The column's values.
+        n_units: The units (users) they come from.
+        rho: The intra-unit correlation; NaN: unknown, taken as 1 (the effective
+            size is then also capped at ``n_units``).
+        unit_sums: ``(units, sum m_i, sum m_i^2)`` of the units' rows ``m_i``
+            (:func:`~reelops_monitoring.adapter.column_sums` of a user-level
+            column): ``m`` is then the size-weighted mean
+            ``n * sum m_i^2 / (sum m_i)^2`` (the units' rows scaled to the
+            column's values); without it, or for a column of at most one value
+            per unit (a user-level column), ``m = n / n_units``.
+    """
     if n_values <= 0 or n_units <= 0:
         return 0.0
-    per_unit = max(n_values / n_units, 1.0)
+    per_unit = n_values / n_units
+    if unit_sums is not None and unit_sums[1] > 0 and n_values > unit_sums[0]:
+        per_unit = n_values * unit_sums[2] / unit_sums[1] ** 2
+    per_unit = max(per_unit, 1.0)
+    if math.isnan(rho):
+        return min(n_values / per_unit, n_units, n_values)
     size = n_values / (1 + (per_unit - 1) * rho)
-    return min(max(size, min(n_units, n_values)), n_values)
+    return min(max(size, n_values / per_unit), n_values)
 
 
 def correlation_of(correlation: Mapping[str, float] | None, column: str) -> float:

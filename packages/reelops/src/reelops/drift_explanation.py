@@ -56,14 +56,16 @@ def _sizes(
         )
         return text + (
             " effective samples (ratings clustered by user count for "
-            "n / (1 + (m - 1) rho), rho the intra-user correlation on the training "
+            "n / (1 + (m - 1) rho), m the users' ratings' size-weighted mean "
+            "sum m^2 / sum m, rho the intra-user correlation on the training "
             f"data{values})"
         )
     users = (
         f"the users '{spec.units}' counts"
         if spec is not None and spec.units is not None
-        else "distinct users"
+        else "users"
     )
+    users = f"the effective number of {users}, (sum m)^2 / sum m^2 of their ratings m"
     if n_values is None:
         return text + f" effective samples (values capped at {users})"
     capped = [
