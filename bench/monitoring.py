@@ -25,7 +25,12 @@ false alarms, not a false-alarm rate.
    ``MonitoringConfig`` (which were set from it).
 2. evaluation, with the default config: false-alarm rate on evaluation shuffled
    windows; detection of each injected drift (right reason) in the same windows
-   and in the real quarters; detection by injection strength.
+   and in the real quarters; detection by injection strength; and the suite by
+   window size: evaluation shuffled streams cut into windows of 200, 1,000 and
+   5,000 ratings (at least 100 no-drift windows each, each judged against at least
+   8,000 ratings before it), with the four drifts above and two more injected in
+   turn: half stars rounded up to whole stars (a scale change) and a bot (one new
+   user adding 20 % more ratings, all 5 stars, 3 s apart).
 3. decay noise: how much a BiasBaseline's RMSE moves from window to window with
    no injected drift, against a random holdout of its training data (as the
    training pipeline's random split measures it) and against the previous window
@@ -75,7 +80,7 @@ from reelops_monitoring.replay import (
     false_alarm_rate,
     replay,
 )
-from reelops_monitoring.scenarios import default_scenarios
+from reelops_monitoring.scenarios import default_scenarios, suite_scenarios
 from reelops_monitoring.windows import shuffle_arrivals, split_windows
 
 if TYPE_CHECKING:
@@ -91,6 +96,13 @@ KNOWN_ROWS, KNOWN_STRIDE = 1000, 200
 DRIFT_QUANTILE = 0.995
 RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
 EVALUATION_SEEDS = (0, 1)
+#: The suite's window sizes (ratings), the reference each window is judged
+#: against (ratings, at least), the no-drift windows wanted per size and the
+#: streams that may be added to reach them.
+WINDOW_SIZES = (200, 1000, 5000)
+SIZE_REFERENCE_ROWS = 8000
+SIZE_MIN_WINDOWS = 100
+SIZE_EXTRA_SEEDS = tuple(range(2, 40))
 STRENGTHS = {
     "inflation_share": (0.25, 0.5, 0.75, 1.0),
     "genre_share": (0.1, 0.2, 0.3),
@@ -231,6 +243,58 @@ def evaluation(
         ].to_dict(orient="records"),
     }
     return result, shuffled
+
+
+def by_window_size(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    config: MonitoringConfig,
+    popularity: pd.Series,
+) -> dict[str, Any]:
+    """The suite by window size: windows of a fixed number of ratings.
+
+    Evaluation shuffled streams cut into consecutive windows of ``rows`` ratings,
+    each judged against the ``max(2, 8,000 / rows)`` windows before it (at least
+    8,000 ratings of reference), with every scenario of
+    :func:`~reelops_monitoring.scenarios.suite_scenarios` injected in turn; streams
+    are added until at least ``SIZE_MIN_WINDOWS`` no-drift windows are assessed.
+    """
+    late = cohort(ratings, early=False)
+    scenarios = suite_scenarios(movies, popularity=popularity)
+    found: dict[str, Any] = {"scenarios": {s.name: s.description for s in scenarios}}
+    for rows in WINDOW_SIZES:
+        n_reference = max(2, -(-SIZE_REFERENCE_ROWS // rows))
+        tables: list[pd.DataFrame] = []
+        assessed = 0
+        for seed in EVALUATION_SEEDS + SIZE_EXTRA_SEEDS:
+            if assessed >= SIZE_MIN_WINDOWS:
+                break
+            table = replay(
+                shuffled_stream(late, seed, SPLIT, EVALUATION_END),
+                movies,
+                config,
+                scenarios=scenarios,
+                n_reference=n_reference,
+                rows=rows,
+                seed=seed * 1000,
+                stream=f"size-{rows}-shuffled-{seed}",
+                fit=bias_model,
+            )
+            tables.append(table)
+            none = table[table["scenario"] == "none"]
+            assessed += int(none["assessed"].sum())
+        table = pd.concat(tables, ignore_index=True)
+        detection = _records(detection_table(table))
+        rates = [row["rate"] for row in detection.values()]
+        found[str(rows)] = {
+            "reference_windows": n_reference,
+            "streams": len(tables),
+            "false_alarm_rate": false_alarm_rate(table),
+            "detection": detection,
+            "mean_detection": round(float(np.mean(rates)), 4),
+        }
+        print(f"window size {rows}: {found[str(rows)]}")
+    return found
 
 
 def power(
@@ -386,6 +450,7 @@ def main() -> None:
     print("calibration:", calibrated)
     evaluated, _ = evaluation(ratings, movies, config, popularity)
     power_rows = [] if args.skip_power else power(ratings, movies, config, popularity)
+    sizes = by_window_size(ratings, movies, config, popularity)
     decay_figures = decay_noise(ratings, config)
     print("decay noise:", decay_figures)
 
@@ -424,6 +489,7 @@ def main() -> None:
             "calibration": calibrated,
             "evaluation": evaluated,
             "detection_by_strength": power_rows,
+            "by_window_size": sizes,
             "decay_noise": decay_figures,
             "peak_rss_bytes": peak_rss_bytes(),
             "total_seconds": round(time.perf_counter() - started, 1),

@@ -82,7 +82,11 @@ def _inflation(share: float) -> Scenario:
     return Scenario(
         name=f"known_user_inflation_{share:.0%}",
         description=f"+0.5 stars for {share:.0%} of the window's (known) users",
-        expected=("drift in 'known_user_residual'", "drift in 'new_user_rating'"),
+        expected=(
+            "drift in 'known_user_residual'",
+            "drift in 'known_user_mean_residual'",
+            "drift in 'new_user_rating'",
+        ),
         inject=lambda w, seed: inflate_ratings(w, share=share, seed=seed),
     )
 

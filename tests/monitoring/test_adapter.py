@@ -23,6 +23,8 @@ from reelops_monitoring import (
 )
 from reelops_monitoring.adapter import (
     check_constraints,
+    column_sums,
+    drift_statistic,
     frequent_items,
     value_count,
     value_histogram,
@@ -190,3 +192,30 @@ def test_serving_request_batch_profiles_to_bytes():
     assert set(summary.index) == set(batch.columns)
     assert summary.loc["top_score", "null_count"] == 1
     assert summary.loc["status", "max"] == 422
+
+
+def test_mean_drift_is_cohens_d_from_the_profiles():
+    # GIVEN two samples whose means differ by one pooled standard deviation
+    rng = np.random.default_rng(0)
+    window = pd.DataFrame({"x": rng.normal(1.0, 1.0, 400)})
+    reference = pd.DataFrame({"x": rng.normal(0.0, 1.0, 1600)})
+    found = drift_statistic(profile_view(window), profile_view(reference), "x", "mean")
+    # THEN the statistic is Cohen's d as numpy computes it, with its sizes
+    a, b = window["x"].to_numpy(), reference["x"].to_numpy()
+    pooled = np.sqrt(
+        (((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum()) / (400 + 1600 - 2)
+    )
+    assert found is not None
+    assert found.statistic == pytest.approx(abs(a.mean() - b.mean()) / pooled)
+    assert (found.n_target, found.n_reference) == (400, 1600)
+    assert found.pvalue < 1e-9
+    # AND a column of one value has no variance to compare with
+    one = profile_view(pd.DataFrame({"x": [1.0]}))
+    assert drift_statistic(one, profile_view(reference), "x", "mean") is None
+
+
+def test_column_sums_are_the_first_two_moments():
+    view = profile_view(pd.DataFrame({"m": [1.0, 2.0, 10.0, None]}))
+    assert column_sums(view, "m") == pytest.approx((3, 13.0, 105.0))
+    empty = profile_view(pd.DataFrame({"m": [np.nan, np.nan]}))
+    assert column_sums(empty, "m") == (0.0, 0.0, 0.0)

@@ -87,6 +87,7 @@ def test_random_halves_do_not_drift(halves):
     assert {c.column for c in report.columns} == {
         "new_user_rating",
         "known_user_residual",
+        "known_user_mean_residual",
         "genre",
         "known_user_ratings",
         "new_user_ratings",

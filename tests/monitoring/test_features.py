@@ -108,6 +108,10 @@ def test_ratings_are_split_into_new_users_ratings_and_known_users_residuals() ->
     assert features["known_user_residual"].isna().tolist() == [False, False, True, True]
     assert features["new_user_rating"].isna().tolist() == [True, True, False, True]
     assert features.loc[2, "new_user_rating"] == 5.0
+    # AND each known user's mean residual is on the user's first rating only
+    means = features["known_user_mean_residual"]
+    assert means.tolist()[0] == 0.125
+    assert means.isna().tolist() == [False, True, True, True]
     # AND without predictions there are no residuals
     plain = window_features(window, movies, {7})
     assert plain["known_user_residual"].isna().all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 
@@ -15,12 +16,15 @@ from reelops_monitoring import InvalidInputError, MonitoringConfig, window_featu
 from reelops_monitoring.replay import detection_table, false_alarm_rate, replay
 from reelops_monitoring.scenarios import (
     add_new_users,
+    bot_burst,
     default_scenarios,
     inflate_ratings,
     null_timestamps,
     shift_genre_mix,
+    suite_scenarios,
+    whole_stars,
 )
-from reelops_monitoring.windows import shuffle_arrivals, split_windows
+from reelops_monitoring.windows import shuffle_arrivals, split_rows, split_windows
 
 SPLIT = pd.Timestamp("2008-01-01")
 END = pd.Timestamp("2018-10-01")
@@ -75,6 +79,63 @@ def test_surge_adds_new_users_with_few_ratings(window):
     assert not set(added["user_id"]) & set(window["user_id"])
     assert added.groupby("user_id").size().mean() < 8
     assert surged.dtypes.equals(window.dtypes)
+
+
+def test_whole_stars_rounds_half_stars_up(window):
+    rounded = whole_stars(window, share=1.0, seed=0)
+    halves = window["rating"] % 1 == 0.5
+    assert halves.any()
+    assert (rounded["rating"] % 1 == 0).all()
+    assert (rounded.loc[halves, "rating"] == window.loc[halves, "rating"] + 0.5).all()
+    assert rounded.loc[~halves, "rating"].equals(window.loc[~halves, "rating"])
+
+
+def test_bot_burst_is_one_new_user_rating_fast_and_alike(window):
+    burst = bot_burst(window, share=0.2, seed=0)
+    added = burst.iloc[len(window) :]
+    assert len(added) == round(0.2 * len(window))
+    assert added["user_id"].nunique() == 1
+    assert added["user_id"].iloc[0] > window["user_id"].max()
+    assert (added["rating"] == 5.0).all()
+    assert added["movie_id"].is_unique
+    assert added["movie_id"].isin(window["movie_id"]).all()
+    assert (added["timestamp"].diff().dropna() == 3).all()
+    assert burst.dtypes.equals(window.dtypes)
+
+
+def test_row_windows_are_consecutive_in_time(window):
+    found = split_rows(window.sample(frac=1.0, random_state=0), rows=200)
+    assert len(found) == len(window) // 200
+    assert all(len(w.ratings) == 200 for w in found)
+    stamps = [w.ratings["timestamp"] for w in found]
+    assert all(a.max() <= b.min() for a, b in itertools.pairwise(stamps))
+    assert found[0].start == pd.Timestamp(int(stamps[0].min()), unit="s")
+    with pytest.raises(InvalidInputError, match="rows must be >= 1, got 0 instead"):
+        split_rows(window, rows=0)
+
+
+def test_the_suite_by_window_size_finds_scale_changes(ml_ratings, ml_movies):
+    # GIVEN windows of 1,000 ratings of a shuffled (no-drift) stream
+    late = ml_ratings[
+        ml_ratings.groupby("user_id")["timestamp"].transform("min") >= seconds(SPLIT)
+    ]
+    stream = shuffle_arrivals(late, seed=0, start=SPLIT, end=END)
+    table = replay(
+        stream,
+        ml_movies,
+        MonitoringConfig(),
+        scenarios=suite_scenarios(ml_movies),
+        n_reference=8,
+        rows=1000,
+        fit=bias_model,
+    )
+    detection = detection_table(table)
+    # THEN every scenario is judged in every window, a surge of newcomers and a
+    # broken field always found, and the no-drift windows rarely alert
+    assert set(detection.index) == {s.name for s in suite_scenarios(ml_movies)}
+    assert detection["windows"].min() == detection["windows"].max() >= 25
+    assert detection.loc[["new_user_surge", "broken_timestamps"], "rate"].min() == 1
+    assert false_alarm_rate(table)["rate"] <= 0.05
 
 
 def test_broken_field_nulls_every_timestamp(window, ml_movies):

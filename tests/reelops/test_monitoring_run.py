@@ -219,6 +219,7 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     assert set(decision["scores"]["drift"]["columns"]) == {
         "new_user_rating",
         "known_user_residual",
+        "known_user_mean_residual",
         "genre",
         "known_user_ratings",
         "new_user_ratings",
@@ -228,10 +229,11 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     # is the reference of every column but the residuals (none in training data)
     assert decision["reference"]["traffic_windows"] == []
     columns = decision["scores"]["drift"]["columns"]
-    residual = columns["known_user_residual"]
-    others = {c["reference"] for n, c in columns.items() if n != "known_user_residual"}
+    residuals = {"known_user_residual", "known_user_mean_residual"}
+    others = {c["reference"] for n, c in columns.items() if n not in residuals}
     assert others == {"training"}
-    assert (residual["reference"], residual["score"]) == (None, None)
+    for name in residuals:
+        assert (columns[name]["reference"], columns[name]["score"]) == (None, None)
     assert any(
         n.startswith("no earlier window of served traffic") for n in decision["notes"]
     )

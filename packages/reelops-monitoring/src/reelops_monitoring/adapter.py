@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 #: The whylogs column drift algorithms this adapter exposes.
-DriftAlgorithm = Literal["ks", "chi_square", "hellinger"]
+DriftAlgorithm = Literal["ks", "chi_square", "hellinger", "mean"]
 
 _SUMMARY_QUANTILES = {"q25": "distribution/q_25", "q75": "distribution/q_75"}
 
@@ -362,8 +362,10 @@ def value_histogram(
 class DriftStatistic:
     """One whylogs column drift algorithm's raw output.
 
-    ``statistic`` is the KS statistic D, the chi-square statistic or the Hellinger
-    distance; ``pvalue`` is ``None`` for Hellinger. ``n_target`` / ``n_reference``
+    ``statistic`` is the KS statistic D, the chi-square statistic, the Hellinger
+    distance or, for ``mean`` (not a whylogs algorithm: from the profiles' means
+    and ``m2``), Cohen's d, the difference of the means in pooled standard
+    deviations; ``pvalue`` is ``None`` for Hellinger. ``n_target`` / ``n_reference``
     are the non-null values the sketches hold (all rows for chi-square, as whylogs
     uses them).
     """
@@ -394,13 +396,15 @@ def drift_statistic(
         InvalidInputError: If ``algorithm`` is unknown.
     """
     why = _whylogs()
-    if algorithm not in why.algorithms:
+    if algorithm not in why.algorithms and algorithm != "mean":
         raise InvalidInputError(
-            f"drift algorithm must be one of {sorted(why.algorithms)}, "
+            f"drift algorithm must be one of {sorted([*why.algorithms, 'mean'])}, "
             f"got '{algorithm}' instead"
         )
     target_column = _column(target, column)
     reference_column = _column(reference, column)
+    if algorithm == "mean":
+        return _mean_difference(target_column, reference_column)
     n_target = _sample_size(target_column, algorithm)
     n_reference = _sample_size(reference_column, algorithm)
     if n_target == 0 or n_reference == 0:
@@ -500,6 +504,29 @@ def _column(view: ProfileView, column: str) -> Any:
 def _kll(view: ProfileView, column: str) -> Any:
     distribution = _column(view, column).get_metric("distribution")
     return None if distribution is None else distribution.kll.value
+
+
+def _mean_difference(target: Any, reference: Any) -> DriftStatistic | None:
+    """Cohen's d of two numeric columns, and its two-sided normal p-value."""
+    moments = []
+    for view in (target, reference):
+        metric = view.get_metric("distribution")
+        if metric is None or metric.n < 2:  # noqa: PLR2004 (a variance needs 2)
+            return None
+        moments.append((int(metric.n), float(metric.mean.value), metric.m2.value))
+    (n_t, mean_t, m2_t), (n_r, mean_r, m2_r) = moments
+    pooled = math.sqrt((float(m2_t) + float(m2_r)) / (n_t + n_r - 2))
+    if pooled == 0:
+        return None
+    d = abs(mean_t - mean_r) / pooled
+    z = d * math.sqrt(n_t * n_r / (n_t + n_r))
+    return DriftStatistic(
+        algorithm="mean",
+        statistic=d,
+        pvalue=math.erfc(z / math.sqrt(2)),
+        n_target=n_t,
+        n_reference=n_r,
+    )
 
 
 def _sample_size(column_view: Any, algorithm: DriftAlgorithm) -> int:

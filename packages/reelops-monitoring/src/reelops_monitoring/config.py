@@ -14,6 +14,8 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
                                units: new_user_ratings}
           known_user_residual: {algorithm: ks,        possible_drift: 0.41, drift: 0.53,
                                units: known_user_ratings, reference: [traffic]}
+          known_user_mean_residual: {algorithm: mean, possible_drift: 1.57, drift: 2.57,
+                               reference: [traffic]}
           genre:              {algorithm: chi_square, possible_drift: 5.68, drift: 7.45,
                                effective_size: correlation}
           known_user_ratings: {algorithm: ks,         possible_drift: 1.54, drift: 2.14,
@@ -120,7 +122,8 @@ class ColumnDriftConfig(_Config):
     """How one column is drift-tested, and its two thresholds on the score."""
 
     algorithm: DriftAlgorithm = Field(
-        description="ks (numeric), chi_square (categorical) or hellinger (numeric)."
+        description="ks (numeric), chi_square (categorical), hellinger (numeric) or "
+        "mean (numeric: Cohen's d, the difference of the means)."
     )
     possible_drift: float = Field(gt=0, description="Score from which POSSIBLE_DRIFT.")
     drift: float = Field(gt=0, description="Score from which DRIFT.")
@@ -170,6 +173,12 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             drift=0.53,
             reference=["traffic"],
             units="known_user_ratings",
+        ),
+        "known_user_mean_residual": ColumnDriftConfig(
+            algorithm="mean",
+            possible_drift=1.57,
+            drift=2.57,
+            reference=["traffic"],
         ),
         "genre": ColumnDriftConfig(
             algorithm="chi_square",

@@ -31,6 +31,10 @@ rating, timestamp``) into one row per rating with:
   fallback); null without ``predictions``. A known user's own bias is in the
   prediction, so their later ratings, which drift with the user's tenure, do not
   look like drift, while +0.5 stars shift the residuals by 0.5.
+* ``known_user_mean_residual`` (float): a user-level column, the mean of the known
+  user's residuals in the window (on the user's first rating with one). Each user
+  counts once, so a shift every known user shares (+0.5 stars) stands out of the
+  spread between users, whatever their numbers of ratings.
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "new_user_ratings",
     "new_user_rating",
     "known_user_residual",
+    "known_user_mean_residual",
 )
 
 #: Drift columns with a value on every rating, so clustered by user (their
@@ -143,6 +148,7 @@ def window_features(
     activity = np.where(first_of_user, per_user.to_numpy(), np.nan)
     rating = ratings_window["rating"].astype("float64").to_numpy()
     predicted = _predicted(ratings_window, predictions)
+    residual = np.where(is_new, np.nan, rating - predicted)
     return pd.DataFrame(
         {
             "user_id": users,
@@ -155,10 +161,20 @@ def window_features(
             "known_user_ratings": np.where(is_new, np.nan, activity),
             "new_user_ratings": np.where(is_new, activity, np.nan),
             "new_user_rating": np.where(is_new, rating, np.nan),
-            "known_user_residual": np.where(is_new, np.nan, rating - predicted),
+            "known_user_residual": residual,
+            "known_user_mean_residual": _user_means(users, residual),
         },
         index=ratings_window.index,
     )
+
+
+def _user_means(users: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each user's mean of ``values``, on the user's first non-null value only."""
+    frame = pd.DataFrame({"user": users, "value": values})
+    valued = frame["value"].notna()
+    first = valued & ~frame["user"].where(valued).duplicated()
+    means = frame.groupby("user", sort=False)["value"].transform("mean")
+    return np.where(first.to_numpy(), means.to_numpy(), np.nan)
 
 
 def _predicted(ratings: pd.DataFrame, predictions: pd.DataFrame | None) -> np.ndarray:

@@ -25,7 +25,7 @@ from reelops_monitoring.adapter import merge_views, profile_view
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import window_features
-from reelops_monitoring.windows import split_windows
+from reelops_monitoring.windows import split_rows, split_windows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -55,6 +55,7 @@ def replay(
     scenarios: Sequence[Scenario] = (),
     n_reference: int = 8,
     freq: str = "Q",
+    rows: int | None = None,
     seed: int = 0,
     stream: str = "",
     fit: Callable[[pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]] | None = None,
@@ -68,6 +69,8 @@ def replay(
         scenarios: Drifts to inject in each assessed window, one at a time.
         n_reference: Windows merged into each window's reference.
         freq: Window length (pandas period frequency).
+        rows: Windows of this many consecutive ratings in time order instead of
+            calendar windows (:func:`~reelops_monitoring.windows.split_rows`).
         seed: Base seed of the injections (window ``i`` uses ``seed + i``).
         stream: A label copied into every row (e.g. ``"real"``, ``"shuffled-3"``).
         fit: ``fit(history)``: a model fitted on ``history`` (every rating before
@@ -81,10 +84,14 @@ def replay(
         scenario's reason was given; ``None`` for ``"none"``), ``reasons`` and one
         ``score_<column>`` per drift column.
     """
-    windows = split_windows(ratings, freq=freq)
+    windows = (
+        split_windows(ratings, freq=freq)
+        if rows is None
+        else split_rows(ratings, rows=rows)
+    )
     views: list[ProfileView] = []
     frames: list[pd.DataFrame] = []
-    rows: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     seen: set[int] = set()
     for index, window in enumerate(windows):
         known = frozenset(seen)
@@ -131,7 +138,7 @@ def replay(
                 reference, target, config, traffic=reference, correlation=correlation
             )
             drift = decision.scores["drift"]
-            rows.append(
+            records.append(
                 {
                     "stream": stream,
                     "window": window.label,
@@ -152,7 +159,7 @@ def replay(
                     },
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(records)
 
 
 def false_alarm_rate(table: pd.DataFrame) -> dict[str, float | int]:

@@ -10,6 +10,10 @@ Each injection is a pure function of a window (primary ratings) and a seed; a
 * :func:`add_new_users`: a surge of new users with a few ratings each (a campaign),
   their ratings drawn from the window's own, so only the users differ.
 * :func:`null_timestamps`: every timestamp null (a broken upstream field).
+* :func:`whole_stars`: half-star ratings rounded up to whole stars (a client that
+  lost the half-star widget: a scale change).
+* :func:`bot_burst`: one new user rating many movies in a few minutes, all with
+  the same rating (a scraper or a vote-stuffing bot).
 """
 
 from __future__ import annotations
@@ -28,13 +32,23 @@ if TYPE_CHECKING:
 __all__ = [
     "Scenario",
     "add_new_users",
+    "bot_burst",
     "default_scenarios",
     "inflate_ratings",
     "null_timestamps",
     "shift_genre_mix",
+    "suite_scenarios",
+    "whole_stars",
 ]
 
 _RATING_MAX = 5.0
+#: The reasons that name a shift of the ratings: new users' as given, known
+#: users' residuals against the deployed model.
+_RATING_SHIFT = (
+    "drift in 'new_user_rating'",
+    "drift in 'known_user_residual'",
+    "drift in 'known_user_mean_residual'",
+)
 
 
 @dataclass(frozen=True)
@@ -60,15 +74,21 @@ def inflate_ratings(
     window: pd.DataFrame, *, share: float, seed: int, delta: float = 0.5
 ) -> pd.DataFrame:
     """Add ``delta`` stars to every rating of ``share`` of the users, clipped at 5."""
+    hit, rating = _users_ratings(window, share=share, seed=seed)
+    return window.assign(
+        rating=rating.where(~hit, np.minimum(rating + delta, _RATING_MAX))
+    )
+
+
+def _users_ratings(
+    window: pd.DataFrame, *, share: float, seed: int
+) -> tuple[pd.Series, pd.Series]:
+    """Which rows belong to a random ``share`` of the users, and the ratings."""
     _check_share(share)
     rng = np.random.default_rng(seed)
     users = window["user_id"].unique()
     chosen = rng.choice(users, size=round(share * len(users)), replace=False)
-    hit = window["user_id"].isin(chosen)
-    rating = window["rating"].astype("float64")
-    return window.assign(
-        rating=rating.where(~hit, np.minimum(rating + delta, _RATING_MAX))
-    )
+    return window["user_id"].isin(chosen), window["rating"].astype("float64")
 
 
 def shift_genre_mix(
@@ -147,6 +167,65 @@ def null_timestamps(window: pd.DataFrame) -> pd.DataFrame:
     return window.assign(timestamp=pd.array([None] * len(window), dtype="Int64"))
 
 
+def whole_stars(window: pd.DataFrame, *, share: float, seed: int) -> pd.DataFrame:
+    """Round ``share`` of the users' half-star ratings up to whole stars."""
+    hit, rating = _users_ratings(window, share=share, seed=seed)
+    return window.assign(rating=rating.where(~hit, np.ceil(rating)))
+
+
+def bot_burst(
+    window: pd.DataFrame, *, share: float, seed: int, rating: float = 5.0
+) -> pd.DataFrame:
+    """Add one new user rating ``share`` x the window's ratings' worth of movies.
+
+    The movies are drawn (without repeats where the window has enough) from the
+    window's own, all rated ``rating``, one every few seconds from a random
+    time of the window; the id follows the largest id in the window.
+    """
+    if share <= 0:
+        raise InvalidInputError(f"share must be > 0, got {share} instead")
+    rng = np.random.default_rng(seed)
+    n_new = max(1, round(share * len(window)))
+    pool = window["movie_id"].unique()
+    movie_ids = rng.choice(pool, size=n_new, replace=n_new > len(pool))
+    stamps = window["timestamp"]
+    start = int(rng.integers(int(stamps.min()), int(stamps.max()) + 1))
+    added = pd.DataFrame(
+        {
+            "user_id": int(window["user_id"].max()) + 1,
+            "movie_id": movie_ids,
+            "rating": rating,
+            "timestamp": start + 3 * np.arange(n_new),
+        }
+    ).astype(window.dtypes.to_dict())
+    return pd.concat([window, added], ignore_index=True)
+
+
+def suite_scenarios(
+    movies: pd.DataFrame, *, popularity: pd.Series | None = None
+) -> tuple[Scenario, ...]:
+    """:func:`default_scenarios` and the scale and bot scenarios of the suite."""
+    return (
+        *default_scenarios(movies, popularity=popularity),
+        Scenario(
+            name="whole_stars",
+            description="every half-star rating rounded up to a whole star",
+            expected=_RATING_SHIFT,
+            inject=lambda w, seed: whole_stars(w, share=1.0, seed=seed),
+        ),
+        Scenario(
+            name="bot_burst",
+            description="one new user adding 20% more ratings, all 5 stars, 3 s apart",
+            expected=(
+                "drift in 'new_user_rating'",
+                "drift in 'new_user_ratings'",
+                "drift in 'new_user'",
+            ),
+            inject=lambda w, seed: bot_burst(w, share=0.2, seed=seed),
+        ),
+    )
+
+
 def default_scenarios(
     movies: pd.DataFrame,
     *,
@@ -161,7 +240,7 @@ def default_scenarios(
         Scenario(
             name="rating_inflation",
             description=f"+0.5 stars for {inflation_share:.0%} of the users",
-            expected=("drift in 'new_user_rating'", "drift in 'known_user_residual'"),
+            expected=_RATING_SHIFT,
             inject=lambda w, seed: inflate_ratings(w, share=inflation_share, seed=seed),
         ),
         Scenario(

@@ -13,7 +13,7 @@ import pandas as pd
 
 from reelops_monitoring.errors import InvalidInputError, MissingColumnError
 
-__all__ = ["Window", "shuffle_arrivals", "split_windows"]
+__all__ = ["Window", "shuffle_arrivals", "split_rows", "split_windows"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,40 @@ def split_windows(ratings: pd.DataFrame, *, freq: str = "Q") -> list[Window]:
         start = pd.Period(period).start_time
         end = (pd.Period(period) + 1).start_time
         windows.append(Window(start=start, end=end, ratings=frame))
+    return windows
+
+
+def split_rows(ratings: pd.DataFrame, *, rows: int) -> list[Window]:
+    """Split ratings into consecutive windows of ``rows`` ratings in time order.
+
+    A window spans its first rating's second to just after its last one; the
+    last ratings, fewer than ``rows``, belong to no window, nor do rows without
+    a timestamp. Ties in time keep the rows' order.
+
+    Raises:
+        MissingColumnError: If ``ratings`` has no ``timestamp`` column.
+        InvalidInputError: If ``rows`` is not positive.
+    """
+    if "timestamp" not in ratings.columns:
+        raise MissingColumnError(
+            f"ratings must have a 'timestamp' column, got {list(ratings.columns)}"
+        )
+    if rows < 1:
+        raise InvalidInputError(f"rows must be >= 1, got {rows} instead")
+    ordered = ratings[ratings["timestamp"].notna()].sort_values(
+        "timestamp", kind="stable"
+    )
+    windows = []
+    for first in range(0, len(ordered) - rows + 1, rows):
+        frame = ordered.iloc[first : first + rows]
+        stamps = frame["timestamp"]
+        windows.append(
+            Window(
+                start=pd.Timestamp(int(stamps.iloc[0]), unit="s"),
+                end=pd.Timestamp(int(stamps.iloc[-1]) + 1, unit="s"),
+                ratings=frame,
+            )
+        )
     return windows
 
 

@@ -33,6 +33,10 @@ _EFFECTS = {
         "sqrt(chi-square / n_target), the size of the difference in category shares",
     ),
     "hellinger": ("Hellinger distance H", "between the two histograms"),
+    "mean": (
+        "Cohen's d",
+        "the difference of the means in pooled standard deviations",
+    ),
 }
 
 
