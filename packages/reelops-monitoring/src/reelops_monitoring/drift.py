@@ -1,8 +1,10 @@
 """Column drift between a reference profile and a window's profile.
 
 Each configured column is tested with one whylogs algorithm (KS, chi-square or
-Hellinger). Its **effect** is the algorithm's effect size: the KS statistic D,
-Cohen's w = sqrt(chi2 / n) for chi-square, the Hellinger distance. Its **score**,
+Hellinger) or ``mean``, the difference of the means from the profiles' moments.
+Its **effect** is the algorithm's effect size: the KS statistic D, Cohen's
+w = sqrt(chi2 / n) for chi-square, the Hellinger distance, Cohen's d (the
+difference of the means in pooled standard deviations). Its **score**,
 which two thresholds put in a :class:`DriftCategory`, is the effect scaled by the
 effective sample sizes of the two profiles::
 
