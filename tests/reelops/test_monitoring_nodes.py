@@ -262,7 +262,8 @@ def test_no_serving_profile_is_a_reason_not_an_error() -> None:
         "files": 0,
         "answers": {
             "available": False,
-            "reason": "no status profile for 2018-07-01..2018-10-01 (services "
+            "reason": "no status profile for 2018-07-01..2018-10-01 (a service "
+            "writes them every flush_interval_seconds and at shutdown; services "
             "before status profiling wrote none)",
             "files": 0,
         },

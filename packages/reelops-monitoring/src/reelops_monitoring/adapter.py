@@ -297,11 +297,16 @@ def column_sums(view: ProfileView, column: str) -> tuple[float, float, float]:
     Raises:
         MissingColumnError: If ``view`` has no such column.
     """
-    metric = _column(view, column).get_metric("distribution")
+    n, mean, m2 = _moments(_column(view, column))
+    return n, n * mean, m2 + n * mean * mean
+
+
+def _moments(column_view: Any) -> tuple[float, float, float]:
+    """``(n, mean, m2)`` of a column's distribution metric (zeros when empty)."""
+    metric = column_view.get_metric("distribution")
     if metric is None or metric.n == 0:
         return 0.0, 0.0, 0.0
-    n, mean = float(metric.n), float(metric.mean.value)
-    return n, n * mean, float(metric.m2.value) + n * mean * mean
+    return float(metric.n), float(metric.mean.value), float(metric.m2.value)
 
 
 def value_count(view: ProfileView, column: str) -> int:
@@ -508,14 +513,10 @@ def _kll(view: ProfileView, column: str) -> Any:
 
 def _mean_difference(target: Any, reference: Any) -> DriftStatistic | None:
     """Cohen's d of two numeric columns, and its two-sided normal p-value."""
-    moments = []
-    for view in (target, reference):
-        metric = view.get_metric("distribution")
-        if metric is None or metric.n < 2:  # noqa: PLR2004 (a variance needs 2)
-            return None
-        moments.append((int(metric.n), float(metric.mean.value), metric.m2.value))
-    (n_t, mean_t, m2_t), (n_r, mean_r, m2_r) = moments
-    pooled = math.sqrt((float(m2_t) + float(m2_r)) / (n_t + n_r - 2))
+    (n_t, mean_t, m2_t), (n_r, mean_r, m2_r) = _moments(target), _moments(reference)
+    if n_t < 2 or n_r < 2:  # noqa: PLR2004 (a variance needs 2 values)
+        return None
+    pooled = math.sqrt((m2_t + m2_r) / (n_t + n_r - 2))
     if pooled == 0:
         return None
     d = abs(mean_t - mean_r) / pooled
@@ -524,8 +525,8 @@ def _mean_difference(target: Any, reference: Any) -> DriftStatistic | None:
         algorithm="mean",
         statistic=d,
         pvalue=math.erfc(z / math.sqrt(2)),
-        n_target=n_t,
-        n_reference=n_r,
+        n_target=int(n_t),
+        n_reference=int(n_r),
     )
 
 

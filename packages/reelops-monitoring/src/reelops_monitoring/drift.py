@@ -230,7 +230,6 @@ def detect_drift(
     # each reference's columns, listed once rather than per drift column
     names = {source: column_names(view) for source, view in given.items()}
     target_units, reference_units = math.inf, dict.fromkeys(given, math.inf)
-    sums = _UnitSums(target, given)
     if config.unit_column is not None:
         target_units = distinct_count(target, config.unit_column)
         reference_units = {
@@ -252,7 +251,10 @@ def detect_drift(
         unit_sums: tuple[_Sums | None, _Sums | None] = (None, None)
         if config.unit_column is not None and config.unit_sizes is not None:
             sizes = spec.units or config.unit_sizes
-            unit_sums = (sums.target(sizes), sums.reference(source, sizes))
+            unit_sums = (
+                _sums(target, present, sizes),
+                _sums(reference, names[source], sizes),
+            )
         if spec.units is not None:
             units = (
                 float(value_count(target, spec.units)),
@@ -290,29 +292,9 @@ def detect_drift(
 _Sums = tuple[float, float, float]
 
 
-class _UnitSums:
-    """``(n, sum m_i, sum m_i^2)`` of a user-level size column, per profile, cached."""
-
-    def __init__(
-        self, target: ProfileView, references: Mapping[ReferenceSource, ProfileView]
-    ) -> None:
-        self._views: dict[str, ProfileView] = {"target": target}
-        self._views.update((str(key), view) for key, view in references.items())
-        self._found: dict[tuple[str, str], _Sums | None] = {}
-
-    def target(self, column: str) -> _Sums | None:
-        return self._get("target", column)
-
-    def reference(self, source: str, column: str) -> _Sums | None:
-        return self._get(source, column)
-
-    def _get(self, key: str, column: str) -> _Sums | None:
-        if (key, column) not in self._found:
-            view = self._views[key]
-            self._found[key, column] = (
-                column_sums(view, column) if column in column_names(view) else None
-            )
-        return self._found[key, column]
+def _sums(view: ProfileView, names: frozenset[str], column: str) -> _Sums | None:
+    """``column_sums`` of a size column, ``None`` when ``view`` lacks it."""
+    return column_sums(view, column) if column in names else None
 
 
 def _users(view: ProfileView, column: str, units: float) -> float:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from reelops_contracts import STATUS_ENDPOINTS, status_latency_column
 from reelops_monitoring import merge_views, row_count, summarize_view
-from reelops_monitoring.adapter import frequent_items, value_count
+from reelops_monitoring.adapter import frequent_items, value_count, value_quantiles
 from reelops_monitoring.numbers import finite_or_none
 
 if TYPE_CHECKING:
@@ -30,13 +30,14 @@ def _partition_day(partition_id: str) -> str | None:
     return None
 
 
-def _quantile(view: ProfileView, column: str, key: str) -> float | None:
-    # The view's own table (no whylogs import here): distribution/q_95, ...
-    table = view.to_pandas()
-    if column not in table.index or key not in table.columns:
-        return None
-    value = table.loc[column, key]
-    return None if pd.isna(value) else round(float(value), 3)
+def _quantiles(
+    view: ProfileView, column: str, ranks: tuple[float, ...]
+) -> tuple[float | None, ...]:
+    """``column``'s quantiles at ``ranks`` in ms (3 decimals), ``None`` if empty."""
+    if column not in view.get_columns():
+        return (None,) * len(ranks)
+    found = value_quantiles(view, column, ranks)
+    return tuple(round(q, 3) for q in found) if found else (None,) * len(ranks)
 
 
 def summarize_requests(
@@ -84,11 +85,12 @@ def summarize_requests(
             return None
         return finite_or_none(summary.loc[column, name])
 
+    p95, p99 = _quantiles(view, "latency_ms", (0.95, 0.99))
     latency = {
         "mean": stat("latency_ms", "mean"),
         "p50": stat("latency_ms", "median"),
-        "p95": _quantile(view, "latency_ms", "distribution/q_95"),
-        "p99": _quantile(view, "latency_ms", "distribution/q_99"),
+        "p95": p95,
+        "p99": p99,
         "max": stat("latency_ms", "max"),
     }
     return {
@@ -122,7 +124,8 @@ def summarize_answers(views: Iterable[ProfileView], period: str) -> dict[str, An
     if not found:
         return {
             "available": False,
-            "reason": f"no status profile for {period} (services before status "
+            "reason": f"no status profile for {period} (a service writes them "
+            "every flush_interval_seconds and at shutdown; services before status "
             "profiling wrote none)",
             "files": 0,
         }
@@ -133,11 +136,12 @@ def summarize_answers(views: Iterable[ProfileView], period: str) -> dict[str, An
         column = status_latency_column(endpoint)
         if column not in summary.index or not value_count(view, column):
             continue
+        p50, p95, p99 = _quantiles(view, column, (0.5, 0.95, 0.99))
         latency[endpoint] = {
             "count": value_count(view, column),
-            "p50": finite_or_none(summary.loc[column, "median"]),
-            "p95": _quantile(view, column, "distribution/q_95"),
-            "p99": _quantile(view, column, "distribution/q_99"),
+            "p50": p50,
+            "p95": p95,
+            "p99": p99,
             "max": finite_or_none(summary.loc[column, "max"]),
         }
     return {
