@@ -81,9 +81,11 @@ chromium: ## Install headless Chromium from apt when missing (the monitoring rep
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 	@chromium --version
 
+# Two workers too: the GitOps loop (~200 s) runs beside the Argo harness modules
+# (~300 s together); one after the other they took 450 s of CI's 25 minutes.
 .PHONY: test-system
 test-system: setup ## The system tier: Argo harness runs and the GitOps loop (.ci/run runs it)
-	$(BIN)/python -m pytest -m system --durations=10
+	$(BIN)/python -m pytest -m system -n $(PYTEST_WORKERS) --dist loadscope --durations=10
 
 .PHONY: lint
 lint: setup ## pre-commit on every file (ruff, mypy, import contracts, pipeline specs, ...)
