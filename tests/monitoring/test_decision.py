@@ -284,3 +284,51 @@ def test_decay_needs_enough_users_and_counts_the_reference_spread():
     unsure = assess_decay(noisy_reference, many, DecayConfig(), n_feedback=500)
     assert unsure.metrics[0].z == pytest.approx(0.3 / (0.05**2 + 0.12**2) ** 0.5)
     assert unsure.decayed == ()
+
+
+def test_a_rating_metric_of_two_binge_raters_is_not_judged():
+    # GIVEN 16 users, two of whom gave most ratings (Kish: 3.1 effective users),
+    # and 12 users ranked: RMSE and NDCG both far worse than the holdout
+    window = {
+        "rmse": 1.56,
+        "ndcg@10": 0.05,
+        "n_users": 16,
+        "effective_users": 3.1,
+        "ranked_users": 12,
+        "standard_errors": {"rmse": 0.1, "ndcg@10": 0.02},
+    }
+    config = DecayConfig.model_validate(
+        {
+            "metrics": {
+                "rmse": {"max_relative_degradation": 0.3},
+                "ndcg@10": {"max_relative_degradation": 0.5},
+            }
+        }
+    )
+    verdict = assess_decay(
+        {"rmse": 0.9, "ndcg@10": 0.2}, window, config, n_feedback=800
+    )
+    # THEN the window is assessed, RMSE (pooled over ratings) is not judged and
+    # NDCG (a mean over the users ranked) decays
+    assert verdict.assessed
+    rmse, ndcg = verdict.metrics
+    assert (rmse.users, rmse.judged, rmse.decayed) == (3.1, False, False)
+    assert (ndcg.users, ndcg.judged) == (12.0, True)
+    assert [m.metric for m in verdict.decayed] == ["ndcg@10"]
+    assert verdict.to_dict()["metrics"]["rmse"] == {
+        "training": 0.9,
+        "window": 1.56,
+        "degradation": pytest.approx(0.733333, abs=1e-6),
+        "z": pytest.approx(6.6, abs=1e-6),
+        "reference": "training",
+        "users": 3.1,
+        "judged": False,
+    }
+    # AND with 10 effective users it is judged
+    even = assess_decay(
+        {"rmse": 0.9, "ndcg@10": 0.04},
+        {**window, "effective_users": 10.0},
+        config,
+        n_feedback=800,
+    )
+    assert [m.metric for m in even.decayed] == ["rmse"]

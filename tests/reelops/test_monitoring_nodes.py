@@ -641,6 +641,14 @@ def test_ranking_metrics_rest_on_the_unrated_pairs_only(
     assert metrics["n_ranked"] == len(window) == alone["metrics"]["n_ranked"]
     assert metrics["ndcg@10"] == alone["metrics"]["ndcg@10"]
     assert metrics["rmse"] != alone["metrics"]["rmse"]
+    # AND each rests on its own users: the users ranked, Kish's effective users
+    # of every rated pair, (sum m)^2 / sum m^2 of their ratings m
+    assert metrics["ranked_users"] == window["user_id"].nunique()
+    per_user = mixed["user_id"].value_counts()
+    assert metrics["effective_users"] == pytest.approx(
+        len(mixed) ** 2 / (per_user**2).sum(), abs=1e-3
+    )
+    assert metrics["effective_users"] < metrics["n_users"]
 
 
 def test_traffic_reference_chains_disjoint_earlier_windows(

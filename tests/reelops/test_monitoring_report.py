@@ -247,3 +247,27 @@ def test_a_distribution_plot_names_both_counts(views: dict) -> None:
         f"window (n={shares.n_window:,})",
     ]
     assert "." not in legend[0]  # an integer count
+
+
+def test_a_decay_metric_of_too_few_effective_users_is_flagged() -> None:
+    # GIVEN an assessed window whose RMSE rests on 3.1 effective users of 16
+    decision = {
+        "scores": {
+            "drift": {"n_rows": 800, "assessed": True, "columns": {}},
+            "decay": {
+                "n_feedback": 800,
+                "n_users": 16,
+                "assessed": True,
+                "metrics": {
+                    "rmse": {"users": 3.1, "judged": False},
+                    "ndcg@10": {"users": 12, "judged": True},
+                },
+            },
+        },
+    }
+    # THEN the warning says which metric, on how many users, and the setting
+    assert window_warnings(decision, CONFIG)[-1] == (
+        "Decay in 'rmse' not judged: its value rests on 3.1 effective users "
+        "(Kish's, of their ratings) of the window's 16, fewer than the 10 decay "
+        "needs (monitoring.decay.min_users)."
+    )

@@ -38,16 +38,28 @@ class MetricDecay:
     z: float | None = None
     min_z: float = 0.0
     reference: str = "training"
+    #: The users the window's value rests on (None: unknown): Kish's effective
+    #: number for a rating metric, pooled over ratings (two binge raters of 16
+    #: users count as about 3), the users ranked for a ranking metric (a mean
+    #: over users); fewer than ``min_users``: not judged.
+    users: float | None = None
+    min_users: int = 1
+
+    @property
+    def judged(self) -> bool:
+        """Whether the value rests on enough users to judge the model by."""
+        return self.users is None or self.users >= self.min_users
 
     @property
     def decayed(self) -> bool:
         """Whether the metric degraded past its limit, by more than chance.
 
         ``z`` is the degradation in standard errors of the window's metric; an
-        unknown ``z`` does not hold the verdict back.
+        unknown ``z`` does not hold the verdict back. A metric not ``judged`` never
+        decays.
         """
         sure = self.z is None or math.isnan(self.z) or self.z >= self.min_z
-        return self.degradation > self.limit and sure
+        return self.degradation > self.limit and sure and self.judged
 
     def reason(self) -> str:
         """One line: ``decay in 'rmse': 0.95 -> 1.08 (+13.7% worse, ...)``.
@@ -104,6 +116,8 @@ class DecayVerdict:
                     "degradation": finite_or_none(m.degradation),
                     "z": finite_or_none(m.z),
                     "reference": m.reference,
+                    "users": finite_or_none(m.users),
+                    "judged": m.judged,
                 }
                 for m in self.metrics
             },
@@ -153,8 +167,15 @@ def assess_decay(
             whose only reference is ``training``.
     """
     sources = {"training": training_metrics, "traffic": traffic_metrics}
+    from recsys import resolve
+
     errors = window_metrics.get("standard_errors") or {}
     users = window_metrics.get("n_users")
+    # the users each kind of metric rests on (distinct users when not reported)
+    rests_on = {
+        "rating": window_metrics.get("effective_users", users),
+        "ranking": window_metrics.get("ranked_users", users),
+    }
     metrics = []
     unmeasured = []
     for name, spec in config.metrics.items():
@@ -187,6 +208,7 @@ def assess_decay(
             if spread and math.isfinite(degradation)
             else None
         )
+        based = rests_on.get(resolve(name)[0].kind)
         metrics.append(
             MetricDecay(
                 metric=name,
@@ -197,6 +219,8 @@ def assess_decay(
                 z=z,
                 min_z=spec.min_z,
                 reference=source,
+                users=None if based is None else float(based),
+                min_users=config.min_users,
             )
         )
     return DecayVerdict(

@@ -36,7 +36,24 @@ if TYPE_CHECKING:
 #: Units needed to estimate a correlation between them.
 _MIN_UNITS = 2
 
-__all__ = ["effective_size", "intra_unit_correlation", "pooled_correlation"]
+__all__ = [
+    "effective_size",
+    "effective_units",
+    "intra_unit_correlation",
+    "pooled_correlation",
+]
+
+
+def effective_units(sizes: Collection[float]) -> float:
+    """Kish's effective number of units, ``(sum m_i)^2 / sum m_i^2``.
+
+    ``sizes`` are the units' rows ``m_i`` (a user's ratings in a window): equal
+    sizes count every unit, a window where one of 20 users gave 620 of 1,000
+    ratings counts 2.6. 0 for no rows.
+    """
+    array = np.asarray(list(sizes), dtype=float)
+    squares = float((array * array).sum())
+    return float(array.sum()) ** 2 / squares if squares > 0 else 0.0
 
 
 def intra_unit_correlation(

@@ -189,12 +189,40 @@ def _decay_warning(decision: Mapping[str, Any], config: MonitoringConfig) -> lis
         )
         return [f"Decay not assessed: {missing}."]
     if not decay.get("assessed", False):
+        rows = decay.get("n_feedback") or 0
+        if rows < config.decay.min_feedback_rows:
+            return [
+                f"Decay not assessed: {_count(rows)} rated rows, "
+                f"fewer than the {config.decay.min_feedback_rows:,} decay needs "
+                "(monitoring.decay.min_feedback_rows)."
+            ]
         return [
-            f"Decay not assessed: {_count(decay.get('n_feedback') or 0)} rated rows, "
-            f"fewer than the {config.decay.min_feedback_rows:,} decay needs "
-            "(monitoring.decay.min_feedback_rows)."
+            f"Decay not assessed: {_count(decay.get('n_users') or 0)} users, fewer "
+            f"than the {config.decay.min_users:,} decay needs "
+            "(monitoring.decay.min_users)."
         ]
-    return []
+    return [
+        _unjudged(name, found, decay.get("n_users") or 0, config.decay.min_users)
+        for name, found in (decay.get("metrics") or {}).items()
+        if found.get("judged") is False
+    ]
+
+
+def _unjudged(name: str, found: Mapping[str, Any], n_users: int, least: int) -> str:
+    """One line: a decay metric resting on too few users, and on how many."""
+    from recsys import resolve
+
+    users = (
+        "users ranked"
+        if resolve(name)[0].kind == "ranking"
+        else "effective users (Kish's, of their ratings)"
+    )
+    return (
+        f"Decay in '{name}' not judged: its value rests on "
+        f"{float(found.get('users') or 0):.1f} {users} of the window's "
+        f"{_count(n_users)}, fewer than the {least:,} decay needs "
+        "(monitoring.decay.min_users)."
+    )
 
 
 def window_warnings(

@@ -84,11 +84,17 @@ def window_metrics(
 
     Returns:
         ``{"estimator", <metric>: value, ..., "predict_seconds", "n_test",
-        "n_ranked", "n_users", "standard_errors"}`` (``n_ranked``: the pairs the
-        ranking metrics rest on; ``standard_errors``: ``{metric: error}`` with the
-        users as sampling units, :func:`recsys.evaluate_with_errors`).
+        "n_ranked", "ranked_users", "n_users", "effective_users",
+        "standard_errors"}`` (``n_ranked``, ``ranked_users``: the pairs and users
+        the ranking metrics rest on, a mean over users; ``effective_users``:
+        Kish's effective number of users, ``(sum m)^2 / sum m^2`` of their
+        ratings ``m``, what the rating metrics, pooled over ratings, rest on: a
+        window two binge raters dominate says little about the model;
+        ``standard_errors``: ``{metric: error}`` with the users as sampling units,
+        :func:`recsys.evaluate_with_errors`).
     """
     from recsys import evaluate_with_errors, metric_names, resolve
+    from reelops_monitoring.effective import effective_units
 
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
     catalog = _catalog(model) if train is None else train
@@ -112,7 +118,11 @@ def window_metrics(
         "predict_seconds": round(predict_seconds, 4),
         "n_test": len(window),
         "n_ranked": len(unseen),
+        "ranked_users": int(unseen["user_id"].nunique()),
         "n_users": int(window["user_id"].nunique()),
+        "effective_users": round(
+            effective_units(window["user_id"].value_counts().to_numpy()), 3
+        ),
         "standard_errors": {
             name: round(value, 6)
             for name, value in errors.items()
