@@ -76,6 +76,7 @@ from reelops_monitoring import (
 from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.replay import (
     calibrate_thresholds,
+    degradation_table,
     detection_table,
     false_alarm_rate,
     replay,
@@ -103,6 +104,9 @@ WINDOW_SIZES = (200, 1000, 5000)
 SIZE_REFERENCE_ROWS = 8000
 SIZE_MIN_WINDOWS = 100
 SIZE_EXTRA_SEEDS = tuple(range(2, 40))
+#: A shift "degrades" the deployed model when its RMSE on the window gets this
+#: much worse (relative) than on the same window uninjected (issue 16's 1 %).
+DEGRADING_RMSE = 0.01
 STRENGTHS = {
     "inflation_share": (0.25, 0.5, 0.75, 1.0),
     "genre_share": (0.1, 0.2, 0.3),
@@ -292,6 +296,10 @@ def by_window_size(
             "false_alarm_rate": false_alarm_rate(table),
             "detection": detection,
             "mean_detection": round(float(np.mean(rates)), 4),
+            # goal: every shift that makes the deployed model's RMSE >= 1 % worse
+            "degrading_rmse_1pct": _records(
+                degradation_table(table, min_degradation=DEGRADING_RMSE)
+            ),
         }
         print(f"window size {rows}: {found[str(rows)]}")
     return found
@@ -425,7 +433,7 @@ def _records(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
         name: {
             "windows": int(row["windows"]),
             "detected": int(row["detected"]),
-            "rate": round(float(row["rate"]), 4),
+            "rate": None if pd.isna(row["rate"]) else round(float(row["rate"]), 4),
         }
         for name, row in frame.iterrows()
     }

@@ -13,7 +13,12 @@ import pytest
 from recsys import BiasBaseline
 from reelops.window_profiles import prediction_frame
 from reelops_monitoring import InvalidInputError, MonitoringConfig, window_features
-from reelops_monitoring.replay import detection_table, false_alarm_rate, replay
+from reelops_monitoring.replay import (
+    degradation_table,
+    detection_table,
+    false_alarm_rate,
+    replay,
+)
 from reelops_monitoring.scenarios import (
     add_new_users,
     bot_burst,
@@ -136,6 +141,19 @@ def test_the_suite_by_window_size_finds_scale_changes(ml_ratings, ml_movies):
     assert detection["windows"].min() == detection["windows"].max() >= 25
     assert detection.loc[["new_user_surge", "broken_timestamps"], "rate"].min() == 1
     assert false_alarm_rate(table)["rate"] <= 0.05
+    # AND each case carries the deployed model's RMSE on its ratings: +0.5 stars
+    # for everyone changes it in every window, worse where the model did not
+    # already predict too low; a broken timestamp never changes it
+    by_case = table.set_index(["window", "scenario"])["rmse"].unstack()
+    assert (by_case["rating_inflation"] != by_case["none"]).all()
+    assert (by_case["broken_timestamps"] == by_case["none"]).all()
+    degrading = degradation_table(table, min_degradation=0.01)
+    assert "broken_timestamps" not in degrading.index
+    worse = (by_case["rating_inflation"] >= by_case["none"] * 1.01).sum()
+    assert 0 < degrading.loc["rating_inflation", "windows"] == worse
+    assert worse < detection.loc["rating_inflation", "windows"]
+    assert degrading.loc["all", "windows"] == degrading["windows"].drop("all").sum()
+    assert degrading.loc["all", "detected"] == degrading["detected"].drop("all").sum()
 
 
 def test_broken_field_nulls_every_timestamp(window, ml_movies):

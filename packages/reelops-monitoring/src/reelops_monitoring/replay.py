@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NO_INJECTION",
     "calibrate_thresholds",
+    "degradation_table",
     "detection_table",
     "directed_score",
     "false_alarm_rate",
@@ -81,7 +82,9 @@ def replay(
     Returns:
         One row per (window, scenario): ``stream``, ``window``, ``scenario``,
         ``n_rows``, ``assessed``, ``retrain``, ``alert``, ``detected`` (the
-        scenario's reason was given; ``None`` for ``"none"``), ``reasons`` and one
+        scenario's reason was given; ``None`` for ``"none"``), ``reasons``,
+        ``rmse`` (the fitted model's on the window's ratings, NaN without
+        ``fit``: how much a shift degrades the deployed model) and one
         ``score_<column>`` per drift column.
     """
     windows = (
@@ -97,11 +100,9 @@ def replay(
         known = frozenset(seen)
         history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
         fitted = None if fit is None or history.empty else fit(history)
+        predictions = None if fitted is None else fitted(window.ratings)
         features = window_features(
-            window.ratings,
-            movies,
-            known,
-            predictions=None if fitted is None else fitted(window.ratings),
+            window.ratings, movies, known, predictions=predictions
         )
         views.append(profile_view(features, dataset_timestamp=window.start))
         frames.append(features)
@@ -118,22 +119,20 @@ def replay(
             if config.drift.unit_column is not None
             else None
         )
-        cases: list[tuple[str, ProfileView, Scenario | None]] = [
-            (NO_INJECTION, views[index], None)
+        cases: list[tuple[str, ProfileView, Scenario | None, float]] = [
+            (NO_INJECTION, views[index], None, _rmse(window.ratings, predictions))
         ]
         for injection in scenarios:
             injected = injection.inject(window.ratings, seed + index)
+            predicted = None if fitted is None else fitted(injected)
             target = profile_view(
-                window_features(
-                    injected,
-                    movies,
-                    known,
-                    predictions=None if fitted is None else fitted(injected),
-                ),
+                window_features(injected, movies, known, predictions=predicted),
                 dataset_timestamp=window.start,
             )
-            cases.append((injection.name, target, injection))
-        for name, target, scenario in cases:
+            cases.append(
+                (injection.name, target, injection, _rmse(injected, predicted))
+            )
+        for name, target, scenario, rmse in cases:
             decision = assess_window(
                 reference, target, config, traffic=reference, correlation=correlation
             )
@@ -151,6 +150,7 @@ def replay(
                     if scenario is None
                     else scenario.detected(decision.reasons),
                     "reasons": "; ".join(decision.reasons),
+                    "rmse": rmse,
                     **{
                         f"score_{column}": directed_score(
                             drift["columns"].get(column), spec.direction
@@ -186,6 +186,38 @@ def detection_table(table: pd.DataFrame) -> pd.DataFrame:
         }
     )
     summary["rate"] = summary["detected"] / summary["windows"]
+    return summary
+
+
+def degradation_table(table: pd.DataFrame, *, min_degradation: float) -> pd.DataFrame:
+    """Detection among the injected windows whose shift degraded the model's RMSE.
+
+    A window's injected case degrades when its ``rmse`` is at least
+    ``min_degradation`` (relative) above the same window's uninjected one. Per
+    scenario with any such window, and ``"all"``: ``windows`` (degrading ones),
+    ``detected`` (with the scenario's reason), ``rate``.
+    """
+    keys = ["stream", "window"]
+    assessed = table[table["assessed"]]
+    control = assessed[assessed["scenario"] == NO_INJECTION].set_index(keys)["rmse"]
+    injected = assessed[assessed["scenario"] != NO_INJECTION]
+    baseline = control.reindex(pd.MultiIndex.from_frame(injected[keys])).to_numpy()
+    worse = injected[injected["rmse"].to_numpy() >= baseline * (1 + min_degradation)]
+    rows = [(name, group) for name, group in worse.groupby("scenario", sort=False)]
+    summary = pd.DataFrame(
+        [
+            {
+                "scenario": name,
+                "windows": len(group),
+                "detected": int(group["detected"].astype(bool).sum()),
+            }
+            for name, group in [*rows, ("all", worse)]
+        ],
+        columns=["scenario", "windows", "detected"],
+    ).set_index("scenario")
+    summary["rate"] = summary["detected"] / summary["windows"].where(
+        summary["windows"] > 0
+    )
     return summary
 
 
@@ -234,6 +266,17 @@ def directed_score(column: dict[str, Any] | None, direction: str = "both") -> fl
     if direction == "increase" and not went_up:
         return 0.0
     return float(column["score"])
+
+
+def _rmse(ratings: pd.DataFrame, predictions: pd.DataFrame | None) -> float:
+    """RMSE of ``predictions`` (row for row) on ``ratings``; NaN without any."""
+    if predictions is None or predictions.empty:
+        return math.nan
+    errors = predictions["prediction"].to_numpy(dtype="float64") - ratings[
+        "rating"
+    ].to_numpy(dtype="float64")
+    errors = errors[np.isfinite(errors)]
+    return float(np.sqrt(np.mean(errors**2))) if errors.size else math.nan
 
 
 def _ceil(value: float, decimals: int) -> float:
