@@ -144,7 +144,7 @@ def test_the_suite_by_window_size_finds_scale_changes(ml_ratings, ml_movies):
     # AND each case carries the deployed model's RMSE on its ratings: +0.5 stars
     # for everyone changes it in every window, worse where the model did not
     # already predict too low; a broken timestamp never changes it
-    by_case = table.set_index(["window", "scenario"])["rmse"].unstack()
+    by_case = table.set_index(["window_index", "scenario"])["rmse"].unstack()
     assert (by_case["rating_inflation"] != by_case["none"]).all()
     assert (by_case["broken_timestamps"] == by_case["none"]).all()
     degrading = degradation_table(table, min_degradation=0.01)
@@ -237,3 +237,25 @@ def test_false_alarm_rate_on_shuffled_windows(ml_ratings, ml_movies):
     # THEN at most 5 % of at least 40 windows raise an alert
     assert rate["windows"] >= 40
     assert rate["rate"] <= 0.05
+
+
+def test_degradation_pairs_each_case_with_its_own_window():
+    # GIVEN two windows of one day (small windows share dates), each uninjected
+    # and inflated: the first's RMSE 1 -> 1.2 (worse), the second's 1 -> 0.9
+    table = pd.DataFrame(
+        {
+            "stream": "s",
+            "window": "2018-01-01",
+            "window_index": [0, 0, 1, 1],
+            "scenario": ["none", "rating_inflation"] * 2,
+            "assessed": True,
+            "detected": [None, False, None, True],
+            "rmse": [1.0, 1.2, 1.0, 0.9],
+        }
+    )
+    # THEN only the first counts as degrading, and it went undetected
+    found = degradation_table(table, min_degradation=0.01)
+    assert found.to_dict("index") == {
+        "rating_inflation": {"windows": 1, "detected": 0, "rate": 0.0},
+        "all": {"windows": 1, "detected": 0, "rate": 0.0},
+    }

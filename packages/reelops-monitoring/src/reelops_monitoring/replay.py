@@ -80,7 +80,9 @@ def replay(
             (``user_id, movie_id, prediction, cold_start``). None: no residuals.
 
     Returns:
-        One row per (window, scenario): ``stream``, ``window``, ``scenario``,
+        One row per (window, scenario): ``stream``, ``window`` (its start date),
+        ``window_index`` (its position in the stream: windows of a few ratings
+        can share a date), ``scenario``,
         ``n_rows``, ``assessed``, ``retrain``, ``alert``, ``detected`` (the
         scenario's reason was given; ``None`` for ``"none"``), ``reasons``,
         ``rmse`` (the fitted model's on the window's ratings, NaN without
@@ -141,6 +143,7 @@ def replay(
                 {
                     "stream": stream,
                     "window": window.label,
+                    "window_index": index,
                     "scenario": name,
                     "n_rows": drift["n_rows"],
                     "assessed": drift["assessed"],
@@ -197,7 +200,7 @@ def degradation_table(table: pd.DataFrame, *, min_degradation: float) -> pd.Data
     scenario with any such window, and ``"all"``: ``windows`` (degrading ones),
     ``detected`` (with the scenario's reason), ``rate``.
     """
-    keys = ["stream", "window"]
+    keys = ["stream", "window_index"]
     assessed = table[table["assessed"]]
     control = assessed[assessed["scenario"] == NO_INJECTION].set_index(keys)["rmse"]
     injected = assessed[assessed["scenario"] != NO_INJECTION]
