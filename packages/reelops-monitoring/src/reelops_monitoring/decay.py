@@ -166,9 +166,9 @@ def assess_decay(
         MissingColumnError: If the training metrics are given but lack a metric
             whose only reference is ``training``.
     """
-    sources = {"training": training_metrics, "traffic": traffic_metrics}
     from recsys import resolve
 
+    sources = {"training": training_metrics, "traffic": traffic_metrics}
     errors = window_metrics.get("standard_errors") or {}
     users = window_metrics.get("n_users")
     # the users each kind of metric rests on (distinct users when not reported)

@@ -33,6 +33,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
 
+    from numpy.typing import ArrayLike
+
 #: Units needed to estimate a correlation between them.
 _MIN_UNITS = 2
 
@@ -44,14 +46,14 @@ __all__ = [
 ]
 
 
-def effective_units(sizes: Collection[float]) -> float:
+def effective_units(sizes: ArrayLike) -> float:
     """Kish's effective number of units, ``(sum m_i)^2 / sum m_i^2``.
 
     ``sizes`` are the units' rows ``m_i`` (a user's ratings in a window): equal
     sizes count every unit, a window where one of 20 users gave 620 of 1,000
     ratings counts 2.6. 0 for no rows.
     """
-    array = np.asarray(list(sizes), dtype=float)
+    array = np.asarray(sizes, dtype=float)
     squares = float((array * array).sum())
     return float(array.sum()) ** 2 / squares if squares > 0 else 0.0
 

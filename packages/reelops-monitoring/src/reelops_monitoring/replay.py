@@ -206,7 +206,7 @@ def degradation_table(table: pd.DataFrame, *, min_degradation: float) -> pd.Data
     injected = assessed[assessed["scenario"] != NO_INJECTION]
     baseline = control.reindex(pd.MultiIndex.from_frame(injected[keys])).to_numpy()
     worse = injected[injected["rmse"].to_numpy() >= baseline * (1 + min_degradation)]
-    rows = [(name, group) for name, group in worse.groupby("scenario", sort=False)]
+    groups = [*worse.groupby("scenario", sort=False), ("all", worse)]
     summary = pd.DataFrame(
         [
             {
@@ -214,7 +214,7 @@ def degradation_table(table: pd.DataFrame, *, min_degradation: float) -> pd.Data
                 "windows": len(group),
                 "detected": int(group["detected"].astype(bool).sum()),
             }
-            for name, group in [*rows, ("all", worse)]
+            for name, group in groups
         ],
         columns=["scenario", "windows", "detected"],
     ).set_index("scenario")
@@ -272,14 +272,18 @@ def directed_score(column: dict[str, Any] | None, direction: str = "both") -> fl
 
 
 def _rmse(ratings: pd.DataFrame, predictions: pd.DataFrame | None) -> float:
-    """RMSE of ``predictions`` (row for row) on ``ratings``; NaN without any."""
+    """:func:`recsys.rmse_error` of ``predictions`` (row for row) on ``ratings``.
+
+    Pairs without a finite rating or prediction are left out; NaN without any.
+    """
+    from recsys import rmse_error
+
     if predictions is None or predictions.empty:
         return math.nan
-    errors = predictions["prediction"].to_numpy(dtype="float64") - ratings[
-        "rating"
-    ].to_numpy(dtype="float64")
-    errors = errors[np.isfinite(errors)]
-    return float(np.sqrt(np.mean(errors**2))) if errors.size else math.nan
+    predicted = predictions["prediction"].to_numpy(dtype="float64")
+    rated = ratings["rating"].to_numpy(dtype="float64")
+    both = np.isfinite(predicted) & np.isfinite(rated)
+    return rmse_error(rated[both], predicted[both]) if both.any() else math.nan
 
 
 def _ceil(value: float, decimals: int) -> float:

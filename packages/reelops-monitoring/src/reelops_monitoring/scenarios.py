@@ -141,8 +141,7 @@ def add_new_users(
     re-drawn from the window's own ``(movie_id, rating)`` pairs, at times spread
     over the window; ids follow the largest id in the window.
     """
-    if share <= 0:
-        raise InvalidInputError(f"share must be > 0, got {share} instead")
+    _check_added(share)
     rng = np.random.default_rng(seed)
     n_new = max(1, round(share * len(window)))
     sizes: list[int] = []
@@ -182,8 +181,7 @@ def bot_burst(
     window's own, all rated ``rating``, one every few seconds from a random
     time of the window; the id follows the largest id in the window.
     """
-    if share <= 0:
-        raise InvalidInputError(f"share must be > 0, got {share} instead")
+    _check_added(share)
     rng = np.random.default_rng(seed)
     n_new = max(1, round(share * len(window)))
     pool = window["movie_id"].unique()
@@ -269,6 +267,12 @@ def default_scenarios(
             inject=lambda w, seed: null_timestamps(w),
         ),
     )
+
+
+def _check_added(share: float) -> None:
+    """Added ratings, as a share of the window's, must be positive (any size)."""
+    if share <= 0:
+        raise InvalidInputError(f"share must be > 0, got {share} instead")
 
 
 def _check_share(share: float) -> None:
