@@ -36,6 +36,10 @@ false alarms, not a false-alarm rate.
    training pipeline's random split measures it) and against the previous window
    (a temporal baseline); and how often the default rmse limit would fire.
 4. cost: profiling 1M rating rows (ml-latest-small repeated), merging 100 profiles.
+5. raters: in real windows (quarters and 200 / 1,000 / 5,000 ratings in time
+   order, each cohort), the share of a heavy rater's most common value, the
+   statistic the per-user screen limits, and the windows it flags (every flag
+   of a real user is a false alarm). The suite's bot is judged by the screen too.
 
 Usage::
 
@@ -74,6 +78,7 @@ from reelops_monitoring import (
     window_features,
 )
 from reelops_monitoring.decay import relative_degradation
+from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.replay import (
     calibrate_thresholds,
     degradation_table,
@@ -82,7 +87,7 @@ from reelops_monitoring.replay import (
     replay,
 )
 from reelops_monitoring.scenarios import default_scenarios, suite_scenarios
-from reelops_monitoring.windows import shuffle_arrivals, split_windows
+from reelops_monitoring.windows import shuffle_arrivals, split_rows, split_windows
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -386,6 +391,43 @@ def decay_noise(ratings: pd.DataFrame, config: MonitoringConfig) -> dict[str, An
     return out
 
 
+def raters(ratings: pd.DataFrame, config: MonitoringConfig) -> dict[str, Any]:
+    """How one-value floods look in real windows, per cohort and window kind.
+
+    For every user with ``raters.min_ratings`` ratings or more in a window: the
+    share of the user's most common value (the statistic
+    :func:`~reelops_monitoring.raters.screen_raters` limits); and the windows
+    the screen flags (real users: each flag is a false alarm).
+    """
+    limits = config.raters
+    found: dict[str, Any] = {"min_ratings": limits.min_ratings}
+    found["max_top_share"] = limits.max_top_share
+    for name, early in (("calibration", True), ("evaluation", False)):
+        users = cohort(ratings, early=early)
+        kinds = {"quarters": [w.ratings for w in split_windows(users)]}
+        for rows in WINDOW_SIZES:
+            kinds[f"rows_{rows}"] = [w.ratings for w in split_rows(users, rows=rows)]
+        found[name] = {}
+        for kind, windows in kinds.items():
+            shares = []
+            for window in windows:
+                counts = window.groupby(["user_id", "rating"]).size()
+                sizes = counts.groupby(level="user_id").sum()
+                tops = counts.groupby(level="user_id").max() / sizes
+                shares += tops[sizes >= limits.min_ratings].tolist()
+            flagged = [w for w in windows if screen_raters(w, limits).flagged]
+            found[name][kind] = {
+                "windows": len(windows),
+                "users_screened": len(shares),
+                "top_share_p99": round(float(np.quantile(shares, 0.99)), 4)
+                if shares
+                else None,
+                "top_share_max": round(max(shares), 4) if shares else None,
+                "windows_flagged": len(flagged),
+            }
+    return found
+
+
 def _quantiles(values: list[float], limit: float) -> dict[str, float | int]:
     array = np.asarray(values)
     return {
@@ -461,6 +503,8 @@ def main() -> None:
     sizes = by_window_size(ratings, movies, config, popularity)
     decay_figures = decay_noise(ratings, config)
     print("decay noise:", decay_figures)
+    rater_figures = raters(ratings, config)
+    print("raters:", rater_figures)
 
     det = evaluated["detection_shuffled"]
     real = evaluated["detection_real_quarters"]
@@ -499,6 +543,7 @@ def main() -> None:
             "detection_by_strength": power_rows,
             "by_window_size": sizes,
             "decay_noise": decay_figures,
+            "raters": rater_figures,
             "peak_rss_bytes": peak_rss_bytes(),
             "total_seconds": round(time.perf_counter() - started, 1),
         },

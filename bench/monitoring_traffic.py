@@ -66,6 +66,7 @@ from reelops.window_profiles import (
 )
 from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
 from reelops_monitoring.features import RATING_LEVEL_COLUMNS
+from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.replay import directed_score
 from reelops_monitoring.scenarios import Scenario, inflate_ratings
 from reelops_monitoring.windows import split_windows
@@ -128,13 +129,15 @@ def judge(
     start = _iso(window["timestamp"].min())
     end = _iso(window["timestamp"].max() + 1)
     info = {"start": start, "end": end, "n_rows": len(window), "days": 0}
+    screen = screen_raters(window, config.raters)
+    kept, _ = screen.split(window)
     performance, predictions = deployed_performance(
         deployed_model={"model": deployment.model, "info": {"version": "1"}},
-        window_feedback=window,
+        window_feedback=kept,
         evaluation=EVALUATION,
     )
     profile = window_view(
-        window, movies, performance["known_users"], start, predictions=predictions
+        kept, movies, performance["known_users"], start, predictions=predictions
     )
     traffic = (
         traffic_reference(served, start, config.drift.traffic_windows, served_metrics)
@@ -155,6 +158,7 @@ def judge(
         serving_summary={"available": False, "reason": "bench"},
         config=config,
         traffic_reference=traffic,
+        rater_screen=screen.to_dict(),
     )
     if served is not None and keep:
         served[traffic_key(start, end)] = profile

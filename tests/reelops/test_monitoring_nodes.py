@@ -21,6 +21,7 @@ from reelops.nodes.monitoring import (
     decide_retrain,
     evaluate_deployed_model,
     profile_window,
+    screen_window_raters,
     select_feedback_window,
     summarize_serving,
 )
@@ -30,7 +31,7 @@ from reelops.retrain import main as retrain_cli
 from reelops.window_profiles import reference_views
 from reelops_contracts import STATUS_ENDPOINTS, STATUS_PROFILE_COLUMNS, status_row
 from reelops_monitoring import MonitoringConfig, merge_views, profile_view
-from reelops_monitoring.scenarios import inflate_ratings, null_timestamps
+from reelops_monitoring.scenarios import bot_burst, inflate_ratings, null_timestamps
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = MonitoringConfig().model_dump()
@@ -116,13 +117,15 @@ def test_an_infinite_drift_score_is_drawn_past_its_threshold(
 
 
 def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
+    """The monitoring pipeline's nodes on one window, in the pipeline's order."""
+    info = {**WINDOW_INFO, "n_rows": len(window_rows)}
+    screened, screen, _ = screen_window_raters(window_rows, info, MONITORING)
     performance, _, predictions = evaluate_deployed_model(
         deployed_model={"model": model, "info": {"model_name": "m", "version": "3"}},
-        window_feedback=window_rows,
+        window_feedback=screened,
         evaluation=EVALUATION,
     )
-    info = {**WINDOW_INFO, "n_rows": len(window_rows)}
-    view, _ = profile_window(window_rows, movies, performance, predictions, info)
+    view, _ = profile_window(screened, movies, performance, predictions, info)
     decision, *_ = decide_retrain(
         reference_profile=reference,
         traffic_history={},
@@ -134,6 +137,7 @@ def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
         window_performance=performance,
         serving_summary=serving or {"available": False, "reason": "none"},
         monitoring=MONITORING,
+        rater_screen=screen,
     )
     return decision
 
@@ -342,6 +346,42 @@ def test_errors_and_latency_page_a_human_without_a_retrain(
     ]
 
 
+def test_a_bot_is_quarantined_and_pages_a_human_without_a_retrain(
+    reference, window: pd.DataFrame, movies: pd.DataFrame, model: BiasBaseline
+) -> None:
+    # GIVEN the calm window, and the same with a bot adding 20 % more ratings, 5.0
+    botted = bot_burst(window[COLUMNS], share=0.2, seed=0)
+    botted = botted.assign(received_at=botted["timestamp"], model_version="v1")
+    bot = int(botted["user_id"].max())
+    info = {**WINDOW_INFO, "n_rows": len(botted)}
+    # WHEN the window is screened
+    kept, screen, quarantine = screen_window_raters(botted, info, MONITORING)
+    # THEN the bot's rows are the quarantine partition, the rest is the window
+    ((label, held),) = quarantine.items()
+    assert label == "window-20181001T000000"
+    assert set(held["user_id"]) == {bot} and len(held) == len(botted) - len(window)
+    assert len(kept) == len(window) and bot not in set(kept["user_id"])
+    assert [f["user_id"] for f in screen["flagged"]] == [bot]
+    assert screen_window_raters(window, info, MONITORING)[2] == {}
+    # AND the decision pages a human and judges the rest as the calm window
+    calm = _decide(reference, window, movies, model)
+    paged = _decide(reference, botted, movies, model)
+    assert (paged["retrain"], paged["status"], paged["page"]) == (False, "page", True)
+    assert paged["page_reasons"] == [paged["reasons"][-1]]
+    assert paged["reasons"][:-1] == calm["reasons"]
+    assert paged["reasons"][-1].startswith(
+        f"suspicious rater quarantined: user {bot} gave {len(held):,} ratings, "
+        "100% of them 5 (limit 90% of one value)"
+    )
+    # (the same rows: equal up to the jitter of whylogs' quantile sketches)
+    judged, seen = paged["scores"]["drift"], calm["scores"]["drift"]
+    assert judged["n_rows"] == seen["n_rows"] == len(window)
+    for name, column in judged["columns"].items():
+        assert column["category"] == seen["columns"][name]["category"], name
+        expected = seen["columns"][name]["score"]
+        assert column["score"] == (expected and pytest.approx(expected, rel=0.1))
+
+
 # -------------------------------------------------------------------- decision
 
 
@@ -414,7 +454,7 @@ def test_decision_has_the_shape_promotion_reads(
     assert {"retrain", "reasons", "scores", "data_sha256", "status"} <= set(decision)
     assert isinstance(decision["retrain"], bool)
     assert decision["data_sha256"] == "f" * 64  # no run tag: the reference's
-    assert set(decision["scores"]) == {"drift", "quality", "decay"}
+    assert set(decision["scores"]) == {"drift", "quality", "decay", "raters"}
     assert decision["scores"]["decay"]["assessed"] is True
     json.dumps(decision)  # JSON-ready
 

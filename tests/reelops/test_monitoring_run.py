@@ -7,7 +7,8 @@ so the default run's experiment is untouched), with a SQLite feedback table of t
 service's schema and request profiles flushed with ``profile_frame``:
 
 * baseline: 2018Q3's real ratings plus a new user's, and two request flushes;
-* drift: the same ratings +0.5 stars for every user (``inflate_ratings``);
+* drift: the same ratings +0.5 stars for every user (``inflate_ratings``), and a
+  bot rating 40 of the quarter's movies 5.0 (quarantined, pages a human);
 * empty: a window without feedback, and no request-profile folder at all.
 """
 
@@ -40,6 +41,7 @@ EXPERIMENT = "reelops-monitoring-test"
 WINDOW = ["--params", "monitoring_window.end=2018-10-01,monitoring_window.days=92"]
 NEXT_WINDOW = ["--params", "monitoring_window.end=2019-01-01,monitoring_window.days=92"]
 NEW_USER = 100_001
+BOT = 100_002
 DECISION = "data/08_reporting/monitoring/decision.json"
 REPORT = "data/08_reporting/monitoring/report.html"
 REFERENCE_BLUE = (0x3B, 0x75, 0xAF)  # the reference bars of the report's plots
@@ -57,7 +59,7 @@ def _feedback(ratings: pd.DataFrame, served_by: str) -> pd.DataFrame:
         {
             "user_id": NEW_USER,
             "movie_id": movies,
-            "rating": 4.0,
+            "rating": np.resize([3.5, 4.0, 4.5], len(movies)),
             "timestamp": _seconds("2018-09-20") + np.arange(len(movies)),
         }
     )
@@ -137,7 +139,21 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         timestamp=feedback["timestamp"] + later,
         received_at=feedback["received_at"] + later,
     )
-    drifted_db = _write_table(project / "drifted.db", drifted)
+    bot_movies = feedback["movie_id"].drop_duplicates().tail(40).to_numpy()
+    bot = pd.DataFrame(
+        {
+            "user_id": BOT,
+            "movie_id": bot_movies,
+            "rating": 5.0,
+            "timestamp": _seconds("2018-11-02") + 3 * np.arange(len(bot_movies)),
+        }
+    )
+    bot = bot.assign(
+        received_at=bot["timestamp"], model_version=drifted["model_version"][0]
+    )
+    drifted_db = _write_table(
+        project / "drifted.db", pd.concat([drifted, bot], ignore_index=True)
+    )
     profiles = data / "07_model_output/request_profiles"
     _flush(profiles, "2018-08-01", 300, 6.0)
     _flush(profiles, "2018-09-15", 100, 10.0)
@@ -215,7 +231,8 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     # THEN the keys the trigger and promotion read are there
     assert isinstance(decision["retrain"], bool)
     assert isinstance(decision["reasons"], list)
-    assert set(decision["scores"]) == {"drift", "quality", "decay"}
+    assert set(decision["scores"]) == {"drift", "quality", "decay", "raters"}
+    assert decision["scores"]["raters"]["flagged"] == []
     assert set(decision["scores"]["drift"]["columns"]) == {
         "new_user_rating",
         "known_user_residual",
@@ -436,6 +453,35 @@ def test_inflated_feedback_asks_for_a_retrain_because_of_the_residuals(
         r.startswith("drift in 'known_user_residual'") and r.endswith("vs traffic)")
         for r in drifted["reasons"]
     )
+
+
+def test_a_bot_is_quarantined_and_pages_a_human_the_rest_is_judged(
+    monitored: dict,
+) -> None:
+    # GIVEN the drifted quarter, where a bot also rated 40 movies 5.0, 3 s apart
+    drifted, project = monitored["drifted"], monitored["project"]
+    reason = (
+        f"suspicious rater quarantined: user {BOT} gave 40 ratings, 100% of them 5 "
+        "(limit 90% of one value); a human should look, retraining does not fix it"
+    )
+    # THEN the decision names it and pages a human; the retrain stands on the
+    # other users' residuals (status says retrain: it comes first)
+    assert reason in drifted["reasons"]
+    assert drifted["page_reasons"] == [reason]
+    assert (drifted["page"], drifted["status"]) == (True, "retrain")
+    assert drifted["scores"]["raters"]["flagged"] == [
+        {"user_id": BOT, "n_ratings": 40, "top_rating": 5.0, "top_share": 1.0}
+    ]
+    # AND its rows are quarantined, left out of what was judged and accepted
+    quarantine = project / "data/02_intermediate/quarantined_feedback"
+    (held,) = quarantine.glob("*.parquet")
+    assert held.stem == "window-20190101T000000"
+    assert set(pd.read_parquet(held)["user_id"]) == {BOT}
+    assert drifted["scores"]["drift"]["n_rows"] == drifted["window"]["n_rows"] - 40
+    accepted = pd.read_parquet(
+        project / "data/03_primary/feedback/window-20190101T000000.parquet"
+    )
+    assert BOT not in set(accepted["user_id"])
 
 
 def test_an_empty_window_without_profiles_is_not_enough_feedback(

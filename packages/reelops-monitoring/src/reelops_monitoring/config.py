@@ -27,6 +27,11 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
         not_null: [user_id, movie_id, rating, timestamp]
         ranges: {rating: [0.5, 5.0]}
         block_retrain: true      # never retrain on a window failing a check
+      # a user with min_ratings or more ratings in the window, more than
+      # max_top_share of them one value (a bot): quarantined, pages a human
+      raters:
+        min_ratings: 30
+        max_top_share: 0.9
       # the service's own answers (its status profiles): past a limit the decision
       # pages a human (status page) and does not retrain: errors and latency are
       # not fixed by retraining
@@ -96,6 +101,7 @@ __all__ = [
     "MetricDecayConfig",
     "MonitoringConfig",
     "QualityConfig",
+    "RatersConfig",
     "ReferenceSource",
     "ServingHealthConfig",
 ]
@@ -358,10 +364,34 @@ class ServingHealthConfig(_Config):
         return limits
 
 
+class RatersConfig(_Config):
+    """When one user's ratings in a window are a flood of one value.
+
+    A user with at least ``min_ratings`` ratings in the window, more than
+    ``max_top_share`` of them one value, is quarantined and pages a human
+    (:func:`~reelops_monitoring.raters.screen_raters`).
+    """
+
+    min_ratings: int = Field(
+        default=30,
+        ge=2,
+        description="Users with fewer ratings in the window are not screened.",
+    )
+    max_top_share: float = Field(
+        default=0.9,
+        gt=0,
+        lt=1,
+        description="Largest share of a user's ratings one value may take (real "
+        "MovieLens users who arrived before 2008, >= 30 ratings in a window: at "
+        "most 0.85).",
+    )
+
+
 class MonitoringConfig(_Config):
     """Everything :func:`~reelops_monitoring.decision.decide` needs."""
 
     drift: DriftConfig = Field(default_factory=DriftConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    raters: RatersConfig = Field(default_factory=RatersConfig)
     decay: DecayConfig = Field(default_factory=DecayConfig)
     serving: ServingHealthConfig = Field(default_factory=ServingHealthConfig)

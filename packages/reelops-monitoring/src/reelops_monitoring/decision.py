@@ -7,6 +7,9 @@ Rules, in order:
    are still reported in the scores.
 2. Otherwise retrain when any column is in the DRIFT category or any metric decayed
    past its limit; each is one reason.
+3. A suspicious rater (:func:`~reelops_monitoring.raters.screen_raters`: a flood
+   of one value) is a reason of its own, never a retrain: the window was judged
+   without the user's ratings, which are quarantined.
 
 POSSIBLE_DRIFT never triggers anything: it is visible in the scores only. A window
 too small to assess (drift or decay) contributes no reason.
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from reelops_monitoring.decay import DecayVerdict
     from reelops_monitoring.drift import DriftReport
     from reelops_monitoring.quality import QualityResult
+    from reelops_monitoring.raters import RaterScreen
 
 __all__ = ["Decision", "assess_window", "decide"]
 
@@ -63,6 +67,7 @@ def decide(
     decay: DecayVerdict | None,
     *,
     block_retrain_on_quality: bool = True,
+    raters: RaterScreen | None = None,
 ) -> Decision:
     """Combine a window's drift report, quality results and decay verdict.
 
@@ -72,10 +77,11 @@ def decide(
         decay: From :func:`~reelops_monitoring.decay.assess_decay`, or ``None``
             when the window has no feedback metrics.
         block_retrain_on_quality: A failed quality check vetoes retraining.
+        raters: From :func:`~reelops_monitoring.raters.screen_raters`, or None.
 
     Returns:
         The decision; its reasons are one line each (drift, then decay, then
-        quality).
+        quality, then suspicious raters).
     """
     failed = [q for q in quality if not q.passed]
     triggers = [c.reason() for c in drift.drifted]
@@ -84,10 +90,12 @@ def decide(
     reasons = triggers + [q.reason() for q in failed]
     if blocked:
         reasons.append(_BLOCKED)
+    reasons += raters.reasons() if raters is not None else ()
     scores: dict[str, Any] = {
         "drift": drift.to_dict(),
         "quality": {q.name: q.to_dict() for q in quality},
         "decay": None if decay is None else decay.to_dict(),
+        "raters": None if raters is None else raters.to_dict(),
     }
     return Decision(
         retrain=bool(triggers) and not blocked, reasons=tuple(reasons), scores=scores
@@ -105,6 +113,7 @@ def assess_window(
     window_metrics: Mapping[str, Any] | None = None,
     traffic_metrics: Mapping[str, Any] | None = None,
     n_feedback: int = 0,
+    raters: RaterScreen | None = None,
 ) -> Decision:
     """Drift, quality and (when metrics are given) decay, then :func:`decide`.
 
@@ -114,6 +123,8 @@ def assess_window(
     column, from the training data) sets the effective sample sizes. Decay
     compares ``window_metrics`` with ``training_metrics`` (the holdout) or
     ``traffic_metrics`` (the earlier windows' mean), as each metric is configured.
+    ``raters`` (:func:`~reelops_monitoring.raters.screen_raters` of the window
+    before it was profiled without the flagged users) adds their reasons.
     """
     decay = None
     if window_metrics is not None and (
@@ -136,4 +147,5 @@ def assess_window(
         check_quality(target, config.quality),
         decay,
         block_retrain_on_quality=config.quality.block_retrain,
+        raters=raters,
     )

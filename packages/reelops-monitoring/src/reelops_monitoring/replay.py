@@ -25,6 +25,7 @@ from reelops_monitoring.adapter import merge_views, profile_view
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import window_features
+from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_rows, split_windows
 
 if TYPE_CHECKING:
@@ -102,12 +103,31 @@ def replay(
         known = frozenset(seen)
         history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
         fitted = None if fit is None or history.empty else fit(history)
-        predictions = None if fitted is None else fitted(window.ratings)
-        features = window_features(
-            window.ratings, movies, known, predictions=predictions
-        )
-        views.append(profile_view(features, dataset_timestamp=window.start))
-        frames.append(features)
+        cases: list[tuple[str, pd.DataFrame, Scenario | None]] = [
+            (NO_INJECTION, window.ratings, None)
+        ]
+        if index >= n_reference:  # the first windows only build references
+            cases += [
+                (
+                    injection.name,
+                    injection.inject(window.ratings, seed + index),
+                    injection,
+                )
+                for injection in scenarios
+            ]
+        judged = []
+        for name, ratings_case, scenario in cases:
+            # suspicious raters are quarantined, the rest judged, as monitoring does
+            screen = screen_raters(ratings_case, config.raters)
+            kept, _ = screen.split(ratings_case)
+            predictions = None if fitted is None else fitted(ratings_case)
+            features = window_features(kept, movies, known, predictions=predictions)
+            target = profile_view(features, dataset_timestamp=window.start)
+            rmse = _rmse(ratings_case, predictions)
+            judged.append((name, target, scenario, rmse, screen))
+            if scenario is None:
+                views.append(target)
+                frames.append(features)
         seen.update(window.ratings["user_id"].tolist())
         if index < n_reference:
             continue
@@ -121,22 +141,14 @@ def replay(
             if config.drift.unit_column is not None
             else None
         )
-        cases: list[tuple[str, ProfileView, Scenario | None, float]] = [
-            (NO_INJECTION, views[index], None, _rmse(window.ratings, predictions))
-        ]
-        for injection in scenarios:
-            injected = injection.inject(window.ratings, seed + index)
-            predicted = None if fitted is None else fitted(injected)
-            target = profile_view(
-                window_features(injected, movies, known, predictions=predicted),
-                dataset_timestamp=window.start,
-            )
-            cases.append(
-                (injection.name, target, injection, _rmse(injected, predicted))
-            )
-        for name, target, scenario, rmse in cases:
+        for name, target, scenario, rmse, screen in judged:
             decision = assess_window(
-                reference, target, config, traffic=reference, correlation=correlation
+                reference,
+                target,
+                config,
+                traffic=reference,
+                correlation=correlation,
+                raters=screen,
             )
             drift = decision.scores["drift"]
             records.append(

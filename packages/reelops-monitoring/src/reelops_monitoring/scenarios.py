@@ -215,6 +215,7 @@ def suite_scenarios(
             name="bot_burst",
             description="one new user adding 20% more ratings, all 5 stars, 3 s apart",
             expected=(
+                "suspicious rater quarantined",
                 "drift in 'new_user_rating'",
                 "drift in 'new_user_ratings'",
                 "drift in 'new_user'",

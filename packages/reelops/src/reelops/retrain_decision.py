@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from reelops_monitoring import Decision, MonitoringConfig, assess_window, judge_health
+from reelops_monitoring.raters import RaterScreen
 
 if TYPE_CHECKING:
     from reelops_monitoring import ProfileView
@@ -49,6 +50,7 @@ def retrain_decision(
     serving_summary: dict[str, Any],
     config: MonitoringConfig,
     traffic_reference: dict[str, Any] | None = None,
+    rater_screen: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The retrain decision of the window (``decision.json``), with its grounds.
 
@@ -57,8 +59,10 @@ def retrain_decision(
     assess_window`, thresholds from ``config``). Each drift column is compared
     with the previous windows of served traffic (``traffic_reference``:
     :func:`~reelops.window_profiles.traffic_reference`) or the training data, as
-    configured. An empty window is not assessed at all: ``status`` is
-    ``not_enough_feedback``.
+    configured. ``rater_screen`` (:meth:`~reelops_monitoring.raters.RaterScreen.
+    to_dict`: the window's suspicious raters, already left out of the profile
+    and the performance) adds a reason per flagged user and pages a human. An
+    empty window is not assessed at all: ``status`` is ``not_enough_feedback``.
 
     Returns:
         The decision: ``retrain``, ``reasons`` and ``scores``
@@ -66,10 +70,11 @@ def retrain_decision(
         deployed model's training data, run tag ``data.sha256``), ``status``
         (``retrain``, ``ok``, ``blocked``, ``not_enough_feedback``, ``page``),
         ``page`` and ``page_reasons`` (the service's errors or latency past the
-        ``serving`` limits, :func:`~reelops_monitoring.judge_health`: a human's
-        job, not a retrain's; ``status`` is ``page`` unless it already asks for a
-        retrain or is blocked), ``notes``, ``window``, ``model``,
-        ``performance``, ``reference`` and ``serving`` (with ``health``).
+        ``serving`` limits, :func:`~reelops_monitoring.judge_health`, and
+        suspicious raters: a human's job, not a retrain's; ``status`` is
+        ``page`` unless it already asks for a retrain or is blocked),
+        ``notes``, ``window``, ``model``, ``performance``, ``reference`` and
+        ``serving`` (with ``health``).
     """
     model = window_performance["model"]
     notes = [n for n in (model.get("note"), window_performance.get("reason")) if n]
@@ -78,6 +83,7 @@ def retrain_decision(
     )
     current = window_performance.get("metrics")
     traffic = traffic_reference or {"profile": None, "windows": []}
+    raters = None if rater_screen is None else RaterScreen.from_dict(rater_screen)
     if current is not None and training is None:
         notes.append(
             "decay against the holdout not assessed: "
@@ -109,13 +115,15 @@ def retrain_decision(
             window_metrics=current,
             traffic_metrics=traffic.get("metrics"),
             n_feedback=int(window_performance["n_feedback"]),
+            raters=raters,
         )
         body = decision.to_dict()
         status = _status(decision, block_retrain=config.quality.block_retrain)
         if status == "not_enough_feedback":
             notes.insert(0, _not_enough(window_info, config))
     health = judge_health(serving_summary.get("answers"), config.serving)
-    if health.page and status in ("ok", "not_enough_feedback"):
+    page_reasons = [*health.reasons, *(raters.reasons() if raters else ())]
+    if page_reasons and status in ("ok", "not_enough_feedback"):
         status = "page"
     data_sha = model.get("data_sha256") or reference_summary.get("data_sha256")
     ref_sha = reference_summary.get("data_sha256")
@@ -127,8 +135,8 @@ def retrain_decision(
         )
     decision_json = {
         **body,
-        "page": health.page,
-        "page_reasons": list(health.reasons),
+        "page": bool(page_reasons),
+        "page_reasons": page_reasons,
         "data_sha256": data_sha,
         "status": status,
         "notes": notes,

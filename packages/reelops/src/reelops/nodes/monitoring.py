@@ -1,8 +1,9 @@
 """Monitoring stage: the latest window of feedback, assessed against the reference.
 
-The window of feedback is selected, validated (accepted rows are kept for the next
-training), profiled and scored by the deployed model (the environment's alias, or
-locally the newest bento); the serving request profiles give latency and error
+The window of feedback is selected, screened for suspicious raters (their rows
+quarantined), validated (accepted rows are kept for the next training), profiled
+and scored by the deployed model (the environment's alias, or locally the newest
+bento); the serving request profiles give latency and error
 rates; :func:`decide_retrain` writes the decision, which
 :mod:`reelops.nodes.monitoring_report` renders.
 
@@ -36,6 +37,7 @@ from reelops_monitoring import (
     profile_view,
     serialize_view,
 )
+from reelops_monitoring.raters import screen_raters
 
 __all__ = [
     "WindowConfig",
@@ -43,6 +45,7 @@ __all__ = [
     "decide_retrain",
     "evaluate_deployed_model",
     "profile_window",
+    "screen_window_raters",
     "select_feedback_window",
     "summarize_serving",
 ]
@@ -97,6 +100,35 @@ def select_feedback_window(
         "label": f"window-{end:%Y%m%dT%H%M%S}",
     }
     return window, info
+
+
+def screen_window_raters(
+    window_feedback: pd.DataFrame,
+    window_info: dict[str, Any],
+    monitoring: MonitoringConfig,
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, pd.DataFrame]]:
+    """The window without its suspicious raters, the screen, and their rows.
+
+    A user with ``monitoring.raters.min_ratings`` ratings or more in the window,
+    more than ``max_top_share`` of them one value, is flagged
+    (:func:`~reelops_monitoring.raters.screen_raters`); the rest of the window is
+    validated, profiled and judged, and the decision pages a human.
+
+    Returns:
+        The kept rows; the screen (``min_ratings``, ``max_top_share``,
+        ``users_screened``, ``flagged``: one entry per user); and ``{window
+        label: the flagged users' rows}`` (the quarantine, never trained on;
+        empty when nobody is flagged).
+    """
+    config = as_config(MonitoringConfig, monitoring, "parameters 'monitoring'")
+    screen = screen_raters(window_feedback, config.raters)
+    kept, quarantined = screen.split(window_feedback)
+    held = {window_info["label"]: quarantined.reset_index(drop=True)}
+    return (
+        kept.reset_index(drop=True),
+        screen.to_dict(),
+        held if len(quarantined) else {},
+    )
 
 
 def _raw_strings(values: pd.Series) -> pd.Series:
@@ -213,6 +245,7 @@ def decide_retrain(
     window_performance: dict[str, Any],
     serving_summary: dict[str, Any],
     monitoring: MonitoringConfig,
+    rater_screen: dict[str, Any] | None = None,
 ) -> tuple[
     dict[str, Any],
     dict[str, Any],
@@ -228,8 +261,9 @@ def decide_retrain(
     :func:`~reelops.window_profiles.traffic_reference`, or the training data's
     ``reference_profile``), decay from the deployed model's window metrics
     against its holdout metrics (:func:`~reelops.retrain_decision.
-    retrain_decision`, thresholds from ``monitoring``). An empty window is not
-    assessed at all: ``status`` is ``not_enough_feedback``.
+    retrain_decision`, thresholds from ``monitoring``); suspicious raters
+    (``rater_screen``, :func:`screen_window_raters`) page a human. An empty
+    window is not assessed at all: ``status`` is ``not_enough_feedback``.
 
     Returns:
         ``decision.json`` (twice: the copy the retrain trigger reads and the MLflow
@@ -250,6 +284,7 @@ def decide_retrain(
         window_performance=window_performance,
         serving_summary=serving_summary,
         config=config,
+        rater_screen=rater_screen,
         traffic_reference=traffic_reference(
             traffic_history,
             window_info["start"],

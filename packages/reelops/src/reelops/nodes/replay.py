@@ -53,6 +53,7 @@ from reelops_monitoring import (
     merge_views,
     profile_frame,
 )
+from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_windows
 
 __all__ = [
@@ -280,13 +281,16 @@ def replay_policy(
         )
         serving = summarize_requests({f"{window.label}/replay": requests}, info)
         info_model = {"model_name": "replay", "version": str(deployed.version)}
+        # suspicious raters are left out, as the monitoring pipeline quarantines them
+        screen = screen_raters(window.ratings, monitoring.raters)
+        kept, _ = screen.split(window.ratings)
         performance, predictions = deployed_performance(
             deployed_model={"model": deployed.model, "info": info_model},
-            window_feedback=window.ratings,
+            window_feedback=kept,
             evaluation=cfg.evaluation,
         )
         profile = window_view(
-            window.ratings,
+            kept,
             movies,
             performance["known_users"],
             info["start"],
@@ -308,6 +312,7 @@ def replay_policy(
             traffic_reference=traffic_reference(
                 served, info["start"], monitoring.drift.traffic_windows, served_metrics
             ),
+            rater_screen=screen.to_dict(),
         )
         if all(q["passed"] for q in decision["scores"].get("quality", {}).values()):
             key = traffic_key(info["start"], info["end"])
