@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from recsys import BiasBaseline
-from reelops.window_profiles import prediction_frame
+from reelops.window_profiles import FittedModel
 from reelops_monitoring import InvalidInputError, MonitoringConfig, window_features
 from reelops_monitoring.replay import (
     degradation_table,
@@ -39,12 +38,12 @@ def seconds(moment: pd.Timestamp) -> int:
     return int(moment.value // 10**9)
 
 
-def bias_model(history: pd.DataFrame) -> Callable[[pd.DataFrame], pd.DataFrame]:
+def bias_model(history: pd.DataFrame) -> FittedModel:
     """A BiasBaseline fitted on the ratings before a window: the deployed model."""
     model = BiasBaseline().fit(
         history[["user_id", "movie_id", "timestamp"]], history["rating"].to_numpy()
     )
-    return lambda pairs: prediction_frame(model, pairs)
+    return FittedModel(model, history, {"k": 10})
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +146,7 @@ def test_the_suite_by_window_size_finds_scale_changes(ml_ratings, ml_movies):
     by_case = table.set_index(["window_index", "scenario"])["rmse"].unstack()
     assert (by_case["rating_inflation"] != by_case["none"]).all()
     assert (by_case["broken_timestamps"] == by_case["none"]).all()
-    degrading = degradation_table(table, min_degradation=0.01)
+    degrading = degradation_table(table, limits={"rmse": 0.01})
     assert "broken_timestamps" not in degrading.index
     worse = (by_case["rating_inflation"] >= by_case["none"] * 1.01).sum()
     assert 0 < degrading.loc["rating_inflation", "windows"] == worse
@@ -254,8 +253,29 @@ def test_degradation_pairs_each_case_with_its_own_window():
         }
     )
     # THEN only the first counts as degrading, and it went undetected
-    found = degradation_table(table, min_degradation=0.01)
+    found = degradation_table(table, limits={"rmse": 0.01})
     assert found.to_dict("index") == {
         "rating_inflation": {"windows": 1, "detected": 0, "rate": 0.0},
         "all": {"windows": 1, "detected": 0, "rate": 0.0},
     }
+
+
+def test_a_ranking_metric_degrades_downward_and_either_limit_counts():
+    # GIVEN three windows, uninjected and inflated: NDCG@10 0.20 -> 0.19 (5 %
+    # worse), 0.20 -> 0.197 (1.5 %), 0.20 -> 0.30 (better) with RMSE 1 -> 1.02
+    table = pd.DataFrame(
+        {
+            "stream": "s",
+            "window": "2018-01-01",
+            "window_index": [0, 0, 1, 1, 2, 2],
+            "scenario": ["none", "rating_inflation"] * 3,
+            "assessed": True,
+            "detected": [None, True, None, False, None, False],
+            "rmse": [1.0, 1.0, 1.0, 1.0, 1.0, 1.02],
+            "ndcg@10": [0.2, 0.19, 0.2, 0.197, 0.2, 0.3],
+        }
+    )
+    ranking = degradation_table(table, limits={"ndcg@10": 0.02})
+    assert ranking.loc["all", ["windows", "detected"]].tolist() == [1, 1]
+    either = degradation_table(table, limits={"rmse": 0.01, "ndcg@10": 0.02})
+    assert either.loc["all", ["windows", "detected"]].tolist() == [2, 1]

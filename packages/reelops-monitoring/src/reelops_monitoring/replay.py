@@ -6,22 +6,24 @@ recent past would be monitored (their intra-user correlations set the effective
 sample sizes); ``known_users`` are the users seen before the
 window. Given a ``fit`` function (a model fitted on every rating before the
 window, as a deployed model would be), known users' ratings are also profiled as
-residuals against it. The window is assessed as it is (scenario ``"none"``) and once per
-injected :class:`~reelops_monitoring.scenarios.Scenario`.
+residuals against it, and its metrics on each case (RMSE, NDCG@10) say how much an
+injected shift hurts it. The window is assessed as it is (scenario ``"none"``) and
+once per injected :class:`~reelops_monitoring.scenarios.Scenario`.
 
-:func:`false_alarm_rate`, :func:`detection_table` and :func:`calibrate_thresholds`
-summarize the resulting table.
+:func:`false_alarm_rate`, :func:`detection_table`, :func:`degradation_table` and
+:func:`calibrate_thresholds` summarize the resulting table.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from reelops_monitoring.adapter import merge_views, profile_view
+from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import window_features
@@ -29,7 +31,7 @@ from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_rows, split_windows
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from reelops_monitoring.adapter import ProfileView
     from reelops_monitoring.config import MonitoringConfig
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_INJECTION",
+    "Deployed",
     "calibrate_thresholds",
     "degradation_table",
     "detection_table",
@@ -47,6 +50,20 @@ __all__ = [
 
 #: The scenario name of windows assessed as they are.
 NO_INJECTION = "none"
+#: The deployed model's metrics :func:`replay` records on every case.
+REPLAY_METRICS = ("rmse", "ndcg@10")
+
+
+class Deployed(Protocol):
+    """A model fitted on every rating before a window, as :func:`replay` uses it."""
+
+    def predict(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """Predictions on ``pairs``: ``user_id, movie_id, prediction, cold_start``."""
+        ...
+
+    def evaluate(self, window: pd.DataFrame) -> Mapping[str, Any]:
+        """The model's metrics on a window of ratings (``rmse``, ``ndcg@10``, ...)."""
+        ...
 
 
 def replay(
@@ -60,7 +77,7 @@ def replay(
     rows: int | None = None,
     seed: int = 0,
     stream: str = "",
-    fit: Callable[[pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]] | None = None,
+    fit: Callable[[pd.DataFrame], Deployed] | None = None,
 ) -> pd.DataFrame:
     """Assess every window of ``ratings`` against its trailing reference.
 
@@ -76,9 +93,9 @@ def replay(
         seed: Base seed of the injections (window ``i`` uses ``seed + i``).
         stream: A label copied into every row (e.g. ``"real"``, ``"shuffled-3"``).
         fit: ``fit(history)``: a model fitted on ``history`` (every rating before
-            the window), as a function predicting a window's pairs the way
-            :func:`~reelops_monitoring.features.window_features` takes them
-            (``user_id, movie_id, prediction, cold_start``). None: no residuals.
+            the window), :class:`Deployed`: its predictions give known users'
+            residuals, its metrics on each case how much a shift hurts it. None:
+            no residuals, no metrics.
 
     Returns:
         One row per (window, scenario): ``stream``, ``window`` (its start date),
@@ -86,9 +103,10 @@ def replay(
         can share a date), ``scenario``,
         ``n_rows``, ``assessed``, ``retrain``, ``alert``, ``detected`` (the
         scenario's reason was given; ``None`` for ``"none"``), ``reasons``,
-        ``rmse`` (the fitted model's on the window's ratings, NaN without
-        ``fit``: how much a shift degrades the deployed model) and one
-        ``score_<column>`` per drift column.
+        ``rmse`` and ``ndcg@10`` (the fitted model's on the case's ratings, as
+        received; NaN without ``fit`` or when the model could not rank: how
+        much a shift degrades the deployed model) and one ``score_<column>``
+        per drift column.
     """
     windows = (
         split_windows(ratings, freq=freq)
@@ -120,11 +138,12 @@ def replay(
             # suspicious raters are quarantined, the rest judged, as monitoring does
             screen = screen_raters(ratings_case, config.raters)
             kept, _ = screen.split(ratings_case)
-            predictions = None if fitted is None else fitted(ratings_case)
+            predictions = None if fitted is None else fitted.predict(ratings_case)
             features = window_features(kept, movies, known, predictions=predictions)
             target = profile_view(features, dataset_timestamp=window.start)
-            rmse = _rmse(ratings_case, predictions)
-            judged.append((name, target, scenario, rmse, screen))
+            found = {} if fitted is None else fitted.evaluate(ratings_case)
+            metrics = {m: float(found.get(m, math.nan)) for m in REPLAY_METRICS}
+            judged.append((name, target, scenario, metrics, screen))
             if scenario is None:
                 views.append(target)
                 frames.append(features)
@@ -141,7 +160,7 @@ def replay(
             if config.drift.unit_column is not None
             else None
         )
-        for name, target, scenario, rmse, screen in judged:
+        for name, target, scenario, metrics, screen in judged:
             decision = assess_window(
                 reference,
                 target,
@@ -165,7 +184,7 @@ def replay(
                     if scenario is None
                     else scenario.detected(decision.reasons),
                     "reasons": "; ".join(decision.reasons),
-                    "rmse": rmse,
+                    **metrics,
                     **{
                         f"score_{column}": directed_score(
                             drift["columns"].get(column), spec.direction
@@ -204,21 +223,36 @@ def detection_table(table: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def degradation_table(table: pd.DataFrame, *, min_degradation: float) -> pd.DataFrame:
-    """Detection among the injected windows whose shift degraded the model's RMSE.
+def degradation_table(
+    table: pd.DataFrame, *, limits: Mapping[str, float]
+) -> pd.DataFrame:
+    """Detection among the injected windows whose shift degraded the model.
 
-    A window's injected case degrades when its ``rmse`` is at least
-    ``min_degradation`` (relative) above the same window's uninjected one. Per
-    scenario with any such window, and ``"all"``: ``windows`` (degrading ones),
-    ``detected`` (with the scenario's reason), ``rate``.
+    A window's injected case degrades when any metric of ``limits`` (``{"rmse":
+    0.01, "ndcg@10": 0.02}``) is worse than on the same window uninjected by at
+    least its limit (relative, in the metric's direction:
+    :func:`~reelops_monitoring.decay.relative_degradation`). Per scenario with
+    any such window, and ``"all"``: ``windows`` (degrading ones), ``detected``
+    (with the scenario's reason), ``rate``.
     """
     keys = ["stream", "window_index"]
     assessed = table[table["assessed"]]
-    control = assessed[assessed["scenario"] == NO_INJECTION].set_index(keys)["rmse"]
+    control = assessed[assessed["scenario"] == NO_INJECTION].set_index(keys)
     injected = assessed[assessed["scenario"] != NO_INJECTION]
-    baseline = control.reindex(pd.MultiIndex.from_frame(injected[keys])).to_numpy()
-    worse = injected[injected["rmse"].to_numpy() >= baseline * (1 + min_degradation)]
-    groups = [*worse.groupby("scenario", sort=False), ("all", worse)]
+    aligned = control.reindex(pd.MultiIndex.from_frame(injected[keys]))
+    worse = np.zeros(len(injected), dtype=bool)
+    for metric, limit in limits.items():
+        before = aligned[metric].to_numpy(dtype="float64")
+        after = injected[metric].to_numpy(dtype="float64")
+        change = np.array(
+            [
+                relative_degradation(metric, b, a)
+                for b, a in zip(before, after, strict=True)
+            ]
+        )
+        worse |= np.nan_to_num(change, nan=-np.inf) >= limit
+    degrading = injected[worse]
+    groups = [*degrading.groupby("scenario", sort=False), ("all", degrading)]
     summary = pd.DataFrame(
         [
             {
@@ -281,21 +315,6 @@ def directed_score(column: dict[str, Any] | None, direction: str = "both") -> fl
     if direction == "increase" and not went_up:
         return 0.0
     return float(column["score"])
-
-
-def _rmse(ratings: pd.DataFrame, predictions: pd.DataFrame | None) -> float:
-    """:func:`recsys.rmse_error` of ``predictions`` (row for row) on ``ratings``.
-
-    Pairs without a finite rating or prediction are left out; NaN without any.
-    """
-    from recsys import rmse_error
-
-    if predictions is None or predictions.empty:
-        return math.nan
-    predicted = predictions["prediction"].to_numpy(dtype="float64")
-    rated = ratings["rating"].to_numpy(dtype="float64")
-    both = np.isfinite(predicted) & np.isfinite(rated)
-    return rmse_error(rated[both], predicted[both]) if both.any() else math.nan
 
 
 def _ceil(value: float, decimals: int) -> float:

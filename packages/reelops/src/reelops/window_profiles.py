@@ -9,11 +9,13 @@ run records and for a monitored window of feedback.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from reelops.evaluation import EvaluationConfig, window_metrics
 from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
 from reelops_monitoring.effective import pooled_correlation
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from recsys import BaseRecommender
 
 __all__ = [
+    "FittedModel",
     "prediction_frame",
     "prediction_view",
     "reference_profiles",
@@ -146,6 +149,32 @@ def prediction_frame(
             "cold_start": np.asarray(fallback, dtype=bool),
         }
     )
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """A recommender fitted on ``history``, as the monitoring replay judges with it.
+
+    :class:`reelops_monitoring.replay.Deployed`: its predictions give known users'
+    residuals (:func:`prediction_frame`), its metrics on a window are the
+    monitoring pipeline's (:func:`~reelops.evaluation.window_metrics`: RMSE on
+    every rated pair, NDCG@k on the pairs it had not seen).
+    """
+
+    model: BaseRecommender
+    history: pd.DataFrame
+    evaluation: EvaluationConfig | dict[str, Any]
+
+    def predict(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """:func:`prediction_frame` of the model on ``pairs``."""
+        return prediction_frame(self.model, pairs)
+
+    def evaluate(self, window: pd.DataFrame) -> dict[str, Any]:
+        """The model's metrics on ``window`` (rated pairs with a rating)."""
+        rated = window[window["rating"].notna()]
+        if rated.empty:
+            return {}
+        return window_metrics(self.model, self.history, rated, self.evaluation)
 
 
 def prediction_view(model: BaseRecommender | None, pairs: pd.DataFrame) -> ProfileView:
