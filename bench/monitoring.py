@@ -78,7 +78,7 @@ from reelops_monitoring import (
     window_features,
 )
 from reelops_monitoring.decay import relative_degradation
-from reelops_monitoring.raters import screen_raters
+from reelops_monitoring.raters import screen_raters, top_shares
 from reelops_monitoring.replay import (
     calibrate_thresholds,
     degradation_table,
@@ -412,10 +412,7 @@ def raters(ratings: pd.DataFrame, config: MonitoringConfig) -> dict[str, Any]:
         for kind, windows in kinds.items():
             shares = []
             for window in windows:
-                counts = window.groupby(["user_id", "rating"]).size()
-                sizes = counts.groupby(level="user_id").sum()
-                tops = counts.groupby(level="user_id").max() / sizes
-                shares += tops[sizes >= limits.min_ratings].tolist()
+                shares += top_shares(window, limits.min_ratings)["top_share"].tolist()
             flagged = [w for w in windows if screen_raters(w, limits).flagged]
             found[name][kind] = {
                 "windows": len(windows),

@@ -25,14 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from reelops_monitoring.errors import MissingColumnError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from reelops_monitoring.config import RatersConfig
 
-__all__ = ["FlaggedRater", "RaterScreen", "screen_raters"]
+__all__ = ["FlaggedRater", "RaterScreen", "screen_raters", "top_shares"]
 
 _COLUMNS = ("user_id", "rating")
 
@@ -108,6 +108,27 @@ class RaterScreen:
         )
 
 
+def top_shares(window: pd.DataFrame, min_ratings: int) -> pd.DataFrame:
+    """Per user with ``min_ratings`` ratings or more: ``n_ratings``, ``top_rating``
+    (their most common value) and ``top_share`` (its share), indexed by user.
+    """
+    rated = window[list(_COLUMNS)].dropna()
+    counts = rated.groupby(["user_id", "rating"]).size()
+    sizes = counts.groupby(level="user_id").sum()
+    ordered = counts.sort_values(ascending=False, kind="stable")
+    top = ordered[~ordered.index.get_level_values("user_id").duplicated()]
+    found = pd.DataFrame(
+        {
+            "n_ratings": sizes.loc[top.index.get_level_values("user_id")].to_numpy(),
+            "top_rating": top.index.get_level_values("rating").to_numpy(),
+            "top_share": top.to_numpy()
+            / sizes.loc[top.index.get_level_values("user_id")].to_numpy(),
+        },
+        index=pd.Index(top.index.get_level_values("user_id"), name="user_id"),
+    )
+    return found[found["n_ratings"] >= min_ratings]
+
+
 def screen_raters(window: pd.DataFrame, config: RatersConfig) -> RaterScreen:
     """Flag the users whose ratings in ``window`` are nearly all one value.
 
@@ -128,32 +149,18 @@ def screen_raters(window: pd.DataFrame, config: RatersConfig) -> RaterScreen:
             f"ratings window lacks column(s) {missing}: expected {list(_COLUMNS)}, "
             f"got {list(window.columns)}"
         )
-    rated = window[list(_COLUMNS)].dropna()
-    sizes = rated.groupby("user_id").size()
-    heavy = sizes[sizes >= config.min_ratings]
-    flagged: list[FlaggedRater] = []
-    if not heavy.empty:
-        counts = (
-            rated[rated["user_id"].isin(heavy.index)]
-            .groupby(["user_id", "rating"])
-            .size()
-            .sort_values(ascending=False, kind="stable")
+    shares = top_shares(window, config.min_ratings)
+    over = shares[shares["top_share"] > config.max_top_share]
+    flagged = [
+        FlaggedRater(
+            int(user), int(row.n_ratings), float(row.top_rating), row.top_share
         )
-        top = counts[~counts.index.get_level_values("user_id").duplicated()]
-        users = top.index.get_level_values("user_id").to_numpy()
-        values = top.index.get_level_values("rating").to_numpy()
-        totals = heavy.loc[users].to_numpy()
-        for user, value, count, total in zip(
-            users, values, top.to_numpy(), totals, strict=True
-        ):
-            if count / total > config.max_top_share:
-                flagged.append(
-                    FlaggedRater(int(user), int(total), float(value), count / total)
-                )
+        for user, row in over.iterrows()
+    ]
     flagged.sort(key=lambda r: (-r.n_ratings, r.user_id))
     return RaterScreen(
         flagged=tuple(flagged),
         min_ratings=config.min_ratings,
         max_top_share=config.max_top_share,
-        n_users=int(sizes.size),
+        n_users=int(window["user_id"].dropna().nunique()),
     )
