@@ -152,10 +152,14 @@ def screen_raters(window: pd.DataFrame, config: RatersConfig) -> RaterScreen:
     shares = top_shares(window, config.min_ratings)
     over = shares[shares["top_share"] > config.max_top_share]
     flagged = [
-        FlaggedRater(
-            int(user), int(row.n_ratings), float(row.top_rating), row.top_share
+        FlaggedRater(int(user), int(n), float(value), float(share))
+        for user, n, value, share in zip(
+            over.index.to_numpy(),
+            over["n_ratings"].to_numpy(),
+            over["top_rating"].to_numpy(),
+            over["top_share"].to_numpy(),
+            strict=True,
         )
-        for user, row in over.iterrows()
     ]
     flagged.sort(key=lambda r: (-r.n_ratings, r.user_id))
     return RaterScreen(
