@@ -109,8 +109,10 @@ class RaterScreen:
 
 
 def top_shares(window: pd.DataFrame, min_ratings: int) -> pd.DataFrame:
-    """Per user with ``min_ratings`` ratings or more: ``n_ratings``, ``top_rating``
-    (their most common value) and ``top_share`` (its share), indexed by user.
+    """The statistic the screen limits, per user with ``min_ratings`` or more.
+
+    ``n_ratings``, ``top_rating`` (the user's most common value) and
+    ``top_share`` (its share of the user's ratings), indexed by ``user_id``.
     """
     rated = window[list(_COLUMNS)].dropna()
     counts = rated.groupby(["user_id", "rating"]).size()
