@@ -141,6 +141,23 @@ def test_wait_makes_the_submit_step_wait(basic_copy: Path) -> None:
     assert tasks[-1]["when"] == "'{{tasks.check.outputs.result}}' == 'true'"
 
 
+def test_when_takes_a_list_of_outputs(basic_copy: Path) -> None:
+    # GIVEN a follow-up submitted when the check prints either of two words
+    _add_schedule(
+        basic_copy,
+        "  - name: either\n    pipeline: prepare\n    cron: '0 5 * * *'\n"
+        "    then: {submit: train, check: [echo, go], when: [go, go_loud],\n"
+        "           metric: {name: either, help: h, results: [go, go_loud, stop]}}\n",
+    )
+    result = compile_project(basic_copy, envs=["prod"], sha=FIXED_SHA)
+    # THEN the submit step runs on either, and on nothing else
+    tasks = _templates(_doc(result, "prod/cron-either.yaml"))["main"]["dag"]["tasks"]
+    assert tasks[-1]["when"] == (
+        "'{{tasks.check.outputs.result}}' == 'go' || "
+        "'{{tasks.check.outputs.result}}' == 'go_loud'"
+    )
+
+
 def test_without_a_metric_the_check_emits_none(prod_result: CompileResult) -> None:
     assert "metrics" not in _templates(_doc(prod_result))["check"]
 
@@ -236,8 +253,17 @@ def test_unknown_follow_up_parameter_is_a_preflight_error(basic_copy: Path) -> N
         ),
         (
             {"submit": "train", "check": ["echo"], "when": "a b"},
-            "schedules[0].then.when: String should match pattern "
-            "'^[A-Za-z0-9_.-]+$', got 'a b'",
+            "schedules[0].then.when: must be letters, digits, '_', '.', '-', "
+            "got ['a b']",
+        ),
+        (
+            {"submit": "train", "check": ["echo"], "when": []},
+            "schedules[0].then.when: List should have at least 1 item after "
+            "validation, not 0, got []",
+        ),
+        (
+            {"submit": "train", "check": ["echo"], "when": ["go", "go"]},
+            "schedules[0].then.when: must be unique, got ['go'] more than once",
         ),
         (
             {"submit": "train", "check": ["echo"], "if": "x"},
@@ -250,7 +276,8 @@ def test_unknown_follow_up_parameter_is_a_preflight_error(basic_copy: Path) -> N
                 "check": ["echo"],
                 "metric": {"name": "m", "help": "h", "results": ["false"]},
             },
-            "schedules[0].then: metric.results must include when 'true', got ['false']",
+            "schedules[0].then: metric.results must include every value of when, "
+            "missing ['true'], got ['false']",
         ),
         (
             {

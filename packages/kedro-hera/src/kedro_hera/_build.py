@@ -552,7 +552,8 @@ def _follow_up_templates(
         *_env(config, run_id=False),
         Env(name="KEDRO_ENV", value=env),
     ]
-    when = f"'{{{{tasks.{CHECK_TASK}.outputs.result}}}}' == '{then.when}'"
+    printed = f"'{{{{tasks.{CHECK_TASK}.outputs.result}}}}'"
+    when = " || ".join(f"{printed} == '{value}'" for value in then.when)
     return [
         DAG(
             name=ENTRYPOINT,
@@ -618,9 +619,9 @@ def build_cron_workflow(
     its workflow is a DAG: create the pipeline's workflow and wait for it to
     succeed (a resource template, owned by the cron's workflow), run the check
     command, and create the follow-up pipeline's workflow when the check's
-    standard output equals ``then.when``. The service account needs ``create``
-    (the resource templates create the workflows) and ``get`` (Argo's executor
-    polls a created workflow until a condition holds) on
+    standard output equals ``then.when`` (one of its values). The service
+    account needs ``create`` (the resource templates create the workflows) and
+    ``get`` (Argo's executor polls a created workflow until a condition holds) on
     ``workflows.argoproj.io``.
 
     Args:

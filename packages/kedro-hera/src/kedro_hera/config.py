@@ -253,6 +253,19 @@ class PodGCConfig(_Model):
 _WHEN_VALUE = r"^[A-Za-z0-9_.-]+$"
 
 
+def _check_outputs(value: list[str]) -> list[str]:
+    """Outputs of a check: unique words Argo can compare without quoting."""
+    bad = [v for v in value if not re.fullmatch(_WHEN_VALUE, v)]
+    if bad:
+        msg = f"must be letters, digits, '_', '.', '-', got {bad}"
+        raise ValueError(msg)
+    duplicates = sorted({v for v in value if value.count(v) > 1})
+    if duplicates:
+        msg = f"must be unique, got {duplicates} more than once"
+        raise ValueError(msg)
+    return value
+
+
 _METRIC_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 
 
@@ -279,15 +292,7 @@ class CheckMetricConfig(_Model):
     @field_validator("results")
     @classmethod
     def _results_are_when_values(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not re.fullmatch(_WHEN_VALUE, v)]
-        if bad:
-            msg = f"must be letters, digits, '_', '.', '-', got {bad}"
-            raise ValueError(msg)
-        duplicates = sorted({v for v in value if value.count(v) > 1})
-        if duplicates:
-            msg = f"must be unique, got {duplicates} more than once"
-            raise ValueError(msg)
-        return value
+        return _check_outputs(value)
 
 
 class FollowUpConfig(_Model):
@@ -295,8 +300,8 @@ class FollowUpConfig(_Model):
 
     Once the scheduled pipeline's workflow has succeeded, ``check`` runs in the
     project image (with ``KEDRO_ENV`` set to the compiled env); when its standard
-    output is exactly ``when``, the WorkflowTemplate of ``submit`` is submitted
-    with ``params`` as overrides.
+    output is exactly ``when`` (or one of its values, given a list), the
+    WorkflowTemplate of ``submit`` is submitted with ``params`` as overrides.
     """
 
     submit: str = Field(description="Pipeline whose WorkflowTemplate is submitted.")
@@ -304,11 +309,11 @@ class FollowUpConfig(_Model):
         min_length=1,
         description="Command whose standard output decides (e.g. prints true/false).",
     )
-    when: str = Field(
-        default="true",
-        pattern=_WHEN_VALUE,
-        description="Submit when the check prints exactly this (letters, digits, "
-        "'_', '.', '-').",
+    when: list[str] = Field(
+        default=["true"],
+        min_length=1,
+        description="Submit when the check prints exactly this, or one of these "
+        "(letters, digits, '_', '.', '-').",
     )
     params: dict[str, Any] = Field(
         default={}, description="Parameter overrides of the submitted workflow."
@@ -327,12 +332,23 @@ class FollowUpConfig(_Model):
         description="Prometheus gauge of the check's output (for alerts).",
     )
 
+    @field_validator("when", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("when")
+    @classmethod
+    def _when_values(cls, value: list[str]) -> list[str]:
+        return _check_outputs(value)
+
     @model_validator(mode="after")
     def _when_is_a_metric_result(self) -> FollowUpConfig:
-        if self.metric is not None and self.when not in self.metric.results:
+        missing = [v for v in self.when if self.metric and v not in self.metric.results]
+        if self.metric is not None and missing:
             msg = (
-                f"metric.results must include when '{self.when}', "
-                f"got {self.metric.results}"
+                f"metric.results must include every value of when, missing "
+                f"{missing}, got {self.metric.results}"
             )
             raise ValueError(msg)
         return self
