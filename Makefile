@@ -205,6 +205,7 @@ promtool: ## Install promtool (the Debian/Ubuntu package prometheus) when missin
 
 .PHONY: deploy-check
 deploy-check: setup ## Overlay images match deploy/environments; render deploy/overlays/$(ENV) and deploy/pipeline/overlays/$(ENV), validate them, check and test the alert rules
+	@[ -d deploy/overlays/$(ENV) ] || { echo "deploy-check: no overlay for ENV=$(ENV): expected ENV=dev, staging or prod (deploy/overlays/)" >&2; exit 1; }
 	@command -v $(PROMTOOL) >/dev/null || { echo "deploy-check: $(PROMTOOL) not found: apt-get install prometheus (Debian) or set PROMTOOL" >&2; exit 1; }
 	@mkdir -p build
 	$(BIN)/python -m reelops.promotion.overlay

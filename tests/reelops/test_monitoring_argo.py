@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from kedro_hera.lint import SchemaLinter, hera_round_trip
-from reelops.retrain import STATUSES
+from reelops.retrain import PRINTED_STATUSES
 from tests.conftest import argo_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,11 +53,13 @@ def test_cron_runs_monitoring_then_submits_the_retraining(env: str) -> None:
     assert {"name": "KEDRO_ENV", "value": env} in check["env"]
     # AND submits the retrain path (the default pipeline: training on ratings and
     # feedback, registration, packaging, reference) only when it printed retrain
+    # (retrain_page: a retrain that also pages a human)
     submit = templates["submit-default"]["resource"]
     target = yaml.safe_load(submit["manifest"])
     assert target["spec"]["workflowTemplateRef"] == {"name": "reelops-default"}
     assert tasks["submit-default"]["when"] == (
-        "'{{tasks.check.outputs.result}}' == 'retrain'"
+        "'{{tasks.check.outputs.result}}' == 'retrain' || "
+        "'{{tasks.check.outputs.result}}' == 'retrain_page'"
     )
     assert tasks["submit-default"]["dependencies"] == ["check"]
     # AND both templates it names are compiled for the env
@@ -76,7 +78,7 @@ def test_cron_exports_every_decision_status_for_the_alerts(env: str) -> None:
     rules = (REPO / "deploy/monitoring/prometheusrule.yaml").read_text()
     # THEN the check sets a gauge for every status the CLI can print ...
     gauges = {m["labels"][-1]["value"] for m in metrics if m["name"] == DECISION_GAUGE}
-    assert gauges == set(STATUSES)
+    assert gauges == set(PRINTED_STATUSES)
     # ... counts its runs, and the rules read both as Argo exports them
     assert f"{DECISION_GAUGE}_runs_total" in {m["name"] for m in metrics}
     assert f"argo_workflows_{DECISION_GAUGE}{{" in rules

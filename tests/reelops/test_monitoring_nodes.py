@@ -540,6 +540,9 @@ def test_retrain_cli_prints_the_status_for_argo_metrics(
         "blocked": {"retrain": False, "status": "blocked"},
         "not_enough_feedback": {"retrain": False, "status": "not_enough_feedback"},
         "legacy": {"retrain": True},
+        "retrain_page": {"retrain": True, "status": "retrain", "page": True},
+        "blocked_page": {"retrain": False, "status": "blocked", "page": True},
+        "page": {"retrain": False, "status": "page", "page": True},
     }
     for name, body in bodies.items():
         decisions[name] = tmp_path / f"{name}.json"
@@ -551,6 +554,9 @@ def test_retrain_cli_prints_the_status_for_argo_metrics(
         ("blocked", "blocked"),
         ("not_enough_feedback", "not_enough_feedback"),
         ("legacy", "retrain"),
+        ("retrain_page", "retrain_page"),
+        ("blocked_page", "blocked_page"),
+        ("page", "page"),
     ):
         args = ["--should-retrain", "--print-status", str(decisions[name])]
         result = runner.invoke(retrain_cli, args)

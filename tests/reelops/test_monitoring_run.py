@@ -20,6 +20,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -456,7 +457,7 @@ def test_inflated_feedback_asks_for_a_retrain_because_of_the_residuals(
 
 
 def test_a_bot_is_quarantined_and_pages_a_human_the_rest_is_judged(
-    monitored: dict,
+    monitored: dict, tmp_path: Path
 ) -> None:
     # GIVEN the drifted quarter, where a bot also rated 40 movies 5.0, 3 s apart
     drifted, project = monitored["drifted"], monitored["project"]
@@ -482,6 +483,18 @@ def test_a_bot_is_quarantined_and_pages_a_human_the_rest_is_judged(
         project / "data/03_primary/feedback/window-20190101T000000.parquet"
     )
     assert BOT not in set(accepted["user_id"])
+    # AND the CronWorkflow's check prints retrain_page: the retrain is submitted
+    # (conf/base/argo.yml then.when) and ReelopsMonitoringPage fires
+    decision = tmp_path / "decision.json"
+    decision.write_text(json.dumps(drifted))
+    check = [sys.executable, "-m", "reelops.retrain", "--should-retrain"]
+    printed = subprocess.run(
+        [*check, "--print-status", str(decision)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert printed.stdout == "retrain_page"
 
 
 def test_an_empty_window_without_profiles_is_not_enough_feedback(

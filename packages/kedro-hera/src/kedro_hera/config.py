@@ -253,6 +253,11 @@ class PodGCConfig(_Model):
 _WHEN_VALUE = r"^[A-Za-z0-9_.-]+$"
 
 
+def _as_list(value: Any) -> Any:
+    """One string as a list of it (a setting that takes one value or several)."""
+    return [value] if isinstance(value, str) else value
+
+
 def _check_outputs(value: list[str]) -> list[str]:
     """Outputs of a check: unique words Argo can compare without quoting."""
     bad = [v for v in value if not re.fullmatch(_WHEN_VALUE, v)]
@@ -332,10 +337,7 @@ class FollowUpConfig(_Model):
         description="Prometheus gauge of the check's output (for alerts).",
     )
 
-    @field_validator("when", mode="before")
-    @classmethod
-    def _one_or_more(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    _when_as_list = field_validator("when", mode="before")(_as_list)
 
     @field_validator("when")
     @classmethod
@@ -374,10 +376,7 @@ class ScheduleConfig(_Model):
     failed_jobs_history_limit: int | None = Field(default=None, ge=0)
     then: FollowUpConfig | None = None
 
-    @field_validator("cron", mode="before")
-    @classmethod
-    def _cron_as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    _cron_as_list = field_validator("cron", mode="before")(_as_list)
 
     @field_validator("name")
     @classmethod

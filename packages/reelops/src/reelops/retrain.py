@@ -11,7 +11,8 @@ The monitoring pipeline writes ``decision.json`` (``{"retrain": bool, "reasons":
     # exit 0 either way (2 on error): for an Argo `when` on the step's output
 
     python -m reelops.retrain --should-retrain --print-status
-    # stdout: retrain, ok, blocked, not_enough_feedback or page (exit 0; 2 on error):
+    # stdout: retrain, ok, blocked, not_enough_feedback or page, or retrain_page /
+    # blocked_page when that decision also pages a human (exit 0; 2 on error):
     # the monitoring CronWorkflow's check, whose output Argo exports as the gauge
     # argo_workflows_reelops_monitoring_decision{result=...} (conf/base/argo.yml)
 
@@ -30,6 +31,7 @@ from typing import Any
 import click
 
 __all__ = [
+    "PRINTED_STATUSES",
     "STATUSES",
     "DecisionError",
     "decision_status",
@@ -42,6 +44,12 @@ __all__ = [
 DECISION_DATASET = "retrain_decision"
 #: Every status of a decision (reelops.retrain_decision); only the first retrains.
 STATUSES = ("retrain", "ok", "blocked", "not_enough_feedback", "page")
+#: Statuses that still act when the decision also pages a human (``page: true``,
+#: e.g. a suspicious rater quarantined in a window that drifted): printed with
+#: ``_page`` so that the retrain is submitted and the page alert fires.
+_ACTING = ("retrain", "blocked")
+#: Everything ``--print-status`` prints (the gauge's ``result`` labels).
+PRINTED_STATUSES = (*STATUSES, *(f"{status}_page" for status in _ACTING))
 
 
 class DecisionError(click.ClickException):
@@ -105,7 +113,8 @@ def decision_status(decision: dict[str, Any]) -> str:
     """The decision's status: ``retrain`` when it retrains, else its ``status``.
 
     A decision without a status (written before it had one) is ``ok`` when it
-    does not retrain.
+    does not retrain. A ``retrain`` or ``blocked`` decision that also pages a
+    human (``page: true``) is ``retrain_page`` or ``blocked_page``.
 
     Raises:
         DecisionError: If the status is unknown or contradicts ``retrain``.
@@ -119,6 +128,8 @@ def decision_status(decision: dict[str, Any]) -> str:
             f"decision status must be one of {list(STATUSES)} and 'retrain' only "
             f"when retrain is true, got {status!r} with retrain {retrain}"
         )
+    if status in _ACTING and decision.get("page") is True:
+        return f"{status}_page"
     return str(status)
 
 
@@ -147,8 +158,9 @@ def decision_status(decision: dict[str, Any]) -> str:
     "--print-status",
     "print_status",
     is_flag=True,
-    help="Print the status (retrain, ok, blocked, not_enough_feedback, page) on stdout "
-    "and exit 0 (2 on error), for Argo `when` and metrics.",
+    help="Print the status (retrain, ok, blocked, not_enough_feedback, page; "
+    "retrain_page or blocked_page when it also pages) on stdout and exit 0 (2 on "
+    "error), for Argo `when` and metrics.",
 )
 def main(
     check: bool, path: str | None, env: str, print_result: bool, print_status: bool
