@@ -25,6 +25,7 @@ from reelops_monitoring.scenarios import (
     inflate_ratings,
     null_timestamps,
     shift_genre_mix,
+    shift_popularity,
     suite_scenarios,
     whole_stars,
 )
@@ -76,6 +77,23 @@ def test_genre_shift_points_a_share_of_ratings_at_the_genre(window, ml_movies):
     assert shifted["rating"].equals(window["rating"])
 
 
+def test_popularity_shift_points_a_share_of_ratings_at_the_most_rated(
+    window, ml_ratings
+):
+    popularity = ml_ratings["movie_id"].value_counts()
+    shifted = shift_popularity(window, popularity, share=0.3, seed=0, n_movies=50)
+    moved = shifted["movie_id"] != window["movie_id"]
+    head = set(popularity.nlargest(50).index)
+    assert moved.mean() == pytest.approx(0.3, abs=0.02)
+    assert shifted.loc[moved, "movie_id"].isin(head).all()
+    assert shifted["rating"].equals(window["rating"])
+    assert shifted.dtypes.equals(window.dtypes)
+    with pytest.raises(
+        InvalidInputError, match=re.escape("n_movies must be >= 1, got 0 instead")
+    ):
+        shift_popularity(window, popularity, share=0.3, seed=0, n_movies=0)
+
+
 def test_surge_adds_new_users_with_few_ratings(window):
     surged = add_new_users(window, share=0.5, seed=0)
     added = surged.iloc[len(window) :]
@@ -124,11 +142,12 @@ def test_the_suite_by_window_size_finds_scale_changes(ml_ratings, ml_movies):
         ml_ratings.groupby("user_id")["timestamp"].transform("min") >= seconds(SPLIT)
     ]
     stream = shuffle_arrivals(late, seed=0, start=SPLIT, end=END)
+    popularity = ml_ratings["movie_id"].value_counts()
     table = replay(
         stream,
         ml_movies,
         MonitoringConfig(),
-        scenarios=suite_scenarios(ml_movies),
+        scenarios=suite_scenarios(ml_movies, popularity=popularity),
         n_reference=8,
         rows=1000,
         fit=bias_model,
@@ -136,7 +155,9 @@ def test_the_suite_by_window_size_finds_scale_changes(ml_ratings, ml_movies):
     detection = detection_table(table)
     # THEN every scenario is judged in every window, a surge of newcomers and a
     # broken field always found, and the no-drift windows rarely alert
-    assert set(detection.index) == {s.name for s in suite_scenarios(ml_movies)}
+    assert set(detection.index) == {
+        s.name for s in suite_scenarios(ml_movies, popularity=popularity)
+    }
     assert detection["windows"].min() == detection["windows"].max() >= 25
     assert detection.loc[["new_user_surge", "broken_timestamps"], "rate"].min() == 1
     assert false_alarm_rate(table)["rate"] <= 0.05

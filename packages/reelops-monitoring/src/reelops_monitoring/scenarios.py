@@ -14,6 +14,8 @@ Each injection is a pure function of a window (primary ratings) and a seed; a
   lost the half-star widget: a scale change).
 * :func:`bot_burst`: one new user rating many movies in a few minutes, all with
   the same rating (a scraper or a vote-stuffing bot).
+* :func:`shift_popularity`: a share of the ratings moved to the most-rated movies
+  (a front page that promotes the blockbusters), ratings unchanged.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "inflate_ratings",
     "null_timestamps",
     "shift_genre_mix",
+    "shift_popularity",
     "suite_scenarios",
     "whole_stars",
 ]
@@ -132,6 +135,40 @@ def shift_genre_mix(
     )
 
 
+def shift_popularity(
+    window: pd.DataFrame,
+    popularity: pd.Series,
+    *,
+    share: float,
+    seed: int,
+    n_movies: int = 100,
+) -> pd.DataFrame:
+    """Point ``share`` of the ratings at the ``n_movies`` most-rated movies.
+
+    ``popularity`` is ``{movie_id: count}`` (e.g. the training data's); the new
+    movies are drawn uniformly among its ``n_movies`` largest counts, as a front
+    page shows them side by side. Ratings are unchanged.
+
+    Raises:
+        InvalidInputError: If ``n_movies`` is below 1 or ``popularity`` is empty.
+    """
+    _check_share(share)
+    if n_movies < 1:
+        raise InvalidInputError(f"n_movies must be >= 1, got {n_movies} instead")
+    head = popularity.nlargest(n_movies).index.to_numpy()
+    if len(head) == 0:
+        raise InvalidInputError("popularity is empty: expected movie counts")
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(window), size=round(share * len(window)), replace=False)
+    movie_ids = window["movie_id"].to_numpy().copy()
+    movie_ids[rows] = rng.choice(head, size=len(rows))
+    return window.assign(
+        movie_id=pd.Series(movie_ids, index=window.index).astype(
+            window["movie_id"].dtype
+        )
+    )
+
+
 def add_new_users(
     window: pd.DataFrame, *, share: float, seed: int, mean_ratings: float = 4.0
 ) -> pd.DataFrame:
@@ -200,9 +237,13 @@ def bot_burst(
 
 
 def suite_scenarios(
-    movies: pd.DataFrame, *, popularity: pd.Series | None = None
+    movies: pd.DataFrame, *, popularity: pd.Series
 ) -> tuple[Scenario, ...]:
-    """:func:`default_scenarios` and the scale and bot scenarios of the suite."""
+    """:func:`default_scenarios` and the scale, bot and popularity scenarios.
+
+    ``popularity`` (``{movie_id: count}``) weighs the genre shift's movies and
+    names the popularity shift's most-rated ones.
+    """
     return (
         *default_scenarios(movies, popularity=popularity),
         Scenario(
@@ -221,6 +262,14 @@ def suite_scenarios(
                 "drift in 'new_user'",
             ),
             inject=lambda w, seed: bot_burst(w, share=0.2, seed=seed),
+        ),
+        Scenario(
+            name="popularity_shift",
+            description="30% of the ratings moved to the 100 most-rated movies",
+            expected=("drift in 'genre'", *_RATING_SHIFT[1:]),
+            inject=lambda w, seed: shift_popularity(
+                w, popularity, share=0.3, seed=seed
+            ),
         ),
     )
 
