@@ -65,7 +65,7 @@ from reelops.window_profiles import (
     window_view,
 )
 from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
-from reelops_monitoring.features import RATING_LEVEL_COLUMNS
+from reelops_monitoring.features import RATING_LEVEL_COLUMNS, half_star_shares
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.replay import directed_score
 from reelops_monitoring.scenarios import Scenario, inflate_ratings
@@ -113,6 +113,7 @@ class Deployment:
             self.model, train, holdout_days=HOLDOUT_DAYS, evaluation=EVALUATION
         )
         self.n_train = len(train)
+        self.half_star_shares = half_star_shares(train)
 
 
 def judge(
@@ -137,7 +138,12 @@ def judge(
         evaluation=EVALUATION,
     )
     profile = window_view(
-        kept, movies, performance["known_users"], start, predictions=predictions
+        kept,
+        movies,
+        performance["known_users"],
+        start,
+        predictions=predictions,
+        half_star_shares=deployment.half_star_shares,
     )
     traffic = (
         traffic_reference(served, start, config.drift.traffic_windows, served_metrics)

@@ -92,6 +92,7 @@ def test_random_halves_do_not_drift(halves):
         "known_user_ratings",
         "new_user_ratings",
         "new_user",
+        "known_user_half_star_shift",
     }
     assert {c.reference for c in report.columns} == {"traffic"}
 

@@ -115,3 +115,19 @@ def test_ratings_are_split_into_new_users_ratings_and_known_users_residuals() ->
     # AND without predictions there are no residuals
     plain = window_features(window, movies, {7})
     assert plain["known_user_residual"].isna().all()
+
+
+def test_half_star_shift_compares_known_users_with_their_own_habit():
+    # GIVEN user 7 (known) gave half stars to 1 of 4 training ratings, user 8 to
+    # none; user 9 is new
+    shares = pd.Series({7: 0.25, 8: 0.0})
+    features = window_features(WINDOW, MOVIES, {7, 8}, half_star_shares=shares)
+    # THEN each known user's window share of half stars minus their own habit is
+    # on the user's first rating (7: 1 of 3 is a half star), new users have none
+    shift = features["known_user_half_star_shift"]
+    assert shift.tolist()[0] == pytest.approx(1 / 3 - 0.25)
+    assert shift.tolist()[3] == 0.0
+    assert shift.isna().tolist() == [False, True, True, False, True]
+    # AND without shares the column is null
+    plain = window_features(WINDOW, MOVIES, {7, 8})
+    assert plain["known_user_half_star_shift"].isna().all()

@@ -26,7 +26,7 @@ from reelops.nodes.monitoring import (
     summarize_serving,
 )
 from reelops.nodes.monitoring_report import plot_monitoring
-from reelops.nodes.reference import evaluate_holdout
+from reelops.nodes.reference import evaluate_holdout, summarize_reference_users
 from reelops.retrain import main as retrain_cli
 from reelops.window_profiles import reference_views
 from reelops_contracts import STATUS_ENDPOINTS, STATUS_PROFILE_COLUMNS, status_row
@@ -125,7 +125,15 @@ def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
         window_feedback=screened,
         evaluation=EVALUATION,
     )
-    view, _ = profile_window(screened, movies, performance, predictions, info)
+    habits = pd.DataFrame({"user_id": [1], "half_star_share": [0.5]})
+    view, _ = profile_window(
+        window_feedback=screened,
+        movies=movies,
+        window_performance=performance,
+        window_predictions=predictions,
+        window_info=info,
+        user_habits=habits,
+    )
     decision, *_ = decide_retrain(
         reference_profile=reference,
         traffic_history={},
@@ -745,3 +753,14 @@ def test_traffic_reference_chains_disjoint_earlier_windows(
     assert traffic_reference(lazy, "2018-07-01T00:00:00+00:00", 1)["windows"] == [
         found["windows"][0]
     ]
+
+
+def test_reference_user_habits_are_each_users_share_of_half_stars() -> None:
+    ratings = pd.DataFrame(
+        {"user_id": [2, 1, 1, 1, 1], "rating": [4.0, 3.5, 4.0, 0.5, 5.0]}
+    )
+    habits = summarize_reference_users(ratings)
+    assert habits.to_dict("list") == {
+        "user_id": [1, 2],
+        "half_star_share": [0.5, 0.0],
+    }

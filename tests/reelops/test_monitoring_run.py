@@ -242,15 +242,21 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         "known_user_ratings",
         "new_user_ratings",
         "new_user",
+        "known_user_half_star_shift",
     }
     # AND no served traffic was kept before this first window: the training data
-    # is the reference of every column but the residuals (none in training data)
+    # is the reference of every column but the known users' shifts against the
+    # model and their habits (none in training data)
     assert decision["reference"]["traffic_windows"] == []
     columns = decision["scores"]["drift"]["columns"]
-    residuals = {"known_user_residual", "known_user_mean_residual"}
-    others = {c["reference"] for n, c in columns.items() if n not in residuals}
+    traffic_only = {
+        "known_user_residual",
+        "known_user_mean_residual",
+        "known_user_half_star_shift",
+    }
+    others = {c["reference"] for n, c in columns.items() if n not in traffic_only}
     assert others == {"training"}
-    for name in residuals:
+    for name in traffic_only:
         assert (columns[name]["reference"], columns[name]["score"]) == (None, None)
     assert any(
         n.startswith("no earlier window of served traffic") for n in decision["notes"]

@@ -23,6 +23,9 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
           new_user_ratings:   {algorithm: ks,         possible_drift: 1.04, drift: 1.62}
           new_user:           {algorithm: ks,         possible_drift: 0.33, drift: 0.93,
                                direction: increase}
+          known_user_half_star_shift:
+                              {algorithm: mean,       possible_drift: 3.01, drift: 5.32,
+                               reference: [traffic]}
       quality:
         not_null: [user_id, movie_id, rating, timestamp]
         ranges: {rating: [0.5, 5.0]}
@@ -200,6 +203,9 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
         ),
         "new_user": ColumnDriftConfig(
             algorithm="ks", possible_drift=0.33, drift=0.93, direction="increase"
+        ),
+        "known_user_half_star_shift": ColumnDriftConfig(
+            algorithm="mean", possible_drift=3.01, drift=5.32, reference=["traffic"]
         ),
     }
 

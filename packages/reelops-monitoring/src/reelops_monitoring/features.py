@@ -35,6 +35,12 @@ rating, timestamp``) into one row per rating with:
   user's residuals in the window (on the user's first rating with one). Each user
   counts once, so a shift every known user shares (+0.5 stars) stands out of the
   spread between users, whatever their numbers of ratings.
+* ``known_user_half_star_shift`` (float): a user-level column, for known users
+  with ``half_star_shares``: the share of the user's ratings in the window that
+  are half stars (3.5, not 3 or 4) minus that share in the training data. Using
+  half stars is a habit of each user (some never do), so the window's share alone
+  varies with who rated; against their own habit, a client that lost the
+  half-star widget moves every half-star user down together.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ __all__ = [
     "OTHER_GENRE",
     "RATING_LEVEL_COLUMNS",
     "TRACKED_GENRES",
+    "half_star_shares",
     "pick_genres",
     "window_features",
 ]
@@ -91,6 +98,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "new_user_rating",
     "known_user_residual",
     "known_user_mean_residual",
+    "known_user_half_star_shift",
 )
 
 #: Drift columns with a value on every rating, so clustered by user (their
@@ -104,6 +112,8 @@ RATING_LEVEL_COLUMNS: tuple[str, ...] = (
 )
 
 _MOVIE_COLUMNS = ("movie_id", "genres")
+# The fraction of a half-star rating (3.5 % 1).
+_HALF_STAR = 0.5
 _PREDICTION_COLUMNS = ("user_id", "movie_id", "prediction", "cold_start")
 # Large odd multipliers: a cheap, deterministic mix of the two ids.
 _USER_MIX = 1_000_003
@@ -117,6 +127,7 @@ def window_features(
     *,
     genres: Collection[str] = TRACKED_GENRES,
     predictions: pd.DataFrame | None = None,
+    half_star_shares: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The columns to profile for one window of ratings (see the module docstring).
 
@@ -130,6 +141,9 @@ def window_features(
             ``user_id``, ``movie_id``, ``prediction`` and ``cold_start`` (true:
             the model's fallback, not a prediction of its own); a pair absent from
             it has no residual. None: ``known_user_residual`` is all null.
+        half_star_shares: ``{user_id: share}`` of half-star ratings of each user
+            in the deployed model's training data. None (or a user absent from
+            it): ``known_user_half_star_shift`` is null.
 
     Returns:
         A new frame with :data:`FEATURE_COLUMNS`, one row per rating, in the order
@@ -149,6 +163,7 @@ def window_features(
     rating = ratings_window["rating"].astype("float64").to_numpy()
     predicted = _predicted(ratings_window, predictions)
     residual = np.where(is_new, np.nan, rating - predicted)
+    half_shift = _half_star_shift(ratings_window, rating, half_star_shares)
     return pd.DataFrame(
         {
             "user_id": users,
@@ -163,8 +178,28 @@ def window_features(
             "new_user_rating": np.where(is_new, rating, np.nan),
             "known_user_residual": residual,
             "known_user_mean_residual": _user_means(users, residual),
+            "known_user_half_star_shift": _user_means(users, half_shift),
         },
         index=ratings_window.index,
+    )
+
+
+def half_star_shares(ratings: pd.DataFrame) -> pd.Series:
+    """``{user_id: share}`` of each user's ratings that are half stars."""
+    halves = ratings["rating"].astype("float64") % 1 == _HALF_STAR
+    return halves.groupby(ratings["user_id"]).mean().rename("half_star_share")
+
+
+def _half_star_shift(
+    ratings: pd.DataFrame, rating: np.ndarray, shares: pd.Series | None
+) -> np.ndarray:
+    """1 for a half-star rating, else 0, minus the user's share in training."""
+    if shares is None:
+        return np.full(len(ratings), np.nan)
+    ids = pd.to_numeric(ratings["user_id"], errors="coerce")
+    own = shares[~shares.index.duplicated()].reindex(ids)
+    return (rating % 1 == _HALF_STAR).astype("float64") - own.to_numpy(
+        dtype="float64", na_value=np.nan
     )
 
 

@@ -26,7 +26,7 @@ from reelops_monitoring.adapter import merge_views, profile_view
 from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.effective import pooled_correlation
-from reelops_monitoring.features import window_features
+from reelops_monitoring.features import half_star_shares, window_features
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_rows, split_windows
 
@@ -121,6 +121,7 @@ def replay(
         known = frozenset(seen)
         history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
         fitted = None if fit is None or history.empty else fit(history)
+        shares = half_star_shares(history)
         cases: list[tuple[str, pd.DataFrame, Scenario | None]] = [
             (NO_INJECTION, window.ratings, None)
         ]
@@ -139,7 +140,13 @@ def replay(
             screen = screen_raters(ratings_case, config.raters)
             kept, _ = screen.split(ratings_case)
             predictions = None if fitted is None else fitted.predict(ratings_case)
-            features = window_features(kept, movies, known, predictions=predictions)
+            features = window_features(
+                kept,
+                movies,
+                known,
+                predictions=predictions,
+                half_star_shares=None if fitted is None else shares,
+            )
             target = profile_view(features, dataset_timestamp=window.start)
             found = {} if fitted is None else fitted.evaluate(ratings_case)
             metrics = {m: float(found.get(m, math.nan)) for m in REPLAY_METRICS}

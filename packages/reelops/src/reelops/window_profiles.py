@@ -106,18 +106,21 @@ def window_view(
     start: str,
     *,
     predictions: pd.DataFrame | None = None,
+    half_star_shares: pd.Series | None = None,
 ) -> ProfileView:
     """Profile of a window's feedback features, stamped with the window's ``start``.
 
     ``new_user`` is relative to ``known_users`` (the deployed model's users);
     ``known_user_residual`` rests on ``predictions``, the deployed model's
-    (:func:`prediction_frame`).
+    (:func:`prediction_frame`); ``known_user_half_star_shift`` on
+    ``half_star_shares``, the users' habits in its training data.
     """
     features = window_features(
         window_feedback[_RATING_COLUMNS],
         movies,
         known_users,
         predictions=predictions,
+        half_star_shares=half_star_shares,
     )
     return profile_view(features, dataset_timestamp=pd.Timestamp(start).to_pydatetime())
 

@@ -201,16 +201,20 @@ def evaluate_deployed_model(
 
 
 def profile_window(
+    *,
     window_feedback: pd.DataFrame,
     movies: pd.DataFrame,
     window_performance: dict[str, Any],
     window_predictions: pd.DataFrame,
     window_info: dict[str, Any],
+    user_habits: pd.DataFrame,
 ) -> tuple[ProfileView, bytes]:
     """Profile of the window's feedback features, and serialized (MLflow artifact).
 
     ``new_user`` is relative to the users the deployed model was trained on;
-    ``known_user_residual`` is the rating minus the deployed model's prediction.
+    ``known_user_residual`` is the rating minus the deployed model's prediction;
+    ``known_user_half_star_shift`` compares a known user's half stars with
+    ``user_habits`` (``user_id``, ``half_star_share``: the reference stage's).
     """
     view = window_view(
         window_feedback,
@@ -218,6 +222,7 @@ def profile_window(
         window_performance["known_users"],
         window_info["start"],
         predictions=window_predictions,
+        half_star_shares=user_habits.set_index("user_id")["half_star_share"],
     )
     return view, serialize_view(view)
 

@@ -5,6 +5,8 @@ A training run records, for the model it registered:
 * :func:`build_reference_profile`: per-window whylogs profiles of the training data,
   merged (each window's ``new_user`` relative to the users seen before it, as in a
   monitored window);
+* :func:`summarize_reference_users`: each user's habits in that data (the share of
+  half-star ratings: ``known_user_half_star_shift``);
 * :func:`profile_reference_predictions`: the model's predictions on that data;
 * :func:`evaluate_holdout`: the training-time metrics decay is judged against,
   measured on a time-based holdout (the last window before deployment).
@@ -28,6 +30,7 @@ from reelops.tracking import mlflow_metrics
 from reelops.window_profiles import prediction_view, reference_profiles
 from reelops_monitoring import ProfileView, merge_views, serialize_view
 from reelops_monitoring.features import RATING_LEVEL_COLUMNS as CORRELATED_COLUMNS
+from reelops_monitoring.features import half_star_shares
 
 __all__ = [
     "ReferenceConfig",
@@ -35,6 +38,7 @@ __all__ = [
     "evaluate_holdout",
     "holdout_mlflow_metrics",
     "profile_reference_predictions",
+    "summarize_reference_users",
 ]
 
 
@@ -79,6 +83,11 @@ def build_reference_profile(
         "intra_user_correlation": correlation,
     }
     return merged, serialize_view(merged), summary
+
+
+def summarize_reference_users(ratings: pd.DataFrame) -> pd.DataFrame:
+    """``user_id`` and ``half_star_share``: each training user's habit, by user."""
+    return half_star_shares(ratings).sort_index().rename_axis("user_id").reset_index()
 
 
 def profile_reference_predictions(

@@ -53,6 +53,7 @@ from reelops_monitoring import (
     merge_views,
     profile_frame,
 )
+from reelops_monitoring.features import half_star_shares
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_windows
 
@@ -295,6 +296,7 @@ def replay_policy(
             performance["known_users"],
             info["start"],
             predictions=predictions,
+            half_star_shares=half_star_shares(deployed.train),
         )
         decision = retrain_decision(
             reference_profile=deployed.reference,
