@@ -28,9 +28,10 @@ false alarms, not a false-alarm rate.
    and in the real quarters; detection by injection strength; and the suite by
    window size: evaluation shuffled streams cut into windows of 200, 1,000 and
    5,000 ratings (at least 100 no-drift windows each, each judged against at least
-   8,000 ratings before it), with the four drifts above and two more injected in
-   turn: half stars rounded up to whole stars (a scale change) and a bot (one new
-   user adding 20 % more ratings, all 5 stars, 3 s apart).
+   8,000 ratings before it), with the four drifts above and three more injected in
+   turn: half stars rounded up to whole stars (a scale change), a bot (one new
+   user adding 20 % more ratings, all 5 stars, 3 s apart) and a popularity shift
+   (30 % of the ratings moved to the 100 most-rated movies).
 3. decay noise: how much a BiasBaseline's RMSE moves from window to window with
    no injected drift, against a random holdout of its training data (as the
    training pipeline's random split measures it) and against the previous window
