@@ -201,3 +201,28 @@ def test_make_serve_before_make_run_says_to_run_it_first(tmp_path: Path) -> None
         f"serve: no packaged bento in {tmp_path}: run `make run` first"
         in proc.stderr.splitlines()
     )
+
+
+def test_an_input_no_run_wrote_yet_says_which_pipeline_writes_it(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # GIVEN a project where nothing ran but the service's start (its feedback
+    # database's directory)
+    project = make_project(tmp_path_factory.mktemp("unprocessed"))
+    (project / "data/01_raw").mkdir(parents=True, exist_ok=True)
+    # WHEN monitoring runs
+    proc = run_kedro(project, "run", "--pipeline", "monitoring", check=False)
+    # THEN it fails with one line naming the missing input, where it was looked
+    # for, and the pipeline that writes it; the traceback is in the log only
+    assert proc.returncode == 1
+    assert re.fullmatch(
+        re.escape(
+            "Error: input 'movies' does not exist yet (expected "
+            f"{project}/data/03_primary/movies.parquet); it is written by the "
+            "'data_processing' pipeline: run `kedro run` (or `kedro run "
+            "--pipeline data_processing`) first (full log: "
+        )
+        + r"logs/run-[0-9-]+\.log\)",
+        proc.stderr.strip(),
+    ), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -56,6 +56,37 @@ def reelops_error(exc: BaseException) -> str | None:
     return None
 
 
+def missing_input(exc: BaseException, chosen: list[str]) -> str | None:
+    """The one-line message of a run that stopped on an input no run wrote yet.
+
+    A dataset whose file does not exist (``FileNotFoundError`` behind Kedro's
+    ``DatasetError``) is named with the pipeline that writes it, so the message
+    says what to run first; None for any other failure.
+    """
+    from kedro.framework.project import pipelines
+    from kedro.io.core import DatasetError
+
+    causes = list(_chain(exc))
+    missing = next((c for c in causes if isinstance(c, FileNotFoundError)), None)
+    failed = next((c for c in causes if isinstance(c, DatasetError)), None)
+    if missing is None or failed is None:
+        return None
+    name = str(failed).split(":", 1)[0].strip()
+    path = missing.filename or " ".join(str(missing).split())
+    writers = sorted(
+        (len(pipe.nodes), key)
+        for key, pipe in pipelines.items()
+        if key != "__default__" and key not in chosen and name in pipe.all_outputs()
+    )
+    hint = (
+        f"it is written by the '{writers[0][1]}' pipeline: run `kedro run` "
+        f"(or `kedro run --pipeline {writers[0][1]}`) first"
+        if writers
+        else "no pipeline writes it"
+    )
+    return f"input '{name}' does not exist yet (expected {path}); {hint}"
+
+
 def check_env(env: str | None, conf_source: str | None) -> None:
     """Refuse an environment that has no directory in the project's ``conf/``.
 
@@ -160,7 +191,7 @@ def run(**options: Any) -> None:
         if log_file:
             click.echo(f"full log: {log_file}")
         return
-    message = reelops_error(failure)
+    message = reelops_error(failure) or missing_input(failure, chosen)
     if message is None:
         traceback.print_exception(failure, file=sys.stderr)
         raise click.ClickException(
