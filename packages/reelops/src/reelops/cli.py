@@ -69,7 +69,7 @@ def missing_input(exc: BaseException, chosen: list[str]) -> str | None:
     causes = list(_chain(exc))
     missing = next((c for c in causes if isinstance(c, FileNotFoundError)), None)
     failed = next((c for c in causes if isinstance(c, DatasetError)), None)
-    if missing is None or failed is None:
+    if missing is None or failed is None or "while loading" not in str(failed):
         return None
     name = str(failed).split(":", 1)[0].strip()
     path = missing.filename or " ".join(str(missing).split())
