@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
 from sqlalchemy import inspect
 
 from reelops.datasets.feedback import FeedbackDataset
@@ -66,3 +67,22 @@ def test_the_table_name_is_not_a_setting(tmp_path: Path) -> None:
         [FEEDBACK_TABLE.name, FEEDBACK_TABLE.idempotency_table]
     )
     engine.dispose()
+
+
+def test_a_database_file_that_does_not_exist_is_no_feedback_yet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a SQLite URL whose file (and directory) nothing created yet
+    missing = tmp_path / "data" / "01_raw" / "feedback.db"
+    dataset = FeedbackDataset(credentials={"con": f"sqlite:///{missing}"})
+    # WHEN loaded
+    with caplog.at_level("WARNING"):
+        frame = dataset.load()
+    # THEN there is no row, the contract's columns, one warning, and nothing created
+    assert frame.empty
+    assert list(frame.columns) == list(FEEDBACK_TABLE.column_names)
+    assert caplog.messages == [
+        f"no feedback yet: no table 'feedback' at sqlite:///{missing} (the service "
+        "creates it when it starts; POST /feedback fills it)"
+    ]
+    assert not missing.parent.exists()

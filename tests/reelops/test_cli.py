@@ -206,10 +206,8 @@ def test_make_serve_before_make_run_says_to_run_it_first(tmp_path: Path) -> None
 def test_an_input_no_run_wrote_yet_says_which_pipeline_writes_it(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    # GIVEN a project where nothing ran but the service's start (its feedback
-    # database's directory)
+    # GIVEN a project where nothing ran (no feedback database either)
     project = make_project(tmp_path_factory.mktemp("unprocessed"))
-    (project / "data/01_raw").mkdir(parents=True, exist_ok=True)
     # WHEN monitoring runs
     proc = run_kedro(project, "run", "--pipeline", "monitoring", check=False)
     # THEN it fails with one line naming the missing input, where it was looked
@@ -226,3 +224,7 @@ def test_an_input_no_run_wrote_yet_says_which_pipeline_writes_it(
         proc.stderr.strip(),
     ), proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+    # AND the feedback database nobody created yet was "no feedback yet", not
+    # created by the read
+    assert "WARNING: no feedback yet: no table 'feedback' at sqlite:///" in proc.stdout
+    assert not (project / "data/01_raw/feedback.db").exists()

@@ -12,6 +12,7 @@ service writes would look like "no feedback yet"); the database is.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -58,21 +59,43 @@ class FeedbackDataset(AbstractDataset[None, pd.DataFrame]):
     def _describe(self) -> dict[str, Any]:
         return {"table": self._table, "con": self._where()}
 
+    def _sqlite_file_missing(self) -> bool:
+        """Whether the database is a SQLite file that does not exist (yet)."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(self._con)
+        except Exception:  # an unparsable URL: create_engine says what is wrong
+            return False
+        database = url.database or ""
+        if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+            return False
+        return not Path(database).exists()
+
+    def _no_feedback_yet(self) -> pd.DataFrame:
+        logger.warning(
+            "no feedback yet: no table '%s' at %s (the service creates it when it "
+            "starts; POST /feedback fills it)",
+            self._table,
+            self._where(),
+        )
+        return pd.DataFrame({name: [] for name in FEEDBACK_TABLE.column_names})
+
     def load(self) -> pd.DataFrame:
-        """Every row of the table, or no row when the table does not exist yet."""
+        """Every row of the table, or no row when the table does not exist yet.
+
+        A SQLite file that does not exist is not created (nor its directory): it
+        has no table yet.
+        """
         from sqlalchemy import create_engine, inspect, text
 
+        if self._sqlite_file_missing():
+            return self._no_feedback_yet()
         columns = ", ".join(FEEDBACK_TABLE.column_names)
         engine = create_engine(self._con)
         try:
             if not inspect(engine).has_table(self._table):
-                logger.warning(
-                    "no feedback yet: no table '%s' at %s (the service creates it "
-                    "when it starts; POST /feedback fills it)",
-                    self._table,
-                    self._where(),
-                )
-                return pd.DataFrame({name: [] for name in FEEDBACK_TABLE.column_names})
+                return self._no_feedback_yet()
             query = text(
                 f"SELECT {columns} FROM {self._table} "  # noqa: S608 - names, not data
                 "ORDER BY received_at, user_id, movie_id"
