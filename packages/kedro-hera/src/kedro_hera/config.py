@@ -217,11 +217,7 @@ class ImageConfig(_Model):
                     "project (expected e.g. 'src' or 'conf/base')"
                 )
                 raise ValueError(msg)
-        duplicates = sorted({p for p in value if value.count(p) > 1})
-        if duplicates:
-            msg = f"paths must be unique, got {duplicates} more than once"
-            raise ValueError(msg)
-        return value
+        return _unique(value, "paths must be unique")
 
 
 class RetryConfig(_Model):
@@ -264,9 +260,14 @@ def _check_outputs(value: list[str]) -> list[str]:
     if bad:
         msg = f"must be letters, digits, '_', '.', '-', got {bad}"
         raise ValueError(msg)
+    return _unique(value, "must be unique")
+
+
+def _unique(value: list[str], what: str) -> list[str]:
+    """``value`` unchanged, or ``ValueError("<what>, got [...] more than once")``."""
     duplicates = sorted({v for v in value if value.count(v) > 1})
     if duplicates:
-        msg = f"must be unique, got {duplicates} more than once"
+        msg = f"{what}, got {duplicates} more than once"
         raise ValueError(msg)
     return value
 

@@ -121,7 +121,7 @@ def replay(
         known = frozenset(seen)
         history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
         fitted = None if fit is None or history.empty else fit(history)
-        shares = half_star_shares(history)
+        shares = None if fitted is None else half_star_shares(history)
         cases: list[tuple[str, pd.DataFrame, Scenario | None]] = [
             (NO_INJECTION, window.ratings, None)
         ]
@@ -145,7 +145,7 @@ def replay(
                 movies,
                 known,
                 predictions=predictions,
-                half_star_shares=None if fitted is None else shares,
+                half_star_shares=shares,
             )
             target = profile_view(features, dataset_timestamp=window.start)
             found = {} if fitted is None else fitted.evaluate(ratings_case)

@@ -160,7 +160,7 @@ def serve_window(
 
 
 class _Deployment:
-    """A deployed model: itself, its training data, reference and holdout metrics."""
+    """A deployed model: itself, its training data and what monitoring needs."""
 
     def __init__(
         self,
@@ -174,6 +174,7 @@ class _Deployment:
     ) -> None:
         self.train = ratings[ratings["timestamp"] < cutoff.timestamp()]
         self.correlation = training_correlation(self.train, movies, freq=cfg.freq)
+        self.half_star_shares = half_star_shares(self.train)
         self.model = _fit(self.train, cfg)
         self.reference = merge_views(view for start, view in history if start < cutoff)
         self.holdout = evaluate_on_holdout(
@@ -296,7 +297,7 @@ def replay_policy(
             performance["known_users"],
             info["start"],
             predictions=predictions,
-            half_star_shares=half_star_shares(deployed.train),
+            half_star_shares=deployed.half_star_shares,
         )
         decision = retrain_decision(
             reference_profile=deployed.reference,
