@@ -149,6 +149,38 @@ def test_ease_skips_rare_movies(tiny):
     assert set(recs.movie_id) <= set(counts[counts >= 3].index)
 
 
+def test_ease_max_items_models_the_most_rated_movies(tiny):
+    # GIVEN a cap of 15 movies, fewer than the tiny slice has
+    capped = EASE(lambda_reg=30.0, min_item_count=1, max_items=15).fit(
+        tiny, tiny["rating"]
+    )
+    # THEN the 15 most rated are modelled (ties: the lower id first)
+    counts = tiny["movie_id"].value_counts()
+    ranked = sorted(counts.index, key=lambda movie: (-counts[movie], movie))
+    assert sorted(capped.movie_ids_[capped.modelled_items_]) == sorted(ranked[:15])
+    # AND the weights are EASE's on those movies' ratings alone
+    alone = tiny[tiny["movie_id"].isin(ranked[:15])]
+    reference = EASE(lambda_reg=30.0, min_item_count=1).fit(alone, alone["rating"])
+    np.testing.assert_array_equal(capped.weights_, reference.weights_)
+    # AND only they are recommended
+    recs = capped.recommend(tiny["user_id"].unique(), k=20)
+    assert set(recs.movie_id) <= set(ranked[:15])
+
+
+def test_ease_gram_blocks_do_not_change_the_weights(tiny, monkeypatch):
+    whole = EASE(lambda_reg=30.0, min_item_count=1).fit(tiny, tiny["rating"])
+    monkeypatch.setattr("recsys.ease._GRAM_BLOCK", 7)
+    blocked = EASE(lambda_reg=30.0, min_item_count=1).fit(tiny, tiny["rating"])
+    assert len(whole.modelled_items_) > 7 * 3
+    np.testing.assert_array_equal(blocked.weights_, whole.weights_)
+
+
+def test_ease_max_items_must_be_a_positive_integer(tiny):
+    msg = "max_items must be an integer >= 1, got 0 instead"
+    with pytest.raises(InvalidParameterError, match=re.escape(msg)):
+        EASE(max_items=0).fit(tiny, tiny["rating"])
+
+
 def test_ease_predict_is_the_bias_baseline(tiny):
     model = EASE().fit(tiny, tiny["rating"])
     np.testing.assert_allclose(

@@ -99,7 +99,7 @@ class RatedEASE(EASE):
 
     Parameters
     ----------
-    lambda_reg, dropout, user_weight_exponent, min_item_count, blas_threads
+    lambda_reg, dropout, user_weight_exponent, min_item_count, max_items, blas_threads
         As in :class:`EASE`.
     rating_weight : float, default=0.1
         How much a rating above (below) the user's mean raises (lowers) the weight
@@ -124,6 +124,7 @@ class RatedEASE(EASE):
         dropout: float = 0.0,
         user_weight_exponent: float = 0.5,
         min_item_count: int = 5,
+        max_items: int | None = None,
         rating_weight: float = 0.1,
         popularity_exponent: float = 0.0,
         blas_threads: int | None = 1,
@@ -133,6 +134,7 @@ class RatedEASE(EASE):
             dropout=dropout,
             user_weight_exponent=user_weight_exponent,
             min_item_count=min_item_count,
+            max_items=max_items,
             blas_threads=blas_threads,
         )
         self.rating_weight = rating_weight
