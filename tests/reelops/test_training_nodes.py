@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from reelops import evaluation
 from reelops.challenger import ChallengerPackage, Rejection
 from reelops.errors import ConfigError
 from reelops.nodes import training
@@ -186,6 +187,52 @@ def test_candidate_evaluation_reports_every_metric() -> None:
     assert set(package.estimator.user_ids_) == set(data["user_id"])
     assert set(package.estimator.movie_ids_) == set(data["movie_id"])
     assert set(model.movie_ids_) == set(train["movie_id"])
+
+
+def test_ranking_metrics_rest_on_a_seeded_sample_of_max_users() -> None:
+    from recsys import evaluate
+
+    data = ratings(n_users=40)
+    train, test, _ = split_ratings(data, {"seed": 1})
+    model, report = training.fit_candidate(
+        train, {"name": "mf", "params": {"n_epochs": 2}}, 5
+    )
+    cfg = {"k": 10, "max_users": 12, "sample_seed": 3}
+    metrics = training.evaluate_candidate(model, report, train, test, cfg)
+    ranked = evaluation.ranked_sample(test, evaluation.EvaluationConfig(**cfg))
+    # THEN ranking metrics are those of the sampled users alone, rating metrics
+    # those of every test rating
+    assert ranked["user_id"].nunique() == metrics["ranked_users"] == 12
+    expected = evaluate(model, train, ranked, k=10)
+    assert metrics["ndcg@10"] == round(expected["ndcg@10"], 6)
+    assert metrics["coverage@10"] == round(expected["coverage@10"], 6)
+    assert metrics["rmse"] == round(evaluate(model, train, test)["rmse"], 6)
+    assert metrics["ndcg@10"] != round(evaluate(model, train, test)["ndcg@10"], 6)
+    # AND the sample is the same for the same test users and seed, another seed
+    # draws others, and a test set with at most max_users users is used whole
+    again = evaluation.ranked_sample(test, evaluation.EvaluationConfig(**cfg))
+    pd.testing.assert_frame_equal(ranked, again)
+    other = evaluation.ranked_sample(
+        test, evaluation.EvaluationConfig(**{**cfg, "sample_seed": 4})
+    )
+    assert set(other["user_id"]) != set(ranked["user_id"])
+    whole = evaluation.ranked_sample(
+        test, evaluation.EvaluationConfig(k=10, max_users=40)
+    )
+    assert whole is test
+
+
+def test_max_users_must_be_positive() -> None:
+    with pytest.raises(
+        ConfigError,
+        match="^"
+        + re.escape(
+            "parameters 'evaluation': key 'max_users': "
+            "Input should be greater than 0, got 0"
+        )
+        + "$",
+    ):
+        training.evaluate_candidate(None, {}, None, None, {"k": 10, "max_users": 0})
 
 
 def test_gates_come_from_gates_yml_and_an_unknown_gate_is_a_clear_error() -> None:

@@ -10,23 +10,52 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PositiveInt
 
 from reelops._pydantic import as_config
 
 if TYPE_CHECKING:
     from recsys import BaseRecommender
 
-__all__ = ["EvaluationConfig", "evaluate_model", "window_metrics"]
+__all__ = ["EvaluationConfig", "evaluate_model", "ranked_sample", "window_metrics"]
 
 
 class EvaluationConfig(BaseModel):
-    """The evaluation protocol: cut-off ``k`` of the ranking metrics."""
+    """The evaluation protocol.
+
+    ``k``: cut-off of the ranking metrics. ``max_users``: ranking metrics are
+    computed on at most this many of the test users, a sample drawn with
+    ``sample_seed`` (``None``: every user); rating metrics always use every
+    test rating. Ranking scores every movie for every user, which does not
+    scale with the users (at 25M ratings, 162,540 users); the sample depends on
+    the test users and the seed only, so every model evaluated on the same test
+    ratings is ranked on the same users.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     k: int = 10
+    max_users: PositiveInt | None = None
+    sample_seed: int = 0
+
+
+def ranked_sample(test: pd.DataFrame, cfg: EvaluationConfig) -> pd.DataFrame:
+    """The rows of ``test`` whose users the ranking metrics are computed on.
+
+    All of them when there are at most ``cfg.max_users`` users; otherwise the
+    rows of ``cfg.max_users`` users drawn without replacement (seed
+    ``cfg.sample_seed``) from the sorted distinct user ids.
+    """
+    if cfg.max_users is None:
+        return test
+    users = np.unique(test["user_id"].to_numpy())
+    if len(users) <= cfg.max_users:
+        return test
+    rng = np.random.default_rng(cfg.sample_seed)
+    kept = rng.choice(users, size=cfg.max_users, replace=False)
+    return test[test["user_id"].isin(kept)]
 
 
 def evaluate_model(
@@ -40,25 +69,33 @@ def evaluate_model(
 
     Every metric of :func:`recsys.evaluate` under its vocabulary name (``rmse``,
     ``ndcg@10``, ...), rounded to 6 decimals, and the timings ``fit_seconds`` (from
-    ``fit_report``) and ``predict_seconds``.
+    ``fit_report``) and ``predict_seconds``. Ranking metrics rest on
+    ``ranked_users`` test users (``evaluation.max_users`` at most, see
+    :class:`EvaluationConfig`), rating metrics on all ``n_test`` ratings.
     """
-    from recsys import evaluate, metric_names
+    from recsys import evaluate, metric_names, resolve
 
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
+    names = metric_names(cfg.k)
+    ranking = [n for n in names if resolve(n)[0].kind == "ranking"]
+    rating = [n for n in names if n not in ranking]
     scores = evaluate(
         model,
         train_ratings,
         test_ratings,
         k=cfg.k,
-        metrics=(*metric_names(cfg.k), "predict_seconds"),
+        metrics=(*rating, "predict_seconds"),
     )
+    ranked = ranked_sample(test_ratings, cfg)
+    scores.update(evaluate(model, train_ratings, ranked, k=cfg.k, metrics=ranking))
     predict_seconds = scores.pop("predict_seconds")
     return {
         "estimator": fit_report["estimator"],
-        **{name: round(value, 6) for name, value in scores.items()},
+        **{name: round(scores[name], 6) for name in names},
         "fit_seconds": fit_report["fit_seconds"],
         "predict_seconds": round(predict_seconds, 4),
         "n_test": len(test_ratings),
+        "ranked_users": int(ranked["user_id"].nunique()),
     }
 
 
@@ -104,7 +141,9 @@ def window_metrics(
     scores, errors = evaluate_with_errors(
         model, catalog, window, cfg.k, metrics=(*rating, "predict_seconds")
     )
-    unseen = window[~model.seen_in_fit(window[["user_id", "movie_id"]])]
+    unseen = ranked_sample(
+        window[~model.seen_in_fit(window[["user_id", "movie_id"]])], cfg
+    )
     if len(unseen):
         ranked, ranked_errors = evaluate_with_errors(
             model, catalog, unseen, cfg.k, metrics=ranking
