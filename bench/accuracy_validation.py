@@ -16,9 +16,9 @@ The best point of each (lowest validation RMSE; for the blend, within 0.0005 of
 the best, the fewest folds) is written beside every figure, with whether it is
 what ``conf/base/parameters_training.yml`` commits. The blend's 5-fold points are
 measured and reported but not eligible: 5-fold cross-fitting costs about three
-times the fit, the default ``kedro run`` fits the blend four times (candidate,
-hybrid, champion refit, holdout refit) and must stay within 60 s (issue 15,
-goal 5); the choice is the best eligible point.
+times the fit, the default ``kedro run`` fits the blend three times (candidate,
+champion refit, holdout refit; the hybrid takes the candidate's fit) and must
+stay within 60 s (issue 15, goal 5); the choice is the best eligible point.
 
 Usage::
 

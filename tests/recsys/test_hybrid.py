@@ -77,3 +77,62 @@ def test_bad_component_spec_is_a_one_line_error() -> None:
         "'params', got keys \\['params'\\]",
     ):
         make_estimator("hybrid", {"rating_estimator": {"params": {}}})
+
+
+def test_components_configured_as_fitted_estimators_are_reused() -> None:
+    # GIVEN an MF and an EASE fitted on the data, and another EASE configuration
+    X, y = data()
+    mf = MatrixFactorization(n_factors=4, n_epochs=5, random_state=1).fit(X, y)
+    ease = EASE(lambda_reg=10.0, min_item_count=1).fit(X, y)
+    other = EASE(lambda_reg=99.0, min_item_count=1).fit(X, y)
+    rating = MatrixFactorization(n_factors=4, n_epochs=5, random_state=1)
+    ranking = EASE(lambda_reg=10.0, min_item_count=1)
+    # WHEN a hybrid configured as the two is fitted with them to reuse
+    reused = HybridRecommender(rating, ranking).fit(X, y, reuse=[other, mf, ease])
+    # THEN it takes the fitted objects as they are, and answers as a full fit does
+    assert reused.reused_ == ["rating_estimator", "ranking_estimator"]
+    assert reused.rating_estimator_ is mf and reused.ranking_estimator_ is ease
+    full = HybridRecommender(rating, ranking).fit(X, y)
+    assert full.reused_ == []
+    users = [1, 2, 999]
+    np.testing.assert_array_equal(
+        reused.recommend(users, k=5).movie_id, full.recommend(users, k=5).movie_id
+    )
+    np.testing.assert_array_equal(reused.predict(X), full.predict(X))
+    for name in ("global_mean_", "fallback_user_bias_", "fallback_item_bias_"):
+        np.testing.assert_array_equal(getattr(reused, name), getattr(full, name))
+    # AND a component configured otherwise is fitted (another seed is another MF)
+    reseeded = MatrixFactorization(n_factors=4, n_epochs=5, random_state=2)
+    partly = HybridRecommender(reseeded, ranking).fit(X, y, reuse=[mf, ease])
+    assert partly.reused_ == ["ranking_estimator"]
+    assert partly.rating_estimator_ is not mf
+
+
+def test_a_reused_component_fitted_on_other_ratings_is_a_one_line_error() -> None:
+    X, y = data()
+    ease = EASE(lambda_reg=10.0, min_item_count=1).fit(X, np.minimum(y + 1, 5))
+    hybrid = HybridRecommender(BiasBaseline(), EASE(lambda_reg=10.0, min_item_count=1))
+    with pytest.raises(InvalidParameterError) as info:
+        hybrid.fit(X, y, reuse=[ease])
+    assert str(info.value) == (
+        "reused ranking_estimator EASE was fitted on other ratings than the hybrid: "
+        "expected equal global_mean_"
+    )
+    fewer = EASE(lambda_reg=10.0, min_item_count=1).fit(X.iloc[:-1], y[:-1])
+    with pytest.raises(InvalidParameterError, match=r"expected equal .*seen_indices_"):
+        hybrid.fit(X, y, reuse=[fewer])
+
+
+def test_same_configuration_compares_nested_estimators_by_value() -> None:
+    from recsys.hybrid import same_configuration
+
+    def blend(reg: float) -> object:
+        return make_estimator(
+            "blend",
+            {"estimators": [{"name": "bias"}, {"name": "mf", "params": {"reg": reg}}]},
+        )
+
+    assert same_configuration(blend(0.1), blend(0.1))
+    assert not same_configuration(blend(0.1), blend(0.2))
+    assert not same_configuration(EASE(), MatrixFactorization())
+    assert not same_configuration(1, 1.0)

@@ -339,6 +339,12 @@ instances:
     namespaces: [alpha, beta]
     inputs: [links]
 """
+SCORE_NODE = """\
+      - name: score_node
+        func: reelops.nodes.eda.eda_metrics
+        inputs: links
+        outputs: metrics
+"""
 
 
 def test_foreach_adds_one_keyword_input_per_namespace(tmp_path: Path) -> None:
@@ -346,6 +352,25 @@ def test_foreach_adds_one_keyword_input_per_namespace(tmp_path: Path) -> None:
     pipes = build(tmp_path)
     gather = next(n for n in pipes["gather"].nodes if n.name == "gather_node")
     assert set(gather.inputs) == {"links", "alpha.metrics", "beta.metrics"}
+
+
+def test_foreach_over_several_templates_takes_all_their_namespaces(
+    tmp_path: Path,
+) -> None:
+    text = FOREACH_FILE.replace(
+        "template: candidate, dataset", "template: [candidate, other], dataset"
+    ) + ("  - template: other\n    namespaces: [gamma]\n    inputs: [links]\n")
+    text = text.replace(
+        "instances:", "  other:\n    nodes:\n" + SCORE_NODE + "instances:"
+    )
+    write(tmp_path, "gather", text)
+    gather = next(n for n in build(tmp_path)["gather"].nodes if n.name == "gather_node")
+    assert set(gather.inputs) == {
+        "links",
+        "alpha.metrics",
+        "beta.metrics",
+        "gamma.metrics",
+    }
 
 
 def test_foreach_of_an_unknown_template_is_reported(tmp_path: Path) -> None:

@@ -222,6 +222,28 @@ def test_ranking_metrics_rest_on_a_seeded_sample_of_max_users() -> None:
     assert whole is test
 
 
+def test_the_hybrid_candidate_takes_components_fitted_alike() -> None:
+    train, _, _ = split_ratings(ratings(), {"seed": 1})
+    bias_spec = {"name": "bias", "params": {"n_epochs": 2}}
+    ease_spec = {"name": "ease", "params": {"min_item_count": 1}}
+    bias, _ = training.fit_candidate(train, bias_spec, 5)
+    ease, _ = training.fit_candidate(train, ease_spec, 5)
+    spec = {
+        "name": "hybrid",
+        "params": {"rating_estimator": bias_spec, "ranking_estimator": ease_spec},
+    }
+    hybrid, report = training.fit_candidate(train, spec, 5, bias=bias, ease=ease)
+    assert report["reused"] == {"rating_estimator": "bias", "ranking_estimator": "ease"}
+    assert hybrid.rating_estimator_ is bias and hybrid.ranking_estimator_ is ease
+    # a candidate not made of others cannot take fitted ones: a one-line error
+    with pytest.raises(ConfigError) as info:
+        training.fit_candidate(train, bias_spec, 5, ease=ease)
+    assert str(info.value) == (
+        "candidate 'estimator': bias is not made of other estimators, so it cannot "
+        "reuse fitted ones; expected no fitted inputs, got ease"
+    )
+
+
 def test_max_users_must_be_positive() -> None:
     with pytest.raises(
         ConfigError,

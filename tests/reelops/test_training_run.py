@@ -122,6 +122,28 @@ def test_challenger_is_registered_and_predicts_a_dataframe(trained: dict) -> Non
     assert out["cold_start"].tolist() == [False, False, True]
 
 
+def test_the_hybrid_takes_the_blend_and_ease_candidates_as_fitted(
+    trained: dict,
+) -> None:
+    models = trained["project"] / "data/06_models"
+    report = json.loads((models / "hybrid/fit_report.json").read_text())
+    assert report["reused"] == {
+        "rating_estimator": "blend",
+        "ranking_estimator": "ease",
+    }
+    hybrid, blend, ease = (
+        pickle.loads((models / f"{c}/model.pkl").read_bytes())  # noqa: S301
+        for c in ("hybrid", "blend", "ease")
+    )
+    test = pd.read_parquet(trained["project"] / "data/05_model_input/test.parquet")
+    pairs = test[["user_id", "movie_id", "timestamp"]]
+    assert (hybrid.predict(pairs) == blend.predict(pairs)).all()
+    users = test["user_id"].unique()[:20]
+    assert (
+        hybrid.recommend(users, k=10).movie_id == ease.recommend(users, k=10).movie_id
+    ).all()
+
+
 def test_two_runs_give_identical_metrics_and_model_files(trained: dict) -> None:
     assert trained["first"]["metrics"] == trained["second"]["metrics"]
     assert trained["first"]["hashes"] == trained["second"]["hashes"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from recsys._base import BaseRecommender
 from recsys._validation import validate_interactions
@@ -14,11 +14,44 @@ from recsys.ease import EASE
 from recsys.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from numpy.typing import ArrayLike, NDArray
 
     from recsys.results import SimilarItems
 
-__all__ = ["HybridRecommender"]
+__all__ = ["HybridRecommender", "same_configuration"]
+
+#: What every fitted recsys estimator derives from its training pairs alone, the
+#: same way whatever the estimator: equal values mean the same users, movies and
+#: rated pairs; the mean rating (compared to 1e-9, summation orders differ) checks
+#: the ratings, though not every one of them.
+_PAIRS_STATE = ("user_ids_", "movie_ids_", "seen_indptr_", "seen_indices_")
+_RTOL = 1e-9
+
+
+def same_configuration(a: Any, b: Any) -> bool:
+    """Whether two estimators (or parameter values) are configured identically.
+
+    Estimators: the same class and, recursively, the same ``get_params(deep=False)``
+    (estimators inside lists and dicts included); other values compare with ``==``
+    and must be of the same type.
+    """
+    if isinstance(a, BaseEstimator) or isinstance(b, BaseEstimator):
+        return type(a) is type(b) and same_configuration(
+            a.get_params(deep=False), b.get_params(deep=False)
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(
+            same_configuration(a[key], b[key]) for key in a
+        )
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return (
+            type(a) is type(b)
+            and len(a) == len(b)
+            and all(same_configuration(x, z) for x, z in zip(a, b, strict=True))
+        )
+    return type(a) is type(b) and bool(a == b)
 
 
 class HybridRecommender(BaseRecommender):
@@ -63,13 +96,32 @@ class HybridRecommender(BaseRecommender):
                 )
                 raise InvalidParameterError(msg)
 
-    def fit(self, X: Any, y: ArrayLike) -> HybridRecommender:
-        """Fit both estimators on the same pairs (and the shared fallback state)."""
+    def fit(
+        self, X: Any, y: ArrayLike, *, reuse: Sequence[BaseRecommender] = ()
+    ) -> HybridRecommender:
+        """Fit both estimators on the same pairs (and the shared fallback state).
+
+        Parameters
+        ----------
+        X, y : the rated pairs and their ratings (see :meth:`BaseRecommender.fit`).
+        reuse : sequence of fitted recsys estimators, default=()
+            Estimators already fitted on these same ``X`` and ``y`` (a training
+            run's other candidates). A component configured exactly as one of them
+            (:func:`same_configuration`) is taken as it is instead of being fitted
+            again; its users, movies, rated pairs and mean rating must equal the
+            hybrid's, or :class:`InvalidParameterError` says which differ.
+            ``reused_`` names the components taken.
+        """
         super().fit(X, y)
         rating = self.rating_estimator or BlendRecommender()
         ranking = self.ranking_estimator or EASE()
-        self.rating_estimator_ = clone(rating).fit(X, y)
-        self.ranking_estimator_ = clone(ranking).fit(X, y)
+        self.reused_: list[str] = []
+        self.rating_estimator_ = self._component(
+            "rating_estimator", rating, X, y, reuse
+        )
+        self.ranking_estimator_ = self._component(
+            "ranking_estimator", ranking, X, y, reuse
+        )
         for part in (self.rating_estimator_, self.ranking_estimator_):
             if not (
                 np.array_equal(part.user_ids_, self.user_ids_)
@@ -82,6 +134,35 @@ class HybridRecommender(BaseRecommender):
         for name in ("global_mean_", "fallback_user_bias_", "fallback_item_bias_"):
             setattr(self, name, getattr(self.rating_estimator_, name))
         return self
+
+    def _component(
+        self,
+        name: str,
+        estimator: BaseRecommender,
+        X: Any,
+        y: ArrayLike,
+        reuse: Sequence[BaseRecommender],
+    ) -> BaseRecommender:
+        """``estimator`` fitted on ``X, y``: one of ``reuse`` when configured alike."""
+        for fitted in reuse:
+            if not same_configuration(fitted, estimator):
+                continue
+            differ = [
+                attr
+                for attr in _PAIRS_STATE
+                if not np.array_equal(getattr(fitted, attr), getattr(self, attr))
+            ]
+            if not np.isclose(fitted.global_mean_, self.global_mean_, rtol=_RTOL):
+                differ.append("global_mean_")
+            if differ:
+                msg = (
+                    f"reused {name} {type(fitted).__name__} was fitted on other "
+                    f"ratings than the hybrid: expected equal {', '.join(differ)}"
+                )
+                raise InvalidParameterError(msg)
+            self.reused_.append(name)
+            return fitted
+        return clone(estimator).fit(X, y)
 
     def _fit_model(
         self,

@@ -8,14 +8,18 @@ deployed models.
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from reelops._pydantic import as_config
+from reelops.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
     from recsys import BaseRecommender
@@ -72,22 +76,45 @@ def fit_estimator(
     train_ratings: pd.DataFrame,
     estimator: EstimatorSpec | dict[str, Any],
     seed: int,
+    fitted: Mapping[str, BaseRecommender] | None = None,
 ) -> tuple[BaseRecommender, dict[str, Any]]:
     """Fit one candidate on the train split; also report its parameters and fit time.
 
     ``random_state`` defaults to ``seed`` wherever the config leaves it unset.
+    ``fitted``: estimators already fitted on the same ``train_ratings`` (with the
+    same ``seed``), by name, for an estimator made of others (the hybrid) to take
+    its components from instead of fitting them again (its ``fit(...,
+    reuse=...)``); ``reused`` in the report maps each component taken to the
+    name it came under.
     """
     from recsys import make_estimator
 
     spec = as_config(EstimatorSpec, estimator, "candidate 'estimator'")
     model = _seeded(make_estimator(spec.name, dict(spec.params)), seed)
+    fit_params: dict[str, Any] = {}
+    if fitted:
+        if "reuse" not in inspect.signature(model.fit).parameters:
+            msg = (
+                f"candidate 'estimator': {spec.name} is not made of other "
+                f"estimators, so it cannot reuse fitted ones; expected no fitted "
+                f"inputs, got {', '.join(sorted(fitted))}"
+            )
+            raise ConfigError(msg)
+        fit_params["reuse"] = list(fitted.values())
     X = train_ratings[["user_id", "movie_id", "timestamp"]]
     start = time.perf_counter()
-    model.fit(X, train_ratings["rating"].to_numpy())
+    model.fit(X, train_ratings["rating"].to_numpy(), **fit_params)
     fit_seconds = time.perf_counter() - start
-    report = {
+    report: dict[str, Any] = {
         "estimator": spec.name,
         "params": {k: _jsonable(v) for k, v in model.get_params(deep=False).items()},
         "fit_seconds": round(fit_seconds, 4),
     }
+    if fitted:
+        report["reused"] = {
+            component: name
+            for component in getattr(model, "reused_", [])
+            for name, part in fitted.items()
+            if getattr(model, f"{component}_") is part
+        }
     return model, report

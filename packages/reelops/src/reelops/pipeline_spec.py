@@ -86,11 +86,13 @@ class _Spec(BaseModel):
 class ForEachSpec(_Spec):
     """Extra keyword inputs, one per namespace the file instantiates ``template`` in.
 
-    ``dataset`` is formatted with ``{namespace}``; the function receives each one as
-    the keyword argument named after the namespace (so it takes ``**kwargs``).
+    ``template``: a template's name, or a list of them (their namespaces in the
+    order of the instances). ``dataset`` is formatted with ``{namespace}``; the
+    function receives each one as the keyword argument named after the namespace
+    (so it takes ``**kwargs``).
     """
 
-    template: str
+    template: str | list[str]
     dataset: str
 
 
@@ -351,19 +353,24 @@ def _expand_foreach(
 ) -> Datasets:
     if spec.foreach is None:
         return spec.inputs
-    template = spec.foreach.template
-    if template not in namespaces:
-        raise PipelineSpecError(
-            f"{where}: foreach names template '{template}' that this file does not "
-            f"instantiate (expected one of: {', '.join(sorted(namespaces)) or 'none'})"
-        )
+    templates = spec.foreach.template
+    templates = [templates] if isinstance(templates, str) else templates
+    for template in templates:
+        if template not in namespaces:
+            raise PipelineSpecError(
+                f"{where}: foreach names template '{template}' that this file does "
+                f"not instantiate (expected one of: "
+                f"{', '.join(sorted(namespaces)) or 'none'})"
+            )
     if spec.inputs is not None and not isinstance(spec.inputs, dict):
         raise PipelineSpecError(
             f"{where}: foreach needs inputs as a mapping of argument to dataset, "
             f"got {spec.inputs!r}"
         )
     extra = {
-        ns: spec.foreach.dataset.format(namespace=ns) for ns in namespaces[template]
+        ns: spec.foreach.dataset.format(namespace=ns)
+        for template in templates
+        for ns in namespaces[template]
     }
     return {**(spec.inputs or {}), **extra}
 

@@ -58,13 +58,16 @@ def fit_candidate(
     train_ratings: pd.DataFrame,
     estimator: EstimatorSpec,
     seed: int,
+    **fitted: BaseRecommender,
 ) -> tuple[BaseRecommender, dict[str, Any]]:
     """Fit one candidate on the train split; also report its parameters and fit time.
 
     ``random_state`` defaults to ``seed`` wherever the config leaves it unset
-    (:func:`~reelops.fitting.fit_estimator`).
+    (:func:`~reelops.fitting.fit_estimator`). ``fitted``: other candidates of the
+    run, by namespace, that a candidate made of them (the hybrid) takes its
+    components from when configured alike, instead of fitting them again.
     """
-    return fit_estimator(train_ratings, estimator, seed)
+    return fit_estimator(train_ratings, estimator, seed, fitted)
 
 
 def evaluate_candidate(
