@@ -14,7 +14,8 @@ training, packaging and reference_profile run in one process, since packaging
 checks that the challenger it packages was registered by its own MLflow run. For
 each stage: wall time, and peak RSS of the process tree (psutil, sampled every
 0.25 s, summed over the kedro process and its children) and ``ru_maxrss`` of the
-stage (``wait4``). A stage that fails, or whose tree passes the memory limit (it is
+stage (``wait4``), and each node's wall seconds (from the run's progress lines).
+A stage that fails, or whose tree passes the memory limit (it is
 killed), stops the run; the stages before it are reported.
 
 Goal (issue 15, goal 3): the whole default pipeline on 25M synthetic ratings within
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +70,9 @@ STAGES = (
 #: reference profile logs to that run too.
 SHARED_RUN = ("training", "packaging", "reference_profile")
 _TAGS_EVERY = 1_000
+#: A finished node in ``kedro run``'s progress lines (reelops.run_log):
+#: ``[ 3/36] training  blend.fit_candidate_node  966.1 s``.
+_NODE_DONE = re.compile(r"^\[\s*\d+/\d+\]\s+(?:\S+\s+)?(\S+)\s+([\d.]+) s$")
 _CSV_CHUNK = 1_000_000
 
 
@@ -149,6 +154,12 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def node_seconds(log: str) -> dict[str, float]:
+    """Each finished node's wall seconds, from a stage's progress lines."""
+    found = (_NODE_DONE.match(line.strip()) for line in log.splitlines())
+    return {m.group(1): float(m.group(2)) for m in found if m}
+
+
 def run_stage(
     project: Path,
     stage: str,
@@ -204,6 +215,7 @@ def run_stage(
         "ru_maxrss_gib": usage.ru_maxrss * 1024 / GIB,
         "exit_code": proc.returncode,
         "load_average_1min": [load, os.getloadavg()[0]],
+        "node_seconds": node_seconds(log.read_text()),
     }
     if killed:
         result["error"] = f"killed: process tree over {limit / GIB:.1f} GiB"

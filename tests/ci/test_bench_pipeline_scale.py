@@ -1,0 +1,50 @@
+"""bench/pipeline_scale.py reads each node's time from kedro run's progress lines."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def pipeline_scale(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_pipeline_scale", REPO / "bench" / "pipeline_scale.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_pipeline_scale", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_node_seconds_come_from_the_run_logs_progress_lines(
+    pipeline_scale, caplog: pytest.LogCaptureFixture
+) -> None:
+    from types import SimpleNamespace
+
+    from reelops.run_log import ProgressHook
+
+    # GIVEN the progress lines reelops' run log prints for finished nodes
+    progress = ProgressHook()
+    progress._total = 36
+    progress._stage_of = {"blend.fit_candidate_node": "training"}
+    with caplog.at_level(logging.INFO, logger="reelops.progress"):
+        for name in ("blend.fit_candidate_node", "orphan_node"):
+            progress._start(SimpleNamespace(name=name))
+            progress._started[name] -= 1234.5
+            progress._finish(SimpleNamespace(name=name))
+    log = "kedro run: pipeline __default__\n" + "\n".join(
+        r.getMessage() for r in caplog.records
+    )
+    # THEN each finished node's seconds are read, with or without a stage name
+    seconds = pipeline_scale.node_seconds(log)
+    assert set(seconds) == {"blend.fit_candidate_node", "orphan_node"}
+    assert seconds["blend.fit_candidate_node"] == pytest.approx(1234.5, abs=0.2)
