@@ -13,6 +13,7 @@ from recsys import (
     EASE,
     BiasBaseline,
     BlendRecommender,
+    InvalidInputError,
     InvalidParameterError,
     ItemKNN,
     MatrixFactorization,
@@ -179,6 +180,68 @@ def test_ease_max_items_must_be_a_positive_integer(tiny):
     msg = "max_items must be an integer >= 1, got 0 instead"
     with pytest.raises(InvalidParameterError, match=re.escape(msg)):
         EASE(max_items=0).fit(tiny, tiny["rating"])
+
+
+def test_ease_session_term_matches_its_closed_form(tiny):
+    # GIVEN EASE with half of its Gram matrix counting co-ratings by closeness in time
+    lam, p, exponent, share, hours = 30.0, 0.2, 0.5, 0.5, 3.0
+    model = EASE(
+        lambda_reg=lam,
+        dropout=p,
+        user_weight_exponent=exponent,
+        min_item_count=1,
+        session_weight=share,
+        session_hours=hours,
+    ).fit(tiny, tiny["rating"])
+    # THEN its weights are the closed form on (1 - s) X^T W X + s S, S summing
+    # w_u exp(-|t_a - t_b| / scale) over each user's pairs of ratings (pairs more
+    # than 12 scales apart left out), computed here pair by pair
+    movies = np.sort(tiny["movie_id"].unique())
+    col = {m: i for i, m in enumerate(movies)}
+    x = pd.crosstab(tiny["user_id"], tiny["movie_id"]).clip(upper=1).to_numpy(float)
+    weights = x.sum(axis=1) ** -exponent
+    session = np.zeros((len(movies), len(movies)))
+    for w, (_, rows) in zip(weights, tiny.groupby("user_id"), strict=True):
+        cols = rows["movie_id"].map(col).to_numpy()
+        gap = (
+            np.abs(
+                np.subtract.outer(
+                    rows["timestamp"].to_numpy(), rows["timestamp"].to_numpy()
+                )
+            )
+            / 3600
+        )
+        kernel = np.where(gap <= 12 * hours, np.exp(-gap / hours), 0.0)
+        np.add.at(session, (cols[:, None], cols[None, :]), w * kernel)
+    gram = (1 - share) * (x * weights[:, None]).T @ x + share * session
+    assert np.count_nonzero(session) < np.count_nonzero(gram), "no pair was far apart"
+    np.testing.assert_allclose(np.diag(session), np.diag((x * weights[:, None]).T @ x))
+    inv = np.linalg.inv(gram + np.diag(lam + p / (1 - p) * np.diag(gram)))
+    expected = np.eye(len(gram)) - inv / np.diag(inv)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(model.weights_, expected, atol=2e-4)
+    # AND the time-blind EASE is a different model
+    blind = EASE(lambda_reg=lam, dropout=p, min_item_count=1).fit(tiny, tiny["rating"])
+    assert np.abs(blind.weights_ - model.weights_).max() > 1e-3
+
+
+def test_ease_session_term_needs_timestamps_and_valid_values(tiny):
+    pairs = tiny[["user_id", "movie_id"]]
+    with pytest.raises(InvalidInputError) as info:
+        EASE(session_weight=0.5).fit(pairs, tiny["rating"])
+    assert str(info.value) == (
+        "session_weight=0.5 needs the ratings' times: expected a DataFrame with a "
+        "'timestamp' column (Unix seconds), got DataFrame with columns "
+        "['user_id', 'movie_id']"
+    )
+    # without the session term, no timestamp is needed
+    EASE(session_weight=0.0).fit(pairs, tiny["rating"])
+    for params, msg in (
+        ({"session_weight": 1.5}, "session_weight must be in [0, 1], got 1.5 instead"),
+        ({"session_hours": 0.0}, "session_hours must be > 0, got 0.0 instead"),
+    ):
+        with pytest.raises(InvalidParameterError, match="^" + re.escape(msg) + "$"):
+            EASE(**params).fit(tiny, tiny["rating"])
 
 
 def test_ease_predict_is_the_bias_baseline(tiny):

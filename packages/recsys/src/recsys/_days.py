@@ -18,7 +18,7 @@ from recsys.exceptions import InvalidInputError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["TIMESTAMP_COL", "day_table", "days_of", "lookup_days"]
+__all__ = ["TIMESTAMP_COL", "day_table", "days_of", "lookup_days", "seconds_of"]
 
 TIMESTAMP_COL = "timestamp"
 _SECONDS_PER_DAY = 86_400
@@ -28,6 +28,15 @@ _DAY_SPAN = 1 << 24
 
 def days_of(X: Any) -> NDArray[np.int64] | None:
     """UTC day numbers of ``X``'s ``timestamp`` column (Unix seconds), if it has one."""
+    seconds = seconds_of(X)
+    if seconds is None:
+        return None
+    days = np.floor_divide(seconds.astype(np.int64), _SECONDS_PER_DAY)
+    return np.clip(days, 0, _DAY_SPAN - 1)
+
+
+def seconds_of(X: Any) -> NDArray[np.float64] | None:
+    """Unix seconds of ``X``'s ``timestamp`` column (or datetimes), if it has one."""
     if not isinstance(X, pd.DataFrame) or TIMESTAMP_COL not in X.columns:
         return None
     stamps = X[TIMESTAMP_COL]
@@ -43,8 +52,7 @@ def days_of(X: Any) -> NDArray[np.int64] | None:
             "missing"
         )
         raise InvalidInputError(msg)
-    days = np.floor_divide(values.astype(np.int64), _SECONDS_PER_DAY)
-    return np.clip(days, 0, _DAY_SPAN - 1)
+    return values.astype(np.float64)
 
 
 def day_table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numba
 import numpy as np
@@ -11,11 +11,12 @@ from scipy.linalg import lapack
 from threadpoolctl import threadpool_limits
 
 from recsys._base import BaseRecommender, ItemSimilarityMixin
+from recsys._days import TIMESTAMP_COL, seconds_of
 from recsys._validation import check_non_negative_float, check_positive_int
-from recsys.exceptions import InvalidParameterError, RecsysError
+from recsys.exceptions import InvalidInputError, InvalidParameterError, RecsysError
 
 if TYPE_CHECKING:
-    from numpy.typing import NDArray
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["EASE"]
 
@@ -24,6 +25,41 @@ _SMALL_BATCH = 8
 # The Gram matrix is densified this many movies (columns) at a time, so that its
 # sparse product (float64, up to n_modelled**2 entries) never exists whole.
 _GRAM_BLOCK = 2048
+# Pairs of a user's ratings further apart than this many ``session_hours`` add
+# nothing to the session term (exp(-12) < 1e-5 of a same-moment pair).
+_SESSION_CUTOFF = 12.0
+_SECONDS_PER_HOUR = 3600.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_session_gram(  # noqa: PLR0917 - numba kernels take positional arrays
+    gram: NDArray[np.float32],
+    indptr: NDArray[np.int64],
+    positions: NDArray[np.int32],
+    hours: NDArray[np.float64],
+    user_weights: NDArray[np.float64],
+    weight: float,
+    scale_hours: float,
+) -> None:
+    """Add ``weight * w_u * exp(-|t_a - t_b| / scale)`` for every pair of a user.
+
+    Each user's ratings (``indptr`` into ``positions`` and ``hours``) are in time
+    order, so the pairs within ``_SESSION_CUTOFF`` scales are a sliding window;
+    a rating pairs with itself too (exp(0) = 1), as in ``X^T X``.
+    """
+    horizon = _SESSION_CUTOFF * scale_hours
+    for u in range(indptr.shape[0] - 1):
+        w = weight * user_weights[u]
+        lo = indptr[u]
+        for a in range(indptr[u], indptr[u + 1]):
+            while hours[a] - hours[lo] > horizon:
+                lo += 1
+            pa = positions[a]
+            for b in range(lo, a):
+                k = np.float32(w * np.exp(-(hours[a] - hours[b]) / scale_hours))
+                gram[pa, positions[b]] += k
+                gram[positions[b], pa] += k
+            gram[pa, pa] += np.float32(w)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -82,6 +118,13 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
       ``W_uu = n_u ** -user_weight_exponent`` (``n_u`` = the user's number of
       ratings), so that a few very active users do not dominate the item-item
       co-occurrences (the idea of inverse user frequency); exponent 0 is plain EASE;
+    * with ``session_weight`` ``s > 0``, ``G = (1 - s) X^T W X + s S``: ``S`` counts
+      each pair of a user's ratings (weighted by ``W_uu``) by how close in time
+      they were, ``exp(-|t_a - t_b| / session_hours)``: movies rated in one
+      sitting are closer neighbours than movies rated years apart by the same
+      user. ``S`` has ``X^T W X``'s diagonal and is positive semi-definite (a
+      Laplace kernel), so ``s = 1`` is still an EASE. ``fit`` then needs ``X``'s
+      ``timestamp`` column (Unix seconds);
     * ``Lambda = lambda_reg I + dropout / (1 - dropout) diagMat(diag(G))``, the
       dropout-emphasized penalty of Steck (2020, "Autoencoders that don't overfit
       towards the identity"); ``dropout=0`` is the plain L2 penalty.
@@ -118,6 +161,12 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
         At most this many movies are modelled: the most rated of those with
         ``min_item_count`` ratings (ties: the lower id first); None: no cap.
         Memory and fit time are bounded by it whatever the catalog's size.
+    session_weight : float, default=0.0
+        Share ``s`` of the Gram matrix that counts co-ratings by their closeness
+        in time, in ``[0, 1]``; 0 is the time-blind EASE.
+    session_hours : float, default=1.0
+        Time scale of that closeness: pairs this many hours apart count
+        ``exp(-1)`` of a pair rated together.
     blas_threads : int or None, default=1
         BLAS threads for the Cholesky inversion (via threadpoolctl, a dependency of
         scikit-learn); None keeps the BLAS default. One thread is the default
@@ -145,6 +194,8 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
         user_weight_exponent: float = 0.5,
         min_item_count: int = 5,
         max_items: int | None = None,
+        session_weight: float = 0.0,
+        session_hours: float = 1.0,
         blas_threads: int | None = 1,
     ) -> None:
         self.lambda_reg = lambda_reg
@@ -152,6 +203,8 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
         self.user_weight_exponent = user_weight_exponent
         self.min_item_count = min_item_count
         self.max_items = max_items
+        self.session_weight = session_weight
+        self.session_hours = session_hours
         self.blas_threads = blas_threads
 
     def _check_params(self) -> None:
@@ -164,8 +217,39 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
         check_positive_int("min_item_count", self.min_item_count)
         if self.max_items is not None:
             check_positive_int("max_items", self.max_items)
+        if check_non_negative_float("session_weight", self.session_weight) > 1.0:
+            msg = (
+                f"session_weight must be in [0, 1], got {self.session_weight!r} instead"
+            )
+            raise InvalidParameterError(msg)
+        if not check_non_negative_float("session_hours", self.session_hours) > 0.0:
+            msg = f"session_hours must be > 0, got {self.session_hours!r} instead"
+            raise InvalidParameterError(msg)
         if self.blas_threads is not None:
             check_positive_int("blas_threads", self.blas_threads)
+
+    def fit(self, X: Any, y: ArrayLike) -> EASE:
+        """Fit on rated pairs (with ``session_weight > 0``, X's ``timestamp`` too)."""
+        self._fit_seconds = None
+        if float(self.session_weight or 0.0) > 0.0:
+            self._fit_seconds = seconds_of(X)
+            if self._fit_seconds is None:
+                msg = (
+                    f"session_weight={self.session_weight!r} needs the ratings' "
+                    f"times: expected a DataFrame with a '{TIMESTAMP_COL}' column "
+                    f"(Unix seconds), got {type(X).__name__}"
+                    + (
+                        f" with columns {list(X.columns)}"
+                        if hasattr(X, "columns")
+                        else ""
+                    )
+                )
+                raise InvalidInputError(msg)
+        try:
+            super().fit(X, y)
+        finally:
+            del self._fit_seconds
+        return self
 
     def _fit_model(
         self,
@@ -190,8 +274,30 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
         x.data[:] = 1.0
         # Each user's contribution to the Gram matrix is weighted by n_u ** -exponent.
         activity = np.maximum(np.diff(x.indptr), 1).astype(np.float64)
-        weights = sparse.diags_array(activity ** -float(self.user_weight_exponent))
+        user_weights = activity ** -float(self.user_weight_exponent)
+        weights = sparse.diags_array(user_weights)
         gram = _dense_gram((weights @ x).T.tocsr(), x.tocsc())
+        session = float(self.session_weight)
+        if session > 0.0:
+            gram *= np.float32(1.0 - session)
+            users_kept, positions = users[keep], position[items[keep]]
+            seconds = self._fit_seconds
+            if seconds is None:  # pragma: no cover - fit() sets them
+                msg = "EASE session term: expected the ratings' times, got none"
+                raise InvalidInputError(msg)
+            hours = seconds[keep] / _SECONDS_PER_HOUR
+            order = np.lexsort((hours, users_kept))
+            indptr = np.zeros(n_users + 1, dtype=np.int64)
+            np.cumsum(np.bincount(users_kept, minlength=n_users), out=indptr[1:])
+            _add_session_gram(
+                gram,
+                indptr,
+                positions[order].astype(np.int32),
+                hours[order],
+                user_weights,
+                session,
+                float(self.session_hours),
+            )
         diag = np.diagonal(gram).copy()
         dropout = float(self.dropout)
         penalty = float(self.lambda_reg) + dropout / (1.0 - dropout) * diag
