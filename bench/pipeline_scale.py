@@ -224,6 +224,17 @@ def run_stage(
     return result
 
 
+def _commit() -> str:
+    """The repository's commit (``+dirty`` with uncommitted changes): what ran."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    return git("rev-parse", "HEAD") + ("+dirty" if git("status", "--porcelain") else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the data, run every stage, write the report."""
     parser = argparse.ArgumentParser(description="Default pipeline at scale.")
@@ -258,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = []
     report: dict[str, Any] = {
         "protocol": (__doc__ or "").split("Usage::")[0].strip(),
+        "commit": _commit(),
         "machine": machine_info(),
         "data": data,
         "params": args.params,
