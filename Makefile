@@ -262,6 +262,7 @@ replay: setup ## Replay MovieLens under three retraining policies -> data/08_rep
 bench: setup ## Benchmarks vs the named peers (Surprise, bare Starlette, ...) -> reports/bench/*.json
 	$(BIN)/python bench/models.py --out reports/bench/models.json
 	$(BIN)/python bench/ranking.py --out reports/bench/ranking.json
+	$(BIN)/python bench/ranking.py --dataset ml-100k --out reports/bench/ranking_ml100k.json
 	$(BIN)/python bench/accuracy_validation.py --out reports/bench/accuracy_validation.json
 	$(BIN)/python bench/accuracy.py --datasets ml-latest-small --out reports/bench/accuracy.json
 	$(BIN)/python bench/accuracy.py --datasets ml-100k --out reports/bench/accuracy_ml100k.json
