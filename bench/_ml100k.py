@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["ML_100K_SHA256", "fetch_ml_100k", "load_ml_100k"]
+__all__ = ["DATASETS", "ML_100K_SHA256", "fetch_ml_100k", "load_ml_100k"]
 
 #: The PyPI distribution whose wheel bundles ml-100k.
 DISTRIBUTION = "recbole==1.2.1"
@@ -76,3 +76,20 @@ def load_ml_100k(cache: Path = CACHE) -> pd.DataFrame:
         .astype({"user_id": "int64", "movie_id": "int64", "rating": "float64"})
         .assign(timestamp=lambda f: f["timestamp"].astype("int64"))
     )
+
+
+def _load_ml_latest_small() -> pd.DataFrame:
+    from _common import load_ratings, ml_small_dir
+
+    return load_ratings(ml_small_dir())
+
+
+#: Data sets by name (what a report calls each, its loader): the one the goals are
+#: on, then the out-of-sample check.
+DATASETS = {
+    "ml-latest-small": ("ml-latest-small ratings.csv", _load_ml_latest_small),
+    "ml-100k": (
+        "MovieLens 100K (ml-100k.inter of the recbole 1.2.1 wheel, PyPI)",
+        load_ml_100k,
+    ),
+}

@@ -47,13 +47,11 @@ from typing import TYPE_CHECKING, Any
 
 from _common import (
     format_table,
-    load_ratings,
     machine_info,
-    ml_small_dir,
     timed,
     write_json,
 )
-from _ml100k import load_ml_100k
+from _ml100k import DATASETS
 from ours import PARAMETERS, reelops_models, warm_up
 from peers import evaluate_surprise, surprise_specs
 from sklearn.base import clone
@@ -84,17 +82,6 @@ KNN_MARGIN_GOAL = 0.020
 OURS = "blend"
 KNN = "knn_baseline_item_pearson_baseline"
 
-#: Data sets by name: the one the goals are on, then the out-of-sample check.
-DATASETS = {
-    "ml-latest-small": (
-        "ml-latest-small ratings.csv",
-        lambda: load_ratings(ml_small_dir()),
-    ),
-    "ml-100k": (
-        "MovieLens 100K (ml-100k.inter of the recbole 1.2.1 wheel, PyPI)",
-        load_ml_100k,
-    ),
-}
 
 PROTOCOL = (
     "{data}; for each seed in {seeds}: "

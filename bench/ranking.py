@@ -57,14 +57,12 @@ from _common import (
     VALIDATION_SEED,
     format_table,
     latency_summary,
-    load_ratings,
     machine_info,
-    ml_small_dir,
     relevant_items,
     timed,
     write_json,
 )
-from _ml100k import load_ml_100k
+from _ml100k import DATASETS
 from omegaconf import OmegaConf
 from ours import PARAMETERS, _seeded
 from peers import REFERENCE_EASE_LAMBDAS, ReferenceEASE
@@ -94,17 +92,6 @@ RANKING_CANDIDATE = "ease"
 GOAL_RATIO = 1.02
 #: Above this ratio the published gains over EASE are exceeded: leakage suspected.
 LEAKAGE_RATIO = 1.07
-#: ``--dataset``: (what the report calls it, its loader).
-DATASETS = {
-    "ml-latest-small": (
-        "ml-latest-small ratings.csv",
-        lambda: load_ratings(ml_small_dir()),
-    ),
-    "ml-100k": (
-        "MovieLens 100K (ml-100k.inter of the recbole 1.2.1 wheel, PyPI)",
-        load_ml_100k,
-    ),
-}
 #: Fine grid: the coarse optimum times 2 ** (i / 4), i = -4..4.
 FINE_FACTORS = tuple(2.0 ** (i / 4) for i in range(-4, 5))
 K_NDCG = 10
