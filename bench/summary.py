@@ -235,7 +235,9 @@ def render() -> str:
     rows += ranking_rows(_need("ranking.json"), _load("ranking_ml100k.json"))
     rows += scale_rows(
         _need("scale.json"),
-        _load("pipeline_scale.json") or _load("pipeline_scale_1m.json"),
+        _load("pipeline_scale.json")
+        or _load("pipeline_scale_5m.json")
+        or _load("pipeline_scale_1m.json"),
     )
     rows += serving_rows(_need("serving.json"))
     rows += startup_rows(_load("kedro_run.json"), _need("startup.json"))

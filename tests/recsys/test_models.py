@@ -239,6 +239,10 @@ def test_ease_session_term_needs_timestamps_and_valid_values(tiny):
     for params, msg in (
         ({"session_weight": 1.5}, "session_weight must be in [0, 1], got 1.5 instead"),
         ({"session_hours": 0.0}, "session_hours must be > 0, got 0.0 instead"),
+        (
+            {"session_weight": "half"},
+            "session_weight must be a finite real number >= 0, got 'half' instead",
+        ),
     ):
         with pytest.raises(InvalidParameterError, match="^" + re.escape(msg) + "$"):
             EASE(**params).fit(tiny, tiny["rating"])

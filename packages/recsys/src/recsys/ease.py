@@ -123,7 +123,8 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
       they were, ``exp(-|t_a - t_b| / session_hours)``: movies rated in one
       sitting are closer neighbours than movies rated years apart by the same
       user. ``S`` has ``X^T W X``'s diagonal and is positive semi-definite (a
-      Laplace kernel), so ``s = 1`` is still an EASE. ``fit`` then needs ``X``'s
+      Laplace kernel; pairs more than 12 scales apart, under ``1e-5`` each, are
+      left out), so ``s = 1`` is still an EASE. ``fit`` then needs ``X``'s
       ``timestamp`` column (Unix seconds);
     * ``Lambda = lambda_reg I + dropout / (1 - dropout) diagMat(diag(G))``, the
       dropout-emphasized penalty of Steck (2020, "Autoencoders that don't overfit
@@ -230,8 +231,9 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
 
     def fit(self, X: Any, y: ArrayLike) -> EASE:
         """Fit on rated pairs (with ``session_weight > 0``, X's ``timestamp`` too)."""
+        self._check_params()
         self._fit_seconds = None
-        if float(self.session_weight or 0.0) > 0.0:
+        if float(self.session_weight) > 0.0:
             self._fit_seconds = seconds_of(X)
             if self._fit_seconds is None:
                 msg = (
