@@ -53,6 +53,7 @@ import psutil
 from _common import QUIET, SEED, machine_info, scratch_project, write_json
 
 from recsys import make_movielens_like
+from reelops.lineage import git_state
 
 __all__ = ["run_stage", "stage_nodes", "write_movielens"]
 
@@ -230,17 +231,6 @@ def run_stage(
     return result
 
 
-def _commit() -> str:
-    """The repository's commit (``+dirty`` with uncommitted changes): what ran."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    return git("rev-parse", "HEAD") + ("+dirty" if git("status", "--porcelain") else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Write the data, run every stage, write the report."""
     parser = argparse.ArgumentParser(description="Default pipeline at scale.")
@@ -276,9 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     limit = int(args.memory_limit_gib * GIB)
     stages = []
+    git = git_state(REPO)
     report: dict[str, Any] = {
         "protocol": (__doc__ or "").split("Usage::")[0].strip(),
-        "commit": _commit(),
+        "commit": git.sha + ("+dirty" if git.dirty else ""),
         "machine": machine_info(),
         "data": data,
         "params": args.params,

@@ -88,12 +88,14 @@ def test_components_configured_as_fitted_estimators_are_reused() -> None:
     rating = MatrixFactorization(n_factors=4, n_epochs=5, random_state=1)
     ranking = EASE(lambda_reg=10.0, min_item_count=1)
     # WHEN a hybrid configured as the two is fitted with them to reuse
-    reused = HybridRecommender(rating, ranking).fit(X, y, reuse=[other, mf, ease])
+    reused = HybridRecommender(rating, ranking).fit(
+        X, y, reuse={"other": other, "mf": mf, "ease": ease}
+    )
     # THEN it takes the fitted objects as they are, and answers as a full fit does
-    assert reused.reused_ == ["rating_estimator", "ranking_estimator"]
+    assert reused.reused_ == {"rating_estimator": "mf", "ranking_estimator": "ease"}
     assert reused.rating_estimator_ is mf and reused.ranking_estimator_ is ease
     full = HybridRecommender(rating, ranking).fit(X, y)
-    assert full.reused_ == []
+    assert full.reused_ == {}
     users = [1, 2, 999]
     np.testing.assert_array_equal(
         reused.recommend(users, k=5).movie_id, full.recommend(users, k=5).movie_id
@@ -103,8 +105,10 @@ def test_components_configured_as_fitted_estimators_are_reused() -> None:
         np.testing.assert_array_equal(getattr(reused, name), getattr(full, name))
     # AND a component configured otherwise is fitted (another seed is another MF)
     reseeded = MatrixFactorization(n_factors=4, n_epochs=5, random_state=2)
-    partly = HybridRecommender(reseeded, ranking).fit(X, y, reuse=[mf, ease])
-    assert partly.reused_ == ["ranking_estimator"]
+    partly = HybridRecommender(reseeded, ranking).fit(
+        X, y, reuse={"mf": mf, "ease": ease}
+    )
+    assert partly.reused_ == {"ranking_estimator": "ease"}
     assert partly.rating_estimator_ is not mf
 
 
@@ -113,14 +117,14 @@ def test_a_reused_component_fitted_on_other_ratings_is_a_one_line_error() -> Non
     ease = EASE(lambda_reg=10.0, min_item_count=1).fit(X, np.minimum(y + 1, 5))
     hybrid = HybridRecommender(BiasBaseline(), EASE(lambda_reg=10.0, min_item_count=1))
     with pytest.raises(InvalidParameterError) as info:
-        hybrid.fit(X, y, reuse=[ease])
+        hybrid.fit(X, y, reuse={"ease": ease})
     assert str(info.value) == (
         "reused ranking_estimator EASE was fitted on other ratings than the hybrid: "
         "expected equal global_mean_"
     )
     fewer = EASE(lambda_reg=10.0, min_item_count=1).fit(X.iloc[:-1], y[:-1])
     with pytest.raises(InvalidParameterError, match=r"expected equal .*seen_indices_"):
-        hybrid.fit(X, y, reuse=[fewer])
+        hybrid.fit(X, y, reuse={"fewer": fewer})
 
 
 def test_same_configuration_compares_nested_estimators_by_value() -> None:

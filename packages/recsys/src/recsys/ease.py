@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numba
 import numpy as np
@@ -283,10 +283,8 @@ class EASE(ItemSimilarityMixin, BaseRecommender):
         if session > 0.0:
             gram *= np.float32(1.0 - session)
             users_kept, positions = users[keep], position[items[keep]]
-            seconds = self._fit_seconds
-            if seconds is None:  # pragma: no cover - fit() sets them
-                msg = "EASE session term: expected the ratings' times, got none"
-                raise InvalidInputError(msg)
+            # fit() read them from X's timestamp column (it refuses X without one)
+            seconds = cast("NDArray[np.float64]", self._fit_seconds)
             hours = seconds[keep] / _SECONDS_PER_HOUR
             order = np.lexsort((hours, users_kept))
             indptr = np.zeros(n_users + 1, dtype=np.int64)

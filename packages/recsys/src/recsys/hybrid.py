@@ -14,7 +14,7 @@ from recsys.ease import EASE
 from recsys.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping
 
     from numpy.typing import ArrayLike, NDArray
 
@@ -97,30 +97,34 @@ class HybridRecommender(BaseRecommender):
                 raise InvalidParameterError(msg)
 
     def fit(
-        self, X: Any, y: ArrayLike, *, reuse: Sequence[BaseRecommender] = ()
+        self,
+        X: Any,
+        y: ArrayLike,
+        *,
+        reuse: Mapping[str, BaseRecommender] | None = None,
     ) -> HybridRecommender:
         """Fit both estimators on the same pairs (and the shared fallback state).
 
         Parameters
         ----------
         X, y : the rated pairs and their ratings (see :meth:`BaseRecommender.fit`).
-        reuse : sequence of fitted recsys estimators, default=()
+        reuse : mapping of name to fitted recsys estimator, default=None
             Estimators already fitted on these same ``X`` and ``y`` (a training
-            run's other candidates). A component configured exactly as one of them
-            (:func:`same_configuration`) is taken as it is instead of being fitted
-            again; its users, movies, rated pairs and mean rating must equal the
-            hybrid's, or :class:`InvalidParameterError` says which differ.
-            ``reused_`` names the components taken.
+            run's other candidates, by name). A component configured exactly as
+            one of them (:func:`same_configuration`) is taken as it is instead of
+            being fitted again; its users, movies, rated pairs and mean rating must
+            equal the hybrid's, or :class:`InvalidParameterError` says which
+            differ. ``reused_`` maps each component taken to its name.
         """
         super().fit(X, y)
         rating = self.rating_estimator or BlendRecommender()
         ranking = self.ranking_estimator or EASE()
-        self.reused_: list[str] = []
+        self.reused_: dict[str, str] = {}
         self.rating_estimator_ = self._component(
-            "rating_estimator", rating, X, y, reuse
+            "rating_estimator", rating, X, y, reuse or {}
         )
         self.ranking_estimator_ = self._component(
-            "ranking_estimator", ranking, X, y, reuse
+            "ranking_estimator", ranking, X, y, reuse or {}
         )
         for part in (self.rating_estimator_, self.ranking_estimator_):
             if not (
@@ -141,10 +145,10 @@ class HybridRecommender(BaseRecommender):
         estimator: BaseRecommender,
         X: Any,
         y: ArrayLike,
-        reuse: Sequence[BaseRecommender],
+        reuse: Mapping[str, BaseRecommender],
     ) -> BaseRecommender:
         """``estimator`` fitted on ``X, y``: one of ``reuse`` when configured alike."""
-        for fitted in reuse:
+        for reused_name, fitted in reuse.items():
             if not same_configuration(fitted, estimator):
                 continue
             differ = [
@@ -160,7 +164,7 @@ class HybridRecommender(BaseRecommender):
                     f"ratings than the hybrid: expected equal {', '.join(differ)}"
                 )
                 raise InvalidParameterError(msg)
-            self.reused_.append(name)
+            self.reused_[name] = reused_name
             return fitted
         return clone(estimator).fit(X, y)
 

@@ -100,7 +100,7 @@ def fit_estimator(
                 f"inputs, got {', '.join(sorted(fitted))}"
             )
             raise ConfigError(msg)
-        fit_params["reuse"] = list(fitted.values())
+        fit_params["reuse"] = dict(fitted)
     X = train_ratings[["user_id", "movie_id", "timestamp"]]
     start = time.perf_counter()
     model.fit(X, train_ratings["rating"].to_numpy(), **fit_params)
@@ -111,10 +111,5 @@ def fit_estimator(
         "fit_seconds": round(fit_seconds, 4),
     }
     if fitted:
-        report["reused"] = {
-            component: name
-            for component in getattr(model, "reused_", [])
-            for name, part in fitted.items()
-            if getattr(model, f"{component}_") is part
-        }
+        report["reused"] = dict(model.reused_)
     return model, report
