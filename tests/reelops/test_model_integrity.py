@@ -317,3 +317,23 @@ def test_a_candidate_pickle_without_its_digest_loads_with_a_warning(
     with caplog.at_level(logging.WARNING):
         assert type(VerifiedPickleDataset(filepath=str(path)).load()) is BiasBaseline
     assert f"{path} has no recorded sha256" in caplog.text
+
+
+def test_a_lazy_candidate_pickle_is_read_and_checked_only_when_called(
+    estimator: BiasBaseline, tmp_path: Path
+) -> None:
+    # GIVEN a candidate pickle and its lazy twin (the catalog's model@lazy)
+    path = tmp_path / "model.pkl"
+    VerifiedPickleDataset(filepath=str(path)).save(estimator)
+    lazy = VerifiedPickleDataset(filepath=str(path), lazy=True)
+    # WHEN it is loaded THEN nothing is read yet: the loader is handed out
+    loader = lazy.load()
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        loader()
+    # AND calling it unpickles the file, refusing a tampered one as the eager load does
+    VerifiedPickleDataset(filepath=str(path)).save(estimator)
+    assert type(loader()) is BiasBaseline
+    tamper(path)
+    with pytest.raises(ArtifactIntegrityError, match="sha256 mismatch"):
+        loader()

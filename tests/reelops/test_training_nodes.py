@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 import pandas as pd
 import pytest
@@ -142,6 +143,11 @@ def test_unknown_split_strategy_is_a_clear_error() -> None:
         split_ratings(ratings(), {"strategy": "by_genre"})
 
 
+def not_loaded() -> NoReturn:
+    """A candidate's model loader that must not be called (it is not the champion)."""
+    raise AssertionError("package_challenger loaded a model it does not package")
+
+
 def test_candidate_evaluation_reports_every_metric() -> None:
     data = ratings()
     train, test, _ = split_ratings(data, {"seed": 1})
@@ -174,7 +180,8 @@ def test_candidate_evaluation_reports_every_metric() -> None:
         ),
         {"split": {}, "candidates": {"mf": metrics}},
         data,
-        mf=model,
+        mf=lambda: model,
+        bias=not_loaded,
     )
     assert isinstance(package, ChallengerPackage)
     assert list(package.input_example.dtypes) == ["int64", "int64"]

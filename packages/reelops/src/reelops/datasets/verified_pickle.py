@@ -6,6 +6,12 @@ refuses a mismatch in one line before unpickling
 (:class:`~reelops.errors.ArtifactIntegrityError`). A pickle with no ``.sha256`` file
 (saved before there were any) loads with a warning. Local paths and fsspec URLs
 (``s3://...`` on the cluster) work alike.
+
+With ``lazy: true`` loading returns a callable that does the above when called, as
+``PartitionedDataset`` hands out one load function per partition: a node that takes
+many models and needs one (``package_challenger``) loads only that one. Declare it
+as a transcoded twin (``x@pickle`` and ``x@lazy`` on the same file), so Kedro still
+runs the node after the one that saved the pickle.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ class VerifiedPickleDataset(AbstractDataset[Any, Any]):
           type: reelops.datasets.VerifiedPickleDataset
           filepath: ${globals:data_root}/06_models/{candidate}/model.pkl
           save_args: {protocol: 5}
+
+        "{candidate}.model@lazy":   # loads to a callable that unpickles on call
+          type: reelops.datasets.VerifiedPickleDataset
+          filepath: ${globals:data_root}/06_models/{candidate}/model.pkl
+          lazy: true
     """
 
     def __init__(
@@ -40,6 +51,7 @@ class VerifiedPickleDataset(AbstractDataset[Any, Any]):
         *,
         filepath: str,
         save_args: dict[str, Any] | None = None,
+        lazy: bool = False,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
@@ -48,6 +60,7 @@ class VerifiedPickleDataset(AbstractDataset[Any, Any]):
         self._filepath = filepath
         self._protocol, self._path = get_protocol_and_path(filepath)
         self._save_args = dict(save_args or {})
+        self._lazy = lazy
         unknown = sorted(set(self._save_args) - {"protocol"})
         if unknown:
             raise DatasetError(
@@ -59,14 +72,25 @@ class VerifiedPickleDataset(AbstractDataset[Any, Any]):
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "save_args": self._save_args}
+        return {
+            "filepath": self._filepath,
+            "save_args": self._save_args,
+            "lazy": self._lazy,
+        }
 
     def load(self) -> Any:
         """Unpickle the file once its bytes match the recorded sha256.
 
+        With ``lazy``, return a function of no arguments that does so when called.
+
         Raises:
             ArtifactIntegrityError: The file's sha256 is not the recorded one.
         """
+        if self._lazy:
+            return self._unpickle
+        return self._unpickle()
+
+    def _unpickle(self) -> Any:
         with self._fs.open(self._path, "rb") as handle:
             payload = handle.read()
         sidecar = self._path + SIDECAR_SUFFIX

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -220,7 +221,7 @@ def package_challenger(
     champion_decision: dict[str, Any],
     candidate_table: dict[str, Any],
     ratings: pd.DataFrame,
-    **models: BaseRecommender,
+    **models: Callable[[], BaseRecommender],
 ) -> ChallengerPackage | Rejection:
     """What the registry dataset registers: the chosen model, or why not.
 
@@ -229,15 +230,20 @@ def package_challenger(
     accepted feedback), so no rating, and no user's feedback, is left out of the
     served model. The split's fit is registered beside it as the evaluation
     estimator: the one promotion gates score on held-out pairs.
+
+    ``models`` maps each candidate to a function that loads its split fit
+    (``{candidate}.model@lazy``): only the champion's is loaded, so the others'
+    weights (gigabytes at 25M ratings) never sit in memory beside the refit.
     """
     from sklearn.base import clone
 
     name = champion_decision["champion"]
     if not champion_decision["register"]:
         return Rejection(candidate=name, reasons=list(champion_decision["reasons"]))
+    evaluation = models[name]()
     data = ratings[_COLUMNS].reset_index(drop=True)
     started = time.perf_counter()
-    served = clone(models[name]).fit(
+    served = clone(evaluation).fit(
         data[["user_id", "movie_id", "timestamp"]], data["rating"].to_numpy()
     )
     example = data[["user_id", "movie_id"]].head(5).astype("int64")
@@ -245,7 +251,7 @@ def package_challenger(
     return ChallengerPackage(
         candidate=name,
         estimator=served,
-        evaluation_estimator=models[name],
+        evaluation_estimator=evaluation,
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
         input_example=example,
         tags={
