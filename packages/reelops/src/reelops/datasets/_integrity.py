@@ -16,7 +16,8 @@ registry versions and bentos keep working until they are replaced.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, BinaryIO
+import pickle
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from reelops.errors import ArtifactIntegrityError
 from reelops_contracts import integrity
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "dump_pickle",
     "sha256_bytes",
     "sha256_file",
     "sha256_stream",
@@ -44,6 +46,29 @@ def sha256_stream(handle: BinaryIO) -> str:
     while chunk := handle.read(_CHUNK):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+class _HashingWriter:
+    """A binary file that hashes what is written to it on the way."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data)
+        return self._handle.write(data)
+
+
+def dump_pickle(obj: Any, handle: BinaryIO, protocol: int = 5) -> str:
+    """Pickle ``obj`` into ``handle`` and return the hex sha256 of the bytes written.
+
+    The pickle streams to the file (large arrays are written from their own
+    buffers), so no second copy of a model of gigabytes is made in memory.
+    """
+    writer = _HashingWriter(handle)
+    pickle.dump(obj, writer, protocol=protocol)
+    return writer.digest.hexdigest()
 
 
 def sha256_file(path: Path) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -27,13 +26,13 @@ import bentoml
 from bentoml.exceptions import NotFound
 from kedro.io.core import AbstractDataset, DatasetError
 
+from reelops.datasets._integrity import dump_pickle
 from reelops_contracts import (
     BUNDLE_FILES,
     MOVIE_COLUMNS,
     SHA256_METADATA_KEY,
     USER_COLUMNS,
     ServingBundle,
-    sha256_bytes,
 )
 
 if TYPE_CHECKING:
@@ -55,15 +54,15 @@ def write_bundle(bundle: ServingBundle, directory: Path) -> dict[str, str]:
     Returns:
         ``{file name: sha256}`` of the pickles written, for the model's metadata.
     """
-    payload = pickle.dumps(bundle.estimator, protocol=5)
-    (directory / BUNDLE_FILES["estimator"]).write_bytes(payload)
+    with (directory / BUNDLE_FILES["estimator"]).open("wb") as handle:
+        digest = dump_pickle(bundle.estimator, handle)
     bundle.movies[list(MOVIE_COLUMNS)].to_parquet(
         directory / BUNDLE_FILES["movies"], index=False
     )
     bundle.users[list(USER_COLUMNS)].to_parquet(
         directory / BUNDLE_FILES["users"], index=False
     )
-    return {BUNDLE_FILES["estimator"]: sha256_bytes(payload)}
+    return {BUNDLE_FILES["estimator"]: digest}
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from reelops.challenger import ChallengerPackage, Rejection
-from reelops.datasets._integrity import sha256_file, verify_sha256, warn_unverified
+from reelops.datasets._integrity import (
+    dump_pickle,
+    sha256_file,
+    verify_sha256,
+    warn_unverified,
+)
 from reelops.datasets.candidate_run import candidate_run_id
 from reelops.errors import ArtifactIntegrityError
 from reelops.tracking import mlflow_metrics
@@ -310,13 +315,13 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
             )
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "estimator.pkl"
-            path.write_bytes(pickle.dumps(pkg.estimator, protocol=5))
+            with path.open("wb") as handle:
+                dump_pickle(pkg.estimator, handle)
             artifacts = {"estimator": str(path)}
             if pkg.evaluation_estimator is not None:
                 evaluation = Path(tmp) / "evaluation_estimator.pkl"
-                evaluation.write_bytes(
-                    pickle.dumps(pkg.evaluation_estimator, protocol=5)
-                )
+                with evaluation.open("wb") as handle:
+                    dump_pickle(pkg.evaluation_estimator, handle)
                 artifacts["evaluation_estimator"] = str(evaluation)
             wrapper = RecommenderModel()
             wrapper.estimator = pkg.estimator

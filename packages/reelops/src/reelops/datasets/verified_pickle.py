@@ -22,7 +22,7 @@ from typing import Any
 import fsspec
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
-from reelops.datasets._integrity import sha256_bytes, verify_sha256
+from reelops.datasets._integrity import dump_pickle, sha256_bytes, verify_sha256
 
 __all__ = ["SIDECAR_SUFFIX", "VerifiedPickleDataset"]
 
@@ -103,15 +103,14 @@ class VerifiedPickleDataset(AbstractDataset[Any, Any]):
 
     def save(self, data: Any) -> None:
         """Pickle ``data`` to the file and its sha256 to ``<filepath>.sha256``."""
-        payload = pickle.dumps(data, **self._save_args)
         parent = self._path.rpartition("/")[0]
         if self._protocol == "file" and parent:
             self._fs.mkdirs(parent, exist_ok=True)
         with self._fs.open(self._path, "wb") as handle:
-            handle.write(payload)
+            digest = dump_pickle(data, handle, **self._save_args)
         name = self._path.rpartition("/")[2]
         with self._fs.open(self._path + SIDECAR_SUFFIX, "w") as handle:
-            handle.write(f"{sha256_bytes(payload)}  {name}\n")
+            handle.write(f"{digest}  {name}\n")
 
     def _exists(self) -> bool:
         return bool(self._fs.exists(self._path))
