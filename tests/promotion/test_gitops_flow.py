@@ -321,3 +321,21 @@ def test_environment_files_validate() -> None:
         env = load_environment(path)
         assert env.environment == path.stem
         assert yaml.safe_load(path.read_text())["environment"] == path.stem
+
+
+def test_promotion_scores_with_training_evaluation_protocol(repo: Path) -> None:
+    # GIVEN training's evaluation parameters set wrong in conf/local (not committed)
+    candidate = register(repo, "ease", {"lambda_reg": 60.0, "dropout": 0.0})
+    local = repo / "conf/local/parameters.yml"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text("evaluation: {k: 10, max_users: 0, sample_seed: 42}\n")
+    try:
+        proc = promote(repo, "--to", "staging", "--version", candidate, check=False)
+    finally:
+        local.unlink()
+    # THEN promotion, which scores with them, refuses them in one line
+    assert proc.returncode != 0
+    assert proc.stderr == (
+        "Error: conf/local/parameters.yml: parameter 'evaluation': key 'max_users': "
+        "Input should be greater than 0, got 0\n"
+    )

@@ -200,7 +200,7 @@ def entry_for(run_tags: dict[str, str]) -> tuple[Any, str]:
     from reelops.promotion.cli import _Context, _entry
     from reelops.promotion.gates import Evidence
 
-    ctx = _Context(Path("."), CONFIG, client=None, catalog=None)  # type: ignore[arg-type]
+    ctx = _Context(Path("."), CONFIG, client=None, catalog=None, evaluation={})  # type: ignore[arg-type]
     mv = SimpleNamespace(version="7", run_id="0123abcd", tags={"candidate": "ease"})
     evidence = Evidence(
         version="7",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from kedro.framework.session import KedroSession
 
-from reelops._pydantic import parse_config
+from reelops._pydantic import as_config, parse_config
 from reelops.errors import ConfigError
 from reelops.promotion._git import commit_paths, file_history, working_tree_status
 from reelops.promotion.environment import (
@@ -67,6 +67,8 @@ class _Context:
     config: PromotionConfig
     client: mlflow.MlflowClient
     catalog: Any
+    #: ``params:evaluation``: the protocol training scored the candidates with.
+    evaluation: Any
 
     def env_path(self, env: str) -> Path:
         return self.project / self.config.environments_dir / f"{env}.yaml"
@@ -78,6 +80,11 @@ class _Context:
 def _open(project: Path, kedro_env: str | None) -> _Context:
     import mlflow
 
+    from reelops.cli import check_run_parameters
+
+    # Promotion scores with training's parameters (params:evaluation): a bad one
+    # is the same one-line error `kedro run --pipeline training` gives.
+    check_run_parameters(["training"], kedro_env, None)
     session = KedroSession.create(project_path=project, env=kedro_env)
     context = session.load_context()  # kedro-mlflow sets the tracking URI here
     try:
@@ -90,7 +97,13 @@ def _open(project: Path, kedro_env: str | None) -> _Context:
         config = parse_config(PromotionConfig, raw, "promotion.yml")
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    return _Context(project, config, mlflow.MlflowClient(), context.catalog)
+    return _Context(
+        project,
+        config,
+        mlflow.MlflowClient(),
+        context.catalog,
+        context.params.get("evaluation", {}),
+    )
 
 
 def _estimator(ctx: _Context, version: str) -> Any:
@@ -101,9 +114,15 @@ def _estimator(ctx: _Context, version: str) -> Any:
 
 
 def _evaluate(ctx: _Context, version: str) -> dict[str, float]:
-    """Metrics of a registered version on this project's evaluation data."""
+    """Metrics of a registered version on this project's evaluation data.
+
+    Scored with training's protocol (``params:evaluation``: the cut-off and the
+    seeded sample of users ranked), so a promotion compares what training measured.
+    """
     # Imported here: it brings pandas, which no other `kedro` command needs to start.
     from reelops.evaluation import EvaluationConfig, evaluate_model
+
+    protocol = as_config(EvaluationConfig, ctx.evaluation, "parameters 'evaluation'")
 
     train = ctx.catalog.load("train_ratings")
     test = ctx.catalog.load("test_ratings")
@@ -113,7 +132,7 @@ def _evaluate(ctx: _Context, version: str) -> dict[str, float]:
         report,
         train,
         test,
-        EvaluationConfig(k=ctx.config.evaluation_k),
+        protocol,
     )
     return {
         k: float(v)

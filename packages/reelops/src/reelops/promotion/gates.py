@@ -34,7 +34,6 @@ class PromotionConfig(BaseModel):
     primary_metric: str = "ndcg@10"
     #: Relative margin by which a candidate must beat the environment's model.
     min_improvement: float = 0.0
-    evaluation_k: int = 10
     #: Where each promotion takes its candidate: an alias or another environment.
     sources: dict[str, str] = {
         "dev": "alias:challenger",
