@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from kedro.io.core import DatasetError
 
 import reelops_contracts
 from recsys import BiasBaseline, PopularityRecommender
@@ -117,6 +118,28 @@ def test_registration_records_the_sha256_of_every_pickle(
     assert loaded.predict(ratings[["user_id", "movie_id"]].head(5)) == pytest.approx(
         estimator.predict(ratings[["user_id", "movie_id"]].head(5))
     )
+
+
+def test_the_unfitted_view_loads_the_registered_configuration_only(
+    registry: mlflow.MlflowClient, ratings: pd.DataFrame, estimator: BiasBaseline
+) -> None:
+    # GIVEN a registered challenger
+    register(ratings, estimator)
+    # WHEN it is loaded as challenger_model@unfitted (the holdout refit's input)
+    unfitted = RegisteredModelDataset(
+        model_name=MODEL, alias="challenger", estimator="unfitted"
+    ).load()
+    # THEN it is the served estimator's configuration, with none of its fit
+    assert type(unfitted) is BiasBaseline
+    assert unfitted.get_params() == estimator.get_params()
+    assert not hasattr(unfitted, "global_mean_")
+    assert hasattr(estimator, "global_mean_")
+
+
+def test_an_unknown_estimator_view_is_refused_in_one_line() -> None:
+    msg = "estimator must be 'served', 'evaluation' or 'unfitted', got 'split'"
+    with pytest.raises(DatasetError, match=f"^{re.escape(msg)}$"):
+        RegisteredModelDataset(model_name=MODEL, alias="challenger", estimator="split")
 
 
 def test_the_stated_pip_requirements_cover_what_mlflow_infers(

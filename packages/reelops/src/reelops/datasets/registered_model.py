@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: Which of a version's estimators: the one served, or the split's fit.
-Which = Literal["served", "evaluation"]
+Which = Literal["served", "evaluation", "unfitted"]
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +237,13 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
           model_name: reelops-recommender
           alias: challenger
           estimator: served      # or evaluation: the split's fit (loading only)
+
+    ``estimator: unfitted`` loads the served estimator's configuration: an
+    unfitted clone (``sklearn.base.clone``), the fitted one let go before the
+    node runs, for a node that fits the model again (the reference's holdout
+    refit: at 25M ratings the fitted model weighs gigabytes). Declare it as a
+    transcoded twin (``challenger_model@registry`` and
+    ``challenger_model@unfitted``) so the node still follows the registration.
     """
 
     def __init__(
@@ -248,9 +255,10 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Create the dataset for ``model_name@alias``."""
-        if estimator not in {"served", "evaluation"}:
+        if estimator not in {"served", "evaluation", "unfitted"}:
             raise DatasetError(
-                f"estimator must be 'served' or 'evaluation', got '{estimator}'"
+                "estimator must be 'served', 'evaluation' or 'unfitted', "
+                f"got '{estimator}'"
             )
         self._model_name = model_name
         self._alias = alias
@@ -268,6 +276,10 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         """The estimator registered under the alias, or ``None`` when there is none."""
         uri = f"models:/{self._model_name}@{self._alias}"
         try:
+            if self._which == "unfitted":
+                from sklearn.base import clone
+
+                return clone(load_estimator(uri, "served"))
             return load_estimator(uri, self._which)
         except MlflowException as exc:
             if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(

@@ -111,7 +111,10 @@ def evaluate_holdout(
 
     The last ``holdout_days`` of ``ratings`` are held out
     (:func:`~reelops.holdout.evaluate_on_holdout`): what the model is expected to
-    score on the next window, the value decay is judged against.
+    score on the next window, the value decay is judged against. ``model`` is
+    only cloned and fitted again: the catalog hands it unfitted
+    (``challenger_model@unfitted``), so the registered fit is not in memory
+    beside the refit.
 
     Returns:
         ``{"assessed": bool, "metrics": {...}, "protocol": {...}}``, with a
