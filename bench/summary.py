@@ -159,12 +159,17 @@ def scale_rows(report: dict[str, Any], pipeline: dict[str, Any] | None) -> list[
     else:
         goal = pipeline["goal"]
         n = pipeline["data"]["n_ratings"]
+        last = pipeline["stages"][-1]
+        unfinished = (
+            f", stopped in stage {last['stage']} ({last['error']}; commit "
+            f"{pipeline['commit'][:7]})"
+        )
         rows.append(
             (
                 "3. default pipeline on 25M ratings <= 12 GiB",
                 f"at {n:,} ratings: peak {goal['peak_rss_gib']:.2f} GiB, "
                 f"{goal['total_wall_s']:.0f} s"
-                + ("" if goal["all_stages_finished"] else ", not all stages finished"),
+                + ("" if goal["all_stages_finished"] else unfinished),
                 "-",
                 _met(goal["pass"]),
             )
