@@ -14,10 +14,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["MemoryTrimHook", "trim_heap"]
 
