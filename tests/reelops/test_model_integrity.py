@@ -360,3 +360,20 @@ def test_a_lazy_candidate_pickle_is_read_and_checked_only_when_called(
     tamper(path)
     with pytest.raises(ArtifactIntegrityError, match="sha256 mismatch"):
         loader()
+
+
+def test_a_candidate_pickle_loads_without_a_copy_of_its_bytes(tmp_path: Path) -> None:
+    import tracemalloc
+
+    # GIVEN a 40 MB model saved by the dataset
+    dataset = VerifiedPickleDataset(filepath=str(tmp_path / "model.pkl"))
+    dataset.save(np.ones(5_000_000))
+    # WHEN it is loaded THEN the peak is the model, not the model plus its bytes
+    tracemalloc.start()
+    try:
+        loaded = dataset.load()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert loaded.nbytes == 40_000_000
+    assert peak < 1.25 * loaded.nbytes

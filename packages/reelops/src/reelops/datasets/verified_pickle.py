@@ -5,7 +5,8 @@ Saving writes the pickle and, beside it, ``<filepath>.sha256`` holding its diges
 refuses a mismatch in one line before unpickling
 (:class:`~reelops.errors.ArtifactIntegrityError`). A pickle with no ``.sha256`` file
 (saved before there were any) loads with a warning. Local paths and fsspec URLs
-(``s3://...`` on the cluster) work alike.
+(``s3://...`` on the cluster) work alike. Both stream: the bytes are hashed as they
+are written, and read twice from one open file (hashed, then unpickled) on load.
 
 With ``lazy: true`` loading returns a callable that does the above when called, as
 ``PartitionedDataset`` hands out one load function per partition: a node that takes
@@ -22,7 +23,7 @@ from typing import Any
 import fsspec
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
-from reelops.datasets._integrity import dump_pickle, sha256_bytes, verify_sha256
+from reelops.datasets._integrity import dump_pickle, sha256_stream, verify_sha256
 
 __all__ = ["SIDECAR_SUFFIX", "VerifiedPickleDataset"]
 
@@ -91,15 +92,18 @@ class VerifiedPickleDataset(AbstractDataset[Any, Any]):
         return self._unpickle()
 
     def _unpickle(self) -> Any:
-        with self._fs.open(self._path, "rb") as handle:
-            payload = handle.read()
         sidecar = self._path + SIDECAR_SUFFIX
         expected = None
         if self._fs.exists(sidecar):
             with self._fs.open(sidecar, "r") as handle:
                 expected = (handle.read().split() or [""])[0]
-        verify_sha256(self._filepath, expected=expected, actual=sha256_bytes(payload))
-        return pickle.loads(payload)  # noqa: S301 - verified just above
+        # One open file, read twice: hashed, then unpickled from the start, so no
+        # copy of its bytes is held beside the model it becomes (gigabytes at 25M).
+        with self._fs.open(self._path, "rb") as handle:
+            actual = sha256_stream(handle)
+            verify_sha256(self._filepath, expected=expected, actual=actual)
+            handle.seek(0)
+            return pickle.load(handle)  # noqa: S301 - verified just above
 
     def save(self, data: Any) -> None:
         """Pickle ``data`` to the file and its sha256 to ``<filepath>.sha256``."""
