@@ -119,12 +119,13 @@ class HybridRecommender(BaseRecommender):
         super().fit(X, y)
         rating = self.rating_estimator or BlendRecommender()
         ranking = self.ranking_estimator or EASE()
+        fitted = reuse or {}
         self.reused_: dict[str, str] = {}
         self.rating_estimator_ = self._component(
-            "rating_estimator", rating, X, y, reuse or {}
+            "rating_estimator", rating, X, y, fitted
         )
         self.ranking_estimator_ = self._component(
-            "ranking_estimator", ranking, X, y, reuse or {}
+            "ranking_estimator", ranking, X, y, fitted
         )
         for part in (self.rating_estimator_, self.ranking_estimator_):
             if not (

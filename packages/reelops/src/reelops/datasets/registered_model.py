@@ -30,7 +30,7 @@ import pickle
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import mlflow
 import mlflow.pyfunc
@@ -255,9 +255,10 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Create the dataset for ``model_name@alias``."""
-        if estimator not in {"served", "evaluation", "unfitted"}:
+        known = [f"'{w}'" for w in get_args(Which)]
+        if estimator not in get_args(Which):
             raise DatasetError(
-                "estimator must be 'served', 'evaluation' or 'unfitted', "
+                f"estimator must be {', '.join(known[:-1])} or {known[-1]}, "
                 f"got '{estimator}'"
             )
         self._model_name = model_name
