@@ -34,7 +34,7 @@ from reelops.datasets.registered_model import (
     load_estimator,
     pip_requirements,
 )
-from reelops.datasets.verified_pickle import VerifiedPickleDataset
+from reelops.datasets.verified_pickle import VerifiedPickle, VerifiedPickleDataset
 from reelops.errors import ArtifactIntegrityError
 from reelops_contracts import (
     MOVIE_COLUMNS,
@@ -84,7 +84,11 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> mlflow.MlflowCl
         yield mlflow.MlflowClient()
 
 
-def register(ratings: pd.DataFrame, estimator: BiasBaseline) -> None:
+def register(
+    ratings: pd.DataFrame,
+    estimator: BiasBaseline,
+    evaluation: BiasBaseline | VerifiedPickle | None = None,
+) -> None:
     with mlflow.start_run(experiment_id="0"):  # the new store's default experiment
         RegisteredModelDataset(model_name=MODEL, alias="challenger").save(
             ChallengerPackage(
@@ -92,7 +96,7 @@ def register(ratings: pd.DataFrame, estimator: BiasBaseline) -> None:
                 estimator=estimator,
                 metrics={},
                 input_example=ratings[["user_id", "movie_id"]].head(3),
-                evaluation_estimator=estimator,
+                evaluation_estimator=estimator if evaluation is None else evaluation,
             )
         )
 
@@ -134,6 +138,57 @@ def test_the_unfitted_view_loads_the_registered_configuration_only(
     assert unfitted.get_params() == estimator.get_params()
     assert not hasattr(unfitted, "global_mean_")
     assert hasattr(estimator, "global_mean_")
+
+
+def test_the_split_fit_is_registered_from_its_pickle_byte_for_byte(
+    registry: mlflow.MlflowClient,
+    ratings: pd.DataFrame,
+    estimator: BiasBaseline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the split's fit as package_challenger hands it over: its lazy pickle
+    split_fit = BiasBaseline(reg_user=3.0).fit(
+        ratings[["user_id", "movie_id"]].head(300), ratings["rating"].head(300)
+    )
+    path = tmp_path / "06_models" / "bias" / "model.pkl"
+    VerifiedPickleDataset(filepath=str(path)).save(split_fit)
+    pickled = VerifiedPickleDataset(filepath=str(path), lazy=True).load()
+    # WHEN it is registered, with unpickling it made impossible
+    monkeypatch.setattr(VerifiedPickle, "__call__", lambda self: pytest.fail("loaded"))
+    register(ratings, estimator, pickled)
+    monkeypatch.undo()
+    # THEN the registry holds the candidate file's very bytes, under their digest
+    mv = registry.get_model_version_by_alias(MODEL, "challenger")
+    stored = Path(registry.get_model_version_download_uri(MODEL, mv.version))
+    copied = next(stored.rglob("evaluation_estimator.pkl"))
+    assert copied.read_bytes() == path.read_bytes()
+    assert mv.tags[f"{SHA256_TAG_PREFIX}evaluation_estimator"] == sha256(path)
+    # AND it loads as the evaluation estimator, the served one beside it
+    evaluation = load_estimator(f"models:/{MODEL}@challenger", which="evaluation")
+    head = ratings[["user_id", "movie_id"]].head(5)
+    assert evaluation.predict(head) == pytest.approx(split_fit.predict(head))
+    assert evaluation.predict(head) != pytest.approx(estimator.predict(head))
+
+
+def test_a_tampered_split_fit_is_refused_before_anything_is_registered(
+    registry: mlflow.MlflowClient,
+    ratings: pd.DataFrame,
+    estimator: BiasBaseline,
+    tmp_path: Path,
+) -> None:
+    # GIVEN the split's lazy pickle, replaced after package_challenger took it
+    path = tmp_path / "model.pkl"
+    VerifiedPickleDataset(filepath=str(path)).save(estimator)
+    pickled = VerifiedPickleDataset(filepath=str(path), lazy=True).load()
+    tamper(path)
+    # WHEN it is registered THEN the copy is refused in one line
+    with pytest.raises(ArtifactIntegrityError) as info:
+        register(ratings, estimator, pickled)
+    assert str(info.value).startswith(f"{path}: sha256 mismatch")
+    assert "\n" not in str(info.value)
+    # AND no version was created
+    assert registry.search_model_versions(f"name='{MODEL}'") == []
 
 
 def test_an_unknown_estimator_view_is_refused_in_one_line() -> None:

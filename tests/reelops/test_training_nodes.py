@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 import pandas as pd
@@ -11,6 +13,7 @@ import yaml
 
 from reelops import evaluation
 from reelops.challenger import ChallengerPackage, Rejection
+from reelops.datasets.verified_pickle import VerifiedPickle, VerifiedPickleDataset
 from reelops.errors import ConfigError
 from reelops.nodes import training
 from reelops.nodes.split import split_ratings
@@ -148,6 +151,20 @@ def not_loaded() -> NoReturn:
     raise AssertionError("package_challenger loaded a model it does not package")
 
 
+def package_mf(
+    metrics: dict, data: pd.DataFrame, mf: Callable[[], object]
+) -> ChallengerPackage | Rejection:
+    """package_challenger with mf chosen over bias; bias's model must not be loaded."""
+    chosen = training.select_champion(
+        {"split": {}, "candidates": {"mf": metrics, "bias": {**metrics, "rmse": 9}}},
+        {},
+        SELECTION,
+        GATES,
+    )
+    candidates = {"split": {}, "candidates": {"mf": metrics}}
+    return training.package_challenger(chosen, candidates, data, mf=mf, bias=not_loaded)
+
+
 def test_candidate_evaluation_reports_every_metric() -> None:
     data = ratings()
     train, test, _ = split_ratings(data, {"seed": 1})
@@ -168,21 +185,7 @@ def test_candidate_evaluation_reports_every_metric() -> None:
         "predict_seconds",
     }
     assert 0 < metrics["rmse"] < 5
-    package = training.package_challenger(
-        training.select_champion(
-            {
-                "split": {},
-                "candidates": {"mf": metrics, "bias": {**metrics, "rmse": 9}},
-            },
-            {},
-            SELECTION,
-            GATES,
-        ),
-        {"split": {}, "candidates": {"mf": metrics}},
-        data,
-        mf=lambda: model,
-        bias=not_loaded,
-    )
+    package = package_mf(metrics, data, lambda: model)
     assert isinstance(package, ChallengerPackage)
     assert list(package.input_example.dtypes) == ["int64", "int64"]
     # THEN the served model is the same configuration fitted on every rating, and
@@ -194,6 +197,32 @@ def test_candidate_evaluation_reports_every_metric() -> None:
     assert set(package.estimator.user_ids_) == set(data["user_id"])
     assert set(package.estimator.movie_ids_) == set(data["movie_id"])
     assert set(model.movie_ids_) == set(train["movie_id"])
+
+
+def test_the_split_fit_is_packaged_as_its_pickle_not_loaded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = ratings()
+    train, test, _ = split_ratings(data, {"seed": 1})
+    model, report = training.fit_candidate(
+        train, {"name": "mf", "params": {"n_epochs": 2}}, 5
+    )
+    metrics = training.evaluate_candidate(model, report, train, test, {"k": 10})
+    # GIVEN the champion's split fit as the catalog's mf.model@lazy hands it over
+    path = tmp_path / "mf" / "model.pkl"
+    VerifiedPickleDataset(filepath=str(path)).save(model)
+    pickled = VerifiedPickleDataset(filepath=str(path), lazy=True).load()
+    calls: list[str] = []
+    load = VerifiedPickle.__call__
+    monkeypatch.setattr(
+        VerifiedPickle, "__call__", lambda self: calls.append("load") or load(self)
+    )
+    package = package_mf(metrics, data, pickled)
+    # THEN it is loaded once, for its configuration, and packaged as its file
+    assert isinstance(package, ChallengerPackage)
+    assert calls == ["load"]
+    assert package.evaluation_estimator is pickled
+    assert package.estimator.get_params() == model.get_params()
 
 
 def test_ranking_metrics_rest_on_a_seeded_sample_of_max_users() -> None:

@@ -40,7 +40,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from reelops.challenger import ChallengerPackage, Rejection
+from reelops.challenger import ChallengerPackage, PickledEstimator, Rejection
 from reelops.datasets._integrity import (
     dump_pickle,
     sha256_file,
@@ -334,7 +334,10 @@ class RegisteredModelDataset(AbstractDataset[Any, Any]):
             if pkg.evaluation_estimator is not None:
                 evaluation = Path(tmp) / "evaluation_estimator.pkl"
                 with evaluation.open("wb") as handle:
-                    dump_pickle(pkg.evaluation_estimator, handle)
+                    if isinstance(pkg.evaluation_estimator, PickledEstimator):
+                        pkg.evaluation_estimator.copy_to(handle)
+                    else:
+                        dump_pickle(pkg.evaluation_estimator, handle)
                 artifacts["evaluation_estimator"] = str(evaluation)
             wrapper = RecommenderModel()
             wrapper.estimator = pkg.estimator

@@ -12,23 +12,90 @@ With ``lazy: true`` loading returns a callable that does the above when called, 
 ``PartitionedDataset`` hands out one load function per partition: a node that takes
 many models and needs one (``package_challenger``) loads only that one. Declare it
 as a transcoded twin (``x@pickle`` and ``x@lazy`` on the same file), so Kedro still
-runs the node after the one that saved the pickle.
+runs the node after the one that saved the pickle. The callable
+(:class:`VerifiedPickle`) can also copy the file's checked bytes elsewhere without
+unpickling them (:meth:`VerifiedPickle.copy_to`): the registry stores the split's
+fit that way, byte for byte.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import fsspec
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
 from reelops.datasets._integrity import dump_pickle, sha256_stream, verify_sha256
 
-__all__ = ["SIDECAR_SUFFIX", "VerifiedPickleDataset"]
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+__all__ = ["SIDECAR_SUFFIX", "VerifiedPickle", "VerifiedPickleDataset"]
 
 #: Suffix of the file beside the pickle that records its sha256.
 SIDECAR_SUFFIX = ".sha256"
+_CHUNK = 1 << 20
+
+
+class VerifiedPickle:
+    """A pickle file and its recorded sha256, not yet read.
+
+    Calling it unpickles the file once its bytes match; :meth:`copy_to` copies
+    the bytes elsewhere, checked as they stream, without unpickling them.
+    """
+
+    def __init__(self, fs: AbstractFileSystem, path: str, filepath: str) -> None:
+        """The pickle at ``path`` on ``fs``; ``filepath`` names it in errors."""
+        self._fs = fs
+        self._path = path
+        self.filepath = filepath
+
+    def __repr__(self) -> str:
+        return f"VerifiedPickle({self.filepath!r})"
+
+    def _expected(self) -> str | None:
+        sidecar = self._path + SIDECAR_SUFFIX
+        if not self._fs.exists(sidecar):
+            return None
+        with self._fs.open(sidecar, "r") as handle:
+            return (handle.read().split() or [""])[0]
+
+    def __call__(self) -> Any:
+        """Unpickle the file once its bytes match the recorded sha256.
+
+        Raises:
+            ArtifactIntegrityError: The file's sha256 is not the recorded one.
+        """
+        expected = self._expected()
+        # One open file, read twice: hashed, then unpickled from the start, so no
+        # copy of its bytes is held beside the model it becomes (gigabytes at 25M).
+        with self._fs.open(self._path, "rb") as handle:
+            actual = sha256_stream(handle)
+            verify_sha256(self.filepath, expected=expected, actual=actual)
+            handle.seek(0)
+            return pickle.load(handle)  # noqa: S301 - verified just above
+
+    def copy_to(self, target: BinaryIO) -> str:
+        """Copy the file's bytes into ``target`` and return their sha256.
+
+        The bytes are hashed as they stream (1 MiB at a time); the copy is
+        refused after the fact if they are not the recorded ones, so the caller
+        must discard ``target`` on error.
+
+        Raises:
+            ArtifactIntegrityError: The bytes' sha256 is not the recorded one.
+        """
+        expected = self._expected()
+        digest = hashlib.sha256()
+        with self._fs.open(self._path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                target.write(chunk)
+        actual = digest.hexdigest()
+        verify_sha256(self.filepath, expected=expected, actual=actual)
+        return actual
 
 
 class VerifiedPickleDataset(AbstractDataset[Any, Any]):
@@ -82,28 +149,13 @@ class VerifiedPickleDataset(AbstractDataset[Any, Any]):
     def load(self) -> Any:
         """Unpickle the file once its bytes match the recorded sha256.
 
-        With ``lazy``, return a function of no arguments that does so when called.
+        With ``lazy``, return a :class:`VerifiedPickle` that does so when called.
 
         Raises:
             ArtifactIntegrityError: The file's sha256 is not the recorded one.
         """
-        if self._lazy:
-            return self._unpickle
-        return self._unpickle()
-
-    def _unpickle(self) -> Any:
-        sidecar = self._path + SIDECAR_SUFFIX
-        expected = None
-        if self._fs.exists(sidecar):
-            with self._fs.open(sidecar, "r") as handle:
-                expected = (handle.read().split() or [""])[0]
-        # One open file, read twice: hashed, then unpickled from the start, so no
-        # copy of its bytes is held beside the model it becomes (gigabytes at 25M).
-        with self._fs.open(self._path, "rb") as handle:
-            actual = sha256_stream(handle)
-            verify_sha256(self._filepath, expected=expected, actual=actual)
-            handle.seek(0)
-            return pickle.load(handle)  # noqa: S301 - verified just above
+        pickled = VerifiedPickle(self._fs, self._path, self._filepath)
+        return pickled if self._lazy else pickled()
 
     def save(self, data: Any) -> None:
         """Pickle ``data`` to the file and its sha256 to ``<filepath>.sha256``."""

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reelops._pydantic import as_config, parse_config
 from reelops._types import BaseRecommender, Figure
-from reelops.challenger import ChallengerPackage, Rejection
+from reelops.challenger import ChallengerPackage, PickledEstimator, Rejection
 from reelops.evaluation import EvaluationConfig, evaluate_model
 from reelops.fitting import EstimatorSpec, fit_estimator
 from reelops_contracts import RATING_COLUMNS
@@ -234,8 +234,8 @@ def package_challenger(
     ``models`` maps each candidate to a function that loads its split fit
     (``{candidate}.model@lazy``): only the champion's is loaded, so the others'
     weights (gigabytes at 25M ratings) never sit in memory beside the refit; nor
-    does the champion's own split fit (loaded for its configuration, let go, and
-    loaded again once the refit is done).
+    does the champion's own split fit (loaded for its configuration and let go;
+    the package carries its file, which the registry copies byte for byte).
     """
     from sklearn.base import clone
 
@@ -243,14 +243,16 @@ def package_challenger(
     if not champion_decision["register"]:
         return Rejection(candidate=name, reasons=list(champion_decision["reasons"]))
     # The split's fit gives the configuration, then is let go while the refit runs
-    # (the refit's peak is the node's; at 25M ratings the fit weighs gigabytes)
-    # and is loaded again to ride along.
+    # (the refit's peak is the node's; at 25M ratings the fit weighs gigabytes).
     served = clone(models[name]())
     data = ratings[_COLUMNS].reset_index(drop=True)
     started = time.perf_counter()
     served.fit(data[["user_id", "movie_id", "timestamp"]], data["rating"].to_numpy())
     seconds = time.perf_counter() - started
-    evaluation = models[name]()
+    # The split's fit is only registered: a pickle file goes to the registry as it
+    # is, so it is never in memory beside the served model.
+    loader = models[name]
+    evaluation = loader if isinstance(loader, PickledEstimator) else loader()
     example = data[["user_id", "movie_id"]].head(5).astype("int64")
     metrics = candidate_table["candidates"][name]
     return ChallengerPackage(
