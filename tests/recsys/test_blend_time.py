@@ -145,3 +145,31 @@ def test_the_hybrid_passes_timestamps_to_its_blend(moody):
         hybrid.predict(moody), hybrid.rating_estimator_.predict(moody)
     )
     assert hybrid.rating_estimator_.day_coef_ > 0.0
+
+
+@pytest.mark.parametrize("n_folds", [1, 3])
+def test_each_folds_components_are_let_go_before_the_next_fit(
+    moody, monkeypatch, n_folds
+):
+    import gc
+    import weakref
+
+    # GIVEN a blend whose component fits are watched
+    fit_components = BlendRecommender._fit_components
+    fitted: list[weakref.ref] = []
+    alive_at_fit: list[int] = []
+
+    def watched(self, *args, **kwargs):
+        gc.collect()
+        alive_at_fit.append(sum(ref() is not None for ref in fitted))
+        models = fit_components(self, *args, **kwargs)
+        fitted.extend(weakref.ref(model) for _, model in models)
+        return models
+
+    monkeypatch.setattr(BlendRecommender, "_fit_components", watched)
+    # WHEN it is fitted THEN each fit (every fold's, the final one on every rating)
+    # starts with no earlier fold's components in memory: at 25M ratings they
+    # weigh gigabytes
+    model = blend(n_folds=n_folds).fit(moody, moody["rating"])
+    assert alive_at_fit == [0] * (n_folds + 1)
+    assert [ref() for ref in fitted[-3:]] == [m for _, m in model.estimators_]

@@ -334,6 +334,9 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
             designs.append(design)
             preds_parts.append(preds)
             targets.append(ratings[is_val])
+            # The fold's models are done with: let them go before the next fit
+            # (the final one on every rating), not hold two sets of components.
+            del partial
         design, preds = np.vstack(designs), np.vstack(preds_parts)
         y_val = np.hstack(targets)
         self.alpha_ = _choose_alpha(design, y_val, self._alphas())
