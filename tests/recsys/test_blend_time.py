@@ -173,3 +173,33 @@ def test_each_folds_components_are_let_go_before_the_next_fit(
     model = blend(n_folds=n_folds).fit(moody, moody["rating"])
     assert alive_at_fit == [0] * (n_folds + 1)
     assert [ref() for ref in fitted[-3:]] == [m for _, m in model.estimators_]
+
+
+def test_predictions_are_made_a_bounded_chunk_at_a_time(moody, monkeypatch):
+    import recsys.blend
+
+    # GIVEN a fitted blend and pairs including unknown users and movies
+    model = blend(n_folds=1).fit(moody, moody["rating"])
+    pairs = pd.concat(
+        [moody, pd.DataFrame({"user_id": [10_000, 1], "movie_id": [1, 10_000]})],
+        ignore_index=True,
+    )[["user_id", "movie_id"]]
+    whole, whole_fallback = model.predict_with_fallback(pairs)
+    # WHEN the chunk is 7 pairs THEN no design matrix is taller than that, and
+    # the predictions are the one-pass ones (each pair's prediction is its own; BLAS
+    # sums a matrix-vector product in blocks that depend on its height, so the
+    # last bit may differ)
+    design = BlendRecommender._design
+    rows: list[int] = []
+
+    def watched(self, preds, **kwargs):
+        rows.append(len(preds))
+        return design(self, preds, **kwargs)
+
+    monkeypatch.setattr(recsys.blend, "_PREDICT_CHUNK", 7)
+    monkeypatch.setattr(BlendRecommender, "_design", watched)
+    chunked, chunked_fallback = model.predict_with_fallback(pairs)
+    assert max(rows) == 7 and sum(rows) == len(moody)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=0)
+    np.testing.assert_array_equal(chunked_fallback, whole_fallback)
+    assert whole_fallback[-2:].tolist() == [True, True]

@@ -28,7 +28,7 @@ from reelops.nodes.monitoring import (
 from reelops.nodes.monitoring_report import plot_monitoring
 from reelops.nodes.reference import evaluate_holdout, summarize_reference_users
 from reelops.retrain import main as retrain_cli
-from reelops.window_profiles import prediction_frame, reference_views
+from reelops.window_profiles import reference_views
 from reelops_contracts import STATUS_ENDPOINTS, STATUS_PROFILE_COLUMNS, status_row
 from reelops_monitoring import MonitoringConfig, merge_views, profile_view
 from reelops_monitoring.scenarios import bot_burst, inflate_ratings, null_timestamps
@@ -764,24 +764,3 @@ def test_reference_user_habits_are_each_users_share_of_half_stars() -> None:
         "user_id": [1, 2],
         "half_star_share": [0.5, 0.0],
     }
-
-
-def test_predictions_in_chunks_are_the_whole_frames_predictions() -> None:
-    from recsys import BlendRecommender, MatrixFactorization, make_movielens_like
-
-    # GIVEN a blend and pairs with users and movies it has never seen
-    ratings = make_movielens_like(2_000, n_users=60, n_movies=80, random_state=3)
-    blend = BlendRecommender(
-        [("bias", BiasBaseline()), ("mf", MatrixFactorization(n_factors=4))],
-        random_state=0,
-    ).fit(ratings[["user_id", "movie_id"]], ratings["rating"].to_numpy())
-    pairs = pd.concat(
-        [ratings, pd.DataFrame({"user_id": [10_000, 1], "movie_id": [1, 10_000]})],
-        ignore_index=True,
-    )
-    # WHEN they are predicted 7 pairs at a time THEN the frame is the one-pass frame
-    whole = prediction_frame(blend, pairs, chunk_rows=len(pairs))
-    chunked = prediction_frame(blend, pairs, chunk_rows=7)
-    pd.testing.assert_frame_equal(chunked, whole)
-    assert whole["cold_start"].tail(2).tolist() == [True, True]
-    assert not whole["cold_start"].head(len(ratings)).any()

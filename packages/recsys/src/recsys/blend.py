@@ -37,6 +37,10 @@ __all__ = ["BlendRecommender"]
 _DAY_BASELINE_REG_USER = 15.0
 _DAY_BASELINE_REG_ITEM = 10.0
 _DAY_BASELINE_EPOCHS = 10
+#: Pairs predicted at a time: the design matrix (components' predictions and their
+#: support interactions) is that many rows, not one row per pair asked for (25M
+#: pairs would be gigabytes beside the model).
+_PREDICT_CHUNK = 1 << 20
 
 
 def default_blend_estimators() -> list[tuple[str, BaseRecommender]]:
@@ -387,16 +391,21 @@ class BlendRecommender(ItemSimilarityMixin, BaseRecommender):
     def _predict_known(
         self, users: NDArray[np.int64], items: NDArray[np.int64]
     ) -> NDArray[np.float64]:
-        preds = self._predictions(
-            self.estimators_, self.user_ids_[users], self.movie_ids_[items]
-        )
-        design = self._design(
-            preds,
-            user_counts=self.user_counts_[users],
-            item_counts=self.item_counts_[items],
-            scale=1.0,
-        )
-        return design @ self.coef_ + self.intercept_
+        out = np.empty(len(users), dtype=np.float64)
+        for start in range(0, len(users), _PREDICT_CHUNK):
+            u = users[start : start + _PREDICT_CHUNK]
+            i = items[start : start + _PREDICT_CHUNK]
+            preds = self._predictions(
+                self.estimators_, self.user_ids_[u], self.movie_ids_[i]
+            )
+            design = self._design(
+                preds,
+                user_counts=self.user_counts_[u],
+                item_counts=self.item_counts_[i],
+                scale=1.0,
+            )
+            out[start : start + len(u)] = design @ self.coef_ + self.intercept_
+        return out
 
     def _score_users(self, users: NDArray[np.int64]) -> NDArray[np.float64]:
         m = len(self.estimators_)

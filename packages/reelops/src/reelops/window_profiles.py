@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from recsys import BaseRecommender
 
 __all__ = [
-    "PREDICTION_CHUNK_ROWS",
     "FittedModel",
     "prediction_frame",
     "prediction_view",
@@ -126,23 +125,13 @@ def window_view(
     return profile_view(features, dataset_timestamp=pd.Timestamp(start).to_pydatetime())
 
 
-#: Pairs predicted at a time by :func:`prediction_frame`.
-PREDICTION_CHUNK_ROWS = 1_000_000
-
-
 def prediction_frame(
-    model: BaseRecommender | None,
-    pairs: pd.DataFrame,
-    *,
-    chunk_rows: int = PREDICTION_CHUNK_ROWS,
+    model: BaseRecommender | None, pairs: pd.DataFrame
 ) -> pd.DataFrame:
     """``model``'s predictions on ``pairs``, empty without a model.
 
     Columns ``user_id``, ``movie_id``, ``prediction`` and ``cold_start`` (true
-    where the model fell back). Predicted ``chunk_rows`` pairs at a time (each
-    pair's prediction is its own), so a model's working arrays stay the size of
-    a chunk: a blend's design matrix over 25M training ratings would be
-    gigabytes beside the model.
+    where the model fell back).
     """
     if model is None or pairs.empty:
         return pd.DataFrame(
@@ -154,18 +143,13 @@ def prediction_frame(
             }
         )
     X = pairs[["user_id", "movie_id"]].astype("int64")
-    predicted = np.empty(len(X), dtype="float64")
-    fallback = np.empty(len(X), dtype=bool)
-    for start in range(0, len(X), chunk_rows):
-        chunk = slice(start, start + chunk_rows)
-        values, fell_back = model.predict_with_fallback(X.iloc[chunk])
-        predicted[chunk], fallback[chunk] = values, fell_back
+    predicted, fallback = model.predict_with_fallback(X)
     return pd.DataFrame(
         {
             "user_id": X["user_id"].to_numpy(),
             "movie_id": X["movie_id"].to_numpy(),
-            "prediction": predicted,
-            "cold_start": fallback,
+            "prediction": np.asarray(predicted, dtype="float64"),
+            "cold_start": np.asarray(fallback, dtype=bool),
         }
     )
 

@@ -40,11 +40,16 @@ sha256_bytes = integrity.sha256_bytes
 warn_unverified = integrity.warn_unverified
 
 
-def sha256_stream(handle: BinaryIO) -> str:
-    """The hex sha256 of what is left to read in ``handle`` (1 MiB at a time)."""
+def sha256_stream(handle: BinaryIO, copy_to: BinaryIO | None = None) -> str:
+    """The hex sha256 of what is left to read in ``handle`` (1 MiB at a time).
+
+    With ``copy_to``, each chunk is also written there: a copy hashed on the way.
+    """
     digest = hashlib.sha256()
     while chunk := handle.read(_CHUNK):
         digest.update(chunk)
+        if copy_to is not None:
+            copy_to.write(chunk)
     return digest.hexdigest()
 
 

@@ -20,7 +20,6 @@ fit that way, byte for byte.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -36,7 +35,6 @@ __all__ = ["SIDECAR_SUFFIX", "VerifiedPickle", "VerifiedPickleDataset"]
 
 #: Suffix of the file beside the pickle that records its sha256.
 SIDECAR_SUFFIX = ".sha256"
-_CHUNK = 1 << 20
 
 
 class VerifiedPickle:
@@ -88,12 +86,8 @@ class VerifiedPickle:
             ArtifactIntegrityError: The bytes' sha256 is not the recorded one.
         """
         expected = self._expected()
-        digest = hashlib.sha256()
         with self._fs.open(self._path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                target.write(chunk)
-        actual = digest.hexdigest()
+            actual = sha256_stream(handle, copy_to=target)
         verify_sha256(self.filepath, expected=expected, actual=actual)
         return actual
 
