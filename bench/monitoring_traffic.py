@@ -59,13 +59,18 @@ from reelops.deployed_performance import deployed_performance
 from reelops.holdout import evaluate_on_holdout
 from reelops.retrain_decision import retrain_decision
 from reelops.window_profiles import (
+    head_identity,
     reference_profiles,
     traffic_key,
     traffic_reference,
     window_view,
 )
 from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
-from reelops_monitoring.features import RATING_LEVEL_COLUMNS, half_star_shares
+from reelops_monitoring.features import (
+    RATING_LEVEL_COLUMNS,
+    catalogue_head,
+    half_star_shares,
+)
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.replay import directed_score
 from reelops_monitoring.scenarios import Scenario, inflate_ratings
@@ -106,7 +111,10 @@ class Deployment:
     def __init__(self, train: pd.DataFrame, movies: pd.DataFrame) -> None:
         self.model = BiasBaseline().fit(train[COLUMNS], train["rating"].to_numpy())
         views, self.correlation = reference_profiles(
-            train, movies, correlated=RATING_LEVEL_COLUMNS
+            train,
+            movies,
+            correlated=RATING_LEVEL_COLUMNS,
+            head_movies=catalogue_head(train),
         )
         self.reference = merge_views(v for _, v in views)
         self.holdout = evaluate_on_holdout(
@@ -114,6 +122,8 @@ class Deployment:
         )
         self.n_train = len(train)
         self.half_star_shares = half_star_shares(train)
+        self.head = catalogue_head(train)
+        self.head_id = head_identity(self.head)
 
 
 def judge(
@@ -144,9 +154,16 @@ def judge(
         start,
         predictions=predictions,
         half_star_shares=deployment.half_star_shares,
+        head_movies=deployment.head,
     )
     traffic = (
-        traffic_reference(served, start, config.drift.traffic_windows, served_metrics)
+        traffic_reference(
+            served,
+            start,
+            config.drift.traffic_windows,
+            served_metrics,
+            head=deployment.head_id,
+        )
         if served is not None
         else None
     )
@@ -169,7 +186,10 @@ def judge(
     if served is not None and keep:
         served[traffic_key(start, end)] = profile
         if served_metrics is not None:
-            served_metrics[traffic_key(start, end)] = performance["metrics"] or {}
+            served_metrics[traffic_key(start, end)] = {
+                **(performance["metrics"] or {}),
+                "head": deployment.head_id,
+            }
     return {
         "window": start[:10],
         "retrain": bool(decision["retrain"]),

@@ -18,6 +18,7 @@ from reelops_monitoring import (
 from reelops_monitoring.adapter import DriftStatistic, value_count
 from reelops_monitoring.config import ColumnDriftConfig, DriftConfig
 from reelops_monitoring.drift import categorize, effect_size, scaled_score
+from reelops_monitoring.features import catalogue_head
 
 
 @pytest.mark.parametrize(
@@ -52,8 +53,8 @@ def test_score_scales_effect_by_effective_sizes():
 
 
 def both(reference):
-    """The same profile as training and traffic reference."""
-    return {"training": reference, "traffic": reference}
+    """The same profile as training, traffic and deployment reference."""
+    return {"training": reference, "traffic": reference, "deployment": reference}
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +66,13 @@ def halves_frames(ml_ratings):
 
 
 @pytest.fixture(scope="module")
-def halves(halves_frames, ml_movies):
+def halves(halves_frames, ml_movies, ml_ratings):
     # each half featurized as a window
     *frames, known = halves_frames
+    head = catalogue_head(ml_ratings)
     return tuple(
-        profile_view(window_features(half, ml_movies, known)) for half in frames
+        profile_view(window_features(half, ml_movies, known, head_movies=head))
+        for half in frames
     )
 
 
@@ -93,8 +96,12 @@ def test_random_halves_do_not_drift(halves):
         "new_user_ratings",
         "new_user",
         "known_user_half_star_shift",
+        "popular_movie",
     }
-    assert {c.reference for c in report.columns} == {"traffic"}
+    # every column's first reference is given; popular_movie has only deployment
+    assert {
+        c.column: c.reference for c in report.columns if c.reference != "traffic"
+    } == {"popular_movie": "deployment"}
 
 
 def test_effective_size_is_capped_by_users(halves, halves_frames):

@@ -7,8 +7,13 @@ import re
 import pandas as pd
 import pytest
 
-from reelops_monitoring import MissingColumnError, window_features
-from reelops_monitoring.features import FEATURE_COLUMNS, OTHER_GENRE, TRACKED_GENRES
+from reelops_monitoring import InvalidInputError, MissingColumnError, window_features
+from reelops_monitoring.features import (
+    FEATURE_COLUMNS,
+    OTHER_GENRE,
+    TRACKED_GENRES,
+    catalogue_head,
+)
 
 MOVIES = pd.DataFrame(
     {
@@ -131,3 +136,37 @@ def test_half_star_shift_compares_known_users_with_their_own_habit():
     # AND without shares the column is null
     plain = window_features(WINDOW, MOVIES, {7, 8})
     assert plain["known_user_half_star_shift"].isna().all()
+
+
+def test_popular_movie_is_whether_the_movie_is_in_the_head() -> None:
+    # GIVEN a head of the catalogue holding movies 1 and 3
+    head = catalogue_head(
+        pd.DataFrame({"movie_id": [1, 1, 3, 3, 2, 4, 5, 6]}), share=0.5
+    )
+    assert head.to_dict() == {1: 2, 3: 2}
+    # WHEN a window is featurized against it (ids, or the head's series)
+    for given in (head, [1, 3]):
+        features = window_features(WINDOW, MOVIES, known_users={7}, head_movies=given)
+        # THEN each rating says whether its movie is in the head, any user
+        assert features["popular_movie"].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+    # AND without a head the column is null (never 0: nothing was measured)
+    assert window_features(WINDOW, MOVIES, {7})["popular_movie"].isna().all()
+
+
+def test_catalogue_head_is_the_most_rated_movies_up_to_the_share() -> None:
+    ratings = pd.DataFrame({"movie_id": [9] * 4 + [2] * 3 + [5] * 3 + [8] * 2})
+    # 12 ratings: a quarter (3) is reached by movie 9 alone
+    assert catalogue_head(ratings, share=0.25).index.tolist() == [9]
+    # 9 and the tie 2, 5 (by id) reach 10 >= 9 = three quarters
+    assert catalogue_head(ratings, share=0.75).to_dict() == {9: 4, 2: 3, 5: 3}
+    assert catalogue_head(ratings, share=1.0).index.tolist() == [9, 2, 5, 8]
+    assert catalogue_head(ratings.iloc[:0]).empty
+
+
+@pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
+def test_catalogue_head_refuses_a_share_outside_0_1(share: float) -> None:
+    with pytest.raises(
+        InvalidInputError,
+        match=re.escape(f"share must be in (0, 1], got {share!r} instead"),
+    ):
+        catalogue_head(pd.DataFrame({"movie_id": [1]}), share=share)

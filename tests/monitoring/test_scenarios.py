@@ -174,6 +174,13 @@ def test_the_suite_by_window_size_finds_scale_changes(ml_ratings, ml_movies):
     assert worse < detection.loc["rating_inflation", "windows"]
     assert degrading.loc["all", "windows"] == degrading["windows"].drop("all").sum()
     assert degrading.loc["all", "detected"] == degrading["detected"].drop("all").sum()
+    # AND ratings moved to the most-rated movies are told by popular_movie, judged
+    # against the reference windows re-measured with the window's own head (the
+    # one of the ratings before them): windows of 5 users or more have a score
+    none = table[(table["scenario"] == "none") & table["assessed"]]
+    assert none["score_popular_movie"].notna().mean() > 0.8
+    shifted = table[table["scenario"] == "popularity_shift"]
+    assert shifted["reasons"].str.contains("drift in 'popular_movie'").sum() >= 3
 
 
 def test_broken_field_nulls_every_timestamp(window, ml_movies):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -26,7 +27,11 @@ from reelops.nodes.monitoring import (
     summarize_serving,
 )
 from reelops.nodes.monitoring_report import plot_monitoring
-from reelops.nodes.reference import evaluate_holdout, summarize_reference_users
+from reelops.nodes.reference import (
+    evaluate_holdout,
+    summarize_reference_movies,
+    summarize_reference_users,
+)
 from reelops.retrain import main as retrain_cli
 from reelops.window_profiles import reference_views
 from reelops_contracts import STATUS_ENDPOINTS, STATUS_PROFILE_COLUMNS, status_row
@@ -126,6 +131,7 @@ def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
         evaluation=EVALUATION,
     )
     habits = pd.DataFrame({"user_id": [1], "half_star_share": [0.5]})
+    head = pd.DataFrame({"movie_id": [1, 2], "n_ratings": [9, 8]})
     view, _ = profile_window(
         window_feedback=screened,
         movies=movies,
@@ -133,6 +139,7 @@ def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
         window_predictions=predictions,
         window_info=info,
         user_habits=habits,
+        movie_head=head,
     )
     decision, *_ = decide_retrain(
         reference_profile=reference,
@@ -145,6 +152,7 @@ def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
         window_performance=performance,
         serving_summary=serving or {"available": False, "reason": "none"},
         monitoring=MONITORING,
+        movie_head=head,
         rater_screen=screen,
     )
     return decision
@@ -731,6 +739,8 @@ def test_traffic_reference_chains_disjoint_earlier_windows(
         "profile": None,
         "windows": [],
         "metrics": None,
+        "deployment": None,
+        "deployment_windows": [],
     }
     # AND the metrics kept beside the chosen windows are averaged
     metrics = {key: {"rmse": 0.9, "n_users": 10} for key in history}
@@ -753,6 +763,56 @@ def test_traffic_reference_chains_disjoint_earlier_windows(
     assert traffic_reference(lazy, "2018-07-01T00:00:00+00:00", 1)["windows"] == [
         found["windows"][0]
     ]
+
+
+def test_the_deployment_reference_holds_the_windows_of_the_same_head(
+    window: pd.DataFrame, movies: pd.DataFrame
+) -> None:
+    from reelops.window_profiles import (
+        head_identity,
+        traffic_key,
+        traffic_reference,
+        window_view,
+    )
+
+    # GIVEN three earlier windows, the middle one measured against another head
+    old, new = head_identity([1, 2, 3]), head_identity([3, 2, 1, 4])
+    starts = ["2018-01-01", "2018-04-01", "2018-07-01", "2018-10-01"]
+    keys = [
+        traffic_key(f"{a}T00:00:00+00:00", f"{b}T00:00:00+00:00")
+        for a, b in itertools.pairwise(starts)
+    ]
+    view = window_view(
+        window, movies, [], "2018-01-01T00:00:00+00:00", head_movies=[1, 2, 3]
+    )
+    history = dict.fromkeys(keys, view)
+    metrics = {keys[0]: {"head": new}, keys[1]: {"head": old}, keys[2]: {"head": new}}
+    # WHEN the window after them takes its references, measured against `new`
+    found = traffic_reference(
+        history, "2018-10-01T00:00:00+00:00", 3, metrics, head=new
+    )
+    # THEN traffic holds all three, deployment only the two of the same head
+    assert found["windows"] == keys[::-1]
+    assert found["deployment_windows"] == [keys[2], keys[0]]
+    assert found["deployment"] is not None
+    # AND no head, or one no window was kept with: no deployment reference
+    for head in (None, head_identity([7])):
+        other = traffic_reference(
+            history, "2018-10-01T00:00:00+00:00", 3, metrics, head=head
+        )
+        assert (other["deployment"], other["deployment_windows"]) == (None, [])
+    # AND the name of a head is its ids, in any order
+    assert head_identity([3, 2, 1]) == old
+    assert head_identity(pd.Series([5, 4, 3], index=[1, 2, 3])) == old
+
+
+def test_reference_movie_head_holds_a_quarter_of_the_ratings() -> None:
+    ratings = pd.DataFrame(
+        {"movie_id": [7] * 3 + [5] * 3 + [9] * 2 + list(range(20, 32))}
+    )
+    head = summarize_reference_movies(ratings)
+    # 20 ratings: movies 5 and 7 (3 each, the tie by id) reach 5 = a quarter
+    assert head.to_dict("list") == {"movie_id": [5, 7], "n_ratings": [3, 3]}
 
 
 def test_reference_user_habits_are_each_users_share_of_half_stars() -> None:

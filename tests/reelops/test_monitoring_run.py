@@ -243,23 +243,33 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         "new_user_ratings",
         "new_user",
         "known_user_half_star_shift",
+        "popular_movie",
     }
     # AND no served traffic was kept before this first window: the training data
     # is the reference of every column but the known users' shifts against the
-    # model and their habits (none in training data)
+    # model and their habits (none in training data) and the head of the
+    # catalogue (only windows measured against the same head)
     assert decision["reference"]["traffic_windows"] == []
+    assert decision["reference"]["deployment_windows"] == []
     columns = decision["scores"]["drift"]["columns"]
     traffic_only = {
         "known_user_residual",
         "known_user_mean_residual",
         "known_user_half_star_shift",
+        "popular_movie",
     }
     others = {c["reference"] for n, c in columns.items() if n not in traffic_only}
     assert others == {"training"}
     for name in traffic_only:
         assert (columns[name]["reference"], columns[name]["score"]) == (None, None)
     assert any(
-        n.startswith("no earlier window of served traffic") for n in decision["notes"]
+        n.startswith("no earlier window of served traffic is kept")
+        for n in decision["notes"]
+    )
+    assert any(
+        n.startswith("no earlier window of served traffic was measured against")
+        and n.endswith(": popular_movie not assessed")
+        for n in decision["notes"]
     )
     # AND the window is kept as served traffic for the windows after it (the
     # drifted run, the next quarter, kept its own too)
@@ -460,6 +470,15 @@ def test_inflated_feedback_asks_for_a_retrain_because_of_the_residuals(
         r.startswith("drift in 'known_user_residual'") and r.endswith("vs traffic)")
         for r in drifted["reasons"]
     )
+    # AND the baseline was kept with the head it was measured against, the same
+    # model's: the drifted run judges popular_movie against it (the same movies
+    # rated: no drift there)
+    assert drifted["reference"]["deployment_windows"] == [
+        "20180701T000000-20181001T000000"
+    ]
+    popular = drifted["scores"]["drift"]["columns"]["popular_movie"]
+    assert (popular["reference"], popular["category"]) == ("deployment", "NO_DRIFT")
+    assert popular["score"] is not None
 
 
 def test_a_bot_is_quarantined_and_pages_a_human_the_rest_is_judged(

@@ -26,6 +26,9 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
           known_user_half_star_shift:
                               {algorithm: mean,       possible_drift: 3.01, drift: 5.32,
                                reference: [traffic]}
+          popular_movie:      {algorithm: mean,       possible_drift: 1.14, drift: 2.48,
+                               reference: [deployment], effective_size: correlation,
+                               direction: increase}
       quality:
         not_null: [user_id, movie_id, rating, timestamp]
         ranges: {rating: [0.5, 5.0]}
@@ -69,7 +72,10 @@ Ratings are judged for new and known users apart: a new user's as given
 (``new_user_rating``), a known user's as its residual against the deployed model
 (``known_user_residual``, only against served traffic: the training data has no
 out-of-sample residuals); ``units`` names the user-level column that counts the
-users behind such a column's values.
+users behind such a column's values. ``popular_movie`` (ratings in the head of the
+catalogue) is compared only with the windows measured against the same head
+(``deployment``): after a retrain the head moves, and until the new deployment has
+served a window the column is not assessed.
 The drift thresholds are the 90th / 99.5th percentiles of the scores of
 no-drift windows built from the users who arrived before 2008, the higher of two
 kinds (shuffled timelines, and known users' later ratings served by a model trained
@@ -101,6 +107,7 @@ __all__ = [
     "ColumnDriftConfig",
     "DecayConfig",
     "DriftConfig",
+    "DriftReferenceSource",
     "MetricDecayConfig",
     "MonitoringConfig",
     "QualityConfig",
@@ -109,17 +116,22 @@ __all__ = [
     "ServingHealthConfig",
 ]
 
-#: What a window is compared with: ``traffic``, the previous windows of served
-#: traffic (their profiles, kept by the monitoring runs); ``training``, the
+#: What a window's metric is compared with: ``traffic``, the previous windows of
+#: served traffic (their profiles, kept by the monitoring runs); ``training``, the
 #: deployed model's training data (the reference profile its run recorded).
 ReferenceSource = Literal["traffic", "training"]
+#: What a window's drift column is compared with: a :data:`ReferenceSource`, or
+#: ``deployment``, the previous windows of served traffic measured against the
+#: same training data as the window (the same head of the catalogue: a column
+#: such as ``popular_movie`` is only comparable between them).
+DriftReferenceSource = Literal["traffic", "deployment", "training"]
 
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _traffic_then_training() -> list[ReferenceSource]:
+def _traffic_then_training() -> list[DriftReferenceSource]:
     return ["traffic", "training"]
 
 
@@ -136,7 +148,7 @@ class ColumnDriftConfig(_Config):
     )
     possible_drift: float = Field(gt=0, description="Score from which POSSIBLE_DRIFT.")
     drift: float = Field(gt=0, description="Score from which DRIFT.")
-    reference: list[ReferenceSource] = Field(
+    reference: list[DriftReferenceSource] = Field(
         default_factory=_traffic_then_training,
         min_length=1,
         description="References in order of preference: the first one available "
@@ -206,6 +218,14 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
         ),
         "known_user_half_star_shift": ColumnDriftConfig(
             algorithm="mean", possible_drift=3.01, drift=5.32, reference=["traffic"]
+        ),
+        "popular_movie": ColumnDriftConfig(
+            algorithm="mean",
+            possible_drift=1.14,
+            drift=2.48,
+            reference=["deployment"],
+            effective_size="correlation",
+            direction="increase",
         ),
     }
 

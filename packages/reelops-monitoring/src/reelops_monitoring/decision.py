@@ -108,6 +108,7 @@ def assess_window(
     config: MonitoringConfig,
     *,
     traffic: ProfileView | None = None,
+    deployment: ProfileView | None = None,
     correlation: Mapping[str, float] | None = None,
     training_metrics: Mapping[str, Any] | None = None,
     window_metrics: Mapping[str, Any] | None = None,
@@ -118,9 +119,11 @@ def assess_window(
     """Drift, quality and (when metrics are given) decay, then :func:`decide`.
 
     ``reference`` is the deployed model's training data, ``traffic`` the previous
-    windows of served traffic (merged); each drift column uses the first of its
-    configured references that is given; ``correlation`` (intra-user, per
-    column, from the training data) sets the effective sample sizes. Decay
+    windows of served traffic (merged), ``deployment`` those of them measured
+    against the same training data as ``target``; each drift column uses the
+    first of its configured references that is given; ``correlation``
+    (intra-user, per column, from the training data) sets the effective sample
+    sizes. Decay
     compares ``window_metrics`` with ``training_metrics`` (the holdout) or
     ``traffic_metrics`` (the earlier windows' mean), as each metric is configured.
     ``raters`` (:func:`~reelops_monitoring.raters.screen_raters` of the window
@@ -139,7 +142,7 @@ def assess_window(
         )
     return decide(
         detect_drift(
-            {"training": reference, "traffic": traffic},
+            {"training": reference, "traffic": traffic, "deployment": deployment},
             target,
             config.drift,
             correlation=correlation,

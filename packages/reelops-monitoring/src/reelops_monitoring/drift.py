@@ -31,7 +31,8 @@ in ``bench/monitoring.py``). p-values are still reported.
 
 Each column names its references in order of preference
 (``ColumnDriftConfig.reference``): ``traffic``, the previous windows of served
-traffic, or ``training``, the deployed model's training data; the first one given
+traffic, ``deployment``, those of them measured against the same training data as
+the window, or ``training``, the deployed model's training data; the first one given
 and holding the column (a profile recorded before the column existed does not) is
 used, and with none the column is not assessed (``reference`` null). A column
 whose ``direction`` is ``increase`` is drift only when its mean went up (more new
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from reelops_monitoring.config import (
         ColumnDriftConfig,
         DriftConfig,
-        ReferenceSource,
+        DriftReferenceSource,
     )
 
 __all__ = [
@@ -101,7 +102,7 @@ class ColumnDrift:
     threshold: float
     n_target: float
     n_reference: float
-    reference: ReferenceSource | None = "training"
+    reference: DriftReferenceSource | None = "training"
     mean_target: float | None = None
     mean_reference: float | None = None
 
@@ -193,7 +194,7 @@ def scaled_score(effect: float, n_target: float, n_reference: float) -> float:
 
 
 def detect_drift(
-    references: Mapping[ReferenceSource, ProfileView | None],
+    references: Mapping[DriftReferenceSource, ProfileView | None],
     target: ProfileView,
     config: DriftConfig,
     *,
@@ -202,9 +203,10 @@ def detect_drift(
     """Test every column of ``config.columns`` against its reference.
 
     Args:
-        references: ``{"training": ..., "traffic": ...}``: the deployed model's
-            training data and the previous windows of served traffic (merged);
-            ``None`` or absent: not available.
+        references: ``{"training": ..., "traffic": ..., "deployment": ...}``:
+            the deployed model's training data, the previous windows of served
+            traffic (merged) and those of them measured against the same
+            training data as ``target``; ``None`` or absent: not available.
         target: The window to assess.
         config: Columns, algorithms, thresholds, references, unit column, minimum
             window size.
@@ -324,7 +326,7 @@ def _column_drift(
     spec: ColumnDriftConfig,
     units: tuple[float, float],
     *,
-    source: ReferenceSource,
+    source: DriftReferenceSource,
     rho: float = math.nan,
     unit_sums: tuple[_Sums | None, _Sums | None] = (None, None),
 ) -> ColumnDrift:

@@ -41,6 +41,14 @@ rating, timestamp``) into one row per rating with:
   half stars is a habit of each user (some never do), so the window's share alone
   varies with who rated; against their own habit, a client that lost the
   half-star widget moves every half-star user down together.
+* ``popular_movie`` (float, 1.0 or 0.0): whether the rated movie is in the head of
+  the catalogue, the most-rated movies of the deployed model's training data that
+  together hold a quarter of its ratings (:func:`catalogue_head`); null without
+  ``head_movies``. A front page promoting the blockbusters moves ratings into the
+  head; the ratings may be unchanged, so no rating column sees it. Only
+  comparable between windows measured against the same head: the monitoring
+  compares it with the windows served by the same deployment (``deployment``
+  reference), never with the training data, whose ratings made the head.
 """
 
 from __future__ import annotations
@@ -51,16 +59,18 @@ import numpy as np
 import pandas as pd
 
 from reelops_contracts import RATING_COLUMNS
-from reelops_monitoring.errors import MissingColumnError
+from reelops_monitoring.errors import InvalidInputError, MissingColumnError
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
 __all__ = [
     "FEATURE_COLUMNS",
+    "HEAD_SHARE",
     "OTHER_GENRE",
     "RATING_LEVEL_COLUMNS",
     "TRACKED_GENRES",
+    "catalogue_head",
     "half_star_shares",
     "pick_genres",
     "window_features",
@@ -99,6 +109,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "known_user_residual",
     "known_user_mean_residual",
     "known_user_half_star_shift",
+    "popular_movie",
 )
 
 #: Drift columns with a value on every rating, so clustered by user (their
@@ -109,7 +120,11 @@ RATING_LEVEL_COLUMNS: tuple[str, ...] = (
     "genre",
     "new_user_rating",
     "known_user_residual",
+    "popular_movie",
 )
+
+#: The share of the training ratings the head of the catalogue holds.
+HEAD_SHARE = 0.25
 
 _MOVIE_COLUMNS = ("movie_id", "genres")
 # The fraction of a half-star rating (3.5 % 1).
@@ -128,6 +143,7 @@ def window_features(
     genres: Collection[str] = TRACKED_GENRES,
     predictions: pd.DataFrame | None = None,
     half_star_shares: pd.Series | None = None,
+    head_movies: Collection[int] | None = None,
 ) -> pd.DataFrame:
     """The columns to profile for one window of ratings (see the module docstring).
 
@@ -144,6 +160,9 @@ def window_features(
         half_star_shares: ``{user_id: share}`` of half-star ratings of each user
             in the deployed model's training data. None (or a user absent from
             it): ``known_user_half_star_shift`` is null.
+        head_movies: The head of the catalogue's movie ids (or the series
+            :func:`catalogue_head` gives of the deployed model's training data).
+            None: ``popular_movie`` is null.
 
     Returns:
         A new frame with :data:`FEATURE_COLUMNS`, one row per rating, in the order
@@ -179,9 +198,47 @@ def window_features(
             "known_user_residual": residual,
             "known_user_mean_residual": _user_means(users, residual),
             "known_user_half_star_shift": _user_means(users, half_shift),
+            "popular_movie": _in_head(ratings_window["movie_id"], head_movies),
         },
         index=ratings_window.index,
     )
+
+
+def catalogue_head(ratings: pd.DataFrame, *, share: float = HEAD_SHARE) -> pd.Series:
+    """The most-rated movies that together hold ``share`` of ``ratings``.
+
+    Movies in decreasing order of their number of ratings (ties by id), up to and
+    including the one whose cumulated count reaches ``share`` of all ratings.
+
+    Returns:
+        ``{movie_id: n_ratings}`` of the head, most-rated first (empty without
+        ratings).
+
+    Raises:
+        InvalidInputError: If ``share`` is not in (0, 1].
+    """
+    if not 0.0 < share <= 1.0:
+        raise InvalidInputError(f"share must be in (0, 1], got {share!r} instead")
+    counts = ratings["movie_id"].value_counts()
+    counts = counts.rename_axis("movie_id").rename("n_ratings")
+    ordered = counts.reset_index().sort_values(
+        ["n_ratings", "movie_id"], ascending=[False, True], kind="stable"
+    )
+    reached = ordered["n_ratings"].cumsum().to_numpy() >= share * len(ratings)
+    size = int(np.argmax(reached)) + 1 if reached.any() else 0
+    return ordered.head(size).set_index("movie_id")["n_ratings"]
+
+
+def _in_head(movie_ids: pd.Series, head: Collection[int] | None) -> np.ndarray:
+    """1.0 for a movie in ``head``, else 0.0; all null without a head.
+
+    ``head`` holds movie ids; a :func:`catalogue_head` series counts by its index.
+    """
+    if head is None:
+        return np.full(len(movie_ids), np.nan)
+    ids = head.index if isinstance(head, pd.Series) else head
+    found = pd.to_numeric(movie_ids, errors="coerce").isin(set(ids))
+    return found.to_numpy(dtype="float64")
 
 
 def half_star_shares(ratings: pd.DataFrame) -> pd.Series:

@@ -10,6 +10,13 @@ residuals against it, and its metrics on each case (RMSE, NDCG@10) say how much 
 injected shift hurts it. The window is assessed as it is (scenario ``"none"``) and
 once per injected :class:`~reelops_monitoring.scenarios.Scenario`.
 
+``popular_movie`` is measured against the head of the catalogue of the ratings
+before the reference's first window, for the window and for every reference
+window (re-measured: the ``deployment`` reference), as if a model deployed then
+had served them all; a column measured against each window's own history would
+drift with it (movies later users like climb into the head), which no deployment
+does between its retrains.
+
 :func:`false_alarm_rate`, :func:`detection_table`, :func:`degradation_table` and
 :func:`calibrate_thresholds` summarize the resulting table.
 """
@@ -26,7 +33,11 @@ from reelops_monitoring.adapter import merge_views, profile_view
 from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.effective import pooled_correlation
-from reelops_monitoring.features import half_star_shares, window_features
+from reelops_monitoring.features import (
+    catalogue_head,
+    half_star_shares,
+    window_features,
+)
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_rows, split_windows
 
@@ -116,10 +127,14 @@ def replay(
     views: list[ProfileView] = []
     frames: list[pd.DataFrame] = []
     records: list[dict[str, Any]] = []
+    heads: list[pd.Series | None] = []
     seen: set[int] = set()
     for index, window in enumerate(windows):
         known = frozenset(seen)
         history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
+        heads.append(None if history.empty else catalogue_head(history))
+        # the head of a model deployed at the reference's first window
+        head = heads[max(index - n_reference, 0)]
         fitted = None if fit is None or history.empty else fit(history)
         shares = None if fitted is None else half_star_shares(history)
         cases: list[tuple[str, pd.DataFrame, Scenario | None]] = [
@@ -146,6 +161,7 @@ def replay(
                 known,
                 predictions=predictions,
                 half_star_shares=shares,
+                head_movies=head,
             )
             target = profile_view(features, dataset_timestamp=window.start)
             found = {} if fitted is None else fitted.evaluate(ratings_case)
@@ -158,6 +174,7 @@ def replay(
         if index < n_reference:
             continue
         reference = merge_views(views[index - n_reference : index])
+        deployment = _remeasured(frames[index - n_reference : index], head)
         correlation = (
             pooled_correlation(
                 frames[index - n_reference : index],
@@ -173,6 +190,7 @@ def replay(
                 target,
                 config,
                 traffic=reference,
+                deployment=deployment,
                 correlation=correlation,
                 raters=screen,
             )
@@ -201,6 +219,29 @@ def replay(
                 }
             )
     return pd.DataFrame(records)
+
+
+def _remeasured(
+    frames: Sequence[pd.DataFrame], head: pd.Series | None
+) -> ProfileView | None:
+    """The windows' ``popular_movie`` against ``head``, profiled with their users.
+
+    One profile of the windows' rows together: the users (``user_id``, and
+    ``user_ratings`` for their effective number) behind the column's values. None
+    without a head.
+    """
+    if head is None or not frames:
+        return None
+    rows = pd.concat(
+        [frame[["user_id", "user_ratings", "movie_id"]] for frame in frames],
+        ignore_index=True,
+    )
+    ids = set(head.index)
+    return profile_view(
+        rows[["user_id", "user_ratings"]].assign(
+            popular_movie=rows["movie_id"].isin(ids).astype("float64")
+        )
+    )
 
 
 def false_alarm_rate(table: pd.DataFrame) -> dict[str, float | int]:

@@ -266,7 +266,11 @@ def suite_scenarios(
         Scenario(
             name="popularity_shift",
             description="30% of the ratings moved to the 100 most-rated movies",
-            expected=("drift in 'genre'", *_RATING_SHIFT[1:]),
+            expected=(
+                "drift in 'popular_movie'",
+                "drift in 'genre'",
+                *_RATING_SHIFT[1:],
+            ),
             inject=lambda w, seed: shift_popularity(
                 w, popularity, share=0.3, seed=seed
             ),

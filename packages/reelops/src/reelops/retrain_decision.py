@@ -58,7 +58,8 @@ def retrain_decision(
     window metrics against its holdout metrics (:func:`~reelops_monitoring.
     assess_window`, thresholds from ``config``). Each drift column is compared
     with the previous windows of served traffic (``traffic_reference``:
-    :func:`~reelops.window_profiles.traffic_reference`) or the training data, as
+    :func:`~reelops.window_profiles.traffic_reference`; its ``deployment``, those
+    measured against the same head of the catalogue) or the training data, as
     configured. ``rater_screen`` (:meth:`~reelops_monitoring.raters.RaterScreen.
     to_dict`: the window's suspicious raters, already left out of the profile
     and the performance) adds a reason per flagged user and pages a human. An
@@ -100,6 +101,17 @@ def retrain_decision(
             "against the training data"
             + (f"; {', '.join(traffic_only)} not assessed" if traffic_only else "")
         )
+    same_head_only = [
+        c
+        for c, spec in config.drift.columns.items()
+        if spec.reference == ["deployment"]
+    ]
+    if traffic.get("deployment") is None and same_head_only and window_info["n_rows"]:
+        notes.append(
+            "no earlier window of served traffic was measured against this "
+            f"training data's head of the catalogue: {', '.join(same_head_only)} "
+            "not assessed"
+        )
     if window_info["n_rows"] == 0:
         body = {"retrain": False, "reasons": [], "scores": {}}
         status = "not_enough_feedback"
@@ -110,6 +122,7 @@ def retrain_decision(
             window_profile,
             config,
             traffic=traffic["profile"],
+            deployment=traffic.get("deployment"),
             correlation=reference_summary.get("intra_user_correlation"),
             training_metrics=training,
             window_metrics=current,
@@ -154,6 +167,7 @@ def retrain_decision(
             else ref_sha == model["data_sha256"],
             "n_ratings": reference_summary.get("n_ratings"),
             "traffic_windows": list(traffic["windows"]),
+            "deployment_windows": list(traffic.get("deployment_windows", [])),
         },
         "serving": {**serving_summary, "health": health.to_dict()},
     }

@@ -8,6 +8,7 @@ run records and for a monitored window of feedback.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from reelops.evaluation import EvaluationConfig, window_metrics
 from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
 from reelops_monitoring.effective import pooled_correlation
-from reelops_monitoring.features import RATING_LEVEL_COLUMNS
+from reelops_monitoring.features import RATING_LEVEL_COLUMNS, catalogue_head
 from reelops_monitoring.windows import split_windows
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FittedModel",
+    "head_identity",
     "prediction_frame",
     "prediction_view",
     "reference_profiles",
@@ -60,17 +62,22 @@ def reference_profiles(
     *,
     freq: str = "Q",
     correlated: Collection[str] = (),
+    head_movies: Collection[int] | None = None,
 ) -> tuple[list[tuple[pd.Timestamp, ProfileView]], dict[str, float]]:
     """:func:`reference_views`, and the intra-user correlation of ``correlated``.
 
     The correlations (:func:`~reelops_monitoring.effective.pooled_correlation`,
     users grouped within each window) set the effective sample sizes of drift.
+    ``head_movies`` (the head of the catalogue of ``ratings``) gives the windows'
+    ``popular_movie``, for its correlation; no window is compared with it.
     """
     views = []
     frames = []
     seen: set[int] = set()
     for window in split_windows(ratings, freq=freq):
-        features = window_features(window.ratings, movies, frozenset(seen))
+        features = window_features(
+            window.ratings, movies, frozenset(seen), head_movies=head_movies
+        )
         views.append(
             (window.start, profile_view(features, dataset_timestamp=window.start))
         )
@@ -90,10 +97,12 @@ def training_correlation(
     """The intra-user correlation of ``columns`` in ``ratings`` (no profiling).
 
     What :func:`reference_profiles` records beside the profiles: users grouped
-    within each calendar window.
+    within each calendar window (``popular_movie`` against the head of the
+    catalogue of ``ratings``).
     """
+    head = catalogue_head(ratings)
     frames = [
-        window_features(window.ratings, movies, frozenset())
+        window_features(window.ratings, movies, frozenset(), head_movies=head)
         for window in split_windows(ratings, freq=freq)
     ]
     return pooled_correlation(frames, columns, "user_id")
@@ -107,13 +116,15 @@ def window_view(
     *,
     predictions: pd.DataFrame | None = None,
     half_star_shares: pd.Series | None = None,
+    head_movies: Collection[int] | None = None,
 ) -> ProfileView:
     """Profile of a window's feedback features, stamped with the window's ``start``.
 
     ``new_user`` is relative to ``known_users`` (the deployed model's users);
     ``known_user_residual`` rests on ``predictions``, the deployed model's
     (:func:`prediction_frame`); ``known_user_half_star_shift`` on
-    ``half_star_shares``, the users' habits in its training data.
+    ``half_star_shares``, the users' habits in its training data;
+    ``popular_movie`` on ``head_movies``, the head of its catalogue.
     """
     features = window_features(
         window_feedback[_RATING_COLUMNS],
@@ -121,6 +132,7 @@ def window_view(
         known_users,
         predictions=predictions,
         half_star_shares=half_star_shares,
+        head_movies=head_movies,
     )
     return profile_view(features, dataset_timestamp=pd.Timestamp(start).to_pydatetime())
 
@@ -204,11 +216,24 @@ def _bounds(key: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         return None
 
 
+def head_identity(head: pd.Series | Collection[int]) -> str:
+    """A short name of a head of the catalogue: sha256 of its sorted movie ids.
+
+    Windows kept with the same name measured ``popular_movie`` alike (a
+    :func:`~reelops_monitoring.features.catalogue_head` series counts by its index).
+    """
+    ids = head.index if isinstance(head, pd.Series) else head
+    text = ",".join(str(i) for i in sorted(int(i) for i in ids))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def traffic_reference(
     history: Mapping[str, Callable[[], ProfileView] | ProfileView],
     start: str,
     n_windows: int,
     metrics: Mapping[str, Callable[[], dict[str, Any]] | dict[str, Any]] | None = None,
+    *,
+    head: str | None = None,
 ) -> dict[str, Any]:
     """The previous windows of served traffic, merged: the ``traffic`` reference.
 
@@ -223,11 +248,17 @@ def traffic_reference(
         start: The assessed window's start (ISO).
         n_windows: How many windows to merge at most.
         metrics: ``{traffic_key: the deployed model's metrics on the window}``,
-            kept beside the profiles; the chosen windows' are averaged.
+            kept beside the profiles; the chosen windows' are averaged. An entry's
+            ``head`` names the head of the catalogue its window was measured
+            against (:func:`head_identity`).
+        head: The assessed window's head (:func:`head_identity`): the chosen
+            windows kept with the same one make the ``deployment`` reference.
 
     Returns:
         ``{"profile": merged view or None, "windows": [keys, newest first],
-        "metrics": {metric: mean over the chosen windows that have it} or None}``.
+        "metrics": {metric: mean over the chosen windows that have it} or None,
+        "deployment": merged view of the chosen windows of ``head`` or None,
+        "deployment_windows": [their keys]}``.
     """
     bounds = {key: b for key in history if (b := _bounds(key)) is not None}
     chosen: list[str] = []
@@ -240,22 +271,42 @@ def traffic_reference(
         chosen.append(key)
         limit = bounds[key][0]
     if not chosen:
-        return {"profile": None, "windows": [], "metrics": None}
+        return {
+            "profile": None,
+            "windows": [],
+            "metrics": None,
+            "deployment": None,
+            "deployment_windows": [],
+        }
     views = [history[key] for key in chosen]
     loaded = [view() if callable(view) else view for view in views]
+    entries = {key: _loaded((metrics or {}).get(key)) for key in chosen}
+    same = [
+        i
+        for i, key in enumerate(chosen)
+        if head is not None and entries[key].get("head") == head
+    ]
     return {
         "profile": merge_views(loaded),
         "windows": chosen,
-        "metrics": _mean_metrics(metrics or {}, chosen),
+        "metrics": _mean_metrics(entries, chosen),
+        "deployment": merge_views([loaded[i] for i in same]) if same else None,
+        "deployment_windows": [chosen[i] for i in same],
     }
 
 
+def _loaded(
+    entry: Callable[[], dict[str, Any]] | dict[str, Any] | None,
+) -> dict[str, Any]:
+    if entry is None:
+        return {}
+    return entry() if callable(entry) else entry
+
+
 def _mean_metrics(
-    metrics: Mapping[str, Callable[[], dict[str, Any]] | dict[str, Any]],
-    keys: list[str],
+    metrics: Mapping[str, dict[str, Any]], keys: list[str]
 ) -> dict[str, Any] | None:
-    found = [metrics[key] for key in keys if key in metrics]
-    loaded = [entry() if callable(entry) else entry for entry in found]
+    loaded = [metrics[key] for key in keys if metrics.get(key)]
     values: dict[str, list[float]] = {}
     errors: dict[str, list[float]] = {}
     for entry in loaded:

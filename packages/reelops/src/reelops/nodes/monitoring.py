@@ -29,7 +29,12 @@ from reelops.rating_validation import validate_ratings
 from reelops.raw_columns import LINE, PARSE_ERROR
 from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
-from reelops.window_profiles import traffic_key, traffic_reference, window_view
+from reelops.window_profiles import (
+    head_identity,
+    traffic_key,
+    traffic_reference,
+    window_view,
+)
 from reelops_contracts import RATING_COLUMNS, RAW_RATING_COLUMNS
 from reelops_monitoring import (
     MonitoringConfig,
@@ -208,13 +213,16 @@ def profile_window(
     window_predictions: pd.DataFrame,
     window_info: dict[str, Any],
     user_habits: pd.DataFrame,
+    movie_head: pd.DataFrame,
 ) -> tuple[ProfileView, bytes]:
     """Profile of the window's feedback features, and serialized (MLflow artifact).
 
     ``new_user`` is relative to the users the deployed model was trained on;
     ``known_user_residual`` is the rating minus the deployed model's prediction;
     ``known_user_half_star_shift`` compares a known user's half stars with
-    ``user_habits`` (``user_id``, ``half_star_share``: the reference stage's).
+    ``user_habits`` (``user_id``, ``half_star_share``: the reference stage's);
+    ``popular_movie`` is whether the movie is in ``movie_head`` (``movie_id``,
+    ``n_ratings``: the reference stage's head of the catalogue).
     """
     view = window_view(
         window_feedback,
@@ -223,6 +231,7 @@ def profile_window(
         window_info["start"],
         predictions=window_predictions,
         half_star_shares=user_habits.set_index("user_id")["half_star_share"],
+        head_movies=movie_head["movie_id"].tolist(),
     )
     return view, serialize_view(view)
 
@@ -250,6 +259,7 @@ def decide_retrain(
     window_performance: dict[str, Any],
     serving_summary: dict[str, Any],
     monitoring: MonitoringConfig,
+    movie_head: pd.DataFrame,
     rater_screen: dict[str, Any] | None = None,
 ) -> tuple[
     dict[str, Any],
@@ -269,6 +279,9 @@ def decide_retrain(
     retrain_decision`, thresholds from ``monitoring``); suspicious raters
     (``rater_screen``, :func:`screen_window_raters`) page a human. An empty
     window is not assessed at all: ``status`` is ``not_enough_feedback``.
+    ``popular_movie`` is compared only with the earlier windows measured against
+    the same ``movie_head`` (:func:`~reelops.window_profiles.head_identity`, kept
+    beside each window's metrics as ``head``).
 
     Returns:
         ``decision.json`` (twice: the copy the retrain trigger reads and the MLflow
@@ -280,6 +293,7 @@ def decide_retrain(
         ``performance``, ``reference`` and ``serving``.
     """
     config = as_config(MonitoringConfig, monitoring, "parameters 'monitoring'")
+    head = head_identity(movie_head["movie_id"].tolist())
     decision = retrain_decision(
         reference_profile=reference_profile,
         window_profile=window_profile,
@@ -295,19 +309,20 @@ def decide_retrain(
             window_info["start"],
             config.drift.traffic_windows,
             traffic_metrics_history,
+            head=head,
         ),
     )
     quality = decision["scores"].get("quality", {})
     keep = window_info["n_rows"] > 0 and all(q["passed"] for q in quality.values())
     key = traffic_key(window_info["start"], window_info["end"])
-    metrics = window_performance.get("metrics") or {}
+    metrics = {**(window_performance.get("metrics") or {}), "head": head}
     return (
         decision,
         decision,
         _decision_metrics(decision),
         _decision_tags(decision),
         {key: window_profile} if keep else {},
-        {key: metrics} if keep and metrics else {},
+        {key: metrics} if keep else {},
     )
 
 

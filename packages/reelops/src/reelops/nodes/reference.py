@@ -7,6 +7,8 @@ A training run records, for the model it registered:
   monitored window);
 * :func:`summarize_reference_users`: each user's habits in that data (the share of
   half-star ratings: ``known_user_half_star_shift``);
+* :func:`summarize_reference_movies`: the head of its catalogue, the most-rated
+  movies holding a quarter of its ratings (``popular_movie``);
 * :func:`profile_reference_predictions`: the model's predictions on that data;
 * :func:`evaluate_holdout`: the training-time metrics decay is judged against,
   measured on a time-based holdout (the last window before deployment).
@@ -30,7 +32,7 @@ from reelops.tracking import mlflow_metrics
 from reelops.window_profiles import prediction_view, reference_profiles
 from reelops_monitoring import ProfileView, merge_views, serialize_view
 from reelops_monitoring.features import RATING_LEVEL_COLUMNS as CORRELATED_COLUMNS
-from reelops_monitoring.features import half_star_shares
+from reelops_monitoring.features import catalogue_head, half_star_shares
 
 __all__ = [
     "ReferenceConfig",
@@ -38,6 +40,7 @@ __all__ = [
     "evaluate_holdout",
     "holdout_mlflow_metrics",
     "profile_reference_predictions",
+    "summarize_reference_movies",
     "summarize_reference_users",
 ]
 
@@ -67,7 +70,11 @@ def build_reference_profile(
     """
     cfg = as_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
     views, correlation = reference_profiles(
-        ratings, movies, freq=cfg.freq, correlated=CORRELATED_COLUMNS
+        ratings,
+        movies,
+        freq=cfg.freq,
+        correlated=CORRELATED_COLUMNS,
+        head_movies=catalogue_head(ratings),
     )
     merged = merge_views(view for _, view in views)
     stamps = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
@@ -88,6 +95,15 @@ def build_reference_profile(
 def summarize_reference_users(ratings: pd.DataFrame) -> pd.DataFrame:
     """``user_id`` and ``half_star_share``: each training user's habit, by user."""
     return half_star_shares(ratings).sort_index().rename_axis("user_id").reset_index()
+
+
+def summarize_reference_movies(ratings: pd.DataFrame) -> pd.DataFrame:
+    """``movie_id`` and ``n_ratings`` of the head of the catalogue, most-rated first.
+
+    :func:`~reelops_monitoring.features.catalogue_head`: the most-rated movies
+    that together hold a quarter of the ratings.
+    """
+    return catalogue_head(ratings).reset_index()
 
 
 def profile_reference_predictions(

@@ -39,6 +39,7 @@ from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.user_features import user_features
 from reelops.window_profiles import (
+    head_identity,
     reference_views,
     traffic_key,
     traffic_reference,
@@ -53,7 +54,7 @@ from reelops_monitoring import (
     merge_views,
     profile_frame,
 )
-from reelops_monitoring.features import half_star_shares
+from reelops_monitoring.features import catalogue_head, half_star_shares
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_windows
 
@@ -175,6 +176,8 @@ class _Deployment:
         self.train = ratings[ratings["timestamp"] < cutoff.timestamp()]
         self.correlation = training_correlation(self.train, movies, freq=cfg.freq)
         self.half_star_shares = half_star_shares(self.train)
+        self.head = catalogue_head(self.train)
+        self.head_id = head_identity(self.head)
         self.model = _fit(self.train, cfg)
         self.reference = merge_views(view for start, view in history if start < cutoff)
         self.holdout = evaluate_on_holdout(
@@ -298,6 +301,7 @@ def replay_policy(
             info["start"],
             predictions=predictions,
             half_star_shares=deployed.half_star_shares,
+            head_movies=deployed.head,
         )
         decision = retrain_decision(
             reference_profile=deployed.reference,
@@ -313,14 +317,21 @@ def replay_policy(
             serving_summary=serving,
             config=monitoring,
             traffic_reference=traffic_reference(
-                served, info["start"], monitoring.drift.traffic_windows, served_metrics
+                served,
+                info["start"],
+                monitoring.drift.traffic_windows,
+                served_metrics,
+                head=deployed.head_id,
             ),
             rater_screen=screen.to_dict(),
         )
         if all(q["passed"] for q in decision["scores"].get("quality", {}).values()):
             key = traffic_key(info["start"], info["end"])
             served[key] = profile
-            served_metrics[key] = performance["metrics"] or {}
+            served_metrics[key] = {
+                **(performance["metrics"] or {}),
+                "head": deployed.head_id,
+            }
         retrain = policy == "every_window" or (
             policy == "triggered" and bool(decision["retrain"])
         )
