@@ -271,3 +271,33 @@ def test_a_decay_metric_of_too_few_effective_users_is_flagged() -> None:
         "(Kish's, of their ratings) of the window's 16, fewer than the 10 decay "
         "needs (monitoring.decay.min_users)."
     )
+
+
+def test_a_drifted_column_is_drawn_against_the_reference_it_was_compared_with(
+    views: dict,
+) -> None:
+    from reelops.nodes.monitoring_report import _compared_with, _drift_section
+
+    # GIVEN a decision whose rating column drifted against two served windows
+    drift = {"algorithm": "ks", "score": 3.0, "effect": 0.3, "category": "DRIFT"}
+    decision = {
+        "scores": {
+            "drift": {
+                "columns": {
+                    "rating": {**drift, "reference": "traffic"},
+                    "genre": {**drift, "algorithm": "chi_square"},
+                }
+            }
+        },
+        "reference": {"traffic_windows": ["b", "a"], "deployment_windows": []},
+    }
+    history = {"a": views["window"], "b": lambda: views["window"], "c": None}
+    references = _compared_with(decision, views["reference"], history)
+    # THEN the served windows it names are merged; no deployment reference
+    assert set(references) == {"training", "traffic"}
+    served = column_shares(references["traffic"], views["window"], "rating", "ks")
+    assert served.n_reference == 2 * served.n_window
+    # AND each plot says which reference it shows (genre names none: training)
+    html = _drift_section(decision, CONFIG, references, views["window"])
+    assert html.count('alt="rating distributions: window vs traffic"') == 1
+    assert html.count('alt="genre distributions: window vs training"') == 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from reelops._pydantic import as_config
@@ -27,6 +27,7 @@ from reelops_monitoring import (
     MissingColumnError,
     MonitoringConfig,
     ProfileView,
+    merge_views,
     summarize_view,
 )
 from reelops_monitoring.adapter import value_count
@@ -96,8 +97,39 @@ def _n_values(
         return None
 
 
+def _compared_with(
+    decision: Mapping[str, Any],
+    training: ProfileView,
+    traffic_history: Mapping[str, ProfileView | Callable[[], ProfileView]],
+) -> dict[str, ProfileView]:
+    """Each reference the decision compared columns with, by source name.
+
+    ``training`` is the training data's profile; ``traffic`` and ``deployment``
+    merge the served windows the decision names (``reference.traffic_windows``,
+    ``reference.deployment_windows``) from ``traffic_history``.
+    """
+    named = decision.get("reference") or {}
+    found = {"training": training}
+    for source, field in (
+        ("traffic", "traffic_windows"),
+        ("deployment", "deployment_windows"),
+    ):
+        views = [
+            view() if callable(view) else view
+            for key in named.get(field) or []
+            if (view := traffic_history.get(key)) is not None
+        ]
+        if views:
+            found[source] = merge_views(views)
+    return found
+
+
 def _drift_plot(
-    reference: ProfileView, window: ProfileView, column: str, drift: Mapping[str, Any]
+    reference: ProfileView,
+    window: ProfileView,
+    column: str,
+    drift: Mapping[str, Any],
+    source: str,
 ) -> str:
     algorithm = str(drift.get("algorithm"))
     try:
@@ -108,27 +140,41 @@ def _drift_plot(
     title = (
         f"{column}: {drift.get('category')} ({algorithm}, score "
         f"{'inf' if score is None else f'{score:.2f}'}), share of values "
-        f"(n={shares.n_reference:,} reference, n={shares.n_window:,} window)"
+        f"(n={shares.n_reference:,} reference: {source}, n={shares.n_window:,} "
+        "window)"
     )
-    return _img(shares_figure(shares, title), f"{column} distributions")
+    return _img(
+        shares_figure(shares, title), f"{column} distributions: window vs {source}"
+    )
 
 
 def _drift_section(
     decision: Mapping[str, Any],
     config: MonitoringConfig,
-    reference: ProfileView,
+    references: Mapping[str, ProfileView],
     window: ProfileView,
 ) -> str:
+    """Each column's verdict explained; drifted ones drawn against their reference.
+
+    A column is drawn against the reference it was compared with (``training``
+    when the decision names none or its windows are gone).
+    """
     columns = ((decision.get("scores") or {}).get("drift") or {}).get("columns") or {}
     if not columns:
         return "<p>not assessed</p>"
     rows = []
+    source = {
+        column: str(drift.get("reference"))
+        if drift.get("reference") in references
+        else "training"
+        for column, drift in columns.items()
+    }
     for column, drift in columns.items():
         category = str(drift.get("category", "NO_DRIFT"))
         why = explain_drift(
             drift,
             config.drift.columns.get(column),
-            n_values=_n_values(reference, window, column),
+            n_values=_n_values(references[source[column]], window, column),
         )
         rows.append(
             f"<tr><th>{html.escape(column)}</th><td>"
@@ -136,7 +182,7 @@ def _drift_section(
             f"</span></td><td>{html.escape(why)}</td></tr>"
         )
     plots = "".join(
-        _drift_plot(reference, window, column, drift)
+        _drift_plot(references[source[column]], window, column, drift, source[column])
         for column, drift in columns.items()
         if drift.get("category") in _FLAGGED
     )
@@ -220,13 +266,17 @@ def report_monitoring(
     reference_prediction_profile: ProfileView,
     window_prediction_profile: ProfileView,
     monitoring: MonitoringConfig,
+    traffic_history: Mapping[str, ProfileView | Callable[[], ProfileView]]
+    | None = None,
 ) -> str:
     """A self-contained HTML report of the decision, its plots embedded as PNG.
 
     Warnings first (what the window was too small to judge), then the reasons,
     each drift verdict with the sentence explaining its score, the drifted
-    columns' distributions, quality, performance and decay, feature and
-    prediction summaries, serving, and any other field of ``decision``.
+    columns' distributions (against the reference each was compared with: the
+    training data, or the served windows of ``traffic_history`` the decision
+    names), quality, performance and decay, feature and prediction summaries,
+    serving, and any other field of ``decision``.
     """
     config = as_config(MonitoringConfig, monitoring, "parameters 'monitoring'")
     warnings = window_warnings(decision, config)
@@ -246,6 +296,7 @@ def report_monitoring(
     }
     serving = decision.get("serving") or {}
     figures = plot_monitoring(decision, monitoring)
+    references = _compared_with(decision, reference_profile, traffic_history or {})
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>reelops monitoring</title>
 <style>{_STYLE}</style>
@@ -256,7 +307,7 @@ def report_monitoring(
 <h2>Notes</h2>{_items(decision.get("notes"))}
 <h2>Drift</h2>
 {_img(figures["drift_scores"], "drift scores and thresholds")}
-{_drift_section(decision, config, reference_profile, window_profile)}
+{_drift_section(decision, config, references, window_profile)}
 <h2>Data quality</h2>{html_table(quality) if quality else "<p>not assessed</p>"}
 <h2>Performance (n={format_value("n", perf.get("n_feedback"))} rated rows)</h2>
 {html_table(perf_rows, index="metric") if perf_rows else "<p>not assessed</p>"}
