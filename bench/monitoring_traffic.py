@@ -110,11 +110,10 @@ class Deployment:
 
     def __init__(self, train: pd.DataFrame, movies: pd.DataFrame) -> None:
         self.model = BiasBaseline().fit(train[COLUMNS], train["rating"].to_numpy())
+        self.head = catalogue_head(train)
+        self.head_id = head_identity(self.head)
         views, self.correlation = reference_profiles(
-            train,
-            movies,
-            correlated=RATING_LEVEL_COLUMNS,
-            head_movies=catalogue_head(train),
+            train, movies, correlated=RATING_LEVEL_COLUMNS, head_movies=self.head
         )
         self.reference = merge_views(v for _, v in views)
         self.holdout = evaluate_on_holdout(
@@ -122,8 +121,6 @@ class Deployment:
         )
         self.n_train = len(train)
         self.half_star_shares = half_star_shares(train)
-        self.head = catalogue_head(train)
-        self.head_id = head_identity(self.head)
 
 
 def judge(
