@@ -14,7 +14,9 @@ training, packaging and reference_profile run in one process, since packaging
 checks that the challenger it packages was registered by its own MLflow run. For
 each stage: wall time, and peak RSS of the process tree (psutil, sampled every
 0.25 s, summed over the kedro process and its children) and ``ru_maxrss`` of the
-stage (``wait4``), and each node's wall seconds (from the run's progress lines).
+stage (``wait4``), each node's wall seconds (from the run's progress lines) and
+each node's peak RSS of the kedro process (``VmHWM`` over the node's span, from
+the run's log file).
 A stage that fails, or whose tree passes the memory limit (it is
 killed), stops the run; the stages before it are reported.
 
@@ -80,6 +82,8 @@ _TAGS_EVERY = 1_000
 #: A finished node in ``kedro run``'s progress lines (reelops.run_log):
 #: ``[ 3/36] training  blend.fit_candidate_node  966.1 s``.
 _NODE_DONE = re.compile(r"^\[\s*\d+/\d+\]\s+(?:\S+\s+)?(\S+)\s+([\d.]+) s$")
+#: A finished node's peak resident size in the run's log file (reelops.run_log).
+_NODE_PEAK = re.compile(r"peak RSS (\S+) ([\d.]+) GiB")
 _CSV_CHUNK = 1_000_000
 
 
@@ -167,6 +171,11 @@ def node_seconds(log: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in found if m}
 
 
+def node_peaks(log: str) -> dict[str, float]:
+    """Each finished node's peak RSS of the kedro process (GiB), from its run log."""
+    return {m.group(1): float(m.group(2)) for m in _NODE_PEAK.finditer(log)}
+
+
 def run_stage(
     project: Path,
     stage: str,
@@ -187,11 +196,16 @@ def run_stage(
         *(["--params", params] if params else []),
     ]
     log = project / f"stage-{stage}.log"
+    run_logs = project / f"logs-{stage}"
     load = os.getloadavg()[0]
     start = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
-            cmd, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT
+            cmd,
+            cwd=project,
+            env={**env, "REELOPS_LOG_DIR": str(run_logs)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         peak = 0
         killed = False
@@ -223,6 +237,9 @@ def run_stage(
         "exit_code": proc.returncode,
         "load_average_1min": [load, os.getloadavg()[0]],
         "node_seconds": node_seconds(log.read_text()),
+        "node_peak_rss_gib": node_peaks(
+            "\n".join(f.read_text() for f in sorted(run_logs.glob("run-*.log")))
+        ),
     }
     if killed:
         result["error"] = f"killed: process tree over {limit / GIB:.1f} GiB"

@@ -1,4 +1,4 @@
-"""bench/pipeline_scale.py reads each node's time from kedro run's progress lines."""
+"""bench/pipeline_scale.py reads each node's time and peak from kedro run's log."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def test_node_seconds_come_from_the_run_logs_progress_lines(
     progress = ProgressHook()
     progress._total = 36
     progress._stage_of = {"blend.fit_candidate_node": "training"}
+    caplog.set_level(logging.INFO, logger="reelops.memory")
     with caplog.at_level(logging.INFO, logger="reelops.progress"):
         for name in ("blend.fit_candidate_node", "orphan_node"):
             progress._start(SimpleNamespace(name=name))
@@ -48,3 +49,7 @@ def test_node_seconds_come_from_the_run_logs_progress_lines(
     seconds = pipeline_scale.node_seconds(log)
     assert set(seconds) == {"blend.fit_candidate_node", "orphan_node"}
     assert seconds["blend.fit_candidate_node"] == pytest.approx(1234.5, abs=0.2)
+    # AND each one's peak resident size (this process's: more than an interpreter)
+    peaks = pipeline_scale.node_peaks(log)
+    assert set(peaks) == set(seconds)
+    assert all(0.05 < gib < 64 for gib in peaks.values()), peaks

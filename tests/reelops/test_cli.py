@@ -116,6 +116,12 @@ def test_a_run_prints_progress_and_keeps_the_full_log(project: Path) -> None:
     log = (project / lines[10].removeprefix("full log: ")).read_text()
     assert "Running node: validate_ratings_node" in log
     assert "Running node" not in proc.stdout
+    # AND each task's peak resident size, in the file only: at least the
+    # interpreter's (~100 MiB), at most what the machine could hold
+    peaks = dict(re.findall(r"peak RSS (\w+_node) (\d+\.\d{3}) GiB", log))
+    assert set(peaks) == {line.split()[2] for line in tasks}
+    assert all(0.05 < float(gib) < 64 for gib in peaks.values()), peaks
+    assert "peak RSS" not in proc.stdout
 
 
 def test_on_a_terminal_the_running_task_is_redrawn_in_place() -> None:

@@ -95,3 +95,47 @@ def test_the_project_trims_after_every_node() -> None:
 
     assert any(isinstance(hook, MemoryTrimHook) for hook in settings.HOOKS)
     assert trim_heap() is sys.platform.startswith("linux")
+
+
+_PEAK_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    from reelops.memory import peak_rss, reset_peak_rss
+
+    reset = reset_peak_rss()
+    before = peak_rss()
+    x = np.ones(400 * 2**20 // 8)  # 400 MiB, every page touched
+    del x
+    during = peak_rss()
+    reset_peak_rss()
+    after = peak_rss()
+    print(json.dumps({"reset": reset, "before": before, "during": during,
+                      "after": after}))
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc only")
+def test_a_spans_peak_is_measured_and_reset() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT], capture_output=True, text=True, check=True
+    )
+    found = json.loads(out.stdout)
+    mib = {k: found[k] / 2**20 for k in ("before", "during", "after")}
+    # GIVEN a span in which 400 MiB were allocated and freed
+    assert found["reset"] is True
+    # THEN its peak holds them, and a new span starts from what is resident now
+    assert mib["during"] > mib["before"] + 390
+    assert mib["after"] < mib["during"] - 300
+
+
+def test_without_proc_there_is_no_peak(tmp_path) -> None:
+    from reelops.memory import peak_rss, reset_peak_rss
+
+    # a directory with no status file, where clear_refs cannot be written
+    missing = tmp_path / "no-such-proc"
+    assert reset_peak_rss(missing) is False
+    assert peak_rss(missing) is None
+    (tmp_path / "status").write_text("Name:\tpython\nVmRSS:\t 100 kB\n")
+    assert peak_rss(tmp_path) is None

@@ -14,6 +14,10 @@ its high-water mark (measured: a process at 0.12 GiB was at 1.37 GiB after
 reading the 25M ratings and freeing them, 0.18 GiB after releasing). So the hook
 also asks Arrow's default pool to release what it does not use, when pyarrow has
 been imported.
+
+:func:`reset_peak_rss` and :func:`peak_rss` measure a span's peak resident size
+(Linux: ``/proc/self/clear_refs`` resets ``VmHWM``); ``kedro run`` logs each task's
+(:class:`~reelops.run_log.ProgressHook`) to its log file.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import ctypes
 import ctypes.util
 import functools
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
@@ -29,7 +34,9 @@ from kedro.framework.hooks import hook_impl
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["MemoryTrimHook", "trim_heap"]
+__all__ = ["MemoryTrimHook", "peak_rss", "reset_peak_rss", "trim_heap"]
+
+_PROC = Path("/proc/self")
 
 
 @functools.cache
@@ -60,6 +67,34 @@ def trim_heap() -> bool:
         return False
     trim(0)
     return True
+
+
+def reset_peak_rss(proc: Path = _PROC) -> bool:
+    """Start a span: the process's peak resident size becomes its current one.
+
+    Returns whether it was reset (Linux only; elsewhere, or without the right to
+    write ``clear_refs``, the peak keeps covering the process's whole life).
+    """
+    try:
+        (proc / "clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss(proc: Path = _PROC) -> int | None:
+    """The process's peak resident bytes since :func:`reset_peak_rss` (``VmHWM``).
+
+    None where ``/proc`` has no such line (not Linux). Children are not counted.
+    """
+    try:
+        status = (proc / "status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return None
 
 
 class MemoryTrimHook:

@@ -34,11 +34,14 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from kedro.framework.hooks import hook_impl
 
+from reelops.memory import peak_rss, reset_peak_rss
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
     "KEEP",
+    "MEMORY_LOGGER",
     "PROGRESS_LOGGER",
     "ConsoleFilter",
     "ConsoleHandler",
@@ -49,6 +52,8 @@ __all__ = [
 
 #: The logger the progress lines go to.
 PROGRESS_LOGGER = "reelops.progress"
+#: The logger of each task's peak resident size (INFO: the run's log file only).
+MEMORY_LOGGER = "reelops.memory"
 #: How many run logs are kept.
 KEEP = 20
 #: Loggers whose warnings reach the console (third-party warnings go to the file).
@@ -242,7 +247,10 @@ class ProgressHook:
     """Log one progress record per task, and one when a stage's last task ends.
 
     A task's time runs from the load of its first input to the save of its last
-    output, so the task times of a run add up to its wall time.
+    output, so the task times of a run add up to its wall time. Over the same span,
+    the process's peak resident size (Linux, :func:`~reelops.memory.peak_rss`) goes
+    to the log file: ``peak RSS <task> <GiB> GiB`` (the kedro process's alone;
+    under a parallel runner, spans overlap).
     """
 
     _stages: dict[str, _Stage] = field(default_factory=dict)
@@ -252,6 +260,7 @@ class ProgressHook:
     _total: int = 0
     _done: int = 0
     _run_started: float = 0.0
+    _peak_reset: bool = False
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any) -> None:
@@ -282,6 +291,7 @@ class ProgressHook:
             return
         now = time.monotonic()
         self._started[node.name] = now
+        self._peak_reset = reset_peak_rss()
         stage = self._stages.get(self._stage_of.get(node.name, ""))
         if stage is not None and stage.started is None:
             stage.started = now
@@ -309,6 +319,11 @@ class ProgressHook:
             now - self._started.get(node.name, now),
             extra={"progress": "task"},
         )
+        peak = peak_rss() if self._peak_reset else None
+        if peak is not None:
+            logging.getLogger(MEMORY_LOGGER).info(
+                "peak RSS %s %.3f GiB", node.name, peak / 2**30
+            )
         stage = self._stages.get(name)
         if stage is None:
             return
