@@ -21,14 +21,20 @@ records them.
    unchanged window's): the detection the residuals against the deployed model
    give (at first deployment there are no residuals to compare with).
 2. replayed traffic: the real ratings in time order, in consecutive chunks of
-   ``--rows``; each chunk is judged with a model retrained on every rating before
-   it (the first chunks, with fewer than 10,000 ratings before them, are skipped).
-   Real calendar quarters are reported too.
+   ``--replay-rows``; each chunk is judged with a model retrained on every rating
+   before it (the first chunks, with fewer than 10,000 ratings before them, are
+   skipped). Real calendar quarters are reported too.
 
-Each kind is judged twice: at the first deployment (no served traffic kept yet:
-the training data is the only reference) and in steady state (the previous
-windows of served traffic kept by the monitoring runs, ``drift.traffic_windows``
-of them). Goal: ``retrain: false`` in >= 95 % of >= 100 windows of each kind.
+Each kind is judged at the first deployment (no served traffic kept yet: the
+training data is the only reference) and in steady state (the previous windows of
+served traffic kept by the monitoring runs, ``drift.traffic_windows`` of them).
+The columns of reference ``deployment`` (residuals, ``popular_movie``) and decay
+against served traffic look only at the windows the same deployment served
+(``deployment_identity``): replayed traffic is therefore judged in steady state
+twice, retrained before every window (``steady_state``: those columns wait) and
+with a deployment kept for ``--keep`` windows before the next retrain
+(``steady_state_kept``: they are judged from its second window on). Goal:
+``retrain: false`` in >= 95 % of >= 100 windows of each kind.
 
 Usage::
 
@@ -59,7 +65,7 @@ from reelops.deployed_performance import deployed_performance
 from reelops.holdout import evaluate_on_holdout
 from reelops.retrain_decision import retrain_decision
 from reelops.window_profiles import (
-    head_identity,
+    deployment_identity,
     reference_profiles,
     traffic_key,
     traffic_reference,
@@ -108,10 +114,12 @@ def _iso(seconds: int) -> str:
 class Deployment:
     """A model fitted on ``train``, with its reference profile and holdout metrics."""
 
-    def __init__(self, train: pd.DataFrame, movies: pd.DataFrame) -> None:
+    def __init__(
+        self, train: pd.DataFrame, movies: pd.DataFrame, version: int = 1
+    ) -> None:
         self.model = BiasBaseline().fit(train[COLUMNS], train["rating"].to_numpy())
         self.head = catalogue_head(train)
-        self.head_id = head_identity(self.head)
+        self.identity = deployment_identity(f"v{version}", self.head)
         views, self.correlation = reference_profiles(
             train, movies, correlated=RATING_LEVEL_COLUMNS, head_movies=self.head
         )
@@ -159,7 +167,7 @@ def judge(
             start,
             config.drift.traffic_windows,
             served_metrics,
-            head=deployment.head_id,
+            deployment=deployment.identity,
         )
         if served is not None
         else None
@@ -185,7 +193,7 @@ def judge(
         if served_metrics is not None:
             served_metrics[traffic_key(start, end)] = {
                 **(performance["metrics"] or {}),
-                "head": deployment.head_id,
+                "deployment": deployment.identity,
             }
     return {
         "window": start[:10],
@@ -306,22 +314,49 @@ def replayed(
     movies: pd.DataFrame,
     config: MonitoringConfig,
     windows: list[pd.DataFrame],
+    keep: int,
 ) -> dict[str, Any]:
-    first, steady = [], []
+    """Judge each window at first deployment and in steady state, two ways.
+
+    ``steady_state``: retrained on every rating before each window (a nightly
+    retrain: no window of the same deployment to compare residuals and metrics
+    with); ``steady_state_kept``: a deployment serves ``keep`` windows in a row
+    before the next retrain (the columns of reference ``deployment`` and decay
+    against served traffic are judged on all but its first window).
+    """
+    first, steady, kept = [], [], []
     served: dict[str, ProfileView] = {}
     metrics: dict[str, dict[str, Any]] = {}
+    served_kept: dict[str, ProfileView] = {}
+    metrics_kept: dict[str, dict[str, Any]] = {}
+    deployed: Deployment | None = None
+    judged = 0
     for window in windows:
         before = ratings[ratings["timestamp"] < window["timestamp"].min()]
         if len(before) < MIN_HISTORY:
             continue
-        deployment = Deployment(before, movies)
+        deployment = Deployment(before, movies, version=judged + 1)
         first.append(judge(deployment, window, movies, config, None))
         steady.append(
             judge(deployment, window, movies, config, served, served_metrics=metrics)
         )
+        if deployed is None or judged % keep == 0:
+            deployed = deployment
+        row = judge(
+            deployed, window, movies, config, served_kept, served_metrics=metrics_kept
+        )
+        kept.append(row | {"deployment_age": judged % keep})
+        judged += 1
     return {
         "first_deployment": summarize(first),
         "steady_state": summarize(steady),
+        "steady_state_kept": summarize(kept)
+        | {
+            "windows_per_deployment": keep,
+            "after_first_window": summarize(
+                [r for r in kept if r["deployment_age"] > 0]
+            ),
+        },
     }
 
 
@@ -357,6 +392,12 @@ def main() -> None:
         "--stride", type=int, default=90, help="known users: rows between windows"
     )
     parser.add_argument("--replay-rows", type=int, default=800)
+    parser.add_argument(
+        "--keep",
+        type=int,
+        default=4,
+        help="replayed traffic: windows a deployment serves before the next retrain",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     ratings, movies = load_ratings_and_movies(ml_small_dir())
@@ -364,14 +405,20 @@ def main() -> None:
     results = {
         "known_users": known_users(ratings, movies, config, args.rows, args.stride),
         "replayed_chunks": replayed(
-            ratings, movies, config, chunks(ratings, args.replay_rows)
+            ratings, movies, config, chunks(ratings, args.replay_rows), args.keep
         ),
         "replayed_quarters": replayed(
-            ratings, movies, config, [w.ratings for w in split_windows(ratings)]
+            ratings,
+            movies,
+            config,
+            [w.ratings for w in split_windows(ratings)],
+            args.keep,
         ),
     }
     for name, result in results.items():
-        for mode in ("first_deployment", "steady_state"):
+        for mode in ("first_deployment", "steady_state", "steady_state_kept"):
+            if mode not in result:
+                continue
             found = result[mode]
             print(
                 f"{name:18} {mode:17} windows {found['assessed']:4} "
@@ -391,6 +438,7 @@ def main() -> None:
                 "known_users": args.rows,
                 "known_users_stride": args.stride,
                 "replayed": args.replay_rows,
+                "replayed_windows_per_deployment": args.keep,
             },
             "config": config.model_dump(mode="json"),
             **results,

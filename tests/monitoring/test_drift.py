@@ -98,10 +98,19 @@ def test_random_halves_do_not_drift(halves):
         "known_user_half_star_shift",
         "popular_movie",
     }
-    # every column's first reference is given; popular_movie has only deployment
+    # every column's first reference is given; the residuals, the half-star habit
+    # and popular_movie have only deployment (the windows the same model served)
     assert {
         c.column: c.reference for c in report.columns if c.reference != "traffic"
-    } == {"popular_movie": "deployment"}
+    } == dict.fromkeys(
+        [
+            "known_user_residual",
+            "known_user_mean_residual",
+            "known_user_half_star_shift",
+            "popular_movie",
+        ],
+        "deployment",
+    )
 
 
 def test_effective_size_is_capped_by_users(halves, halves_frames):

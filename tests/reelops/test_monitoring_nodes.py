@@ -123,10 +123,28 @@ def test_an_infinite_drift_score_is_drawn_past_its_threshold(
 
 def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
     """The monitoring pipeline's nodes on one window, in the pipeline's order."""
+    return _monitor(reference, window_rows, movies, model, holdout, serving)[0]
+
+
+def _monitor(
+    reference,
+    window_rows,
+    movies,
+    model,
+    holdout=None,
+    serving=None,
+    *,
+    version: str = "3",
+    traffic: tuple[dict, dict] = ({}, {}),
+):
+    """``decide_retrain``'s outputs for one window served by ``model`` v``version``."""
     info = {**WINDOW_INFO, "n_rows": len(window_rows)}
     screened, screen, _ = screen_window_raters(window_rows, info, MONITORING)
     performance, _, predictions = evaluate_deployed_model(
-        deployed_model={"model": model, "info": {"model_name": "m", "version": "3"}},
+        deployed_model={
+            "model": model,
+            "info": {"model_name": "m", "version": version},
+        },
         window_feedback=screened,
         evaluation=EVALUATION,
     )
@@ -141,10 +159,10 @@ def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
         user_habits=habits,
         movie_head=head,
     )
-    decision, *_ = decide_retrain(
+    return decide_retrain(
         reference_profile=reference,
-        traffic_history={},
-        traffic_metrics_history={},
+        traffic_history=traffic[0],
+        traffic_metrics_history=traffic[1],
         window_profile=view,
         reference_summary={"data_sha256": "f" * 64, "n_ratings": 1},
         holdout_metrics=holdout or {"assessed": False, "reason": "none"},
@@ -155,7 +173,48 @@ def _decide(reference, window_rows, movies, model, holdout=None, serving=None):
         movie_head=head,
         rater_screen=screen,
     )
-    return decision
+
+
+def test_residuals_are_compared_only_with_what_the_same_model_served(
+    reference, window: pd.DataFrame, movies: pd.DataFrame, model: BiasBaseline
+) -> None:
+    from reelops.window_profiles import traffic_key
+
+    # GIVEN the window, served by v3 and kept as the quarter before the next one
+    *_, kept, kept_metrics = _monitor(reference, window, movies, model)
+    [(key, view)] = kept.items()
+    [(_, metrics)] = kept_metrics.items()
+    earlier = traffic_key("2018-04-01T00:00:00+00:00", "2018-07-01T00:00:00+00:00")
+    traffic = ({earlier: view}, {earlier: metrics})
+    assert key == traffic_key(WINDOW_INFO["start"], WINDOW_INFO["end"])
+    # WHEN the next window (every rating +0.5) is served by v3
+    inflated = window.assign(rating=(window["rating"] + 0.5).clip(upper=5.0))
+    same = _monitor(reference, inflated, movies, model, traffic=traffic)[0]
+    # THEN its residuals are judged against the window v3 served: drift
+    assert same["reference"]["deployment_windows"] == [earlier]
+    assert any(
+        r.startswith("drift in 'known_user_residual'") and r.endswith("vs deployment)")
+        for r in same["reasons"]
+    )
+    # WHEN it is served by v4 (a retrain in between): v3's residuals say nothing
+    # of v4's; they are not assessed, and the note says why
+    other = _monitor(reference, inflated, movies, model, version="4", traffic=traffic)
+    decision = other[0]
+    assert decision["reference"]["traffic_windows"] == [earlier]
+    assert decision["reference"]["deployment_windows"] == []
+    residual = decision["scores"]["drift"]["columns"]["known_user_residual"]
+    assert (residual["reference"], residual["score"]) == (None, None)
+    assert not any(r.startswith("drift in 'known_user_") for r in decision["reasons"])
+    assert any(
+        n.startswith(
+            "no earlier window of served traffic was served by this deployment"
+        )
+        and "known_user_residual" in n
+        for n in decision["notes"]
+    )
+    # AND the window is kept under v4's name, not v3's
+    [(_, v4_metrics)] = other[5].items()
+    assert v4_metrics["deployment"] != metrics["deployment"]
 
 
 # ------------------------------------------------------------- feedback union
@@ -765,18 +824,21 @@ def test_traffic_reference_chains_disjoint_earlier_windows(
     ]
 
 
-def test_the_deployment_reference_holds_the_windows_of_the_same_head(
+def test_the_deployment_reference_holds_the_windows_of_the_same_deployment(
     window: pd.DataFrame, movies: pd.DataFrame
 ) -> None:
     from reelops.window_profiles import (
-        head_identity,
+        deployment_identity,
+        model_name,
         traffic_key,
         traffic_reference,
         window_view,
     )
 
-    # GIVEN three earlier windows, the middle one measured against another head
-    old, new = head_identity([1, 2, 3]), head_identity([3, 2, 1, 4])
+    # GIVEN three earlier windows, the middle one served by another model
+    info = {"model_name": "reelops", "version": "3", "run_id": "abc"}
+    old = deployment_identity(model_name({**info, "version": "2"}), [1, 2, 3])
+    new = deployment_identity(model_name(info), [1, 2, 3])
     starts = ["2018-01-01", "2018-04-01", "2018-07-01", "2018-10-01"]
     keys = [
         traffic_key(f"{a}T00:00:00+00:00", f"{b}T00:00:00+00:00")
@@ -786,24 +848,43 @@ def test_the_deployment_reference_holds_the_windows_of_the_same_head(
         window, movies, [], "2018-01-01T00:00:00+00:00", head_movies=[1, 2, 3]
     )
     history = dict.fromkeys(keys, view)
-    metrics = {keys[0]: {"head": new}, keys[1]: {"head": old}, keys[2]: {"head": new}}
-    # WHEN the window after them takes its references, measured against `new`
+    metrics = {
+        keys[0]: {"deployment": new, "ndcg@10": 0.2},
+        keys[1]: {"deployment": old, "ndcg@10": 0.5},
+        keys[2]: {"deployment": new, "ndcg@10": 0.3},
+    }
+    # WHEN the window after them takes its references, served by `new`
     found = traffic_reference(
-        history, "2018-10-01T00:00:00+00:00", 3, metrics, head=new
+        history, "2018-10-01T00:00:00+00:00", 3, metrics, deployment=new
     )
-    # THEN traffic holds all three, deployment only the two of the same head
+    # THEN traffic holds all three, deployment only the two `new` served
     assert found["windows"] == keys[::-1]
     assert found["deployment_windows"] == [keys[2], keys[0]]
     assert found["deployment"] is not None
-    # AND no head, or one no window was kept with: no deployment reference
-    for head in (None, head_identity([7])):
-        other = traffic_reference(
-            history, "2018-10-01T00:00:00+00:00", 3, metrics, head=head
-        )
-        assert (other["deployment"], other["deployment_windows"]) == (None, [])
-    # AND the name of a head is its ids, in any order
-    assert head_identity([3, 2, 1]) == old
-    assert head_identity(pd.Series([5, 4, 3], index=[1, 2, 3])) == old
+    # AND only their metrics are averaged (the other model's say nothing of decay)
+    assert found["metrics"]["ndcg@10"] == pytest.approx(0.25)
+    # AND without a deployment, every window's metrics are
+    assert traffic_reference(history, "2018-10-01T00:00:00+00:00", 3, metrics)[
+        "metrics"
+    ]["ndcg@10"] == pytest.approx(1.0 / 3)
+    # AND a deployment no window was kept with: no deployment reference, no metrics
+    other = traffic_reference(
+        history,
+        "2018-10-01T00:00:00+00:00",
+        3,
+        metrics,
+        deployment=deployment_identity(model_name(info), [7]),
+    )
+    assert (other["deployment"], other["deployment_windows"]) == (None, [])
+    assert other["metrics"] is None
+    # AND the name is the model's and the head's ids, in any order
+    assert deployment_identity(model_name(info), [3, 2, 1]) == new
+    assert (
+        deployment_identity(model_name(info), pd.Series([5, 4, 3], index=[1, 2, 3]))
+        == new
+    )
+    assert model_name({"version": None}) is None
+    assert deployment_identity(None, [1, 2, 3]) not in (old, new)
 
 
 def test_reference_movie_head_holds_a_quarter_of_the_ratings() -> None:

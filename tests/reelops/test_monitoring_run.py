@@ -248,27 +248,30 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     # AND no served traffic was kept before this first window: the training data
     # is the reference of every column but the known users' shifts against the
     # model and their habits (none in training data) and the head of the
-    # catalogue (only windows measured against the same head)
+    # catalogue (only windows the same deployment served)
     assert decision["reference"]["traffic_windows"] == []
     assert decision["reference"]["deployment_windows"] == []
     columns = decision["scores"]["drift"]["columns"]
-    traffic_only = {
+    deployment_only = {
         "known_user_residual",
         "known_user_mean_residual",
         "known_user_half_star_shift",
         "popular_movie",
     }
-    others = {c["reference"] for n, c in columns.items() if n not in traffic_only}
+    others = {c["reference"] for n, c in columns.items() if n not in deployment_only}
     assert others == {"training"}
-    for name in traffic_only:
+    for name in deployment_only:
         assert (columns[name]["reference"], columns[name]["score"]) == (None, None)
     assert any(
         n.startswith("no earlier window of served traffic is kept")
         for n in decision["notes"]
     )
     assert any(
-        n.startswith("no earlier window of served traffic was measured against")
-        and n.endswith(": popular_movie not assessed")
+        n.startswith("no earlier window of served traffic was served by this")
+        and n.endswith(
+            ": known_user_residual, known_user_mean_residual, "
+            "known_user_half_star_shift, popular_movie not assessed"
+        )
         for n in decision["notes"]
     )
     # AND the window is kept as served traffic for the windows after it (the
@@ -467,7 +470,7 @@ def test_inflated_feedback_asks_for_a_retrain_because_of_the_residuals(
     assert drifted["retrain"] is True
     assert drifted["status"] == "retrain"
     assert any(
-        r.startswith("drift in 'known_user_residual'") and r.endswith("vs traffic)")
+        r.startswith("drift in 'known_user_residual'") and r.endswith("vs deployment)")
         for r in drifted["reasons"]
     )
     # AND the baseline was kept with the head it was measured against, the same

@@ -13,9 +13,9 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
           new_user_rating:    {algorithm: ks,         possible_drift: 0.40, drift: 0.51,
                                units: new_user_ratings}
           known_user_residual: {algorithm: ks,        possible_drift: 0.41, drift: 0.53,
-                               units: known_user_ratings, reference: [traffic]}
+                               units: known_user_ratings, reference: [deployment]}
           known_user_mean_residual: {algorithm: mean, possible_drift: 1.57, drift: 2.57,
-                               reference: [traffic]}
+                               reference: [deployment]}
           genre:              {algorithm: chi_square, possible_drift: 5.68, drift: 7.45,
                                effective_size: correlation}
           known_user_ratings: {algorithm: ks,         possible_drift: 1.54, drift: 2.14,
@@ -25,7 +25,7 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
                                direction: increase}
           known_user_half_star_shift:
                               {algorithm: mean,       possible_drift: 3.01, drift: 5.32,
-                               reference: [traffic]}
+                               reference: [deployment]}
           popular_movie:      {algorithm: mean,       possible_drift: 1.14, drift: 2.48,
                                reference: [deployment], effective_size: correlation,
                                direction: increase}
@@ -70,12 +70,14 @@ only upward (``direction: increase``): a service mostly hearing from users it kn
 has fewer new users than a training timeline, which is no reason to retrain.
 Ratings are judged for new and known users apart: a new user's as given
 (``new_user_rating``), a known user's as its residual against the deployed model
-(``known_user_residual``, only against served traffic: the training data has no
-out-of-sample residuals); ``units`` names the user-level column that counts the
-users behind such a column's values. ``popular_movie`` (ratings in the head of the
-catalogue) is compared only with the windows measured against the same head
-(``deployment``): after a retrain the head moves, and until the new deployment has
-served a window the column is not assessed.
+(``known_user_residual``); ``units`` names the user-level column that counts the
+users behind such a column's values. The residuals, a known user's half-star habit
+(``known_user_half_star_shift``) and ``popular_movie`` (ratings in the head of the
+catalogue) are compared only with the windows the same deployment served
+(``deployment``: the same model, measured against the same head): the training
+data has no out-of-sample residuals, and a retrain changes the model the residuals
+are taken against and moves the head, so until the new deployment has served a
+window these columns are not assessed.
 The drift thresholds are the 90th / 99.5th percentiles of the scores of
 no-drift windows built from the users who arrived before 2008, the higher of two
 kinds (shuffled timelines, and known users' later ratings served by a model trained
@@ -121,9 +123,9 @@ __all__ = [
 #: deployed model's training data (the reference profile its run recorded).
 ReferenceSource = Literal["traffic", "training"]
 #: What a window's drift column is compared with: a :data:`ReferenceSource`, or
-#: ``deployment``, the previous windows of served traffic measured against the
-#: same training data as the window (the same head of the catalogue: a column
-#: such as ``popular_movie`` is only comparable between them).
+#: ``deployment``, the previous windows of served traffic the same deployment
+#: served (the same model, the same head of the catalogue: residuals and
+#: ``popular_movie`` are only comparable between them).
 DriftReferenceSource = Literal["traffic", "deployment", "training"]
 
 
@@ -192,14 +194,14 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             algorithm="ks",
             possible_drift=0.41,
             drift=0.53,
-            reference=["traffic"],
+            reference=["deployment"],
             units="known_user_ratings",
         ),
         "known_user_mean_residual": ColumnDriftConfig(
             algorithm="mean",
             possible_drift=1.57,
             drift=2.57,
-            reference=["traffic"],
+            reference=["deployment"],
         ),
         "genre": ColumnDriftConfig(
             algorithm="chi_square",
@@ -217,7 +219,7 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             algorithm="ks", possible_drift=0.33, drift=0.93, direction="increase"
         ),
         "known_user_half_star_shift": ColumnDriftConfig(
-            algorithm="mean", possible_drift=3.01, drift=5.32, reference=["traffic"]
+            algorithm="mean", possible_drift=3.01, drift=5.32, reference=["deployment"]
         ),
         "popular_movie": ColumnDriftConfig(
             algorithm="mean",
@@ -296,7 +298,8 @@ class MetricDecayConfig(_Config):
         min_length=1,
         description="What the window's metric is compared with, first available "
         "first: training (the model's time-based holdout metrics) or traffic (the "
-        "mean over the earlier windows of served traffic).",
+        "mean over the earlier windows of served traffic the same deployment "
+        "served: another model's metrics say nothing of this one's decay).",
     )
 
 

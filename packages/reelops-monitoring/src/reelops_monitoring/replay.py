@@ -15,7 +15,8 @@ before the reference's first window, for the window and for every reference
 window (re-measured: the ``deployment`` reference), as if a model deployed then
 had served them all; a column measured against each window's own history would
 drift with it (movies later users like climb into the head), which no deployment
-does between its retrains.
+does between its retrains. The ``deployment`` reference's residual columns are the
+reference windows' own (each against the model fitted before it).
 
 :func:`false_alarm_rate`, :func:`detection_table`, :func:`degradation_table` and
 :func:`calibrate_thresholds` summarize the resulting table.
@@ -34,6 +35,7 @@ from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
+    _in_head,
     catalogue_head,
     half_star_shares,
     window_features,
@@ -174,7 +176,9 @@ def replay(
         if index < n_reference:
             continue
         reference = merge_views(views[index - n_reference : index])
-        deployment = _remeasured(frames[index - n_reference : index], head)
+        deployment = _remeasured(
+            frames[index - n_reference : index], head, _deployment_columns(config)
+        )
         correlation = (
             pooled_correlation(
                 frames[index - n_reference : index],
@@ -221,25 +225,41 @@ def replay(
     return pd.DataFrame(records)
 
 
-def _remeasured(
-    frames: Sequence[pd.DataFrame], head: pd.Series | None
-) -> ProfileView | None:
-    """The windows' ``popular_movie`` against ``head``, profiled with their users.
+def _deployment_columns(config: MonitoringConfig) -> list[str]:
+    """The columns of reference ``deployment`` and the columns counting their users."""
+    found: list[str] = []
+    for column, spec in config.drift.columns.items():
+        if "deployment" in spec.reference:
+            found += [c for c in (column, spec.units) if c and c not in found]
+    return found
 
-    One profile of the windows' rows together: the users (``user_id``, and
-    ``user_ratings`` for their effective number) behind the column's values. None
-    without a head.
+
+def _remeasured(
+    frames: Sequence[pd.DataFrame], head: pd.Series | None, columns: Sequence[str]
+) -> ProfileView | None:
+    """The ``deployment`` reference: the windows as one deployment served them.
+
+    One profile of the windows' rows together, with their users (``user_id``, and
+    ``user_ratings`` for their effective number): ``popular_movie`` re-measured
+    against ``head``, and the other ``columns`` (the residuals) as measured, each
+    window's against the model fitted before it (the replay refits every window;
+    a deployment's residuals are taken to be as stable). None without a head.
     """
     if head is None or not frames:
         return None
+    base = ["user_id", "user_ratings", "movie_id"]
+    kept = [
+        c
+        for c in columns
+        if c not in (*base, "popular_movie") and c in frames[0].columns
+    ]
     rows = pd.concat(
-        [frame[["user_id", "user_ratings", "movie_id"]] for frame in frames],
+        [frame[[*base, *kept]] for frame in frames],
         ignore_index=True,
     )
-    ids = set(head.index)
     return profile_view(
-        rows[["user_id", "user_ratings"]].assign(
-            popular_movie=rows["movie_id"].isin(ids).astype("float64")
+        rows.drop(columns="movie_id").assign(
+            popular_movie=_in_head(rows["movie_id"], head)
         )
     )
 

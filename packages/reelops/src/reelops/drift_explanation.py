@@ -134,8 +134,9 @@ def explain_drift(
             "Not assessed: none of the references this column is compared with "
             f"({', '.join(spec.reference) if spec else '?'}) is available yet "
             "(served traffic is kept from the first monitored window on; "
-            "deployment: the windows measured against the same head of the "
-            "catalogue, kept since the last training)."
+            "deployment: the windows served by the same deployment, the same "
+            "model measured against the same head of the catalogue, kept since "
+            "the last training)."
         )
     if effect is None or score is None or math.isnan(float(score)):
         return (

@@ -59,7 +59,7 @@ def retrain_decision(
     assess_window`, thresholds from ``config``). Each drift column is compared
     with the previous windows of served traffic (``traffic_reference``:
     :func:`~reelops.window_profiles.traffic_reference`; its ``deployment``, those
-    measured against the same head of the catalogue) or the training data, as
+    served by the same deployment) or the training data, as
     configured. ``rater_screen`` (:meth:`~reelops_monitoring.raters.RaterScreen.
     to_dict`: the window's suspicious raters, already left out of the profile
     and the performance) adds a reason per flagged user and pages a human. An
@@ -101,16 +101,20 @@ def retrain_decision(
             "against the training data"
             + (f"; {', '.join(traffic_only)} not assessed" if traffic_only else "")
         )
-    same_head_only = [
+    same_deployment_only = [
         c
         for c, spec in config.drift.columns.items()
         if spec.reference == ["deployment"]
     ]
-    if traffic.get("deployment") is None and same_head_only and window_info["n_rows"]:
+    if (
+        traffic.get("deployment") is None
+        and same_deployment_only
+        and window_info["n_rows"]
+    ):
         notes.append(
-            "no earlier window of served traffic was measured against this "
-            f"training data's head of the catalogue: {', '.join(same_head_only)} "
-            "not assessed"
+            "no earlier window of served traffic was served by this deployment "
+            "(the deployed model and its reference stage's head of the catalogue): "
+            f"{', '.join(same_deployment_only)} not assessed"
         )
     if window_info["n_rows"] == 0:
         body = {"retrain": False, "reasons": [], "scores": {}}

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FittedModel",
-    "head_identity",
+    "deployment_identity",
+    "model_name",
     "prediction_frame",
     "prediction_view",
     "reference_profiles",
@@ -216,15 +217,32 @@ def _bounds(key: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         return None
 
 
-def head_identity(head: pd.Series | Collection[int]) -> str:
-    """A short name of a head of the catalogue: sha256 of its sorted movie ids.
+def deployment_identity(model: str | None, head: pd.Series | Collection[int]) -> str:
+    """A short name of a deployment: sha256 of its model and its head of the catalogue.
 
-    Windows kept with the same name measured ``popular_movie`` alike (a
-    :func:`~reelops_monitoring.features.catalogue_head` series counts by its index).
+    ``model`` names the served model (its registry version and run id); ``head``
+    is the head of the catalogue its reference stage measured (the movie ids, or a
+    :func:`~reelops_monitoring.features.catalogue_head` series, which counts by its
+    index). Windows kept with the same name were served by the same model and
+    measured ``popular_movie`` alike: their residuals, metrics and head shares are
+    comparable with each other, not with another deployment's.
     """
     ids = head.index if isinstance(head, pd.Series) else head
     text = ",".join(str(i) for i in sorted(int(i) for i in ids))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{model or ''}|{text}".encode()).hexdigest()[:16]
+
+
+def model_name(info: Mapping[str, Any] | None) -> str | None:
+    """The served model's name in :func:`deployment_identity`.
+
+    ``<registered name>:v<version>-<run id>`` from the deployed model's ``info``
+    (:class:`~reelops.datasets.deployed_model.DeployedModelDataset`); None when
+    nothing is served.
+    """
+    if not info or info.get("version") is None:
+        return None
+    name, run = info.get("model_name") or "", info.get("run_id") or ""
+    return f"{name}:v{info['version']}-{run}"
 
 
 def traffic_reference(
@@ -233,7 +251,7 @@ def traffic_reference(
     n_windows: int,
     metrics: Mapping[str, Callable[[], dict[str, Any]] | dict[str, Any]] | None = None,
     *,
-    head: str | None = None,
+    deployment: str | None = None,
 ) -> dict[str, Any]:
     """The previous windows of served traffic, merged: the ``traffic`` reference.
 
@@ -248,16 +266,17 @@ def traffic_reference(
         start: The assessed window's start (ISO).
         n_windows: How many windows to merge at most.
         metrics: ``{traffic_key: the deployed model's metrics on the window}``,
-            kept beside the profiles; the chosen windows' are averaged. An entry's
-            ``head`` names the head of the catalogue its window was measured
-            against (:func:`head_identity`).
-        head: The assessed window's head (:func:`head_identity`): the chosen
-            windows kept with the same one make the ``deployment`` reference.
+            kept beside the profiles. An entry's ``deployment`` names the
+            deployment that served its window (:func:`deployment_identity`).
+        deployment: The assessed window's deployment: the chosen windows it
+            served make the ``deployment`` reference, and only their metrics are
+            averaged (another model's metrics say nothing of this one's decay).
+            None: every chosen window's metrics are averaged.
 
     Returns:
         ``{"profile": merged view or None, "windows": [keys, newest first],
-        "metrics": {metric: mean over the chosen windows that have it} or None,
-        "deployment": merged view of the chosen windows of ``head`` or None,
+        "metrics": {metric: mean over the averaged windows that have it} or None,
+        "deployment": merged view of the chosen windows of ``deployment`` or None,
         "deployment_windows": [their keys]}``.
     """
     bounds = {key: b for key in history if (b := _bounds(key)) is not None}
@@ -284,12 +303,13 @@ def traffic_reference(
     same = [
         i
         for i, key in enumerate(chosen)
-        if head is not None and entries[key].get("head") == head
+        if deployment is not None and entries[key].get("deployment") == deployment
     ]
+    averaged = chosen if deployment is None else [chosen[i] for i in same]
     return {
         "profile": merge_views(loaded),
         "windows": chosen,
-        "metrics": _mean_metrics(entries, chosen),
+        "metrics": _mean_metrics(entries, averaged),
         "deployment": merge_views([loaded[i] for i in same]) if same else None,
         "deployment_windows": [chosen[i] for i in same],
     }

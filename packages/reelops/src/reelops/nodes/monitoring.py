@@ -30,7 +30,8 @@ from reelops.raw_columns import LINE, PARSE_ERROR
 from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.window_profiles import (
-    head_identity,
+    deployment_identity,
+    model_name,
     traffic_key,
     traffic_reference,
     window_view,
@@ -279,9 +280,11 @@ def decide_retrain(
     retrain_decision`, thresholds from ``monitoring``); suspicious raters
     (``rater_screen``, :func:`screen_window_raters`) page a human. An empty
     window is not assessed at all: ``status`` is ``not_enough_feedback``.
-    ``popular_movie`` is compared only with the earlier windows measured against
-    the same ``movie_head`` (:func:`~reelops.window_profiles.head_identity`, kept
-    beside each window's metrics as ``head``).
+    The columns of reference ``deployment`` (residuals, ``popular_movie``) and the
+    decay of metrics against served traffic are compared only with the earlier
+    windows of the same deployment: the deployed model and its reference stage's
+    ``movie_head`` (:func:`~reelops.window_profiles.deployment_identity`, kept
+    beside each window's metrics as ``deployment``).
 
     Returns:
         ``decision.json`` (twice: the copy the retrain trigger reads and the MLflow
@@ -293,7 +296,9 @@ def decide_retrain(
         ``performance``, ``reference`` and ``serving``.
     """
     config = as_config(MonitoringConfig, monitoring, "parameters 'monitoring'")
-    head = head_identity(movie_head["movie_id"].tolist())
+    deployment = deployment_identity(
+        model_name(window_performance.get("model")), movie_head["movie_id"].tolist()
+    )
     decision = retrain_decision(
         reference_profile=reference_profile,
         window_profile=window_profile,
@@ -309,13 +314,13 @@ def decide_retrain(
             window_info["start"],
             config.drift.traffic_windows,
             traffic_metrics_history,
-            head=head,
+            deployment=deployment,
         ),
     )
     quality = decision["scores"].get("quality", {})
     keep = window_info["n_rows"] > 0 and all(q["passed"] for q in quality.values())
     key = traffic_key(window_info["start"], window_info["end"])
-    metrics = {**(window_performance.get("metrics") or {}), "head": head}
+    metrics = {**(window_performance.get("metrics") or {}), "deployment": deployment}
     return (
         decision,
         decision,

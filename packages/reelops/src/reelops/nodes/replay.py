@@ -39,7 +39,7 @@ from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.user_features import user_features
 from reelops.window_profiles import (
-    head_identity,
+    deployment_identity,
     reference_views,
     traffic_key,
     traffic_reference,
@@ -177,7 +177,7 @@ class _Deployment:
         self.correlation = training_correlation(self.train, movies, freq=cfg.freq)
         self.half_star_shares = half_star_shares(self.train)
         self.head = catalogue_head(self.train)
-        self.head_id = head_identity(self.head)
+        self.identity = deployment_identity(f"v{version}", self.head)
         self.model = _fit(self.train, cfg)
         self.reference = merge_views(view for start, view in history if start < cutoff)
         self.holdout = evaluate_on_holdout(
@@ -321,7 +321,7 @@ def replay_policy(
                 info["start"],
                 monitoring.drift.traffic_windows,
                 served_metrics,
-                head=deployed.head_id,
+                deployment=deployed.identity,
             ),
             rater_screen=screen.to_dict(),
         )
@@ -330,7 +330,7 @@ def replay_policy(
             served[key] = profile
             served_metrics[key] = {
                 **(performance["metrics"] or {}),
-                "head": deployed.head_id,
+                "deployment": deployed.identity,
             }
         retrain = policy == "every_window" or (
             policy == "triggered" and bool(decision["retrain"])
