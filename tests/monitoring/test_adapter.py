@@ -26,6 +26,7 @@ from reelops_monitoring.adapter import (
     column_sums,
     drift_statistic,
     frequent_items,
+    replace_columns,
     value_count,
     value_histogram,
     value_quantiles,
@@ -73,6 +74,25 @@ def test_merge_equals_profiling_the_concatenation(ml_ratings):
     pd.testing.assert_frame_equal(merged[exact], whole[exact], check_exact=False)
     # and sketches agree approximately
     assert np.allclose(merged["median"], whole["median"], rtol=0.05)
+
+
+def test_replace_columns_takes_the_named_columns_from_the_source():
+    # GIVEN two profiles of the same columns
+    view = profile_view(pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 1.0, 1.0]}))
+    source = profile_view(pd.DataFrame({"x": [9.0, 8.0], "y": [5.0, 5.0]}))
+    # WHEN y is replaced by the source's
+    both = summarize_view(replace_columns(view, source, ["y"]))
+    # THEN y is the source's, x is still the view's, the timestamp the view's
+    assert both.loc["y", ["count", "mean"]].tolist() == [2, 5.0]
+    assert both.loc["x", ["count", "mean"]].tolist() == [3, 2.0]
+    assert replace_columns(view, source, []).dataset_timestamp == view.dataset_timestamp
+    # AND a column the source does not have is refused in one line
+    with pytest.raises(
+        ProfileError,
+        match=r"^replace_columns: the source profile has "
+        r"no column 'z'; it has \['x', 'y'\]$",
+    ):
+        replace_columns(view, source, ["z"])
 
 
 def test_frequent_items_counts(small_frame):

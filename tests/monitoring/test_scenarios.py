@@ -237,6 +237,20 @@ def test_each_drift_is_flagged_in_its_window_with_its_reason(
     assert rows.loc[scenario, "retrain"] == (scenario != "broken_timestamps")
 
 
+def test_the_first_judged_window_compares_residuals_with_its_reference(real_replay):
+    # GIVEN the first window judged (nothing rated before its reference: no head
+    # of the catalogue, so popular_movie is null and nothing is re-measured)
+    first = real_replay[
+        (real_replay["window_index"] == real_replay["window_index"].min())
+        & (real_replay["scenario"] == "none")
+    ].iloc[0]
+    # THEN the residuals are still judged, against the reference windows (as one
+    # deployment's), and popular_movie is not
+    assert pd.notna(first["score_known_user_residual"])
+    assert pd.notna(first["score_known_user_half_star_shift"])
+    assert pd.isna(first["score_popular_movie"])
+
+
 def test_detection_rates_on_real_quarters(real_replay):
     table = detection_table(real_replay)
     assert table["windows"].min() >= 8

@@ -69,6 +69,7 @@ __all__ = [
     "merge_views",
     "profile_frame",
     "profile_view",
+    "replace_columns",
     "row_count",
     "serialize_view",
     "summarize_view",
@@ -161,6 +162,30 @@ def merge_views(views: Iterable[ProfileView]) -> ProfileView:
     if merged is None:
         raise ProfileError("merge_views needs at least one profile view, got none")
     return merged
+
+
+def replace_columns(
+    view: ProfileView, source: ProfileView, names: Iterable[str]
+) -> ProfileView:
+    """``view`` with the columns ``names`` taken from ``source`` (as profiled there).
+
+    Raises:
+        ProfileError: If ``source`` has no such column.
+    """
+    columns = dict(view.get_columns())
+    for name in names:
+        column = source.get_column(name)
+        if column is None:
+            raise ProfileError(
+                f"replace_columns: the source profile has no column {name!r}; "
+                f"it has {sorted(source.get_columns())}"
+            )
+        columns[name] = column
+    return _whylogs().DatasetProfileView(
+        columns=columns,
+        dataset_timestamp=view.dataset_timestamp,
+        creation_timestamp=view.creation_timestamp,
+    )
 
 
 def serialize_view(view: ProfileView) -> bytes:

@@ -15,8 +15,9 @@ before the reference's first window, for the window and for every reference
 window (re-measured: the ``deployment`` reference), as if a model deployed then
 had served them all; a column measured against each window's own history would
 drift with it (movies later users like climb into the head), which no deployment
-does between its retrains. The ``deployment`` reference's residual columns are the
-reference windows' own (each against the model fitted before it).
+does between its retrains. The ``deployment`` reference is the reference windows'
+merged profile with ``popular_movie`` so re-measured: its residual columns are the
+windows' own (each against the model fitted before it, taken as one deployment's).
 
 :func:`false_alarm_rate`, :func:`detection_table`, :func:`degradation_table` and
 :func:`calibrate_thresholds` summarize the resulting table.
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
-from reelops_monitoring.adapter import merge_views, profile_view
+from reelops_monitoring.adapter import merge_views, profile_view, replace_columns
 from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.effective import pooled_correlation
@@ -176,8 +177,14 @@ def replay(
         if index < n_reference:
             continue
         reference = merge_views(views[index - n_reference : index])
-        deployment = _remeasured(
-            frames[index - n_reference : index], head, _deployment_columns(config)
+        remeasured = _remeasured(frames[index - n_reference : index], head)
+        # the reference windows as one deployment served them: their residuals as
+        # measured, popular_movie against the one head (without a head, the
+        # window's popular_movie is null: nothing to re-measure)
+        deployment = (
+            reference
+            if remeasured is None
+            else replace_columns(reference, remeasured, ["popular_movie"])
         )
         correlation = (
             pooled_correlation(
@@ -225,40 +232,23 @@ def replay(
     return pd.DataFrame(records)
 
 
-def _deployment_columns(config: MonitoringConfig) -> list[str]:
-    """The columns of reference ``deployment`` and the columns counting their users."""
-    found: list[str] = []
-    for column, spec in config.drift.columns.items():
-        if "deployment" in spec.reference:
-            found += [c for c in (column, spec.units) if c and c not in found]
-    return found
-
-
 def _remeasured(
-    frames: Sequence[pd.DataFrame], head: pd.Series | None, columns: Sequence[str]
+    frames: Sequence[pd.DataFrame], head: pd.Series | None
 ) -> ProfileView | None:
-    """The ``deployment`` reference: the windows as one deployment served them.
+    """The windows' ``popular_movie`` against ``head``, profiled with their users.
 
-    One profile of the windows' rows together, with their users (``user_id``, and
-    ``user_ratings`` for their effective number): ``popular_movie`` re-measured
-    against ``head``, and the other ``columns`` (the residuals) as measured, each
-    window's against the model fitted before it (the replay refits every window;
-    a deployment's residuals are taken to be as stable). None without a head.
+    One profile of the windows' rows together: the users (``user_id``, and
+    ``user_ratings`` for their effective number) behind the column's values. None
+    without a head.
     """
     if head is None or not frames:
         return None
-    base = ["user_id", "user_ratings", "movie_id"]
-    kept = [
-        c
-        for c in columns
-        if c not in (*base, "popular_movie") and c in frames[0].columns
-    ]
     rows = pd.concat(
-        [frame[[*base, *kept]] for frame in frames],
+        [frame[["user_id", "user_ratings", "movie_id"]] for frame in frames],
         ignore_index=True,
     )
     return profile_view(
-        rows.drop(columns="movie_id").assign(
+        rows[["user_id", "user_ratings"]].assign(
             popular_movie=_in_head(rows["movie_id"], head)
         )
     )
