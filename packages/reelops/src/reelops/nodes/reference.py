@@ -59,8 +59,12 @@ def build_reference_profile(
     movies: pd.DataFrame,
     training_data_lineage: dict[str, Any],
     reference: ReferenceConfig,
+    movie_head: pd.DataFrame,
 ) -> tuple[ProfileView, bytes, dict[str, Any]]:
     """The reference profile of the training data, and what it rests on.
+
+    ``movie_head`` is :func:`summarize_reference_movies`' head of the catalogue
+    (``popular_movie`` of every window is measured against it).
 
     Returns:
         The merged profile, the same serialized (the MLflow artifact) and a
@@ -74,7 +78,7 @@ def build_reference_profile(
         movies,
         freq=cfg.freq,
         correlated=CORRELATED_COLUMNS,
-        head_movies=catalogue_head(ratings),
+        head_movies=movie_head["movie_id"].tolist(),
     )
     merged = merge_views(view for _, view in views)
     stamps = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
