@@ -33,7 +33,12 @@ against served traffic look only at the windows the same deployment served
 (``deployment_identity``): replayed traffic is therefore judged in steady state
 twice, retrained before every window (``steady_state``: those columns wait) and
 with a deployment kept for ``--keep`` windows before the next retrain
-(``steady_state_kept``: they are judged from its second window on). Goal:
+(``steady_state_kept``: they are judged from its second window on), and as the
+loop runs (``steady_state_triggered``): a deployment serves windows until its
+decision says retrain or it has served ``--keep`` windows (the scheduled retrain),
+whichever comes first, so that one drift episode is not counted again in every
+later window of a stale model (the kept mode counts it up to ``keep - 1`` times).
+Goal:
 ``retrain: false`` in >= 95 % of >= 100 windows of each kind.
 
 Usage::
@@ -316,20 +321,26 @@ def replayed(
     windows: list[pd.DataFrame],
     keep: int,
 ) -> dict[str, Any]:
-    """Judge each window at first deployment and in steady state, two ways.
+    """Judge each window at first deployment and in steady state, three ways.
 
     ``steady_state``: retrained on every rating before each window (a nightly
     retrain: no window of the same deployment to compare residuals and metrics
     with); ``steady_state_kept``: a deployment serves ``keep`` windows in a row
     before the next retrain (the columns of reference ``deployment`` and decay
-    against served traffic are judged on all but its first window).
+    against served traffic are judged on all but its first window);
+    ``steady_state_triggered``: the loop, a deployment serves windows until a
+    decision says retrain or it has served ``keep`` windows.
     """
-    first, steady, kept = [], [], []
+    first, steady, kept, triggered = [], [], [], []
     served: dict[str, ProfileView] = {}
     metrics: dict[str, dict[str, Any]] = {}
     served_kept: dict[str, ProfileView] = {}
     metrics_kept: dict[str, dict[str, Any]] = {}
+    served_triggered: dict[str, ProfileView] = {}
+    metrics_triggered: dict[str, dict[str, Any]] = {}
     deployed: Deployment | None = None
+    loop: Deployment | None = None
+    loop_age = 0
     judged = 0
     for window in windows:
         before = ratings[ratings["timestamp"] < window["timestamp"].min()]
@@ -346,6 +357,20 @@ def replayed(
             deployed, window, movies, config, served_kept, served_metrics=metrics_kept
         )
         kept.append(row | {"deployment_age": judged % keep})
+        # The loop: retrained when the last window's decision said so, or when
+        # the deployment has served ``keep`` windows.
+        if loop is None or loop_age >= keep or triggered[-1]["retrain"]:
+            loop, loop_age = deployment, 0
+        row = judge(
+            loop,
+            window,
+            movies,
+            config,
+            served_triggered,
+            served_metrics=metrics_triggered,
+        )
+        triggered.append(row | {"deployment_age": loop_age})
+        loop_age += 1
         judged += 1
     return {
         "first_deployment": summarize(first),
@@ -355,6 +380,14 @@ def replayed(
             "windows_per_deployment": keep,
             "after_first_window": summarize(
                 [r for r in kept if r["deployment_age"] > 0]
+            ),
+        },
+        "steady_state_triggered": summarize(triggered)
+        | {
+            "max_windows_per_deployment": keep,
+            "deployments": sum(r["deployment_age"] == 0 for r in triggered),
+            "after_first_window": summarize(
+                [r for r in triggered if r["deployment_age"] > 0]
             ),
         },
     }
@@ -396,7 +429,8 @@ def main() -> None:
         "--keep",
         type=int,
         default=4,
-        help="replayed traffic: windows a deployment serves before the next retrain",
+        help="replayed traffic: windows a deployment serves before the next retrain "
+        "(kept mode), at most (triggered mode)",
     )
     args = parser.parse_args()
     started = time.perf_counter()
@@ -416,7 +450,12 @@ def main() -> None:
         ),
     }
     for name, result in results.items():
-        for mode in ("first_deployment", "steady_state", "steady_state_kept"):
+        for mode in (
+            "first_deployment",
+            "steady_state",
+            "steady_state_kept",
+            "steady_state_triggered",
+        ):
             if mode not in result:
                 continue
             found = result[mode]
