@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -88,6 +89,67 @@ def test_trim_releases_arrows_pool_too(tmp_path) -> None:
     assert rss["freed"] > rss["before"] + 100
     # THEN the trim gives them back
     assert rss["after"] < rss["before"] + 50
+
+
+# A node that leaves a reference cycle holding 400 MiB (the cyclic collector off,
+# as it would not have run yet: it counts objects, not bytes).
+_CYCLE_SCRIPT = textwrap.dedent(
+    """
+    import gc, json, sys
+    import numpy as np
+    import psutil
+    from reelops.memory import MemoryTrimHook
+
+    gc.disable()
+    rss = lambda: psutil.Process().memory_info().rss / 2**20
+    collections = []
+    gc.callbacks.append(lambda phase, info: collections.append(phase))
+    hook = MemoryTrimHook(collect_after=int(sys.argv[1]) * 2**20)
+
+    hook.before_node_run(node=None)  # a node that grows nothing
+    hook.after_node_run(node=None)
+    quiet = len(collections)
+    before = rss()
+    hook.before_node_run(node=None)
+    cycle = {"weights": np.ones(400 * 2**20 // 8)}
+    cycle["self"] = cycle
+    del cycle
+    hook.after_node_run(node=None)
+    print(json.dumps({"quiet": quiet, "before": before, "after": rss(),
+                      "collected": len(collections) > quiet}))
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc only")
+@pytest.mark.parametrize(("collect_after_mib", "freed"), [(256, True), (1024, False)])
+def test_a_node_that_grew_the_process_gets_its_cycles_collected(
+    collect_after_mib: int, freed: bool
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _CYCLE_SCRIPT, str(collect_after_mib)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(out.stdout)
+    # GIVEN a node that grew nothing: no collection after it
+    assert found["quiet"] == 0
+    # THEN a node leaving 400 MiB in a cycle is collected when 400 MiB is over
+    # the hook's limit, and the memory goes back to the OS; under it, it stays
+    assert found["collected"] is freed
+    if freed:
+        assert found["after"] < found["before"] + 50
+    else:
+        assert found["after"] > found["before"] + 350
+
+
+def test_current_rss_reads_statm_and_is_none_without_it(tmp_path) -> None:
+    from reelops.memory import current_rss
+
+    assert current_rss(tmp_path) is None
+    (tmp_path / "statm").write_text("1000 250 30 1 0 200 0\n")
+    assert current_rss(tmp_path) == 250 * os.sysconf("SC_PAGE_SIZE")
 
 
 def test_the_project_trims_after_every_node() -> None:
