@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -95,12 +96,13 @@ def test_trim_releases_arrows_pool_too(tmp_path) -> None:
 # as it would not have run yet: it counts objects, not bytes).
 _CYCLE_SCRIPT = textwrap.dedent(
     """
-    import gc, json, sys
+    import gc, json, logging, sys
     import numpy as np
     import psutil
     from reelops.memory import MemoryTrimHook
 
     gc.disable()
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     rss = lambda: psutil.Process().memory_info().rss / 2**20
     collections = []
     gc.callbacks.append(lambda phase, info: collections.append(phase))
@@ -114,7 +116,7 @@ _CYCLE_SCRIPT = textwrap.dedent(
     cycle = {"weights": np.ones(400 * 2**20 // 8)}
     cycle["self"] = cycle
     del cycle
-    hook.after_node_run(node=None)
+    hook.after_node_run(node="grower")
     print(json.dumps({"quiet": quiet, "before": before, "after": rss(),
                       "collected": len(collections) > quiet}))
     """
@@ -140,8 +142,15 @@ def test_a_node_that_grew_the_process_gets_its_cycles_collected(
     assert found["collected"] is freed
     if freed:
         assert found["after"] < found["before"] + 50
+        assert re.search(
+            r"^reelops.memory: collected \d+ objects after grower: "
+            r"\d+\.\d{3} -> \d+\.\d{3} GiB$",
+            out.stderr,
+            re.MULTILINE,
+        )
     else:
         assert found["after"] > found["before"] + 350
+        assert "collected" not in out.stderr
 
 
 def test_current_rss_reads_statm_and_is_none_without_it(tmp_path) -> None:

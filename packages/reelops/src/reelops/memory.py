@@ -38,6 +38,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import logging
 import os
 import sys
 from pathlib import Path
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 _PROC = Path("/proc/self")
+_GIB = 2**30
+logger = logging.getLogger(__name__)
 #: A node that leaves the process this much bigger (resident bytes, after the
 #: trim) than it found it gets a cyclic garbage collection (see the module doc).
 COLLECT_AFTER_GROWTH = 256 * 2**20
@@ -135,7 +138,8 @@ class MemoryTrimHook:
 
     See the module docstring: a node that left the process more than
     ``collect_after`` bytes bigger than it found it gets ``gc.collect()`` and a
-    second trim.
+    second trim, logged (``collected <n> objects after <node>: <GiB> -> <GiB>``,
+    INFO: the run's log file).
     """
 
     def __init__(self, collect_after: int = COLLECT_AFTER_GROWTH) -> None:
@@ -158,5 +162,14 @@ class MemoryTrimHook:
             and now is not None
             and now - self._started > self._collect_after
         ):
-            gc.collect()
+            found = gc.collect()
             trim_heap()
+            after = current_rss()
+            # INFO: the run's log file, beside the node's peak (reelops.run_log)
+            logger.info(
+                "collected %d objects after %s: %.3f -> %.3f GiB",
+                found,
+                getattr(node, "name", node),
+                now / _GIB,
+                (after or 0) / _GIB,
+            )
