@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -153,12 +152,12 @@ def test_a_node_that_grew_the_process_gets_its_cycles_collected(
         assert "collected" not in out.stderr
 
 
-def test_current_rss_reads_statm_and_is_none_without_it(tmp_path) -> None:
+def test_current_rss_reads_vmrss_and_is_none_without_it(tmp_path) -> None:
     from reelops.memory import current_rss
 
     assert current_rss(tmp_path) is None
-    (tmp_path / "statm").write_text("1000 250 30 1 0 200 0\n")
-    assert current_rss(tmp_path) == 250 * os.sysconf("SC_PAGE_SIZE")
+    (tmp_path / "status").write_text("VmHWM:\t 900 kB\nVmRSS:\t 250 kB\n")
+    assert current_rss(tmp_path) == 250 * 1024
 
 
 def test_the_project_trims_after_every_node() -> None:

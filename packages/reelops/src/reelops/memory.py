@@ -39,7 +39,6 @@ import ctypes.util
 import functools
 import gc
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,28 +108,29 @@ def reset_peak_rss(proc: Path = _PROC) -> bool:
     return True
 
 
-def peak_rss(proc: Path = _PROC) -> int | None:
-    """The process's peak resident bytes since :func:`reset_peak_rss` (``VmHWM``).
-
-    None where ``/proc`` has no such line (not Linux). Children are not counted.
-    """
+def _status_bytes(proc: Path, field: str) -> int | None:
+    """A ``kB`` line of ``proc``'s ``status`` in bytes; None without it."""
     try:
         status = (proc / "status").read_text()
     except OSError:
         return None
     for line in status.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return None
 
 
+def peak_rss(proc: Path = _PROC) -> int | None:
+    """The process's peak resident bytes since :func:`reset_peak_rss` (``VmHWM``).
+
+    None where ``/proc`` has no such line (not Linux). Children are not counted.
+    """
+    return _status_bytes(proc, "VmHWM")
+
+
 def current_rss(proc: Path = _PROC) -> int | None:
-    """The process's resident bytes now (``/proc/self/statm``); None elsewhere."""
-    try:
-        pages = int((proc / "statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE")
+    """The process's resident bytes now (``VmRSS``); None where ``/proc`` lacks it."""
+    return _status_bytes(proc, "VmRSS")
 
 
 class MemoryTrimHook:
