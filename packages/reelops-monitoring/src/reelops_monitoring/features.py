@@ -72,6 +72,7 @@ __all__ = [
     "TRACKED_GENRES",
     "catalogue_head",
     "half_star_shares",
+    "in_head",
     "pick_genres",
     "window_features",
 ]
@@ -198,7 +199,7 @@ def window_features(
             "known_user_residual": residual,
             "known_user_mean_residual": _user_means(users, residual),
             "known_user_half_star_shift": _user_means(users, half_shift),
-            "popular_movie": _in_head(ratings_window["movie_id"], head_movies),
+            "popular_movie": in_head(ratings_window["movie_id"], head_movies),
         },
         index=ratings_window.index,
     )
@@ -229,7 +230,7 @@ def catalogue_head(ratings: pd.DataFrame, *, share: float = HEAD_SHARE) -> pd.Se
     return ordered.head(size).set_index("movie_id")["n_ratings"]
 
 
-def _in_head(movie_ids: pd.Series, head: Collection[int] | None) -> np.ndarray:
+def in_head(movie_ids: pd.Series, head: Collection[int] | None) -> np.ndarray:
     """1.0 for a movie in ``head``, else 0.0; all null without a head.
 
     ``head`` holds movie ids; a :func:`catalogue_head` series counts by its index.

@@ -36,9 +36,9 @@ from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
-    _in_head,
     catalogue_head,
     half_star_shares,
+    in_head,
     window_features,
 )
 from reelops_monitoring.raters import screen_raters
@@ -249,7 +249,7 @@ def _remeasured(
     )
     return profile_view(
         rows[["user_id", "user_ratings"]].assign(
-            popular_movie=_in_head(rows["movie_id"], head)
+            popular_movie=in_head(rows["movie_id"], head)
         )
     )
 
