@@ -91,8 +91,9 @@ def test_trim_releases_arrows_pool_too(tmp_path) -> None:
     assert rss["after"] < rss["before"] + 50
 
 
-# A node that leaves a reference cycle holding 400 MiB (the cyclic collector off,
-# as it would not have run yet: it counts objects, not bytes).
+# A model the runner released between two nodes, held by a reference cycle (the
+# cyclic collector off, as it would not have run yet: it counts objects, not
+# bytes), then the next node starts in a process over or under the hook's limit.
 _CYCLE_SCRIPT = textwrap.dedent(
     """
     import gc, json, logging, sys
@@ -105,44 +106,44 @@ _CYCLE_SCRIPT = textwrap.dedent(
     rss = lambda: psutil.Process().memory_info().rss / 2**20
     collections = []
     gc.callbacks.append(lambda phase, info: collections.append(phase))
-    hook = MemoryTrimHook(collect_after=int(sys.argv[1]) * 2**20)
+    hook = MemoryTrimHook(collect_above=int(sys.argv[1]) * 2**20)
 
-    hook.before_node_run(node=None)  # a node that grows nothing
-    hook.after_node_run(node=None)
-    quiet = len(collections)
     before = rss()
-    hook.before_node_run(node=None)
-    cycle = {"weights": np.ones(400 * 2**20 // 8)}
-    cycle["self"] = cycle
-    del cycle
-    hook.after_node_run(node="grower")
-    print(json.dumps({"quiet": quiet, "before": before, "after": rss(),
-                      "collected": len(collections) > quiet}))
+    hook.before_node_run(node="fit")  # a small process: never collected
+    small = len(collections)
+    model = {"weights": np.ones(400 * 2**20 // 8)}
+    model["self"] = model
+    hook.after_node_run(node="fit")
+    del model  # the runner releases the fitted model after its last use
+    hook.before_node_run(node="package")
+    print(json.dumps({"small": small, "before": before, "after": rss(),
+                      "collected": len(collections) > small}))
     """
 )
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc only")
-@pytest.mark.parametrize(("collect_after_mib", "freed"), [(256, True), (1024, False)])
-def test_a_node_that_grew_the_process_gets_its_cycles_collected(
-    collect_after_mib: int, freed: bool
+@pytest.mark.parametrize(("collect_above_mib", "freed"), [(256, True), (4096, False)])
+def test_cycles_released_between_nodes_are_collected_in_a_big_process(
+    collect_above_mib: int, freed: bool
 ) -> None:
     out = subprocess.run(
-        [sys.executable, "-c", _CYCLE_SCRIPT, str(collect_after_mib)],
+        [sys.executable, "-c", _CYCLE_SCRIPT, str(collect_above_mib)],
         capture_output=True,
         text=True,
         check=True,
     )
     found = json.loads(out.stdout)
-    # GIVEN a node that grew nothing: no collection after it
-    assert found["quiet"] == 0
-    # THEN a node leaving 400 MiB in a cycle is collected when 400 MiB is over
-    # the hook's limit, and the memory goes back to the OS; under it, it stays
+    # GIVEN a process under the limit: no collection before its node
+    assert found["small"] == 0
+    # THEN a model released in a cycle is collected before the next node when the
+    # process is over the limit, and the memory goes back to the OS; under it
+    # (4 GiB), it stays
     assert found["collected"] is freed
     if freed:
         assert found["after"] < found["before"] + 50
         assert re.search(
-            r"^reelops.memory: collected \d+ objects after grower: "
+            r"^reelops.memory: collected \d+ objects before package: "
             r"\d+\.\d{3} -> \d+\.\d{3} GiB$",
             out.stderr,
             re.MULTILINE,

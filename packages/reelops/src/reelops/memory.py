@@ -21,11 +21,15 @@ model of gigabytes is a few objects and can outlive many nodes. Measured in a
 ``kedro run`` on 25M ratings: the resident size between nodes rose from 1.7 to
 about 5 GiB over the training stage, and one ``gc.collect()`` inside
 ``package_challenger`` (through gdb) freed 1.5 GiB (an array the size of
-RatedEASE's weights) and the trim after it 0.5 GiB more. So when a node leaves
-the process more than :data:`COLLECT_AFTER_GROWTH` bytes bigger than it found it
-(after the trim), the hook runs the collector and trims again. A full collection
-costs ~0.15 s in a ``kedro run`` process; nodes on ml-latest-small never grow the
-process that much, so the default run does not pay it.
+RatedEASE's weights) and the trim after it 0.5 GiB more. Collecting after a node
+that grew the process (57710a3) did not reach them: the nodes that grew it were
+the fits, whose models were still live outputs then, and a model becomes garbage
+only when the runner releases its last use, between two nodes, where no hook
+runs. So before each node, once the process is over :data:`COLLECT_ABOVE` bytes
+resident, the hook runs the collector and trims again, and logs it (``collected
+<n> objects before <node>: <GiB> -> <GiB>``). A full collection costs ~0.15 s in
+a ``kedro run`` process; on ml-latest-small the process stays under the limit, so
+the default run does not pay it.
 
 :func:`reset_peak_rss` and :func:`peak_rss` measure a span's peak resident size
 (Linux: ``/proc/self/clear_refs`` resets ``VmHWM``); ``kedro run`` logs each task's
@@ -49,7 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
-    "COLLECT_AFTER_GROWTH",
+    "COLLECT_ABOVE",
     "MemoryTrimHook",
     "current_rss",
     "peak_rss",
@@ -60,9 +64,9 @@ __all__ = [
 _PROC = Path("/proc/self")
 _GIB = 2**30
 logger = logging.getLogger(__name__)
-#: A node that leaves the process this much bigger (resident bytes, after the
-#: trim) than it found it gets a cyclic garbage collection (see the module doc).
-COLLECT_AFTER_GROWTH = 256 * 2**20
+#: A node that starts with the process over this many resident bytes gets a
+#: cyclic garbage collection first (see the module doc).
+COLLECT_ABOVE = 2 * 2**30
 
 
 @functools.cache
@@ -134,42 +138,37 @@ def current_rss(proc: Path = _PROC) -> int | None:
 
 
 class MemoryTrimHook:
-    """After each node, :func:`trim_heap`, and collect cycles when it grew.
+    """After each node, :func:`trim_heap`; before it, collect cycles when big.
 
-    See the module docstring: a node that left the process more than
-    ``collect_after`` bytes bigger than it found it gets ``gc.collect()`` and a
-    second trim, logged (``collected <n> objects after <node>: <GiB> -> <GiB>``,
-    INFO: the run's log file).
+    See the module docstring: a node that starts with the process over
+    ``collect_above`` resident bytes gets ``gc.collect()`` and a trim first,
+    logged (``collected <n> objects before <node>: <GiB> -> <GiB>``, INFO: the
+    run's log file).
     """
 
-    def __init__(self, collect_after: int = COLLECT_AFTER_GROWTH) -> None:
-        """Collect cyclic garbage after nodes that grew the process this much."""
-        self._collect_after = collect_after
-        self._started: int | None = None
+    def __init__(self, collect_above: int = COLLECT_ABOVE) -> None:
+        """Collect cyclic garbage before nodes once the process is this big."""
+        self._collect_above = collect_above
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
-        """Remember the resident size the node starts from."""
-        self._started = current_rss()
+        """Free what reference cycles hold before a big process runs the node."""
+        now = current_rss()
+        if now is None or now <= self._collect_above:
+            return
+        found = gc.collect()
+        trim_heap()
+        after = current_rss()
+        # INFO: the run's log file, beside the node's peak (reelops.run_log)
+        logger.info(
+            "collected %d objects before %s: %.3f -> %.3f GiB",
+            found,
+            getattr(node, "name", node),
+            now / _GIB,
+            (after or 0) / _GIB,
+        )
 
     @hook_impl
     def after_node_run(self, node: Any) -> None:
         """Return what the node freed to the OS before the next node loads."""
         trim_heap()
-        now = current_rss()
-        if (
-            self._started is not None
-            and now is not None
-            and now - self._started > self._collect_after
-        ):
-            found = gc.collect()
-            trim_heap()
-            after = current_rss()
-            # INFO: the run's log file, beside the node's peak (reelops.run_log)
-            logger.info(
-                "collected %d objects after %s: %.3f -> %.3f GiB",
-                found,
-                getattr(node, "name", node),
-                now / _GIB,
-                (after or 0) / _GIB,
-            )
