@@ -18,7 +18,10 @@ stage (``wait4``), each node's wall seconds (from the run's progress lines) and
 each node's peak RSS of the kedro process (``VmHWM`` over the node's span, from
 the run's log file).
 A stage that fails, or whose tree passes the memory limit (it is
-killed), stops the run; the stages before it are reported.
+killed), stops the run; the stages before it are reported. ``--resume`` runs
+again only the stages after the last one that finished, on the same work dir (its
+data and the datasets those stages wrote), keeping their figures from ``--out``;
+each stage records the commit it ran at.
 
 The champion is chosen by RMSE, then NDCG@10 (``--params``): on these synthetic
 ratings the popularity ranking has the best NDCG@10 (0.551 vs the hybrid's 0.549
@@ -34,11 +37,13 @@ Usage::
 
     .venv/bin/python bench/pipeline_scale.py --out reports/bench/pipeline_scale.json
     .venv/bin/python bench/pipeline_scale.py --n-ratings 1000000 --out /tmp/p.json
+    .venv/bin/python bench/pipeline_scale.py --resume  # after a failed stage
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -57,7 +62,7 @@ from _common import QUIET, SEED, machine_info, scratch_project, write_json
 from recsys import make_movielens_like
 from reelops.lineage import git_state
 
-__all__ = ["run_stage", "stage_nodes", "write_movielens"]
+__all__ = ["finished_stages", "run_stage", "stage_nodes", "write_movielens"]
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 1024**3
@@ -149,6 +154,19 @@ def stage_nodes(project: Path) -> dict[str, list[str]]:
     shared = [n for stage in SHARED_RUN for n in own.pop(stage)]
     own["+".join(SHARED_RUN)] = sorted(shared)
     return own
+
+
+def finished_stages(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stages of an earlier report that finished, each with its commit.
+
+    A stage that failed or was killed stops a run, so these are the stages before
+    it; a stage without a ``commit`` of its own ran at the report's.
+    """
+    return {
+        stage["stage"]: {"commit": report["commit"], **stage}
+        for stage in report["stages"]
+        if "error" not in stage
+    }
 
 
 def _tree_rss(proc: psutil.Process) -> int:
@@ -266,13 +284,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path("reports/bench/pipeline_scale.json")
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep --work-dir and the stages of --out that finished; run the rest",
+    )
     args = parser.parse_args(argv)
-    if args.work_dir.exists():
-        shutil.rmtree(args.work_dir)
-    start = time.perf_counter()
-    data = write_movielens(args.work_dir / "movielens", args.n_ratings, args.seed)
-    data["write_s"] = time.perf_counter() - start
-    project = scratch_project(args.work_dir / "project")
+    finished_before: dict[str, dict[str, Any]] = {}
+    if args.resume:
+        previous = json.loads(args.out.read_text())
+        data = previous["data"]
+        finished_before = finished_stages(previous)
+        project = args.work_dir / "project"
+    else:
+        if args.work_dir.exists():
+            shutil.rmtree(args.work_dir)
+        start = time.perf_counter()
+        data = write_movielens(args.work_dir / "movielens", args.n_ratings, args.seed)
+        data["write_s"] = time.perf_counter() - start
+        project = scratch_project(args.work_dir / "project")
     env = {
         **os.environ,
         **QUIET,
@@ -292,12 +322,15 @@ def main(argv: list[str] | None = None) -> int:
         "params": args.params,
         "stages": stages,
     }
+    commit = report["commit"]
     for stage, nodes in stage_nodes(project).items():
         if not nodes:
             continue
-        stages.append(
-            run_stage(project, stage, nodes, env, limit=limit, params=args.params)
-        )
+        if stage in finished_before:
+            stages.append(finished_before[stage])
+            continue
+        found = run_stage(project, stage, nodes, env, limit=limit, params=args.params)
+        stages.append(found | {"commit": commit})
         print(stages[-1] | {"error": stages[-1].get("error", "")[-300:]}, flush=True)
         if "error" in stages[-1]:
             break

@@ -53,3 +53,21 @@ def test_node_seconds_come_from_the_run_logs_progress_lines(
     peaks = pipeline_scale.node_peaks(log)
     assert set(peaks) == set(seconds)
     assert all(0.05 < gib < 64 for gib in peaks.values()), peaks
+
+
+def test_a_resumed_run_keeps_the_stages_that_finished(pipeline_scale) -> None:
+    # GIVEN a run killed in training after data_processing, the first stage having
+    # been run again at a later commit
+    report = {
+        "commit": "aaa",
+        "stages": [
+            {"stage": "data_processing", "wall_s": 60.0, "commit": "bbb"},
+            {"stage": "split", "wall_s": 20.0},
+            {"stage": "training", "error": "killed: process tree over 12.0 GiB"},
+        ],
+    }
+    # THEN the resumed run keeps those before the kill, each with its commit
+    kept = pipeline_scale.finished_stages(report)
+    assert list(kept) == ["data_processing", "split"]
+    assert kept["data_processing"]["commit"] == "bbb"
+    assert kept["split"] == {"commit": "aaa", "stage": "split", "wall_s": 20.0}
