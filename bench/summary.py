@@ -160,16 +160,18 @@ def scale_rows(report: dict[str, Any], pipeline: dict[str, Any] | None) -> list[
         goal = pipeline["goal"]
         n = pipeline["data"]["n_ratings"]
         last = pipeline["stages"][-1]
-        unfinished = (
-            f", stopped in stage {last['stage']} ({last['error']}; commit "
-            f"{pipeline['commit'][:7]})"
+        commit = pipeline["commit"][:7]
+        ending = (
+            f" (commit {commit})"
+            if goal["all_stages_finished"]
+            else f", stopped in stage {last['stage']} ({last.get('error')}; "
+            f"commit {commit})"
         )
         rows.append(
             (
                 "3. default pipeline on 25M ratings <= 12 GiB",
                 f"at {n:,} ratings: peak {goal['peak_rss_gib']:.2f} GiB, "
-                f"{goal['total_wall_s']:.0f} s"
-                + ("" if goal["all_stages_finished"] else unfinished),
+                f"{goal['total_wall_s']:.0f} s" + ending,
                 "-",
                 _met(goal["pass"]),
             )
