@@ -169,6 +169,14 @@ def finished_stages(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _earlier_report(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        msg = f"--resume needs the earlier run's report: {path} does not exist"
+        raise SystemExit(msg)
+    report: dict[str, Any] = json.loads(path.read_text())
+    return report
+
+
 def _tree_rss(proc: psutil.Process) -> int:
     total = 0
     try:
@@ -292,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     finished_before: dict[str, dict[str, Any]] = {}
     if args.resume:
-        previous = json.loads(args.out.read_text())
+        previous = _earlier_report(args.out)
         data = previous["data"]
         finished_before = finished_stages(previous)
         project = args.work_dir / "project"
