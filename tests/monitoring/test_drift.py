@@ -17,7 +17,12 @@ from reelops_monitoring import (
 )
 from reelops_monitoring.adapter import DriftStatistic, value_count
 from reelops_monitoring.config import ColumnDriftConfig, DriftConfig
-from reelops_monitoring.drift import categorize, effect_size, scaled_score
+from reelops_monitoring.drift import (
+    categorize,
+    effect_size,
+    scaled_score,
+    small_sample_factor,
+)
 from reelops_monitoring.features import catalogue_head
 
 
@@ -172,6 +177,61 @@ def test_a_binge_rater_counts_as_few_users(ml_ratings, ml_movies):
     assert sizes["even"] == pytest.approx(20, rel=1e-6)
     assert sizes["binge"] == pytest.approx(1000**2 / (620**2 + 19 * 20**2), rel=1e-6)
     assert sizes["binge"] < 3
+
+
+@pytest.mark.parametrize(
+    ("n_reference", "df"),
+    [(3.0, 2.0), (11.0, 10.0), (1.0, 1.0), (0.5, 1.0)],  # df = n - 1, at least 1
+)
+def test_a_small_references_factor_is_the_ratio_of_t_quantiles(n_reference, df):
+    from scipy import stats
+
+    expected = stats.t.ppf(0.995, 29) / stats.t.ppf(0.995, df)
+    assert small_sample_factor(n_reference, 30, 0.995) == pytest.approx(expected)
+
+
+def test_a_reference_of_enough_users_is_not_discounted():
+    factors = [small_sample_factor(n, 30, 0.995) for n in (2, 5, 10, 20, 29)]
+    assert factors == sorted(factors)
+    assert factors[0] < 0.3
+    assert factors[-1] == pytest.approx(1.0, abs=0.01)
+    assert small_sample_factor(30.0, 30, 0.995) == 1.0
+    assert small_sample_factor(1e6, 30, 0.995) == 1.0
+    assert math.isnan(small_sample_factor(0.0, 30, 0.995))
+
+
+def test_a_reference_of_few_users_discounts_the_score(ml_ratings, ml_movies):
+    # GIVEN a window of 40 users' ratings (200 each), judged against a reference
+    # of 5 other users and one of 60 others
+    users = ml_ratings.groupby("user_id").size()
+    heavy = users[users >= 200].index
+
+    def view(ids):
+        rows = ml_ratings[ml_ratings["user_id"].isin(ids)].groupby("user_id").head(200)
+        return profile_view(window_features(rows, ml_movies, set()))
+
+    target = view(heavy[:40])
+    genre = {
+        "genre": ColumnDriftConfig(algorithm="chi_square", possible_drift=9, drift=9)
+    }
+    factors = {}
+    for n_users in (5, 60):
+        reference = {"training": view(heavy[40 : 40 + n_users])}
+        # (the default: no discount)
+        (scaled,) = detect_drift(reference, target, DriftConfig(columns=genre)).columns
+        (discounted,) = detect_drift(
+            reference, target, DriftConfig(columns=genre, small_sample_users=30)
+        ).columns
+        # THEN the score is the scaled one times the factor at the reference's size
+        assert discounted.effect == scaled.effect
+        assert discounted.n_reference == scaled.n_reference
+        factors[n_users] = discounted.score / scaled.score
+        assert factors[n_users] == pytest.approx(
+            small_sample_factor(scaled.n_reference, 30, 0.995), rel=1e-9
+        )
+    # a reference of 5 users is discounted by 40 %, one of 60 not at all
+    assert factors[5] == pytest.approx(0.60, abs=0.01)
+    assert factors[60] == 1.0
 
 
 def test_small_window_is_not_assessed(halves):

@@ -64,3 +64,25 @@ def test_an_unknown_window_key_is_a_one_line_error() -> None:
         ),
     ):
         parse_config(WindowConfig, {"length": 90}, "parameters 'monitoring_window'")
+
+
+@pytest.mark.parametrize(
+    ("drift", "message"),
+    [
+        (
+            {"small_sample_users": 1},
+            "parameters 'monitoring': key 'drift.small_sample_users': Input should "
+            "be greater than or equal to 2, got 1",
+        ),
+        (
+            {"small_sample_quantile": 1.5},
+            "parameters 'monitoring': key 'drift.small_sample_quantile': Input "
+            "should be less than 1, got 1.5",
+        ),
+    ],
+)
+def test_a_bad_small_sample_setting_is_a_one_line_error(
+    drift: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        parse_config(MonitoringConfig, {"drift": drift}, "parameters 'monitoring'")
