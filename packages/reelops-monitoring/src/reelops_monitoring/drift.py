@@ -51,8 +51,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from scipy import stats
-
 from reelops_monitoring.adapter import (
     column_mean,
     column_names,
@@ -218,6 +216,9 @@ def small_sample_factor(n_reference: float, users: int, quantile: float) -> floa
     df = max(n_reference - 1.0, 1.0)
     if df >= users - 1:
         return 1.0
+    # scipy is heavy: imported here, not at startup (tests/reelops/test_startup_imports)
+    from scipy import stats
+
     return float(stats.t.ppf(quantile, users - 1) / stats.t.ppf(quantile, df))
 
 
