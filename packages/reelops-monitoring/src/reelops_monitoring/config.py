@@ -273,12 +273,8 @@ class DriftConfig(_Config):
         "is discounted by t_q(users - 1) / t_q(n_reference - 1) (few-cluster "
         "inference: a statistic of a handful of users' tastes has heavier tails "
         "than the thresholds, quantiles of windows judged against references of "
-        "many users, allow for). None (the default): no discount. Measured on "
-        "ml-latest-small (bench/monitoring*.py): 30 brings the replayed traffic "
-        "judged as the loop runs from 94.7 % to 98.2 % retrain: false, and costs "
-        "+0.5-star inflation detection 67 -> 58 % on shuffled quarters and 61 -> 56 % "
-        "in 1,000-rating windows (the known users' residuals, whose references "
-        "there hold fewer than 30 effective users); 10: 95.6 %, 64 % and 58 %.",
+        "many users, allow for). None (the default): no discount; what 30 and 10 "
+        "gain and cost is measured in conf/base/parameters_monitoring.yml.",
     )
     small_sample_quantile: float = Field(
         default=0.995,

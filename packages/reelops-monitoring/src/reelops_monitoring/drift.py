@@ -38,9 +38,19 @@ ones), and what they cannot foresee is a small reference: a new deployment's
 ``DriftConfig.small_sample_users`` set, a reference of fewer effective users
 discounts the score by ``t_q(users - 1) / t_q(n_reference - 1)``
 (:func:`small_sample_factor`); off by default, for what it costs the detection of
-inflation against small references (the config's description has the figures).
+inflation against small references (conf/base/parameters_monitoring.yml has the
+figures).
 Discounting by Welch-Satterthwaite's df of both sides (small windows too) was
 measured and not kept: it cost the suite's detection at 200 and 1,000 ratings.
+
+Each column names its references in order of preference
+(``ColumnDriftConfig.reference``): ``traffic``, the previous windows of served
+traffic, ``deployment``, those of them measured against the same training data as
+the window, or ``training``, the deployed model's training data; the first one given
+and holding the column (a profile recorded before the column existed does not) is
+used, and with none the column is not assessed (``reference`` null). A column
+whose ``direction`` is ``increase`` is drift only when its mean went up (more new
+users than usual is a reason to retrain; fewer is not).
 """
 
 from __future__ import annotations
