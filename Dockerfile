@@ -2,18 +2,22 @@
 # dependencies. Build it with `make image` (which makes the wheelhouse first).
 #
 # Hermetic: every package comes from build/wheelhouse (`make wheelhouse`: the wheels
-# uv.lock pins, hash-checked when they were fetched on the host, and the workspace
-# packages), installed with no package index, so the build needs no network.
+# uv.lock pins, hash-checked when they were fetched on the host) and
+# build/workspace-wheels (the workspace packages), installed with no package index,
+# so the build needs no network.
 # PYTHON_IMAGE is the official base; CI passes a local Debian 12 image (.ci/base-image).
 ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
+# The locked dependencies in a stage of their own; the workspace packages are
+# installed on top in the final stage, so a code change rebuilds only that small
+# layer and Docker's cache keeps the stack's (uv.lock changes both).
 FROM ${PYTHON_IMAGE} AS build
 COPY build/wheelhouse /wheelhouse
 RUN python3 -m venv /app/.venv \
  && /app/.venv/bin/pip install --quiet --no-index --find-links /wheelhouse uv \
  && UV_COMPILE_BYTECODE=1 /app/.venv/bin/uv pip install --quiet \
       --python /app/.venv/bin/python --no-index --find-links /wheelhouse \
-      --requirement /wheelhouse/requirements.txt /wheelhouse/workspace/*.whl
+      --requirement /wheelhouse/requirements.txt
 
 FROM ${PYTHON_IMAGE}
 ARG GIT_SHA=unknown
@@ -21,6 +25,11 @@ RUN groupadd --gid 10001 reelops \
  && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin reelops
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
+# With no index and no other wheels: a dependency the lock does not hold fails here.
+COPY build/workspace-wheels /tmp/workspace-wheels
+RUN UV_COMPILE_BYTECODE=1 /app/.venv/bin/uv pip install --quiet \
+      --python /app/.venv/bin/python --no-index /tmp/workspace-wheels/*.whl \
+ && rm -rf /tmp/workspace-wheels
 # Kedro wants its source dir and a local env to exist; the code itself is installed.
 COPY packages/reelops/src packages/reelops/src
 COPY pyproject.toml .telemetry ./

@@ -102,6 +102,9 @@ validate-pipelines: setup ## Validate pipelines/*.yml without running anything
 PIPELINE_IMAGE = $$($(KEDRO) argo image)
 GIT_SHA := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 WHEELHOUSE := build/wheelhouse
+# The workspace packages' wheels, apart: the images install them in a layer of their
+# own, so a code change does not invalidate the dependencies' layer.
+WORKSPACE_WHEELS := build/workspace-wheels
 # The Dockerfiles' base (default: the official python image); CI passes a local one.
 PYTHON_IMAGE ?=
 export PYTHON_IMAGE
@@ -124,10 +127,10 @@ $(WHEELHOUSE)/requirements.txt: uv.lock | $(UV)
 	$(UV) export --quiet --frozen --no-dev --all-packages --no-emit-workspace --no-hashes --output-file $@
 
 .PHONY: wheelhouse
-wheelhouse: $(WHEELHOUSE)/requirements.txt ## Wheels of the locked dependencies and the workspace packages (build/wheelhouse)
-	rm -rf $(WHEELHOUSE)/workspace
-	$(UV) build --quiet --all-packages --wheel --out-dir $(WHEELHOUSE)/workspace
-	@echo "wheelhouse: $$(ls $(WHEELHOUSE)/*.whl | wc -l) locked wheels + $$(ls $(WHEELHOUSE)/workspace/*.whl | wc -l) workspace packages in $(WHEELHOUSE)"
+wheelhouse: $(WHEELHOUSE)/requirements.txt ## Wheels of the locked dependencies (build/wheelhouse) and the workspace packages (build/workspace-wheels)
+	rm -rf $(WORKSPACE_WHEELS) $(WHEELHOUSE)/workspace
+	$(UV) build --quiet --all-packages --wheel --out-dir $(WORKSPACE_WHEELS)
+	@echo "wheelhouse: $$(ls $(WHEELHOUSE)/*.whl | wc -l) locked wheels in $(WHEELHOUSE) + $$(ls $(WORKSPACE_WHEELS)/*.whl | wc -l) workspace packages in $(WORKSPACE_WHEELS)"
 
 # IMAGE_FLAGS=--push also pushes it, unless the registry has that tag already (same
 # tag, same inputs: it is not rebuilt); --dry-run prints the commands only.

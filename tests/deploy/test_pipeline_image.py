@@ -30,13 +30,34 @@ def test_dockerfile_parses_into_a_multi_stage_build() -> None:
 
 def test_dependencies_are_installed_from_the_wheelhouse_only() -> None:
     # Hermetic: no package index at build time, the locked pins, the workspace wheels
-    runs = " ".join(instructions("RUN"))
-    assert runs.count("--no-index --find-links /wheelhouse") == 2
-    assert "--requirement /wheelhouse/requirements.txt" in runs
-    assert "/wheelhouse/workspace/*.whl" in runs
-    assert "build/wheelhouse /wheelhouse" in instructions("COPY")
+    runs = instructions("RUN")
+    assert all("--no-index" in run for run in runs if "install" in run)
+    assert " ".join(runs).count("--find-links /wheelhouse") == 2
+    assert "--requirement /wheelhouse/requirements.txt" in " ".join(runs)
+    assert "/tmp/workspace-wheels/*.whl" in " ".join(runs)
     ignored = (REPO / ".dockerignore").read_text().split()
-    assert "build/*" in ignored and "!build/wheelhouse" in ignored
+    assert "build/*" in ignored
+    assert {"!build/wheelhouse", "!build/workspace-wheels"} <= set(ignored)
+
+
+def test_a_code_change_leaves_the_dependency_layers_cached() -> None:
+    # GIVEN the build stage: the locked dependencies only
+    stages: list[list[tuple[str, str]]] = []
+    for i in parsed().structure:
+        if i["instruction"] == "FROM":
+            stages.append([])
+        elif i["instruction"] in {"COPY", "RUN"}:
+            stages[-1].append((i["instruction"], i["value"]))
+    build, final = stages
+    assert [kind for kind, _ in build] == ["COPY", "RUN"]
+    assert build[0][1] == "build/wheelhouse /wheelhouse"
+    assert "workspace" not in build[1][1]
+    # THEN the final stage copies that venv before anything made from packages/
+    # (Docker's cache keeps every layer before the first changed one)
+    assert final[1] == ("COPY", "--from=build /app/.venv /app/.venv")
+    assert final[2] == ("COPY", "build/workspace-wheels /tmp/workspace-wheels")
+    assert "/tmp/workspace-wheels/*.whl" in final[3][1]
+    assert "rm -rf /tmp/workspace-wheels" in final[3][1]
 
 
 def test_runs_as_a_non_root_user_with_kedro_as_entrypoint() -> None:
@@ -99,9 +120,10 @@ def test_the_tag_hashes_everything_the_image_is_built_from() -> None:
         if any(w.startswith("--from") for w in words):
             continue
         sources.update(w.rstrip("/") for w in words[:-1] if not w.startswith("--"))
-    # the wheelhouse is made from the lock and the workspace packages (make wheelhouse)
-    assert "build/wheelhouse" in sources
-    sources = (sources - {"build/wheelhouse"}) | {"uv.lock", "packages"}
+    # the wheels are made from the lock and the workspace packages (make wheelhouse)
+    wheels = {"build/wheelhouse", "build/workspace-wheels"}
+    assert wheels <= sources
+    sources = (sources - wheels) | {"uv.lock", "packages"}
     tag_from = _tag_from()
 
     def covered(source: str) -> bool:
