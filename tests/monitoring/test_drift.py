@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,6 +97,7 @@ def test_random_halves_do_not_drift(halves):
         "new_user_rating",
         "known_user_residual",
         "known_user_mean_residual",
+        "half_star",
         "genre",
         "known_user_ratings",
         "new_user_ratings",
@@ -334,6 +336,30 @@ def test_an_increase_only_column_ignores_a_decrease(ml_ratings, ml_movies):
     assert more.category is DriftCategory.DRIFT
 
 
+def test_a_decrease_only_column_ignores_an_increase(ml_ratings, ml_movies):
+    # GIVEN MovieLens ratings since half stars exist, and the same rounded up to
+    # whole stars (a client that lost its half-star widget)
+    recent = ml_ratings[ml_ratings["timestamp"] >= 1_100_000_000]
+    whole = recent.assign(rating=np.ceil(recent["rating"]))
+    halves = profile_view(window_features(recent, ml_movies, set()))
+    wholes = profile_view(window_features(whole, ml_movies, set()))
+    config = DriftConfig(
+        columns={
+            "half_star": ColumnDriftConfig(
+                algorithm="mean", possible_drift=1.0, drift=2.0, direction="decrease"
+            )
+        }
+    )
+    # THEN fewer half stars is drift
+    (fewer,) = detect_drift({"traffic": halves}, wholes, config).columns
+    assert fewer.category is DriftCategory.DRIFT
+    assert fewer.mean_target == 0.0 and fewer.mean_reference > 0.1
+    # AND more half stars (how MovieLens changed when it added them) is not
+    (more,) = detect_drift({"traffic": wholes}, halves, config).columns
+    assert more.score == fewer.score
+    assert more.category is DriftCategory.NO_DRIFT
+
+
 def test_correlation_sets_the_effective_size_of_the_columns_that_ask(halves):
     reference, target = halves
     config = DriftConfig(
@@ -395,3 +421,8 @@ def test_a_column_of_too_few_users_is_not_assessed(ml_ratings, ml_movies):
     lower = config.model_copy(update={"min_users": 3})
     (judged,) = detect_drift({"traffic": reference}, target, lower).columns
     assert judged.category is DriftCategory.DRIFT
+    # AND with the column's own minimum of 3 (the others keep the default)
+    column = config.columns["new_user_rating"].model_copy(update={"min_users": 3})
+    own = config.model_copy(update={"columns": {"new_user_rating": column}})
+    (judged,) = detect_drift({"traffic": reference}, target, own).columns
+    assert (judged.category, own.min_users) == (DriftCategory.DRIFT, 5)

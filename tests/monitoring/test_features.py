@@ -39,6 +39,14 @@ def test_columns_and_one_row_per_rating():
     assert str(features["timestamp"].dt.tz) == "UTC"
 
 
+def test_half_star_marks_each_half_star_rating_and_keeps_nulls():
+    window = WINDOW.assign(rating=[4.0, 3.5, None, 0.5, 1.0])
+    features = window_features(window, MOVIES, known_users=set())
+    assert features["half_star"].tolist()[:2] == [0.0, 1.0]
+    assert pd.isna(features["half_star"].iloc[2])
+    assert features["half_star"].tolist()[3:] == [1.0, 0.0]
+
+
 def test_user_level_columns_count_each_user_once():
     features = window_features(WINDOW, MOVIES, known_users={7})
     # user 7 has three ratings: set on its first only

@@ -15,6 +15,7 @@ from reelops_monitoring import InvalidInputError, MonitoringConfig, window_featu
 from reelops_monitoring.replay import (
     degradation_table,
     detection_table,
+    directed_score,
     false_alarm_rate,
     replay,
 )
@@ -181,6 +182,27 @@ def test_the_suite_by_window_size_finds_scale_changes(ml_ratings, ml_movies):
     assert none["score_popular_movie"].notna().mean() > 0.8
     shifted = table[table["scenario"] == "popularity_shift"]
     assert shifted["reasons"].str.contains("drift in 'popular_movie'").sum() >= 3
+    # AND half stars rounded up to whole stars are told by the window's share of
+    # half stars, new users' included, in nearly every window
+    whole = table[table["scenario"] == "whole_stars"]
+    assert whole["reasons"].str.contains("drift in 'half_star'").mean() >= 0.9
+    assert detection.loc["whole_stars", "rate"] >= 0.9
+
+
+def test_a_one_way_column_calibrates_on_its_own_direction_only():
+    # a window whose mean went down: it can alarm on a decrease-only column only
+    down = {
+        "score": 3.0,
+        "category": "DRIFT",
+        "mean_target": 0.1,
+        "mean_reference": 0.3,
+    }
+    assert directed_score(down, "decrease") == 3.0
+    assert directed_score(down, "increase") == 0.0
+    assert directed_score(down) == 3.0
+    up = {**down, "mean_target": 0.5}
+    assert (directed_score(up, "decrease"), directed_score(up, "increase")) == (0, 3)
+    assert directed_score({**down, "mean_target": None}, "decrease") == 0.0
 
 
 def test_broken_field_nulls_every_timestamp(window, ml_movies):

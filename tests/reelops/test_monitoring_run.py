@@ -238,6 +238,7 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         "new_user_rating",
         "known_user_residual",
         "known_user_mean_residual",
+        "half_star",
         "genre",
         "known_user_ratings",
         "new_user_ratings",
@@ -247,8 +248,9 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     }
     # AND no served traffic was kept before this first window: the training data
     # is the reference of every column but the known users' shifts against the
-    # model and their habits (none in training data) and the head of the
-    # catalogue (only windows the same deployment served)
+    # model and their habits (none in training data), the head of the catalogue
+    # (only windows the same deployment served) and the share of half stars (only
+    # served traffic)
     assert decision["reference"]["traffic_windows"] == []
     assert decision["reference"]["deployment_windows"] == []
     columns = decision["scores"]["drift"]["columns"]
@@ -258,12 +260,14 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         "known_user_half_star_shift",
         "popular_movie",
     }
-    others = {c["reference"] for n, c in columns.items() if n not in deployment_only}
+    waiting = deployment_only | {"half_star"}
+    others = {c["reference"] for n, c in columns.items() if n not in waiting}
     assert others == {"training"}
-    for name in deployment_only:
+    for name in waiting:
         assert (columns[name]["reference"], columns[name]["score"]) == (None, None)
     assert any(
         n.startswith("no earlier window of served traffic is kept")
+        and n.endswith("; half_star not assessed")
         for n in decision["notes"]
     )
     assert any(

@@ -18,6 +18,9 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
                                units: known_user_ratings, reference: [deployment]}
           known_user_mean_residual: {algorithm: mean, possible_drift: 1.57, drift: 2.57,
                                reference: [deployment]}
+          half_star:          {algorithm: mean,       possible_drift: 0.74, drift: 1.2,
+                               reference: [traffic], direction: decrease,
+                               min_users: 2}
           genre:              {algorithm: chi_square, possible_drift: 5.68, drift: 7.45,
                                effective_size: correlation}
           known_user_ratings: {algorithm: ks,         possible_drift: 1.54, drift: 2.14,
@@ -164,10 +167,17 @@ class ColumnDriftConfig(_Config):
         "users; correlation: n / (1 + (m - 1) rho), rho the column's intra-user "
         "correlation on the training data (falls back to users without one).",
     )
-    direction: Literal["both", "increase"] = Field(
+    direction: Literal["both", "increase", "decrease"] = Field(
         default="both",
         description="increase: only a higher mean than the reference's is drift "
-        "(e.g. more new users; fewer is not a reason to retrain).",
+        "(e.g. more new users; fewer is not a reason to retrain); decrease: only a "
+        "lower one (e.g. fewer half stars: a whole-star scale).",
+    )
+    min_users: int | None = Field(
+        default=None,
+        ge=1,
+        description="This column's own drift.min_users (half_star: 2, a scale "
+        "change shows in any user's ratings). None: drift.min_users.",
     )
     units: str | None = Field(
         default=None,
@@ -204,6 +214,14 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             possible_drift=1.57,
             drift=2.57,
             reference=["deployment"],
+        ),
+        "half_star": ColumnDriftConfig(
+            algorithm="mean",
+            possible_drift=0.74,
+            drift=1.2,
+            reference=["traffic"],
+            direction="decrease",
+            min_users=2,
         ),
         "genre": ColumnDriftConfig(
             algorithm="chi_square",

@@ -50,7 +50,9 @@ the window, or ``training``, the deployed model's training data; the first one g
 and holding the column (a profile recorded before the column existed does not) is
 used, and with none the column is not assessed (``reference`` null). A column
 whose ``direction`` is ``increase`` is drift only when its mean went up (more new
-users than usual is a reason to retrain; fewer is not).
+users than usual is a reason to retrain; fewer is not), ``decrease`` only when it
+went down (fewer half stars: a whole-star scale; more is how MovieLens itself
+changed in 2003, when it added them).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ __all__ = [
     "categorize",
     "detect_drift",
     "effect_size",
+    "moved",
     "scaled_score",
     "small_sample_factor",
 ]
@@ -323,7 +326,8 @@ def detect_drift(
                 else (config.small_sample_users, config.small_sample_quantile)
             ),
         )
-        if _users(target, column, units[0]) < config.min_users:
+        min_users = config.min_users if spec.min_users is None else spec.min_users
+        if _users(target, column, units[0]) < min_users:
             found = dataclasses.replace(
                 _unassessed(column, spec),
                 reference=source,
@@ -399,8 +403,7 @@ def _column_drift(
     if spec.algorithm != "chi_square":
         means = (column_mean(target, column), column_mean(reference, column))
     category = categorize(score, possible_drift=spec.possible_drift, drift=spec.drift)
-    went_up = means[0] is not None and means[1] is not None and means[0] > means[1]
-    if spec.direction == "increase" and not went_up:
+    if spec.direction != "both" and not moved(means, spec.direction):
         category = DriftCategory.NO_DRIFT
     return ColumnDrift(
         column=column,
@@ -416,6 +419,18 @@ def _column_drift(
         mean_target=means[0],
         mean_reference=means[1],
     )
+
+
+def moved(means: tuple[float | None, float | None], direction: str) -> bool:
+    """Whether the target's mean (``means[0]``) moved from the reference's.
+
+    ``direction`` ``"increase"``: went up; any other (``"decrease"``): went down.
+    False when either mean is unknown.
+    """
+    target, reference = means
+    if target is None or reference is None:
+        return False
+    return target > reference if direction == "increase" else target < reference
 
 
 def _fmt(value: float | None, decimals: int) -> str:

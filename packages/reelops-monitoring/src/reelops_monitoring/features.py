@@ -6,6 +6,13 @@ rating, timestamp``) into one row per rating with:
 * ``user_id``, ``movie_id``, ``timestamp`` (UTC datetime): for data-quality checks
   (ids and timestamps never null). Ids are not drift-tested: new ids are normal.
 * ``rating`` (float): rating inflation or deflation.
+* ``half_star`` (float, 1.0 or 0.0): whether the rating is a half star (3.5, not
+  3 or 4), null for a null rating. A client that loses its half-star widget, or
+  an import that rounds, moves the scale to whole stars: the share of half stars
+  falls to zero while the mean rating barely moves, so no rating column sees it
+  in a small window. Using half stars is a habit of each user (some never do), so
+  the share is clustered by user like the ratings; unlike
+  ``known_user_half_star_shift`` it needs no known user.
 * ``genre`` (str): the genre mix per rating. A movie has several genres; each rating
   counts for one of them, picked deterministically from ``(user_id, movie_id)`` so
   that, over many ratings, each genre of a movie gets its share. Genres outside
@@ -101,6 +108,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "movie_id",
     "timestamp",
     "rating",
+    "half_star",
     "genre",
     "user_ratings",
     "new_user",
@@ -118,6 +126,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 #: columns hold one value per user.
 RATING_LEVEL_COLUMNS: tuple[str, ...] = (
     "rating",
+    "half_star",
     "genre",
     "new_user_rating",
     "known_user_residual",
@@ -190,6 +199,7 @@ def window_features(
             "movie_id": ratings_window["movie_id"].to_numpy(),
             "timestamp": _to_datetime(ratings_window["timestamp"]).to_numpy(),
             "rating": rating,
+            "half_star": np.where(np.isnan(rating), np.nan, _is_half_star(rating)),
             "genre": pick_genres(ratings_window, movies, keep=genres),
             "user_ratings": activity,
             "new_user": np.where(first_of_user, is_new.astype("float64"), np.nan),
@@ -244,8 +254,18 @@ def in_head(movie_ids: pd.Series, head: Collection[int] | None) -> np.ndarray:
 
 def half_star_shares(ratings: pd.DataFrame) -> pd.Series:
     """``{user_id: share}`` of each user's ratings that are half stars."""
-    halves = ratings["rating"].astype("float64") % 1 == _HALF_STAR
-    return halves.groupby(ratings["user_id"]).mean().rename("half_star_share")
+    halves = _is_half_star(ratings["rating"].to_numpy(dtype="float64"))
+    return (
+        pd.Series(halves, index=ratings.index)
+        .groupby(ratings["user_id"])
+        .mean()
+        .rename("half_star_share")
+    )
+
+
+def _is_half_star(rating: np.ndarray) -> np.ndarray:
+    """1.0 for a half-star rating (3.5), else 0.0 (a null rating too)."""
+    return (rating % 1 == _HALF_STAR).astype("float64")
 
 
 def _half_star_shift(
@@ -256,9 +276,7 @@ def _half_star_shift(
         return np.full(len(ratings), np.nan)
     ids = pd.to_numeric(ratings["user_id"], errors="coerce")
     own = shares[~shares.index.duplicated()].reindex(ids)
-    return (rating % 1 == _HALF_STAR).astype("float64") - own.to_numpy(
-        dtype="float64", na_value=np.nan
-    )
+    return _is_half_star(rating) - own.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _user_means(users: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ import pandas as pd
 from reelops_monitoring.adapter import merge_views, profile_view, replace_columns
 from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.decision import assess_window
+from reelops_monitoring.drift import moved
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
     catalogue_head,
@@ -359,8 +360,9 @@ def directed_score(column: dict[str, Any] | None, direction: str = "both") -> fl
     """A column's drift score (``ColumnDrift.to_dict()``) as calibration sees it.
 
     No score: NaN (infinite when the column is DRIFT anyway, e.g. a category the
-    reference never had). A column that drifts only on an ``increase`` scores 0
-    when its mean did not go up: such a window can never alarm on it.
+    reference never had). A column that drifts only on an ``increase`` (a
+    ``decrease``) scores 0 when its mean did not go up (down): such a window can
+    never alarm on it.
     """
     if column is None or column["score"] is None:
         return (
@@ -368,9 +370,8 @@ def directed_score(column: dict[str, Any] | None, direction: str = "both") -> fl
             if column is not None and column["category"] == "DRIFT"
             else math.nan
         )
-    target, reference = column.get("mean_target"), column.get("mean_reference")
-    went_up = target is not None and reference is not None and target > reference
-    if direction == "increase" and not went_up:
+    means = (column.get("mean_target"), column.get("mean_reference"))
+    if direction in ("increase", "decrease") and not moved(means, direction):
         return 0.0
     return float(column["score"])
 

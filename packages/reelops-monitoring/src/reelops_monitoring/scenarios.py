@@ -249,7 +249,11 @@ def suite_scenarios(
         Scenario(
             name="whole_stars",
             description="every half-star rating rounded up to a whole star",
-            expected=(*_RATING_SHIFT, "drift in 'known_user_half_star_shift'"),
+            expected=(
+                *_RATING_SHIFT,
+                "drift in 'half_star'",
+                "drift in 'known_user_half_star_shift'",
+            ),
             inject=lambda w, seed: whole_stars(w, share=1.0, seed=seed),
         ),
         Scenario(
