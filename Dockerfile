@@ -20,7 +20,6 @@ RUN python3 -m venv /app/.venv \
       --requirement /wheelhouse/requirements.txt
 
 FROM ${PYTHON_IMAGE}
-ARG GIT_SHA=unknown
 RUN groupadd --gid 10001 reelops \
  && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin reelops
 WORKDIR /app
@@ -40,6 +39,9 @@ COPY conf/prod conf/prod
 COPY pipelines pipelines
 # data/ and logs/ (kedro run's full log) are the only places the pipeline writes.
 RUN mkdir -p conf/local data logs && chown -R 10001:10001 data logs
+# Provenance only, declared last: a build argument is part of the cache key of every
+# RUN after it, and GIT_SHA changes with every commit.
+ARG GIT_SHA=unknown
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     KEDRO_DISABLE_TELEMETRY=true \

@@ -58,6 +58,15 @@ def test_a_code_change_leaves_the_dependency_layers_cached() -> None:
     assert final[2] == ("COPY", "build/workspace-wheels /tmp/workspace-wheels")
     assert "/tmp/workspace-wheels/*.whl" in final[3][1]
     assert "rm -rf /tmp/workspace-wheels" in final[3][1]
+    # AND the commit (a build argument: part of the cache key of every RUN after
+    # it) is declared after the last RUN
+    kinds = [i["instruction"] for i in parsed().structure]
+    git_sha = next(
+        n
+        for n, i in enumerate(parsed().structure)
+        if i["instruction"] == "ARG" and i["value"].startswith("GIT_SHA")
+    )
+    assert "RUN" not in kinds[git_sha:]
 
 
 def test_runs_as_a_non_root_user_with_kedro_as_entrypoint() -> None:
