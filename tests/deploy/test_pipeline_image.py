@@ -42,8 +42,9 @@ def test_dependencies_are_installed_from_the_wheelhouse_only() -> None:
 
 def test_a_code_change_leaves_the_dependency_layers_cached() -> None:
     # GIVEN the build stage: the locked dependencies only
+    structure = parsed().structure
     stages: list[list[tuple[str, str]]] = []
-    for i in parsed().structure:
+    for i in structure:
         if i["instruction"] == "FROM":
             stages.append([])
         elif i["instruction"] in {"COPY", "RUN"}:
@@ -60,10 +61,10 @@ def test_a_code_change_leaves_the_dependency_layers_cached() -> None:
     assert "rm -rf /tmp/workspace-wheels" in final[3][1]
     # AND the commit (a build argument: part of the cache key of every RUN after
     # it) is declared after the last RUN
-    kinds = [i["instruction"] for i in parsed().structure]
+    kinds = [i["instruction"] for i in structure]
     git_sha = next(
         n
-        for n, i in enumerate(parsed().structure)
+        for n, i in enumerate(structure)
         if i["instruction"] == "ARG" and i["value"].startswith("GIT_SHA")
     )
     assert "RUN" not in kinds[git_sha:]

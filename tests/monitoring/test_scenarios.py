@@ -203,6 +203,7 @@ def test_a_one_way_column_calibrates_on_its_own_direction_only():
     up = {**down, "mean_target": 0.5}
     assert (directed_score(up, "decrease"), directed_score(up, "increase")) == (0, 3)
     assert directed_score({**down, "mean_target": None}, "decrease") == 0.0
+    assert directed_score({**down, "mean_target": None}) == 3.0
 
 
 def test_broken_field_nulls_every_timestamp(window, ml_movies):

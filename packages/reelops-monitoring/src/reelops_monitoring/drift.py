@@ -403,7 +403,7 @@ def _column_drift(
     if spec.algorithm != "chi_square":
         means = (column_mean(target, column), column_mean(reference, column))
     category = categorize(score, possible_drift=spec.possible_drift, drift=spec.drift)
-    if spec.direction != "both" and not moved(means, spec.direction):
+    if not moved(means, spec.direction):
         category = DriftCategory.NO_DRIFT
     return ColumnDrift(
         column=column,
@@ -422,11 +422,13 @@ def _column_drift(
 
 
 def moved(means: tuple[float | None, float | None], direction: str) -> bool:
-    """Whether the target's mean (``means[0]``) moved from the reference's.
+    """Whether the target's mean (``means[0]``) moved from the reference's that way.
 
-    ``direction`` ``"increase"``: went up; any other (``"decrease"``): went down.
-    False when either mean is unknown.
+    ``"both"``: always (a two-way column needs no move); ``"increase"``: went up;
+    ``"decrease"``: went down; either mean unknown: False for a one-way column.
     """
+    if direction == "both":
+        return True
     target, reference = means
     if target is None or reference is None:
         return False

@@ -371,7 +371,7 @@ def directed_score(column: dict[str, Any] | None, direction: str = "both") -> fl
             else math.nan
         )
     means = (column.get("mean_target"), column.get("mean_reference"))
-    if direction in ("increase", "decrease") and not moved(means, direction):
+    if not moved(means, direction):
         return 0.0
     return float(column["score"])
 
