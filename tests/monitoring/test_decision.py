@@ -332,3 +332,54 @@ def test_a_rating_metric_of_two_binge_raters_is_not_judged():
         n_feedback=800,
     )
     assert [m.metric for m in even.decayed] == ["rmse"]
+
+
+def test_a_window_whose_ranked_users_all_score_zero_is_judged_by_the_bound():
+    # GIVEN 12 ranked users, each with NDCG@10 0: their spread, so the window's
+    # reported standard error, is 0 (a replayed 2005 quarter), against served
+    # traffic at 0.164
+    config = DecayConfig.model_validate(
+        {
+            "metrics": {
+                "ndcg@10": {"max_relative_degradation": 0.5, "reference": ["traffic"]}
+            }
+        }
+    )
+    traffic = {"ndcg@10": 0.164, "standard_errors": {"ndcg@10": 0.02}}
+
+    def window(users: int) -> dict[str, object]:
+        return {
+            "ndcg@10": 0.0,
+            "n_users": users,
+            "ranked_users": users,
+            "standard_errors": {"ndcg@10": 0.0},
+        }
+
+    few = assess_decay(
+        None, window(12), config, n_feedback=800, traffic_metrics=traffic
+    )
+    # THEN the difference is measured in the largest spread 12 values in [0, 1]
+    # with that mean could have, not in 0: 1.5 standard errors, no decay
+    (ndcg,) = few.metrics
+    bound = (0.164 * 0.836 / 12) ** 0.5
+    assert ndcg.z == pytest.approx(0.164 / (bound**2 + 0.02**2) ** 0.5)
+    assert ndcg.z == pytest.approx(1.51, abs=0.01)
+    assert few.decayed == ()
+    assert "z 1.5, vs traffic" in ndcg.reason()
+    # AND 60 users all at 0 are decay
+    many = assess_decay(
+        None, window(60), config, n_feedback=800, traffic_metrics=traffic
+    )
+    assert [m.metric for m in many.decayed] == ["ndcg@10"]
+    assert many.metrics[0].z == pytest.approx(3.17, abs=0.01)
+
+
+def test_bounded_error():
+    from reelops_monitoring.decay import bounded_error
+
+    assert bounded_error(0.5, 25) == pytest.approx(0.1)
+    assert bounded_error(0.164, 12) == pytest.approx(0.1069, abs=1e-4)
+    # no users, or a mean at a bound: no spread to speak of
+    assert bounded_error(0.3, 0) == 0.0
+    assert bounded_error(0.0, 12) == 0.0
+    assert bounded_error(1.0, 12) == 0.0

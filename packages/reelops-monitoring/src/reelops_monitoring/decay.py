@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 
     from reelops_monitoring.config import DecayConfig
 
-__all__ = ["DecayVerdict", "MetricDecay", "assess_decay", "relative_degradation"]
+__all__ = [
+    "DecayVerdict",
+    "MetricDecay",
+    "assess_decay",
+    "bounded_error",
+    "relative_degradation",
+]
 
 
 @dataclass(frozen=True)
@@ -202,13 +208,19 @@ def assess_decay(
         reference = sources[source] or {}
         training, window = float(reference[name]), float(window_metrics[name])
         degradation = relative_degradation(name, training, window)
-        spread = _combined_error(errors.get(name), reference, name)
+        kind = resolve(name)[0].kind
+        based = rests_on.get(kind)
+        window_error = errors.get(name)
+        if window_error == 0 and kind == "ranking" and based:
+            # every user's value the same (NDCG@10 0 for each ranked user): the
+            # spread those users would show with no decay, at most
+            window_error = bounded_error(training, float(based))
+        spread = _combined_error(window_error, reference, name)
         z = (
             degradation * abs(training) / spread
             if spread and math.isfinite(degradation)
             else None
         )
-        based = rests_on.get(resolve(name)[0].kind)
         metrics.append(
             MetricDecay(
                 metric=name,
@@ -231,6 +243,23 @@ def assess_decay(
         n_users=None if users is None else int(users),
         min_users=config.min_users,
     )
+
+
+def bounded_error(mean: float, users: float) -> float:
+    """``sqrt(mean (1 - mean) / users)``: the largest standard error of a mean.
+
+    A mean over ``users`` of values in [0, 1] (a ranking metric: each user's
+    NDCG@10, precision@10, ...) whose expected value is ``mean`` has a variance of
+    at most ``mean (1 - mean) / users``, reached when every value is 0 or 1. A
+    window whose users all score the same (NDCG@10 0 for each of 12 ranked users)
+    reports a standard error of 0, which would make any difference certain;
+    measured with this bound at the reference's mean instead, 12 users all at 0
+    against a reference of 0.16 are 1.5 standard errors away, not infinitely many.
+    0 when ``users`` is not positive or ``mean`` is outside (0, 1).
+    """
+    if users <= 0 or not 0.0 < mean < 1.0:
+        return 0.0
+    return math.sqrt(mean * (1.0 - mean) / users)
 
 
 def _combined_error(
