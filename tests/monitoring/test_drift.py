@@ -202,16 +202,21 @@ def test_a_reference_of_enough_users_is_not_discounted():
     assert math.isnan(small_sample_factor(0.0, 30, 0.995))
 
 
-def test_a_reference_of_few_users_discounts_the_score(ml_ratings, ml_movies):
-    # GIVEN a window of 40 users' ratings (200 each), judged against a reference
-    # of 5 other users and one of 60 others
+def _heavy_raters(ml_ratings, ml_movies):
+    """The users of >= 200 ratings, and a profile view of 200 ratings of each of some."""
     users = ml_ratings.groupby("user_id").size()
-    heavy = users[users >= 200].index
 
     def view(ids):
         rows = ml_ratings[ml_ratings["user_id"].isin(ids)].groupby("user_id").head(200)
         return profile_view(window_features(rows, ml_movies, set()))
 
+    return users[users >= 200].index, view
+
+
+def test_a_reference_of_few_users_discounts_the_score(ml_ratings, ml_movies):
+    # GIVEN a window of 40 users' ratings (200 each), judged against a reference
+    # of 5 other users and one of 60 others
+    heavy, view = _heavy_raters(ml_ratings, ml_movies)
     target = view(heavy[:40])
     genre = {
         "genre": ColumnDriftConfig(algorithm="chi_square", possible_drift=9, drift=9)
@@ -227,6 +232,14 @@ def test_a_reference_of_few_users_discounts_the_score(ml_ratings, ml_movies):
         # THEN the score is the scaled one times the factor at the reference's size
         assert discounted.effect == scaled.effect
         assert discounted.n_reference == scaled.n_reference
+        # AND a column's own small_sample_users discounts it alone the same way
+        own = {
+            "genre": ColumnDriftConfig(
+                algorithm="chi_square", possible_drift=9, drift=9, small_sample_users=30
+            )
+        }
+        (its_own,) = detect_drift(reference, target, DriftConfig(columns=own)).columns
+        assert its_own.score == discounted.score
         factors[n_users] = discounted.score / scaled.score
         assert factors[n_users] == pytest.approx(
             small_sample_factor(scaled.n_reference, 30, 0.995), rel=1e-9
@@ -234,6 +247,35 @@ def test_a_reference_of_few_users_discounts_the_score(ml_ratings, ml_movies):
     # a reference of 5 users is discounted by 40 %, one of 60 not at all
     assert factors[5] == pytest.approx(0.60, abs=0.01)
     assert factors[60] == 1.0
+
+
+def test_a_reference_of_fewer_users_than_min_users_is_not_judged(ml_ratings, ml_movies):
+    # GIVEN a window of 40 users' ratings (200 each) and references of 3 and of 8
+    # other users (a new deployment's first served window: a few heavy raters)
+    heavy, view = _heavy_raters(ml_ratings, ml_movies)
+    target = view(heavy[:40])
+    genre = {
+        "genre": ColumnDriftConfig(
+            algorithm="chi_square", possible_drift=0.01, drift=0.01
+        )
+    }
+    found = {}
+    for n_users in (3, 8):
+        reference = {"training": view(heavy[40 : 40 + n_users])}
+        (found[n_users],) = detect_drift(
+            reference, target, DriftConfig(columns=genre, min_users=5)
+        ).columns
+    # THEN against 3 users the column is measured but not judged, against 8 it is
+    few, enough = found[3], found[8]
+    assert few.n_reference == pytest.approx(3.0)
+    assert (few.score, few.category, few.reference) == (
+        None,
+        DriftCategory.NO_DRIFT,
+        "training",
+    )
+    assert few.n_target == pytest.approx(40.0)
+    assert enough.n_reference == pytest.approx(8.0)
+    assert enough.category == DriftCategory.DRIFT
 
 
 def test_small_window_is_not_assessed(halves):

@@ -75,6 +75,20 @@ def test_an_unknown_window_key_is_a_one_line_error() -> None:
             "be greater than or equal to 2, got 1",
         ),
         (
+            {
+                "columns": {
+                    "new_user": {
+                        "algorithm": "ks",
+                        "possible_drift": 0.3,
+                        "drift": 0.9,
+                        "small_sample_users": 0,
+                    }
+                }
+            },
+            "parameters 'monitoring': key 'drift.columns.new_user.small_sample_users': "
+            "Input should be greater than or equal to 2, got 0",
+        ),
+        (
             {"small_sample_quantile": 1.5},
             "parameters 'monitoring': key 'drift.small_sample_quantile': Input "
             "should be less than 1, got 1.5",

@@ -152,6 +152,20 @@ def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
     assert "no thresholds for this column in the configuration" in below
     assert infinite.startswith("Cohen's w is infinite: the window has a category")
     assert untestable.startswith("Not testable: one of the profiles has no value ks")
+    # a column measured but not judged (a reference of one heavy rater)
+    few = explain_drift(
+        {
+            **_drift(effect=None, score=None, category="NO_DRIFT"),
+            "n_target": 12.4,
+            "n_reference": 1.9,
+        },
+        CONFIG.drift.columns["known_user_residual"],
+        min_users=5,
+    )
+    assert few.startswith(
+        "Not judged: the window's values rest on 12 and the reference's on 2 "
+        "effective samples; a column needs 5 users on each side"
+    )
 
 
 # ------------------------------------------------------------------- warnings

@@ -5,7 +5,7 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
     monitoring:
       drift:
         min_rows: 200            # smaller windows: drift not assessed
-        min_users: 5             # a column of fewer users' values: not assessed
+        min_users: 5             # fewer users (or a smaller reference): not assessed
         unit_column: user_id     # ratings are clustered by user (effective size)
         unit_sizes: user_ratings # each user's ratings: a few heavy raters count as few
         traffic_windows: 4       # earlier windows of served traffic in its reference
@@ -13,7 +13,7 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
         small_sample_quantile: 0.995
         columns:                 # score >= drift: DRIFT; >= possible_drift: POSSIBLE
           new_user_rating:    {algorithm: ks,         possible_drift: 0.40, drift: 0.51,
-                               units: new_user_ratings}
+                               units: new_user_ratings, small_sample_users: 20}
           known_user_residual: {algorithm: ks,        possible_drift: 0.41, drift: 0.53,
                                units: known_user_ratings, reference: [deployment]}
           known_user_mean_residual: {algorithm: mean, possible_drift: 1.57, drift: 2.57,
@@ -25,9 +25,10 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
                                effective_size: correlation}
           known_user_ratings: {algorithm: ks,         possible_drift: 1.54, drift: 2.14,
                                direction: increase}
-          new_user_ratings:   {algorithm: ks,         possible_drift: 1.04, drift: 1.62}
+          new_user_ratings:   {algorithm: ks,         possible_drift: 1.04, drift: 1.62,
+                               small_sample_users: 20}
           new_user:           {algorithm: ks,         possible_drift: 0.33, drift: 0.93,
-                               direction: increase}
+                               direction: increase, small_sample_users: 20}
           known_user_half_star_shift:
                               {algorithm: mean,       possible_drift: 3.01, drift: 5.32,
                                reference: [deployment]}
@@ -179,6 +180,12 @@ class ColumnDriftConfig(_Config):
         description="This column's own drift.min_users (half_star: 2, a scale "
         "change shows in any user's ratings). None: drift.min_users.",
     )
+    small_sample_users: int | None = Field(
+        default=None,
+        ge=2,
+        description="This column's own drift.small_sample_users (new users' "
+        "columns: 20). None: drift.small_sample_users.",
+    )
     units: str | None = Field(
         default=None,
         description="A user-level column (one value per user) whose values count "
@@ -200,7 +207,11 @@ class ColumnDriftConfig(_Config):
 def _default_columns() -> dict[str, ColumnDriftConfig]:
     return {
         "new_user_rating": ColumnDriftConfig(
-            algorithm="ks", possible_drift=0.40, drift=0.51, units="new_user_ratings"
+            algorithm="ks",
+            possible_drift=0.40,
+            drift=0.51,
+            units="new_user_ratings",
+            small_sample_users=20,
         ),
         "known_user_residual": ColumnDriftConfig(
             algorithm="ks",
@@ -233,10 +244,14 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             algorithm="ks", possible_drift=1.54, drift=2.14, direction="increase"
         ),
         "new_user_ratings": ColumnDriftConfig(
-            algorithm="ks", possible_drift=1.04, drift=1.62
+            algorithm="ks", possible_drift=1.04, drift=1.62, small_sample_users=20
         ),
         "new_user": ColumnDriftConfig(
-            algorithm="ks", possible_drift=0.33, drift=0.93, direction="increase"
+            algorithm="ks",
+            possible_drift=0.33,
+            drift=0.93,
+            direction="increase",
+            small_sample_users=20,
         ),
         "known_user_half_star_shift": ColumnDriftConfig(
             algorithm="mean", possible_drift=3.01, drift=5.32, reference=["deployment"]
@@ -276,7 +291,9 @@ class DriftConfig(_Config):
         "capped at its values) is not assessed: a KS statistic of one or two "
         "users' ratings is large by chance. (Counting them as Kish's effective "
         "users instead, >= 3 or >= 5, was measured and not kept: it removed "
-        "binge raters' false alarms but lost 10 points of inflation detection.)",
+        "binge raters' false alarms but lost 10 points of inflation detection.) "
+        "Nor is one whose reference rests on fewer effective samples (a new "
+        "deployment's reference of one heavy rater's residuals).",
     )
     traffic_windows: int = Field(
         default=4,

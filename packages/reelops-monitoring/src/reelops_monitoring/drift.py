@@ -24,7 +24,9 @@ that user's taste. A column only some users have values in
 ``units`` column, a user-level column counting those users and their ratings
 (``known_user_ratings``), and a column
 whose values come from fewer than ``DriftConfig.min_users`` users is not
-assessed (a KS statistic of one user's ratings is large by chance). Without the
+assessed (a KS statistic of one user's ratings is large by chance), nor one whose
+reference rests on fewer effective samples (a new deployment's first window, one
+heavy rater's residuals). Without the
 cap, p-values are ~0 and fixed effect-size thresholds false-alarm on small
 windows; with it, one set of thresholds holds for windows of any size (measured
 in ``bench/monitoring.py``). p-values are still reported.
@@ -37,8 +39,10 @@ ones), and what they cannot foresee is a small reference: a new deployment's
 ``deployment`` reference is the one or two windows it has served. With
 ``DriftConfig.small_sample_users`` set, a reference of fewer effective users
 discounts the score by ``t_q(users - 1) / t_q(n_reference - 1)``
-(:func:`small_sample_factor`); off by default, for what it costs the detection of
-inflation against small references (conf/base/parameters_monitoring.yml has the
+(:func:`small_sample_factor`); a column's own ``small_sample_users`` does it for
+that column alone. By default only new users' columns are discounted (20): off for
+every column, for what it costs the detection of inflation by known users'
+residuals against small references (conf/base/parameters_monitoring.yml has the
 figures).
 Discounting by Welch-Satterthwaite's df of both sides (small windows too) was
 measured and not kept: it cost the suite's detection at 200 and 1,000 ratings.
@@ -322,12 +326,16 @@ def detect_drift(
             unit_sums=unit_sums,
             small_sample=(
                 None
-                if config.small_sample_users is None
-                else (config.small_sample_users, config.small_sample_quantile)
+                if (small := spec.small_sample_users or config.small_sample_users)
+                is None
+                else (small, config.small_sample_quantile)
             ),
         )
         min_users = config.min_users if spec.min_users is None else spec.min_users
-        if _users(target, column, units[0]) < min_users:
+        if (
+            _users(target, column, units[0]) < min_users
+            or found.n_reference < min_users
+        ):
             found = dataclasses.replace(
                 _unassessed(column, spec),
                 reference=source,

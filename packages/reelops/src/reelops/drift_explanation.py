@@ -109,6 +109,7 @@ def explain_drift(
     spec: ColumnDriftConfig | None,
     *,
     n_values: tuple[int, int] | None = None,
+    min_users: int | None = None,
 ) -> str:
     """One plain sentence: how a column's drift score and category were reached.
 
@@ -119,6 +120,8 @@ def explain_drift(
         spec: The column's thresholds, or ``None`` when not configured.
         n_values: The non-null values of the column in (window, reference), to
             say when the effective sizes were capped at distinct users.
+        min_users: The users the column needs on each side (its own
+            ``min_users`` or ``drift.min_users``), to say why it was not judged.
     """
     algorithm = str(drift.get("algorithm", "?"))
     name, meaning = _EFFECTS.get(algorithm, (f"{algorithm} effect", ""))
@@ -137,6 +140,16 @@ def explain_drift(
             "deployment: the windows served by the same deployment, the same "
             "model measured against the same head of the catalogue, kept since "
             "the last training)."
+        )
+    sized = drift.get("n_target") or drift.get("n_reference")
+    if effect is None and score is None and sized and min_users is not None:
+        n_t, n_r = drift.get("n_target") or 0, drift.get("n_reference") or 0
+        return (
+            f"Not judged: the window's values rest on {_count(n_t)} and the "
+            f"reference's on {_count(n_r)} "
+            f"effective samples; a column needs {min_users} users on each side "
+            "(monitoring.drift.min_users, or the column's own): a handful of "
+            "users' tastes is no distribution to compare."
         )
     if effect is None or score is None or math.isnan(float(score)):
         return (

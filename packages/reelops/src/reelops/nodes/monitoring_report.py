@@ -171,10 +171,14 @@ def _drift_section(
     }
     for column, drift in columns.items():
         category = str(drift.get("category", "NO_DRIFT"))
+        spec = config.drift.columns.get(column)
         why = explain_drift(
             drift,
-            config.drift.columns.get(column),
+            spec,
             n_values=_n_values(references[source[column]], window, column),
+            min_users=config.drift.min_users
+            if spec is None or spec.min_users is None
+            else spec.min_users,
         )
         rows.append(
             f"<tr><th>{html.escape(column)}</th><td>"
