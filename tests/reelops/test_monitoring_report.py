@@ -163,8 +163,17 @@ def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
         min_users=5,
     )
     assert few.startswith(
-        "Not judged: the window's values rest on 12 and the reference's on 2 "
-        "effective samples; a column needs 5 users on each side"
+        "Not judged: the reference's values rest on 1.9 effective samples, fewer "
+        "than the 5 users a column needs on each side"
+    )
+    # AND one of a window of too few users (the reference large)
+    window = explain_drift(
+        {**_drift(effect=None, score=None, category="NO_DRIFT"), "n_target": 3.2},
+        CONFIG.drift.columns["known_user_residual"],
+        min_users=5,
+    )
+    assert window.startswith(
+        "Not judged: the window's values come from fewer than the 5 users"
     )
 
 

@@ -143,13 +143,16 @@ def explain_drift(
         )
     sized = drift.get("n_target") or drift.get("n_reference")
     if effect is None and score is None and sized and min_users is not None:
-        n_t, n_r = drift.get("n_target") or 0, drift.get("n_reference") or 0
+        n_r = float(drift.get("n_reference") or 0)
+        side = (
+            f"the reference's values rest on {n_r:.1f} effective samples"
+            if n_r < min_users
+            else "the window's values come from"
+        )
         return (
-            f"Not judged: the window's values rest on {_count(n_t)} and the "
-            f"reference's on {_count(n_r)} "
-            f"effective samples; a column needs {min_users} users on each side "
-            "(monitoring.drift.min_users, or the column's own): a handful of "
-            "users' tastes is no distribution to compare."
+            f"Not judged: {side}, fewer than the {min_users} users a column needs "
+            "on each side (monitoring.drift.min_users, or the column's own): a "
+            "handful of users' tastes is no distribution to compare."
         )
     if effect is None or score is None or math.isnan(float(score)):
         return (
