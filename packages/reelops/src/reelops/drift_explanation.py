@@ -145,14 +145,14 @@ def explain_drift(
     if effect is None and score is None and sized and min_users is not None:
         n_r = float(drift.get("n_reference") or 0)
         side = (
-            f"the reference's values rest on {n_r:.1f} effective samples"
+            f"the reference's values rest on {n_r:.1f} effective samples, fewer than"
             if n_r < min_users
-            else "the window's values come from"
+            else "the window's values come from fewer than"
         )
         return (
-            f"Not judged: {side}, fewer than the {min_users} users a column needs "
-            "on each side (monitoring.drift.min_users, or the column's own): a "
-            "handful of users' tastes is no distribution to compare."
+            f"Not judged: {side} the {min_users} users a column needs on each "
+            "side (monitoring.drift.min_users, or the column's own): a handful of "
+            "users' tastes is no distribution to compare."
         )
     if effect is None or score is None or math.isnan(float(score)):
         return (
