@@ -100,3 +100,16 @@ def test_a_bad_small_sample_setting_is_a_one_line_error(
 ) -> None:
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         parse_config(MonitoringConfig, {"drift": drift}, "parameters 'monitoring'")
+
+
+def test_a_column_setting_falls_back_to_the_drift_wide_one() -> None:
+    drift = MonitoringConfig().drift
+    columns = drift.columns
+    assert drift.min_users_of(columns["half_star"]) == 2
+    assert drift.min_users_of(columns["genre"]) == drift.min_users == 5
+    assert drift.min_users_of(None) == 5
+    assert drift.small_sample_users_of(columns["new_user"]) == 20
+    assert drift.small_sample_users_of(columns["genre"]) is None
+    wide = drift.model_copy(update={"small_sample_users": 30})
+    assert wide.small_sample_users_of(columns["genre"]) == 30
+    assert wide.small_sample_users_of(columns["new_user"]) == 20

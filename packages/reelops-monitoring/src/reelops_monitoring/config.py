@@ -320,6 +320,18 @@ class DriftConfig(_Config):
     )
     columns: dict[str, ColumnDriftConfig] = Field(default_factory=_default_columns)
 
+    def min_users_of(self, spec: ColumnDriftConfig | None) -> int:
+        """The users a column needs on each side: its own or ``min_users``."""
+        return (
+            self.min_users if spec is None or spec.min_users is None else spec.min_users
+        )
+
+    def small_sample_users_of(self, spec: ColumnDriftConfig) -> int | None:
+        """A column's ``small_sample_users``: its own or the drift-wide one."""
+        if spec.small_sample_users is not None:
+            return spec.small_sample_users
+        return self.small_sample_users
+
 
 class QualityConfig(_Config):
     """Data-quality constraints checked on every window."""

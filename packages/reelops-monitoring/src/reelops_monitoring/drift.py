@@ -326,12 +326,11 @@ def detect_drift(
             unit_sums=unit_sums,
             small_sample=(
                 None
-                if (small := spec.small_sample_users or config.small_sample_users)
-                is None
+                if (small := config.small_sample_users_of(spec)) is None
                 else (small, config.small_sample_quantile)
             ),
         )
-        min_users = config.min_users if spec.min_users is None else spec.min_users
+        min_users = config.min_users_of(spec)
         if (
             _users(target, column, units[0]) < min_users
             or found.n_reference < min_users

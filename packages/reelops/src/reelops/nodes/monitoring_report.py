@@ -176,9 +176,7 @@ def _drift_section(
             drift,
             spec,
             n_values=_n_values(references[source[column]], window, column),
-            min_users=config.drift.min_users
-            if spec is None or spec.min_users is None
-            else spec.min_users,
+            min_users=config.drift.min_users_of(spec),
         )
         rows.append(
             f"<tr><th>{html.escape(column)}</th><td>"
