@@ -39,9 +39,13 @@ help: ## List the targets
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-# The venv is (re)synced only when the lock or a package manifest changes.
+# The venv is (re)synced only when the lock or a package manifest changes. Bytecode is
+# compiled once here, the project's packages too: where PYTHONDONTWRITEBYTECODE is set
+# (this CI host) every process would otherwise compile each module it imports again
+# (measured: `kedro --help` 6.5 s -> 3.0 s, 13 s of every `kedro run`'s 20 s -> 6 s).
 $(VENV)/.synced: uv.lock pyproject.toml $(wildcard packages/*/pyproject.toml) | $(UV)
-	$(UV) sync --frozen --all-packages
+	$(UV) sync --frozen --all-packages --compile-bytecode
+	$(BIN)/python -m compileall -q packages/*/src
 	@touch $@
 
 # SETUP= (empty) uses VENV as it is, without syncing it: for a venv managed
