@@ -25,9 +25,9 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
                                effective_size: correlation}
           known_user_ratings: {algorithm: ks,         possible_drift: 1.54, drift: 2.14,
                                direction: increase}
-          new_user_ratings:   {algorithm: ks,         possible_drift: 1.04, drift: 1.62,
+          new_user_ratings:   {algorithm: ks,         possible_drift: 1.08, drift: 1.62,
                                small_sample_users: 20}
-          new_user:           {algorithm: ks,         possible_drift: 0.33, drift: 0.93,
+          new_user:           {algorithm: ks,         possible_drift: 0.65, drift: 1.13,
                                direction: increase, small_sample_users: 20}
           known_user_half_star_shift:
                               {algorithm: mean,       possible_drift: 3.01, drift: 5.32,
@@ -244,12 +244,12 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             algorithm="ks", possible_drift=1.54, drift=2.14, direction="increase"
         ),
         "new_user_ratings": ColumnDriftConfig(
-            algorithm="ks", possible_drift=1.04, drift=1.62, small_sample_users=20
+            algorithm="ks", possible_drift=1.08, drift=1.62, small_sample_users=20
         ),
         "new_user": ColumnDriftConfig(
             algorithm="ks",
-            possible_drift=0.33,
-            drift=0.93,
+            possible_drift=0.65,
+            drift=1.13,
             direction="increase",
             small_sample_users=20,
         ),
