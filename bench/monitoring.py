@@ -115,8 +115,6 @@ KNOWN_ROWS, KNOWN_STRIDE = 1000, 200
 # at the 99th the union of their false alarms went past 5 % (measured: 9.0 %)
 DRIFT_QUANTILE = 0.995
 RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
-#: MovieLens' first ratings (1996): replayed traffic starts with them
-RATINGS_START = pd.Timestamp("1995-01-01")
 #: columns calibrated on replayed served traffic as well (see the docstring)
 TRAFFIC_CALIBRATED = ("new_user", "new_user_ratings", "new_user_rating")
 EVALUATION_SEEDS = (0, 1)
@@ -187,7 +185,7 @@ def calibration(
         ]
     )
     traffic = served_traffic_null(
-        real_period(ratings, RATINGS_START, SPLIT), movies, config
+        ratings[ratings["timestamp"] < seconds(SPLIT)], movies, config
     )
     by_kind = {
         "shuffled": calibrate_thresholds(null, drift_quantile=DRIFT_QUANTILE),
