@@ -84,6 +84,7 @@ from reelops_monitoring.features import (
     RATING_LEVEL_COLUMNS,
     catalogue_head,
     half_star_shares,
+    popular_shares,
 )
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.replay import directed_score
@@ -141,6 +142,7 @@ class Deployment:
         )
         self.n_train = len(train)
         self.half_star_shares = half_star_shares(train)
+        self.popular_shares = popular_shares(train, self.head)
 
 
 def judge(
@@ -172,6 +174,7 @@ def judge(
         predictions=predictions,
         half_star_shares=deployment.half_star_shares,
         head_movies=deployment.head,
+        popular_shares=deployment.popular_shares,
     )
     traffic = (
         traffic_reference(

@@ -24,7 +24,7 @@ from reelops_monitoring.drift import (
     scaled_score,
     small_sample_factor,
 )
-from reelops_monitoring.features import catalogue_head
+from reelops_monitoring.features import catalogue_head, popular_shares
 
 
 @pytest.mark.parametrize(
@@ -76,8 +76,13 @@ def halves(halves_frames, ml_movies, ml_ratings):
     # each half featurized as a window
     *frames, known = halves_frames
     head = catalogue_head(ml_ratings)
+    shares = popular_shares(ml_ratings, head)
     return tuple(
-        profile_view(window_features(half, ml_movies, known, head_movies=head))
+        profile_view(
+            window_features(
+                half, ml_movies, known, head_movies=head, popular_shares=shares
+            )
+        )
         for half in frames
     )
 
@@ -104,6 +109,7 @@ def test_random_halves_do_not_drift(halves):
         "new_user",
         "known_user_half_star_shift",
         "popular_movie",
+        "known_user_popular_shift",
     }
     # every column's first reference is given; the residuals, the half-star habit
     # and popular_movie have only deployment (the windows the same model served)
@@ -115,6 +121,7 @@ def test_random_halves_do_not_drift(halves):
             "known_user_mean_residual",
             "known_user_half_star_shift",
             "popular_movie",
+            "known_user_popular_shift",
         ],
         "deployment",
     )

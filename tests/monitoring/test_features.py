@@ -13,6 +13,7 @@ from reelops_monitoring.features import (
     OTHER_GENRE,
     TRACKED_GENRES,
     catalogue_head,
+    popular_shares,
 )
 
 MOVIES = pd.DataFrame(
@@ -159,6 +160,45 @@ def test_popular_movie_is_whether_the_movie_is_in_the_head() -> None:
         assert features["popular_movie"].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
     # AND without a head the column is null (never 0: nothing was measured)
     assert window_features(WINDOW, MOVIES, {7})["popular_movie"].isna().all()
+
+
+def test_popular_shift_compares_known_users_with_their_own_share_of_the_head():
+    # GIVEN a head of movies 1 and 3; in training, user 7 rated 1 of 4 movies in
+    # it, user 8 none; user 9 is new
+    training = pd.DataFrame(
+        {"user_id": [7, 7, 7, 7, 8], "movie_id": [1, 2, 4, 5, 2], "timestamp": 0}
+    )
+    shares = popular_shares(training, [1, 3])
+    assert shares.to_dict() == {7: 0.25, 8: 0.0}
+    # WHEN the window is featurized against the head and those shares
+    features = window_features(
+        WINDOW, MOVIES, {7, 8}, head_movies=[1, 3], popular_shares=shares
+    )
+    # THEN each known user's window share of the head minus their own share is on
+    # the user's first rating (7: movies 1 and 3 of 1, 2, 3; 8: movie 1 of 1)
+    shift = features["known_user_popular_shift"]
+    assert shift.tolist()[0] == pytest.approx(2 / 3 - 0.25)
+    assert shift.tolist()[3] == 1.0
+    assert shift.isna().tolist() == [False, True, True, False, True]
+    # AND without shares, or without a head, the column is null
+    for kwargs in ({"head_movies": [1, 3]}, {"popular_shares": shares}):
+        plain = window_features(WINDOW, MOVIES, {7, 8}, **kwargs)
+        assert plain["known_user_popular_shift"].isna().all()
+
+
+def test_popular_shares_count_each_users_latest_ratings_only() -> None:
+    # GIVEN a user who rated the head first (movies 1 and 3), then other movies
+    training = pd.DataFrame(
+        {
+            "user_id": [7] * 6,
+            "movie_id": [4, 5, 1, 3, 6, 2],
+            "timestamp": [50, 60, 10, 20, 40, 30],
+        }
+    )
+    # THEN the share is taken on their latest ratings, as given
+    assert popular_shares(training, [1, 3], recent=4).to_dict() == {7: 0.0}
+    assert popular_shares(training, [1, 3], recent=5).to_dict() == {7: 0.2}
+    assert popular_shares(training, [1, 3], recent=None).to_dict() == {7: 2 / 6}
 
 
 def test_catalogue_head_is_the_most_rated_movies_up_to_the_share() -> None:

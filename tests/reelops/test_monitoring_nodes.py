@@ -896,12 +896,19 @@ def test_reference_movie_head_holds_a_quarter_of_the_ratings() -> None:
     assert head.to_dict("list") == {"movie_id": [5, 7], "n_ratings": [3, 3]}
 
 
-def test_reference_user_habits_are_each_users_share_of_half_stars() -> None:
+def test_reference_user_habits_are_each_users_share_of_half_stars_and_head() -> None:
     ratings = pd.DataFrame(
-        {"user_id": [2, 1, 1, 1, 1], "rating": [4.0, 3.5, 4.0, 0.5, 5.0]}
+        {
+            "user_id": [2, 1, 1, 1, 1],
+            "movie_id": [5, 5, 6, 7, 8],
+            "rating": [4.0, 3.5, 4.0, 0.5, 5.0],
+            "timestamp": [1, 2, 3, 4, 5],
+        }
     )
-    habits = summarize_reference_users(ratings)
+    head = pd.DataFrame({"movie_id": [5, 6], "n_ratings": [2, 1]})
+    habits = summarize_reference_users(ratings, head)
     assert habits.to_dict("list") == {
         "user_id": [1, 2],
         "half_star_share": [0.5, 0.0],
+        "popular_share": [0.5, 1.0],
     }

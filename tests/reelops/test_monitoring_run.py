@@ -245,6 +245,7 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         "new_user",
         "known_user_half_star_shift",
         "popular_movie",
+        "known_user_popular_shift",
     }
     # AND no served traffic was kept before this first window: the training data
     # is the reference of every column but the known users' shifts against the
@@ -259,6 +260,7 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         "known_user_mean_residual",
         "known_user_half_star_shift",
         "popular_movie",
+        "known_user_popular_shift",
     }
     waiting = deployment_only | {"half_star"}
     others = {c["reference"] for n, c in columns.items() if n not in waiting}
@@ -274,7 +276,8 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         n.startswith("no earlier window of served traffic was served by this")
         and n.endswith(
             ": known_user_residual, known_user_mean_residual, "
-            "known_user_half_star_shift, popular_movie not assessed"
+            "known_user_half_star_shift, popular_movie, known_user_popular_shift "
+            "not assessed"
         )
         for n in decision["notes"]
     )

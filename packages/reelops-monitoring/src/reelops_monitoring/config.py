@@ -35,6 +35,9 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
           popular_movie:      {algorithm: mean,       possible_drift: 1.14, drift: 2.48,
                                reference: [deployment], effective_size: correlation,
                                direction: increase}
+          known_user_popular_shift:
+                              {algorithm: mean,       possible_drift: 1.65, drift: 2.83,
+                               reference: [deployment], direction: increase}
       quality:
         not_null: [user_id, movie_id, rating, timestamp]
         ranges: {rating: [0.5, 5.0]}
@@ -78,12 +81,13 @@ Ratings are judged for new and known users apart: a new user's as given
 (``new_user_rating``), a known user's as its residual against the deployed model
 (``known_user_residual``); ``units`` names the user-level column that counts the
 users behind such a column's values. The residuals, a known user's half-star habit
-(``known_user_half_star_shift``) and ``popular_movie`` (ratings in the head of the
-catalogue) are compared only with the windows the same deployment served
-(``deployment``: the same model, measured against the same head): the training
-data has no out-of-sample residuals, and a retrain changes the model the residuals
-are taken against and moves the head, so until the new deployment has served a
-window these columns are not assessed.
+(``known_user_half_star_shift``), ``popular_movie`` (ratings in the head of the
+catalogue) and a known user's share of them against their own
+(``known_user_popular_shift``) are compared only with the windows the same
+deployment served (``deployment``: the same model, measured against the same
+head): the training data has no out-of-sample residuals, and a retrain changes
+the model the residuals are taken against and moves the head, so until the new
+deployment has served a window these columns are not assessed.
 The drift thresholds are the 90th / 99.5th percentiles of the scores of
 no-drift windows built from the users who arrived before 2008, the higher of two
 kinds (shuffled timelines, and known users' later ratings served by a model trained
@@ -262,6 +266,13 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             drift=2.48,
             reference=["deployment"],
             effective_size="correlation",
+            direction="increase",
+        ),
+        "known_user_popular_shift": ColumnDriftConfig(
+            algorithm="mean",
+            possible_drift=1.65,
+            drift=2.83,
+            reference=["deployment"],
             direction="increase",
         ),
     }

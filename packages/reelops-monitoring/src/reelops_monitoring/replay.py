@@ -15,9 +15,12 @@ before the reference's first window, for the window and for every reference
 window (re-measured: the ``deployment`` reference), as if a model deployed then
 had served them all; a column measured against each window's own history would
 drift with it (movies later users like climb into the head), which no deployment
-does between its retrains. The ``deployment`` reference is the reference windows'
-merged profile with ``popular_movie`` so re-measured: its residual columns are the
-windows' own (each against the model fitted before it, taken as one deployment's).
+does between its retrains. ``known_user_popular_shift`` is measured against the
+same head, each window's users' shares of it in the ratings before that window (as
+the residuals are against the model fitted on them). The ``deployment`` reference
+is the reference windows' merged profile with those two columns so re-measured:
+its residual columns are the windows' own (each against the model fitted before
+it, taken as one deployment's).
 
 :func:`false_alarm_rate`, :func:`detection_table`, :func:`degradation_table` and
 :func:`calibrate_thresholds` summarize the resulting table.
@@ -37,9 +40,12 @@ from reelops_monitoring.decision import assess_window
 from reelops_monitoring.drift import moved
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
+    HEAD_COLUMNS,
     catalogue_head,
     half_star_shares,
     in_head,
+    popular_shares,
+    popular_shift,
     window_features,
 )
 from reelops_monitoring.raters import screen_raters
@@ -132,13 +138,16 @@ def replay(
     frames: list[pd.DataFrame] = []
     records: list[dict[str, Any]] = []
     heads: list[pd.Series | None] = []
+    histories: list[pd.DataFrame] = []
     seen: set[int] = set()
     for index, window in enumerate(windows):
         known = frozenset(seen)
         history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
         heads.append(None if history.empty else catalogue_head(history))
+        histories.append(history)
         # the head of a model deployed at the reference's first window
         head = heads[max(index - n_reference, 0)]
+        own_popular = None if head is None else popular_shares(history, head)
         fitted = None if fit is None or history.empty else fit(history)
         shares = None if fitted is None else half_star_shares(history)
         cases: list[tuple[str, pd.DataFrame, Scenario | None]] = [
@@ -166,6 +175,7 @@ def replay(
                 predictions=predictions,
                 half_star_shares=shares,
                 head_movies=head,
+                popular_shares=own_popular,
             )
             target = profile_view(features, dataset_timestamp=window.start)
             found = {} if fitted is None else fitted.evaluate(ratings_case)
@@ -178,14 +188,18 @@ def replay(
         if index < n_reference:
             continue
         reference = merge_views(views[index - n_reference : index])
-        remeasured = _remeasured(frames[index - n_reference : index], head)
+        remeasured = _remeasured(
+            frames[index - n_reference : index],
+            histories[index - n_reference : index],
+            head,
+        )
         # the reference windows as one deployment served them: their residuals as
-        # measured, popular_movie against the one head (without a head, the
-        # window's popular_movie is null: nothing to re-measure)
+        # measured, the head's columns against the one head (without a head, the
+        # window's are null: nothing to re-measure)
         deployment = (
             reference
             if remeasured is None
-            else replace_columns(reference, remeasured, ["popular_movie"])
+            else replace_columns(reference, remeasured, list(HEAD_COLUMNS))
         )
         correlation = (
             pooled_correlation(
@@ -234,25 +248,32 @@ def replay(
 
 
 def _remeasured(
-    frames: Sequence[pd.DataFrame], head: pd.Series | None
+    frames: Sequence[pd.DataFrame],
+    histories: Sequence[pd.DataFrame],
+    head: pd.Series | None,
 ) -> ProfileView | None:
-    """The windows' ``popular_movie`` against ``head``, profiled with their users.
+    """The windows' :data:`HEAD_COLUMNS` against ``head``, profiled with their users.
 
-    One profile of the windows' rows together: the users (``user_id``, and
-    ``user_ratings`` for their effective number) behind the column's values. None
-    without a head.
+    ``known_user_popular_shift`` of each window against its users' shares of
+    ``head`` in its history (the ratings before it). One profile of the windows'
+    rows together: the users (``user_id``, and ``user_ratings`` for their
+    effective number) behind the columns' values. None without a head.
     """
     if head is None or not frames:
         return None
     rows = pd.concat(
-        [frame[["user_id", "user_ratings", "movie_id"]] for frame in frames],
+        [
+            frame[["user_id", "user_ratings"]].assign(
+                popular_movie=in_head(frame["movie_id"], head),
+                known_user_popular_shift=popular_shift(
+                    frame, head, popular_shares(history, head)
+                ),
+            )
+            for frame, history in zip(frames, histories, strict=True)
+        ],
         ignore_index=True,
     )
-    return profile_view(
-        rows[["user_id", "user_ratings"]].assign(
-            popular_movie=in_head(rows["movie_id"], head)
-        )
-    )
+    return profile_view(rows)
 
 
 def false_alarm_rate(table: pd.DataFrame) -> dict[str, float | int]:

@@ -272,6 +272,7 @@ def suite_scenarios(
             description="30% of the ratings moved to the 100 most-rated movies",
             expected=(
                 "drift in 'popular_movie'",
+                "drift in 'known_user_popular_shift'",
                 "drift in 'genre'",
                 *_RATING_SHIFT[1:],
             ),

@@ -118,6 +118,7 @@ def window_view(
     predictions: pd.DataFrame | None = None,
     half_star_shares: pd.Series | None = None,
     head_movies: Collection[int] | None = None,
+    popular_shares: pd.Series | None = None,
 ) -> ProfileView:
     """Profile of a window's feedback features, stamped with the window's ``start``.
 
@@ -125,7 +126,9 @@ def window_view(
     ``known_user_residual`` rests on ``predictions``, the deployed model's
     (:func:`prediction_frame`); ``known_user_half_star_shift`` on
     ``half_star_shares``, the users' habits in its training data;
-    ``popular_movie`` on ``head_movies``, the head of its catalogue.
+    ``popular_movie`` on ``head_movies``, the head of its catalogue;
+    ``known_user_popular_shift`` on that head and ``popular_shares``, the users'
+    shares of it in that training data.
     """
     features = window_features(
         window_feedback[_RATING_COLUMNS],
@@ -134,6 +137,7 @@ def window_view(
         predictions=predictions,
         half_star_shares=half_star_shares,
         head_movies=head_movies,
+        popular_shares=popular_shares,
     )
     return profile_view(features, dataset_timestamp=pd.Timestamp(start).to_pydatetime())
 

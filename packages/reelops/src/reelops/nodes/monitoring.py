@@ -223,16 +223,20 @@ def profile_window(
     ``known_user_half_star_shift`` compares a known user's half stars with
     ``user_habits`` (``user_id``, ``half_star_share``: the reference stage's);
     ``popular_movie`` is whether the movie is in ``movie_head`` (``movie_id``,
-    ``n_ratings``: the reference stage's head of the catalogue).
+    ``n_ratings``: the reference stage's head of the catalogue);
+    ``known_user_popular_shift`` compares a known user's share of it with their
+    ``popular_share`` in ``user_habits`` (null with habits recorded before it).
     """
+    habits = user_habits.set_index("user_id")
     view = window_view(
         window_feedback,
         movies,
         window_performance["known_users"],
         window_info["start"],
         predictions=window_predictions,
-        half_star_shares=user_habits.set_index("user_id")["half_star_share"],
+        half_star_shares=habits["half_star_share"],
         head_movies=movie_head["movie_id"].tolist(),
+        popular_shares=habits.get("popular_share"),
     )
     return view, serialize_view(view)
 
