@@ -89,6 +89,7 @@ __all__ = [
     "catalogue_head",
     "half_star_shares",
     "in_head",
+    "latest_ratings",
     "pick_genres",
     "popular_shares",
     "popular_shift",
@@ -303,13 +304,20 @@ def popular_shares(
     of them): see :data:`HABIT_RECENT_RATINGS`.
     """
     if recent is not None:
-        ratings = (
-            ratings.sort_values(["user_id", "timestamp"], kind="stable")
-            .groupby("user_id", sort=False)
-            .tail(recent)
-        )
+        ratings = latest_ratings(ratings, recent)
     popular = in_head(ratings["movie_id"], head)
     return _user_shares(ratings, popular, "popular_share")
+
+
+def latest_ratings(
+    ratings: pd.DataFrame, recent: int = HABIT_RECENT_RATINGS
+) -> pd.DataFrame:
+    """Each user's ``recent`` latest rows of ``ratings`` (by ``timestamp``)."""
+    return (
+        ratings.sort_values(["user_id", "timestamp"], kind="stable")
+        .groupby("user_id", sort=False)
+        .tail(recent)
+    )
 
 
 def _user_shares(ratings: pd.DataFrame, flags: np.ndarray, name: str) -> pd.Series:

@@ -44,6 +44,7 @@ from reelops_monitoring.features import (
     catalogue_head,
     half_star_shares,
     in_head,
+    latest_ratings,
     popular_shares,
     popular_shift,
     window_features,
@@ -138,16 +139,17 @@ def replay(
     frames: list[pd.DataFrame] = []
     records: list[dict[str, Any]] = []
     heads: list[pd.Series | None] = []
-    histories: list[pd.DataFrame] = []
+    # each window's history as popular_shares reads it: every user's latest ratings
+    latest: list[pd.DataFrame] = []
     seen: set[int] = set()
     for index, window in enumerate(windows):
         known = frozenset(seen)
         history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
         heads.append(None if history.empty else catalogue_head(history))
-        histories.append(history)
+        latest.append(latest_ratings(history))
         # the head of a model deployed at the reference's first window
         head = heads[max(index - n_reference, 0)]
-        own_popular = None if head is None else popular_shares(history, head)
+        own_popular = None if head is None else popular_shares(latest[-1], head)
         fitted = None if fit is None or history.empty else fit(history)
         shares = None if fitted is None else half_star_shares(history)
         cases: list[tuple[str, pd.DataFrame, Scenario | None]] = [
@@ -190,7 +192,7 @@ def replay(
         reference = merge_views(views[index - n_reference : index])
         remeasured = _remeasured(
             frames[index - n_reference : index],
-            histories[index - n_reference : index],
+            latest[index - n_reference : index],
             head,
         )
         # the reference windows as one deployment served them: their residuals as
@@ -255,9 +257,10 @@ def _remeasured(
     """The windows' :data:`HEAD_COLUMNS` against ``head``, profiled with their users.
 
     ``known_user_popular_shift`` of each window against its users' shares of
-    ``head`` in its history (the ratings before it). One profile of the windows'
-    rows together: the users (``user_id``, and ``user_ratings`` for their
-    effective number) behind the columns' values. None without a head.
+    ``head`` in its history (their latest ratings before it: ``histories``, one
+    :func:`~reelops_monitoring.features.latest_ratings` per window). One profile
+    of the windows' rows together: the users (``user_id``, and ``user_ratings``
+    for their effective number) behind the columns' values. None without a head.
     """
     if head is None or not frames:
         return None
