@@ -150,9 +150,9 @@ RATING_LEVEL_COLUMNS: tuple[str, ...] = (
 HEAD_COLUMNS: tuple[str, ...] = ("popular_movie", "known_user_popular_shift")
 
 #: A user's share of the head is taken on their latest ratings only: users rate
-#: the blockbusters first (MovieLens asks newcomers to), so a share over all their
-#: ratings is higher the newer they were, and windows of users of other tenures
-#: than the reference's drift. Measured on known users' later ratings against
+#: the blockbusters first (a newcomer rates the movies they know), so a share over
+#: all their ratings is higher the newer they were, and windows of users of other
+#: tenures than the reference's drift. Measured on known users' later ratings against
 #: their earlier ones (``bench/monitoring.py``'s calibration): the 99.5th
 #: percentile of the no-drift scores is 7.4 with every rating, 4.3 with the
 #: latest 20, 2.8 with the latest 10.
