@@ -83,8 +83,7 @@ from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
 from reelops_monitoring.features import (
     RATING_LEVEL_COLUMNS,
     catalogue_head,
-    half_star_shares,
-    popular_shares,
+    user_habits,
 )
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.replay import directed_score
@@ -141,8 +140,7 @@ class Deployment:
             self.model, train, holdout_days=HOLDOUT_DAYS, evaluation=EVALUATION
         )
         self.n_train = len(train)
-        self.half_star_shares = half_star_shares(train)
-        self.popular_shares = popular_shares(train, self.head)
+        self.habits = user_habits(train, self.head)
 
 
 def judge(
@@ -172,9 +170,8 @@ def judge(
         performance["known_users"],
         start,
         predictions=predictions,
-        half_star_shares=deployment.half_star_shares,
+        user_habits=deployment.habits,
         head_movies=deployment.head,
-        popular_shares=deployment.popular_shares,
     )
     traffic = (
         traffic_reference(

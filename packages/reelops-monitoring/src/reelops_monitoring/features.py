@@ -93,6 +93,7 @@ __all__ = [
     "pick_genres",
     "popular_shares",
     "popular_shift",
+    "user_habits",
     "window_features",
 ]
 
@@ -223,6 +224,7 @@ def window_features(
     predicted = _predicted(ratings_window, predictions)
     residual = np.where(is_new, np.nan, rating - predicted)
     half_shift = _own_shift(ratings_window, _is_half_star(rating), half_star_shares)
+    popular = in_head(ratings_window["movie_id"], head_movies)
     return pd.DataFrame(
         {
             "user_id": users,
@@ -239,9 +241,9 @@ def window_features(
             "known_user_residual": residual,
             "known_user_mean_residual": _user_means(users, residual),
             "known_user_half_star_shift": _user_means(users, half_shift),
-            "popular_movie": in_head(ratings_window["movie_id"], head_movies),
+            "popular_movie": popular,
             "known_user_popular_shift": popular_shift(
-                ratings_window, head_movies, popular_shares
+                ratings_window, popular, popular_shares
             ),
         },
         index=ratings_window.index,
@@ -309,6 +311,21 @@ def popular_shares(
     return _user_shares(ratings, popular, "popular_share")
 
 
+def user_habits(ratings: pd.DataFrame, head: Collection[int]) -> pd.DataFrame:
+    """Each user's habits in ``ratings`` (a deployed model's training data).
+
+    Returns:
+        A frame indexed by ``user_id`` (sorted): ``half_star_share``
+        (:func:`half_star_shares`) and ``popular_share`` (:func:`popular_shares`
+        on ``head``), the references of ``known_user_half_star_shift`` and
+        ``known_user_popular_shift``.
+    """
+    habits = pd.concat(
+        [half_star_shares(ratings), popular_shares(ratings, head)], axis=1
+    )
+    return habits.sort_index().rename_axis("user_id")
+
+
 def latest_ratings(
     ratings: pd.DataFrame, recent: int = HABIT_RECENT_RATINGS
 ) -> pd.DataFrame:
@@ -332,16 +349,16 @@ def _user_shares(ratings: pd.DataFrame, flags: np.ndarray, name: str) -> pd.Seri
 
 def popular_shift(
     ratings: pd.DataFrame,
-    head: Collection[int] | None,
+    popular: np.ndarray,
     shares: pd.Series | None,
 ) -> np.ndarray:
-    """``known_user_popular_shift`` of ``ratings`` (``user_id``, ``movie_id``).
+    """``known_user_popular_shift`` of ``ratings`` (``user_id``).
 
-    On each user's first rating with a share in ``shares`` (:func:`popular_shares`
-    on ``head``): the user's share of ratings in ``head`` minus that share; null
-    elsewhere, and everywhere without ``head`` or ``shares``.
+    ``popular`` flags each rating's movie in the head (:func:`in_head`; all null
+    without a head). On each user's first rating with a share in ``shares``
+    (:func:`popular_shares` on that head): the user's share of ratings in the head
+    minus that share; null elsewhere, and everywhere without a head or ``shares``.
     """
-    popular = in_head(ratings["movie_id"], head)
     return _user_means(
         ratings["user_id"].to_numpy(), _own_shift(ratings, popular, shares)
     )

@@ -266,17 +266,25 @@ def _remeasured(
         return None
     rows = pd.concat(
         [
-            frame[["user_id", "user_ratings"]].assign(
-                popular_movie=in_head(frame["movie_id"], head),
-                known_user_popular_shift=popular_shift(
-                    frame, head, popular_shares(history, head)
-                ),
-            )
+            _head_rows(frame, history, head)
             for frame, history in zip(frames, histories, strict=True)
         ],
         ignore_index=True,
     )
     return profile_view(rows)
+
+
+def _head_rows(
+    frame: pd.DataFrame, history: pd.DataFrame, head: pd.Series
+) -> pd.DataFrame:
+    """One window's users and :data:`HEAD_COLUMNS` against ``head``."""
+    popular = in_head(frame["movie_id"], head)
+    return frame[["user_id", "user_ratings"]].assign(
+        popular_movie=popular,
+        known_user_popular_shift=popular_shift(
+            frame, popular, popular_shares(history, head)
+        ),
+    )
 
 
 def false_alarm_rate(table: pd.DataFrame) -> dict[str, float | int]:

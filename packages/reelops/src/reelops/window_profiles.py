@@ -116,28 +116,29 @@ def window_view(
     start: str,
     *,
     predictions: pd.DataFrame | None = None,
-    half_star_shares: pd.Series | None = None,
+    user_habits: pd.DataFrame | None = None,
     head_movies: Collection[int] | None = None,
-    popular_shares: pd.Series | None = None,
 ) -> ProfileView:
     """Profile of a window's feedback features, stamped with the window's ``start``.
 
     ``new_user`` is relative to ``known_users`` (the deployed model's users);
     ``known_user_residual`` rests on ``predictions``, the deployed model's
-    (:func:`prediction_frame`); ``known_user_half_star_shift`` on
-    ``half_star_shares``, the users' habits in its training data;
-    ``popular_movie`` on ``head_movies``, the head of its catalogue;
-    ``known_user_popular_shift`` on that head and ``popular_shares``, the users'
-    shares of it in that training data.
+    (:func:`prediction_frame`); ``popular_movie`` on ``head_movies``, the head of
+    its catalogue; ``known_user_half_star_shift`` and ``known_user_popular_shift``
+    on ``user_habits``, the users' habits in its training data by ``user_id``
+    (:func:`~reelops_monitoring.features.user_habits` on that head): a habit
+    absent from it (habits recorded before ``popular_share``) leaves its column
+    null.
     """
+    habits = pd.DataFrame() if user_habits is None else user_habits
     features = window_features(
         window_feedback[_RATING_COLUMNS],
         movies,
         known_users,
         predictions=predictions,
-        half_star_shares=half_star_shares,
+        half_star_shares=habits.get("half_star_share"),
         head_movies=head_movies,
-        popular_shares=popular_shares,
+        popular_shares=habits.get("popular_share"),
     )
     return profile_view(features, dataset_timestamp=pd.Timestamp(start).to_pydatetime())
 

@@ -227,16 +227,14 @@ def profile_window(
     ``known_user_popular_shift`` compares a known user's share of it with their
     ``popular_share`` in ``user_habits`` (null with habits recorded before it).
     """
-    habits = user_habits.set_index("user_id")
     view = window_view(
         window_feedback,
         movies,
         window_performance["known_users"],
         window_info["start"],
         predictions=window_predictions,
-        half_star_shares=habits["half_star_share"],
+        user_habits=user_habits.set_index("user_id"),
         head_movies=movie_head["movie_id"].tolist(),
-        popular_shares=habits.get("popular_share"),
     )
     return view, serialize_view(view)
 

@@ -32,11 +32,7 @@ from reelops.tracking import mlflow_metrics
 from reelops.window_profiles import prediction_view, reference_profiles
 from reelops_monitoring import ProfileView, merge_views, serialize_view
 from reelops_monitoring.features import RATING_LEVEL_COLUMNS as CORRELATED_COLUMNS
-from reelops_monitoring.features import (
-    catalogue_head,
-    half_star_shares,
-    popular_shares,
-)
+from reelops_monitoring.features import catalogue_head, user_habits
 
 __all__ = [
     "ReferenceConfig",
@@ -103,19 +99,13 @@ def build_reference_profile(
 def summarize_reference_users(
     ratings: pd.DataFrame, movie_head: pd.DataFrame
 ) -> pd.DataFrame:
-    """Each training user's habits, by ``user_id``.
+    """Each training user's habits, one row per ``user_id``.
 
-    ``half_star_share``: the share of the user's ratings that are half stars;
-    ``popular_share``: the share in ``movie_head`` (:func:`summarize_reference_movies`).
+    :func:`~reelops_monitoring.features.user_habits`: ``half_star_share``, the
+    share of the user's ratings that are half stars; ``popular_share``, the share
+    of their latest ratings in ``movie_head`` (:func:`summarize_reference_movies`).
     """
-    habits = pd.concat(
-        [
-            half_star_shares(ratings),
-            popular_shares(ratings, movie_head["movie_id"].tolist()),
-        ],
-        axis=1,
-    )
-    return habits.sort_index().rename_axis("user_id").reset_index()
+    return user_habits(ratings, movie_head["movie_id"].tolist()).reset_index()
 
 
 def summarize_reference_movies(ratings: pd.DataFrame) -> pd.DataFrame:

@@ -54,11 +54,7 @@ from reelops_monitoring import (
     merge_views,
     profile_frame,
 )
-from reelops_monitoring.features import (
-    catalogue_head,
-    half_star_shares,
-    popular_shares,
-)
+from reelops_monitoring.features import catalogue_head, user_habits
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_windows
 
@@ -179,9 +175,8 @@ class _Deployment:
     ) -> None:
         self.train = ratings[ratings["timestamp"] < cutoff.timestamp()]
         self.correlation = training_correlation(self.train, movies, freq=cfg.freq)
-        self.half_star_shares = half_star_shares(self.train)
         self.head = catalogue_head(self.train)
-        self.popular_shares = popular_shares(self.train, self.head)
+        self.habits = user_habits(self.train, self.head)
         self.identity = deployment_identity(f"v{version}", self.head)
         self.model = _fit(self.train, cfg)
         self.reference = merge_views(view for start, view in history if start < cutoff)
@@ -305,9 +300,8 @@ def replay_policy(
             performance["known_users"],
             info["start"],
             predictions=predictions,
-            half_star_shares=deployed.half_star_shares,
+            user_habits=deployed.habits,
             head_movies=deployed.head,
-            popular_shares=deployed.popular_shares,
         )
         decision = retrain_decision(
             reference_profile=deployed.reference,
