@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def pipeline_scale(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(REPO / "bench"))
-    spec = importlib.util.spec_from_file_location(
-        "bench_pipeline_scale", REPO / "bench" / "pipeline_scale.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_pipeline_scale", module)
-    spec.loader.exec_module(module)
-    return module
+def pipeline_scale(load_bench: Callable[[str], ModuleType]) -> ModuleType:
+    return load_bench("pipeline_scale")
 
 
 def test_node_seconds_come_from_the_run_logs_progress_lines(

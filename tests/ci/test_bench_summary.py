@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _summary_module():
-    spec = importlib.util.spec_from_file_location(
-        "bench_summary", REPO / "bench" / "summary.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_readme_table_matches_the_committed_reports() -> None:
-    summary = _summary_module()
+def test_the_readme_table_matches_the_committed_reports(
+    load_bench: Callable[[str], ModuleType],
+) -> None:
+    summary = load_bench("summary")
     # GIVEN the table the committed reports/bench/*.json render
     rendered = summary.render()
     # THEN the README holds exactly that table
@@ -29,8 +22,10 @@ def test_the_readme_table_matches_the_committed_reports() -> None:
     )
 
 
-def test_a_pass_in_a_report_is_a_yes_in_the_table_and_a_miss_is_a_no() -> None:
-    summary = _summary_module()
+def test_a_pass_in_a_report_is_a_yes_in_the_table_and_a_miss_is_a_no(
+    load_bench: Callable[[str], ModuleType],
+) -> None:
+    summary = load_bench("summary")
     assert summary._met(True) == "yes"
     assert summary._met(False) == "**no**"
     assert summary._met(None) == "not measured"
