@@ -83,6 +83,7 @@ from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
 from reelops_monitoring.features import (
     RATING_LEVEL_COLUMNS,
     catalogue_head,
+    head_share_by_tenure,
     user_habits,
 )
 from reelops_monitoring.raters import screen_raters
@@ -132,8 +133,13 @@ class Deployment:
         self.model = BiasBaseline().fit(train[COLUMNS], train["rating"].to_numpy())
         self.head = catalogue_head(train)
         self.identity = deployment_identity(f"v{version}", self.head)
+        self.head_shares = head_share_by_tenure(train, self.head.index)
         views, self.correlation = reference_profiles(
-            train, movies, correlated=RATING_LEVEL_COLUMNS, head_movies=self.head
+            train,
+            movies,
+            correlated=RATING_LEVEL_COLUMNS,
+            head_movies=self.head,
+            head_shares=self.head_shares,
         )
         self.reference = merge_views(v for _, v in views)
         self.holdout = evaluate_on_holdout(
@@ -172,6 +178,7 @@ def judge(
         predictions=predictions,
         user_habits=deployment.habits,
         head_movies=deployment.head,
+        head_shares=deployment.head_shares,
     )
     traffic = (
         traffic_reference(

@@ -13,7 +13,9 @@ from reelops_monitoring.features import (
     OTHER_GENRE,
     TRACKED_GENRES,
     catalogue_head,
+    head_share_by_tenure,
     popular_shares,
+    tenure_ranks,
 )
 
 MOVIES = pd.DataFrame(
@@ -160,6 +162,68 @@ def test_popular_movie_is_whether_the_movie_is_in_the_head() -> None:
         assert features["popular_movie"].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
     # AND without a head the column is null (never 0: nothing was measured)
     assert window_features(WINDOW, MOVIES, {7})["popular_movie"].isna().all()
+
+
+def test_popular_movie_is_taken_against_the_heads_share_at_the_users_tenure():
+    # GIVEN the head's share: 60 % of ratings before a user's 5th, 20 % after
+    shares = pd.Series([0.6, 0.2], index=[0, 5])
+    # AND user 7 rated 4 movies before the window, user 8 rated 600, 9 is new
+    tenure = pd.Series({7: 4.0, 8: 600.0})
+    # THEN a rating's tenure counts those and the user's ratings before it in
+    # the window (by time; user 7's rating without a timestamp comes last)
+    assert tenure_ranks(WINDOW, tenure).tolist() == [4.0, 5.0, 6.0, 600.0, 0.0]
+    assert tenure_ranks(WINDOW).tolist() == [0.0, 1.0, 2.0, 0.0, 0.0]
+    # WHEN the window is featurized against the head (movies 1 and 3) and them
+    features = window_features(
+        WINDOW, MOVIES, {7, 8}, head_movies=[1, 3], head_shares=shares, tenure=tenure
+    )
+    # THEN popular_movie is the flag (1, 0, 1, 1, 0) minus the share at the tenure
+    assert features["popular_movie"].tolist() == pytest.approx(
+        [1 - 0.6, 0 - 0.2, 1 - 0.2, 1 - 0.2, 0 - 0.6]
+    )
+    # AND known_user_popular_shift still counts the flags (7: 2 of 3 in the head)
+    own = window_features(
+        WINDOW,
+        MOVIES,
+        {7, 8},
+        head_movies=[1, 3],
+        popular_shares=pd.Series({7: 0.0}),
+        head_shares=shares,
+        tenure=tenure,
+    )
+    assert own["known_user_popular_shift"].tolist()[0] == pytest.approx(2 / 3)
+
+
+def test_head_share_by_tenure_follows_each_users_earlier_ratings() -> None:
+    # GIVEN a user whose first 5 ratings are in the head (movie 1), the next 5
+    # not, then 2 more in it
+    ratings = pd.DataFrame(
+        {
+            "user_id": 7,
+            "movie_id": [1] * 5 + [2] * 5 + [1] * 2,
+            "timestamp": range(12),
+        }
+    )
+    shares = head_share_by_tenure(ratings, [1])
+    # THEN each tenure class has its share; classes past the user's last rating
+    # take the share of the class before
+    assert shares.index.name == "tenure"
+    assert shares.to_dict() == {
+        0: 1.0,
+        5: 0.0,
+        10: 1.0,
+        20: 1.0,
+        50: 1.0,
+        100: 1.0,
+        200: 1.0,
+        500: 1.0,
+    }
+
+
+def test_newcomers_rate_the_head_more_than_veterans(ml_ratings) -> None:
+    # the reason popular_movie is taken against tenure, on MovieLens itself
+    shares = head_share_by_tenure(ml_ratings, catalogue_head(ml_ratings).index)
+    assert shares[0] > 2 * shares[200] > 0
 
 
 def test_popular_shift_compares_known_users_with_their_own_share_of_the_head():

@@ -911,4 +911,51 @@ def test_reference_user_habits_are_each_users_share_of_half_stars_and_head() -> 
         "user_id": [1, 2],
         "half_star_share": [0.5, 0.0],
         "popular_share": [0.5, 1.0],
+        "n_ratings": [4.0, 1.0],
     }
+
+
+def test_popular_movie_is_profiled_against_the_heads_share_at_each_tenure() -> None:
+    from reelops_monitoring.adapter import column_mean
+
+    # GIVEN a window of 4 ratings, 3 of them in the head (movies 1 and 2): user 1
+    # rated 600 movies in training, user 5 is new
+    window = pd.DataFrame(
+        {
+            "user_id": [1, 1, 5, 5],
+            "movie_id": [1, 3, 1, 2],
+            "rating": [4.0, 3.0, 5.0, 4.0],
+            "timestamp": [1_530_403_200 + i for i in range(4)],
+        }
+    )
+    habits = pd.DataFrame(
+        {"user_id": [1], "half_star_share": [0.0], "popular_share": [0.5]}
+    )
+    inputs = {
+        "window_feedback": window,
+        "movies": pd.DataFrame({"movie_id": [1, 2, 3], "genres": "Drama"}),
+        "window_performance": {"known_users": [1]},
+        "window_predictions": pd.DataFrame(
+            columns=["user_id", "movie_id", "prediction", "cold_start"]
+        ),
+        "window_info": WINDOW_INFO,
+        "movie_head": pd.DataFrame({"movie_id": [1, 2], "n_ratings": [9, 8]}),
+    }
+    # AND the reference stage's head shares: 50 % before a user's 5th rating,
+    # 10 % from their 500th
+    summary = {"head_share_by_tenure": {"0": 0.5, "500": 0.1}}
+    # WHEN the window is profiled with the users' tenures
+    view, _ = profile_window(
+        **inputs,
+        user_habits=habits.assign(n_ratings=[600.0]),
+        reference_summary=summary,
+    )
+    # THEN each flag is less its share: user 1's at 0.1, user 5's at 0.5
+    expected = ((1 - 0.1) + (0 - 0.1) + (1 - 0.5) + (1 - 0.5)) / 4
+    assert column_mean(view, "popular_movie") == pytest.approx(expected)
+    # AND habits or a summary recorded before tenures leave the flags as they are
+    for habits_, summary_ in ((habits, summary), (habits.assign(n_ratings=1.0), {})):
+        plain, _ = profile_window(
+            **inputs, user_habits=habits_, reference_summary=summary_
+        )
+        assert column_mean(plain, "popular_movie") == pytest.approx(3 / 4)

@@ -227,6 +227,24 @@ def monitored(default_run: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     }
 
 
+def test_the_reference_records_the_heads_share_at_each_tenure(
+    default_run: Path,
+) -> None:
+    from reelops_monitoring.features import TENURE_CLASSES
+
+    reference = default_run / "data/06_models/reference"
+    # GIVEN the kedro run's reference stage on MovieLens
+    summary = json.loads((reference / "reference_summary.json").read_text())
+    shares = summary["head_share_by_tenure"]
+    # THEN it recorded the head's share at each tenure class: newcomers rate the
+    # blockbusters more than veterans do
+    assert sorted(int(tenure) for tenure in shares) == list(TENURE_CLASSES)
+    assert shares["0"] > 2 * shares["200"] > 0
+    # AND each training user's tenure when the training data ends
+    habits = pd.read_parquet(reference / "user_habits.parquet")
+    assert habits["n_ratings"].sum() == summary["n_ratings"]
+
+
 def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     decision = monitored["baseline"]
     # THEN the keys the trigger and promotion read are there

@@ -32,7 +32,7 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
           known_user_half_star_shift:
                               {algorithm: mean,       possible_drift: 3.01, drift: 5.32,
                                reference: [deployment]}
-          popular_movie:      {algorithm: mean,       possible_drift: 1.14, drift: 2.48,
+          popular_movie:      {algorithm: mean,       possible_drift: 1.44, drift: 2.25,
                                reference: [deployment], effective_size: correlation,
                                direction: increase}
           known_user_popular_shift:
@@ -262,8 +262,8 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
         ),
         "popular_movie": ColumnDriftConfig(
             algorithm="mean",
-            possible_drift=1.14,
-            drift=2.48,
+            possible_drift=1.44,
+            drift=2.25,
             reference=["deployment"],
             effective_size="correlation",
             direction="increase",

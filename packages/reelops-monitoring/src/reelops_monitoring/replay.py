@@ -42,11 +42,14 @@ from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
     HEAD_COLUMNS,
     catalogue_head,
+    expected_head_share,
     half_star_shares,
+    head_share_by_tenure,
     in_head,
     latest_ratings,
     popular_shares,
     popular_shift,
+    tenure_ranks,
     window_features,
 )
 from reelops_monitoring.raters import screen_raters
@@ -139,16 +142,28 @@ def replay(
     frames: list[pd.DataFrame] = []
     records: list[dict[str, Any]] = []
     heads: list[pd.Series | None] = []
+    # the head's share at each tenure in each window's history
+    head_shares: list[pd.Series | None] = []
     # each window's history as popular_shares reads it: every user's latest ratings
     latest: list[pd.DataFrame] = []
+    # each window's users' numbers of ratings before it (their tenure)
+    tenures: list[pd.Series] = []
     seen: set[int] = set()
     for index, window in enumerate(windows):
         known = frozenset(seen)
         history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
-        heads.append(None if history.empty else catalogue_head(history))
+        history_head = None if history.empty else catalogue_head(history)
+        heads.append(history_head)
+        head_shares.append(
+            None
+            if history_head is None
+            else head_share_by_tenure(history, history_head.index)
+        )
         latest.append(latest_ratings(history))
+        tenures.append(history.groupby("user_id").size().astype("float64"))
         # the head of a model deployed at the reference's first window
         head = heads[max(index - n_reference, 0)]
+        shares_by_tenure = head_shares[max(index - n_reference, 0)]
         own_popular = None if head is None else popular_shares(latest[-1], head)
         fitted = None if fit is None or history.empty else fit(history)
         shares = None if fitted is None else half_star_shares(history)
@@ -178,6 +193,8 @@ def replay(
                 half_star_shares=shares,
                 head_movies=head,
                 popular_shares=own_popular,
+                head_shares=shares_by_tenure,
+                tenure=tenures[-1],
             )
             target = profile_view(features, dataset_timestamp=window.start)
             found = {} if fitted is None else fitted.evaluate(ratings_case)
@@ -193,7 +210,9 @@ def replay(
         remeasured = _remeasured(
             frames[index - n_reference : index],
             latest[index - n_reference : index],
+            tenures[index - n_reference : index],
             head,
+            shares_by_tenure,
         )
         # the reference windows as one deployment served them: their residuals as
         # measured, the head's columns against the one head (without a head, the
@@ -252,10 +271,14 @@ def replay(
 def _remeasured(
     frames: Sequence[pd.DataFrame],
     histories: Sequence[pd.DataFrame],
+    tenures: Sequence[pd.Series],
     head: pd.Series | None,
+    head_shares: pd.Series | None,
 ) -> ProfileView | None:
     """The windows' :data:`HEAD_COLUMNS` against ``head``, profiled with their users.
 
+    ``popular_movie`` against ``head`` and its ``head_shares`` at each rating's
+    tenure (the users' ratings before the window: ``tenures``, one per window);
     ``known_user_popular_shift`` of each window against its users' shares of
     ``head`` in its history (their latest ratings before it: ``histories``, one
     :func:`~reelops_monitoring.features.latest_ratings` per window). One profile
@@ -266,8 +289,8 @@ def _remeasured(
         return None
     rows = pd.concat(
         [
-            _head_rows(frame, history, head)
-            for frame, history in zip(frames, histories, strict=True)
+            _head_rows(frame, history, tenure, head, head_shares)
+            for frame, history, tenure in zip(frames, histories, tenures, strict=True)
         ],
         ignore_index=True,
     )
@@ -275,12 +298,21 @@ def _remeasured(
 
 
 def _head_rows(
-    frame: pd.DataFrame, history: pd.DataFrame, head: pd.Series
+    frame: pd.DataFrame,
+    history: pd.DataFrame,
+    tenure: pd.Series,
+    head: pd.Series,
+    head_shares: pd.Series | None,
 ) -> pd.DataFrame:
     """One window's users and :data:`HEAD_COLUMNS` against ``head``."""
     popular = in_head(frame["movie_id"], head)
+    expected = (
+        0.0
+        if head_shares is None
+        else expected_head_share(tenure_ranks(frame, tenure), head_shares)
+    )
     return frame[["user_id", "user_ratings"]].assign(
-        popular_movie=popular,
+        popular_movie=popular - expected,
         known_user_popular_shift=popular_shift(
             frame, popular, popular_shares(history, head)
         ),

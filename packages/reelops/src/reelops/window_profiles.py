@@ -20,11 +20,15 @@ from reelops.evaluation import EvaluationConfig, window_metrics
 from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
 from reelops_monitoring.effective import pooled_correlation
-from reelops_monitoring.features import RATING_LEVEL_COLUMNS, catalogue_head
-from reelops_monitoring.windows import split_windows
+from reelops_monitoring.features import (
+    RATING_LEVEL_COLUMNS,
+    catalogue_head,
+    head_share_by_tenure,
+)
+from reelops_monitoring.windows import Window, split_windows
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Collection, Iterator, Mapping
 
     from recsys import BaseRecommender
 
@@ -64,27 +68,26 @@ def reference_profiles(
     freq: str = "Q",
     correlated: Collection[str] = (),
     head_movies: Collection[int] | None = None,
+    head_shares: pd.Series | None = None,
 ) -> tuple[list[tuple[pd.Timestamp, ProfileView]], dict[str, float]]:
     """:func:`reference_views`, and the intra-user correlation of ``correlated``.
 
     The correlations (:func:`~reelops_monitoring.effective.pooled_correlation`,
     users grouped within each window) set the effective sample sizes of drift.
-    ``head_movies`` (the head of the catalogue of ``ratings``) gives the windows'
-    ``popular_movie``, for its correlation; no window is compared with it.
+    ``head_movies`` (the head of the catalogue of ``ratings``) and ``head_shares``
+    (its share at each tenure in ``ratings``) give the windows' ``popular_movie``,
+    for its correlation; no window is compared with it.
     """
     views = []
     frames = []
-    seen: set[int] = set()
-    for window in split_windows(ratings, freq=freq):
-        features = window_features(
-            window.ratings, movies, frozenset(seen), head_movies=head_movies
-        )
+    for window, features in _features_in_time(
+        ratings, movies, freq=freq, head_movies=head_movies, head_shares=head_shares
+    ):
         views.append(
             (window.start, profile_view(features, dataset_timestamp=window.start))
         )
         if correlated:
             frames.append(features)
-        seen.update(window.ratings["user_id"].tolist())
     return views, pooled_correlation(frames, correlated, "user_id")
 
 
@@ -103,10 +106,47 @@ def training_correlation(
     """
     head = catalogue_head(ratings)
     frames = [
-        window_features(window.ratings, movies, frozenset(), head_movies=head)
-        for window in split_windows(ratings, freq=freq)
+        features
+        for _, features in _features_in_time(
+            ratings,
+            movies,
+            freq=freq,
+            head_movies=head,
+            head_shares=head_share_by_tenure(ratings, head.index),
+        )
     ]
     return pooled_correlation(frames, columns, "user_id")
+
+
+def _features_in_time(
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame,
+    *,
+    freq: str,
+    head_movies: Collection[int] | None,
+    head_shares: pd.Series | None,
+) -> Iterator[tuple[Window, pd.DataFrame]]:
+    """Each calendar window of ``ratings`` and its features, in time order.
+
+    Its users are known, and their tenures counted, from the windows before it.
+    """
+    seen: set[int] = set()
+    earlier = pd.Series(dtype="float64")
+    for window in split_windows(ratings, freq=freq):
+        yield (
+            window,
+            window_features(
+                window.ratings,
+                movies,
+                frozenset(seen),
+                head_movies=head_movies,
+                head_shares=head_shares,
+                tenure=earlier,
+            ),
+        )
+        seen.update(window.ratings["user_id"].tolist())
+        counts = window.ratings.groupby("user_id").size().astype("float64")
+        earlier = earlier.add(counts, fill_value=0.0)
 
 
 def window_view(
@@ -118,6 +158,7 @@ def window_view(
     predictions: pd.DataFrame | None = None,
     user_habits: pd.DataFrame | None = None,
     head_movies: Collection[int] | None = None,
+    head_shares: pd.Series | None = None,
 ) -> ProfileView:
     """Profile of a window's feedback features, stamped with the window's ``start``.
 
@@ -128,7 +169,9 @@ def window_view(
     on ``user_habits``, the users' habits in its training data by ``user_id``
     (:func:`~reelops_monitoring.features.user_habits` on that head): a habit
     absent from it (habits recorded before ``popular_share``) leaves its column
-    null.
+    null. With ``head_shares`` (the head's share at each tenure in that training
+    data), ``popular_movie`` is taken against the share at each rating's tenure,
+    counted from the users' ``n_ratings`` in ``user_habits``.
     """
     habits = pd.DataFrame() if user_habits is None else user_habits
     features = window_features(
@@ -139,6 +182,8 @@ def window_view(
         half_star_shares=habits.get("half_star_share"),
         head_movies=head_movies,
         popular_shares=habits.get("popular_share"),
+        head_shares=head_shares,
+        tenure=habits.get("n_ratings"),
     )
     return profile_view(features, dataset_timestamp=pd.Timestamp(start).to_pydatetime())
 

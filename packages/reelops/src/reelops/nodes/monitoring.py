@@ -215,6 +215,7 @@ def profile_window(
     window_info: dict[str, Any],
     user_habits: pd.DataFrame,
     movie_head: pd.DataFrame,
+    reference_summary: dict[str, Any] | None = None,
 ) -> tuple[ProfileView, bytes]:
     """Profile of the window's feedback features, and serialized (MLflow artifact).
 
@@ -223,18 +224,28 @@ def profile_window(
     ``known_user_half_star_shift`` compares a known user's half stars with
     ``user_habits`` (``user_id``, ``half_star_share``: the reference stage's);
     ``popular_movie`` is whether the movie is in ``movie_head`` (``movie_id``,
-    ``n_ratings``: the reference stage's head of the catalogue);
+    ``n_ratings``: the reference stage's head of the catalogue), less the head's
+    share at the rating's tenure (``head_share_by_tenure`` of
+    ``reference_summary``; the user's training ratings, ``n_ratings`` in
+    ``user_habits``, and those before it in the window), when both recorded it;
     ``known_user_popular_shift`` compares a known user's share of it with their
     ``popular_share`` in ``user_habits`` (null with habits recorded before it).
     """
+    shares = (reference_summary or {}).get("head_share_by_tenure")
+    habits = user_habits.set_index("user_id")
     view = window_view(
         window_feedback,
         movies,
         window_performance["known_users"],
         window_info["start"],
         predictions=window_predictions,
-        user_habits=user_habits.set_index("user_id"),
+        user_habits=habits,
         head_movies=movie_head["movie_id"].tolist(),
+        head_shares=(
+            None
+            if shares is None or "n_ratings" not in habits
+            else pd.Series({int(tenure): share for tenure, share in shares.items()})
+        ),
     )
     return view, serialize_view(view)
 

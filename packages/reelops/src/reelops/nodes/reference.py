@@ -32,7 +32,11 @@ from reelops.tracking import mlflow_metrics
 from reelops.window_profiles import prediction_view, reference_profiles
 from reelops_monitoring import ProfileView, merge_views, serialize_view
 from reelops_monitoring.features import RATING_LEVEL_COLUMNS as CORRELATED_COLUMNS
-from reelops_monitoring.features import catalogue_head, user_habits
+from reelops_monitoring.features import (
+    catalogue_head,
+    head_share_by_tenure,
+    user_habits,
+)
 
 __all__ = [
     "ReferenceConfig",
@@ -68,17 +72,23 @@ def build_reference_profile(
 
     Returns:
         The merged profile, the same serialized (the MLflow artifact) and a
-        summary: ``data_sha256``, rows, users, windows, period and the
+        summary: ``data_sha256``, rows, users, windows, period, the
         ``intra_user_correlation`` of the rating-level columns (the effective
-        sample sizes of drift: :mod:`reelops_monitoring.effective`).
+        sample sizes of drift: :mod:`reelops_monitoring.effective`) and the
+        ``head_share_by_tenure`` (``{tenure: share}``: the head's share of the
+        ratings by the users' number of earlier ratings, what ``popular_movie``
+        is measured against).
     """
     cfg = as_config(ReferenceConfig, reference, "parameters 'monitoring_reference'")
+    head = movie_head["movie_id"].tolist()
+    head_shares = head_share_by_tenure(ratings, head)
     views, correlation = reference_profiles(
         ratings,
         movies,
         freq=cfg.freq,
         correlated=CORRELATED_COLUMNS,
-        head_movies=movie_head["movie_id"].tolist(),
+        head_movies=head,
+        head_shares=head_shares,
     )
     merged = merge_views(view for _, view in views)
     stamps = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
@@ -92,6 +102,9 @@ def build_reference_profile(
         "first_rating": stamps.min().isoformat(),
         "last_rating": stamps.max().isoformat(),
         "intra_user_correlation": correlation,
+        "head_share_by_tenure": {
+            str(tenure): round(float(share), 6) for tenure, share in head_shares.items()
+        },
     }
     return merged, serialize_view(merged), summary
 

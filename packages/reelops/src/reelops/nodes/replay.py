@@ -54,7 +54,11 @@ from reelops_monitoring import (
     merge_views,
     profile_frame,
 )
-from reelops_monitoring.features import catalogue_head, user_habits
+from reelops_monitoring.features import (
+    catalogue_head,
+    head_share_by_tenure,
+    user_habits,
+)
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.windows import split_windows
 
@@ -177,6 +181,7 @@ class _Deployment:
         self.correlation = training_correlation(self.train, movies, freq=cfg.freq)
         self.head = catalogue_head(self.train)
         self.habits = user_habits(self.train, self.head)
+        self.head_shares = head_share_by_tenure(self.train, self.head.index)
         self.identity = deployment_identity(f"v{version}", self.head)
         self.model = _fit(self.train, cfg)
         self.reference = merge_views(view for start, view in history if start < cutoff)
@@ -302,6 +307,7 @@ def replay_policy(
             predictions=predictions,
             user_habits=deployed.habits,
             head_movies=deployed.head,
+            head_shares=deployed.head_shares,
         )
         decision = retrain_decision(
             reference_profile=deployed.reference,
