@@ -14,6 +14,7 @@ from reelops_monitoring.features import (
     TRACKED_GENRES,
     catalogue_head,
     head_share_by_tenure,
+    popular_movie,
     popular_shares,
     tenure_ranks,
 )
@@ -192,6 +193,23 @@ def test_popular_movie_is_taken_against_the_heads_share_at_the_users_tenure():
         tenure=tenure,
     )
     assert own["known_user_popular_shift"].tolist()[0] == pytest.approx(2 / 3)
+
+
+def test_popular_movie_gives_the_flags_and_the_values_window_features_profiles():
+    shares = pd.Series([0.6, 0.2], index=[0, 5])
+    tenure = pd.Series({7: 4.0, 8: 600.0})
+    # WHEN the head flags are taken against the tenure
+    flags, values = popular_movie(WINDOW, [1, 3], head_shares=shares, tenure=tenure)
+    # THEN the flags are plain and the values are window_features' column
+    assert flags.tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+    features = window_features(
+        WINDOW, MOVIES, {7, 8}, head_movies=[1, 3], head_shares=shares, tenure=tenure
+    )
+    assert values.tolist() == features["popular_movie"].tolist()
+    # AND without shares the values are the flags; without a head, all null
+    assert popular_movie(WINDOW, [1, 3])[1].tolist() == flags.tolist()
+    flags, values = popular_movie(WINDOW, None, head_shares=shares, tenure=tenure)
+    assert pd.isna(flags).all() and pd.isna(values).all()
 
 
 def test_head_share_by_tenure_follows_each_users_earlier_ratings() -> None:

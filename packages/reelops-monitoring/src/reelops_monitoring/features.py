@@ -100,6 +100,7 @@ __all__ = [
     "in_head",
     "latest_ratings",
     "pick_genres",
+    "popular_movie",
     "popular_shares",
     "popular_shift",
     "tenure_ranks",
@@ -246,11 +247,8 @@ def window_features(
     predicted = _predicted(ratings_window, predictions)
     residual = np.where(is_new, np.nan, rating - predicted)
     half_shift = _own_shift(ratings_window, _is_half_star(rating), half_star_shares)
-    popular = in_head(ratings_window["movie_id"], head_movies)
-    head_share = (
-        0.0
-        if head_shares is None
-        else expected_head_share(tenure_ranks(ratings_window, tenure), head_shares)
+    popular, popular_column = popular_movie(
+        ratings_window, head_movies, head_shares=head_shares, tenure=tenure
     )
     return pd.DataFrame(
         {
@@ -268,7 +266,7 @@ def window_features(
             "known_user_residual": residual,
             "known_user_mean_residual": _user_means(users, residual),
             "known_user_half_star_shift": _user_means(users, half_shift),
-            "popular_movie": popular - head_share,
+            "popular_movie": popular_column,
             "known_user_popular_shift": popular_shift(
                 ratings_window, popular, popular_shares
             ),
@@ -312,6 +310,29 @@ def in_head(movie_ids: pd.Series, head: Collection[int] | None) -> np.ndarray:
     ids = head.index if isinstance(head, pd.Series) else head
     found = pd.to_numeric(movie_ids, errors="coerce").isin(set(ids))
     return found.to_numpy(dtype="float64")
+
+
+def popular_movie(
+    ratings: pd.DataFrame,
+    head: Collection[int] | None,
+    *,
+    head_shares: pd.Series | None = None,
+    tenure: pd.Series | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each rating's head flag (:func:`in_head`) and its ``popular_movie`` value.
+
+    With ``head_shares`` (:func:`head_share_by_tenure`), the value is the flag
+    minus the head's share at the rating's tenure (:func:`tenure_ranks` with
+    ``tenure`` as the users' earlier ratings); without, the flag itself.
+
+    Returns:
+        ``(flags, values)``, in the order of ``ratings``; all null without a head.
+    """
+    flags = in_head(ratings["movie_id"], head)
+    if head_shares is None:
+        return flags, flags
+    expected = expected_head_share(tenure_ranks(ratings, tenure), head_shares)
+    return flags, flags - expected
 
 
 def half_star_shares(ratings: pd.DataFrame) -> pd.Series:

@@ -42,14 +42,12 @@ from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
     HEAD_COLUMNS,
     catalogue_head,
-    expected_head_share,
     half_star_shares,
     head_share_by_tenure,
-    in_head,
     latest_ratings,
+    popular_movie,
     popular_shares,
     popular_shift,
-    tenure_ranks,
     window_features,
 )
 from reelops_monitoring.raters import screen_raters
@@ -305,14 +303,11 @@ def _head_rows(
     head_shares: pd.Series | None,
 ) -> pd.DataFrame:
     """One window's users and :data:`HEAD_COLUMNS` against ``head``."""
-    popular = in_head(frame["movie_id"], head)
-    expected = (
-        0.0
-        if head_shares is None
-        else expected_head_share(tenure_ranks(frame, tenure), head_shares)
+    popular, popular_column = popular_movie(
+        frame, head, head_shares=head_shares, tenure=tenure
     )
     return frame[["user_id", "user_ratings"]].assign(
-        popular_movie=popular - expected,
+        popular_movie=popular_column,
         known_user_popular_shift=popular_shift(
             frame, popular, popular_shares(history, head)
         ),
