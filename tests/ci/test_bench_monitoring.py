@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
+import pandas as pd
 import pytest
 
 
@@ -43,3 +44,22 @@ def test_defaults_further_off_or_missing_do_not_match(monitoring_bench) -> None:
     # identical thresholds: nothing differs
     same = monitoring_bench.threshold_differences(calibrated, calibrated)
     assert same == {"differences": {}, "largest": 0.0, "tolerance": 0.02, "match": True}
+
+
+def test_the_evaluation_is_served_by_a_model_trained_on_every_earlier_rating(
+    monitoring_bench,
+) -> None:
+    # GIVEN ratings either side of the split between calibration and evaluation
+    split = int(monitoring_bench.SPLIT.value // 10**9)
+    ratings = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 3],
+            "movie_id": [10, 11, 10, 12],
+            "rating": [4.0, 3.0, 5.0, 2.0],
+            "timestamp": [split - 100, split + 100, split - 1, split],
+        }
+    )
+    # THEN the model serving the evaluation's first windows was trained on those
+    # before it (the calibration users'), none from the split on
+    prior = monitoring_bench.deployed_on(ratings)
+    assert prior["timestamp"].tolist() == [split - 100, split - 1]

@@ -20,6 +20,7 @@ from reelops_monitoring.replay import (
     replay,
 )
 from reelops_monitoring.scenarios import (
+    INJECTED_USER_IDS,
     add_new_users,
     bot_burst,
     default_scenarios,
@@ -100,6 +101,9 @@ def test_surge_adds_new_users_with_few_ratings(window):
     added = surged.iloc[len(window) :]
     assert len(added) == round(0.5 * len(window))
     assert not set(added["user_id"]) & set(window["user_id"])
+    # AND no real user holds their ids, not even one absent from the window
+    # (a window's largest id + 1 is often a user the model knows)
+    assert added["user_id"].min() == INJECTED_USER_IDS + 1
     assert added.groupby("user_id").size().mean() < 8
     assert surged.dtypes.equals(window.dtypes)
 
@@ -118,7 +122,7 @@ def test_bot_burst_is_one_new_user_rating_fast_and_alike(window):
     added = burst.iloc[len(window) :]
     assert len(added) == round(0.2 * len(window))
     assert added["user_id"].nunique() == 1
-    assert added["user_id"].iloc[0] > window["user_id"].max()
+    assert added["user_id"].iloc[0] == INJECTED_USER_IDS + 1
     assert (added["rating"] == 5.0).all()
     assert added["movie_id"].is_unique
     assert added["movie_id"].isin(window["movie_id"]).all()
@@ -272,6 +276,33 @@ def test_the_first_judged_window_compares_residuals_with_its_reference(real_repl
     assert pd.notna(first["score_known_user_residual"])
     assert pd.notna(first["score_known_user_half_star_shift"])
     assert pd.isna(first["score_popular_movie"])
+
+
+def test_a_prior_is_what_the_model_serving_the_first_windows_was_trained_on(
+    ml_ratings, ml_movies
+):
+    # GIVEN the quarters 2014Q1-2016Q2 (the first 8 only build the reference), and
+    # every rating before them
+    stamps = ml_ratings["timestamp"]
+    start, end = (
+        seconds(pd.Timestamp("2014-01-01")),
+        seconds(pd.Timestamp("2016-07-01")),
+    )
+    stream = ml_ratings[(stamps >= start) & (stamps < end)]
+    prior = ml_ratings[stamps < start]
+    # WHEN they are replayed with and without that prior
+    alone = replay(stream, ml_movies, MonitoringConfig(), fit=bias_model)
+    served = replay(stream, ml_movies, MonitoringConfig(), fit=bias_model, prior=prior)
+    # THEN the same windows are judged (the prior's ratings never are)
+    assert served["window"].tolist() == alone["window"].tolist() != []
+    first = served["window_index"] == served["window_index"].min()
+    # AND the first one is judged by a model trained on the prior too: it has a
+    # head of the catalogue to measure popular_movie against, where a stream
+    # alone has none (no rating before its first window)
+    assert pd.notna(served.loc[first, "score_popular_movie"]).all()
+    assert pd.isna(alone.loc[first, "score_popular_movie"]).all()
+    # AND the deployed model, fitted on more, predicts the same ratings better
+    assert (served.loc[first, "rmse"] < alone.loc[first, "rmse"]).all()
 
 
 def test_detection_rates_on_real_quarters(real_replay):

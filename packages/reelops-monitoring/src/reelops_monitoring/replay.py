@@ -101,6 +101,7 @@ def replay(
     seed: int = 0,
     stream: str = "",
     fit: Callable[[pd.DataFrame], Deployed] | None = None,
+    prior: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Assess every window of ``ratings`` against its trailing reference.
 
@@ -119,6 +120,11 @@ def replay(
             the window), :class:`Deployed`: its predictions give known users'
             residuals, its metrics on each case how much a shift hurts it. None:
             no residuals, no metrics.
+        prior: Ratings before the stream (all earlier than its first), the
+            training data a model serving its first windows already had: part of
+            every window's history (the fitted model, the head of the catalogue,
+            the users' habits and tenures; their users are known), never judged.
+            None: the stream starts with nothing before it.
 
     Returns:
         One row per (window, scenario): ``stream``, ``window`` (its start date),
@@ -146,10 +152,13 @@ def replay(
     latest: list[pd.DataFrame] = []
     # each window's users' numbers of ratings before it (their tenure)
     tenures: list[pd.Series] = []
-    seen: set[int] = set()
+    before = prior if prior is not None else ratings.iloc[:0]
+    seen: set[int] = set(before["user_id"].tolist())
     for index, window in enumerate(windows):
         known = frozenset(seen)
-        history = ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]
+        history = pd.concat(
+            [before, ratings[ratings["timestamp"] < window.ratings["timestamp"].min()]]
+        )
         history_head = None if history.empty else catalogue_head(history)
         heads.append(history_head)
         head_shares.append(

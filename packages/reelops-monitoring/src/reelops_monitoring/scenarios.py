@@ -31,7 +31,13 @@ from reelops_monitoring.errors import InvalidInputError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+#: Injected users' ids start above this one (or above the window's largest, if
+#: larger): no MovieLens user has an id that large, so an injected user is never
+#: one the deployed model was trained on, whatever the window's own ids.
+INJECTED_USER_IDS = 1_000_000_000
+
 __all__ = [
+    "INJECTED_USER_IDS",
     "Scenario",
     "add_new_users",
     "bot_burst",
@@ -176,7 +182,8 @@ def add_new_users(
 
     Each new user gives a geometric number of ratings (mean ``mean_ratings``),
     re-drawn from the window's own ``(movie_id, rating)`` pairs, at times spread
-    over the window; ids follow the largest id in the window.
+    over the window; ids follow :data:`INJECTED_USER_IDS` (or the window's
+    largest id, if larger).
     """
     _check_added(share)
     rng = np.random.default_rng(seed)
@@ -184,7 +191,7 @@ def add_new_users(
     sizes: list[int] = []
     while sum(sizes) < n_new:
         sizes.append(min(int(rng.geometric(1 / mean_ratings)), n_new - sum(sizes)))
-    first_id = int(window["user_id"].max()) + 1
+    first_id = _first_new_id(window)
     source = window.iloc[rng.integers(0, len(window), size=n_new)]
     stamps = window["timestamp"]
     added = pd.DataFrame(
@@ -216,7 +223,8 @@ def bot_burst(
 
     The movies are drawn (without repeats where the window has enough) from the
     window's own, all rated ``rating``, one every few seconds from a random
-    time of the window; the id follows the largest id in the window.
+    time of the window; the id follows :data:`INJECTED_USER_IDS` (or the
+    window's largest id, if larger).
     """
     _check_added(share)
     rng = np.random.default_rng(seed)
@@ -227,13 +235,17 @@ def bot_burst(
     start = int(rng.integers(int(stamps.min()), int(stamps.max()) + 1))
     added = pd.DataFrame(
         {
-            "user_id": int(window["user_id"].max()) + 1,
+            "user_id": _first_new_id(window),
             "movie_id": movie_ids,
             "rating": rating,
             "timestamp": start + 3 * np.arange(n_new),
         }
     ).astype(window.dtypes.to_dict())
     return pd.concat([window, added], ignore_index=True)
+
+
+def _first_new_id(window: pd.DataFrame) -> int:
+    return max(int(window["user_id"].max()), INJECTED_USER_IDS) + 1
 
 
 def suite_scenarios(
