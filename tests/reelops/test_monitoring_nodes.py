@@ -887,6 +887,21 @@ def test_the_deployment_reference_holds_the_windows_of_the_same_deployment(
     assert deployment_identity(None, [1, 2, 3]) not in (old, new)
 
 
+def test_a_new_measure_of_the_deployment_columns_is_a_new_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import reelops.window_profiles as profiles
+
+    # GIVEN the same model and head, named before an upgrade
+    info = {"model_name": "reelops", "version": "3", "run_id": "abc"}
+    before = profiles.deployment_identity(profiles.model_name(info), [1, 2, 3])
+    # WHEN the monitoring measures popular_movie or the residuals another way
+    monkeypatch.setattr(profiles, "MEASURE_VERSION", profiles.MEASURE_VERSION + 1)
+    after = profiles.deployment_identity(profiles.model_name(info), [1, 2, 3])
+    # THEN the windows kept before are another deployment's: not compared
+    assert after != before
+
+
 def test_reference_movie_head_holds_a_quarter_of_the_ratings() -> None:
     ratings = pd.DataFrame(
         {"movie_id": [7] * 3 + [5] * 3 + [9] * 2 + list(range(20, 32))}

@@ -89,6 +89,7 @@ __all__ = [
     "HABIT_RECENT_RATINGS",
     "HEAD_COLUMNS",
     "HEAD_SHARE",
+    "MEASURE_VERSION",
     "OTHER_GENRE",
     "RATING_LEVEL_COLUMNS",
     "TENURE_CLASSES",
@@ -157,6 +158,14 @@ RATING_LEVEL_COLUMNS: tuple[str, ...] = (
     "known_user_residual",
     "popular_movie",
 )
+
+#: How this module measures the columns compared only within one deployment
+#: (the residuals, the habits' shifts, :data:`HEAD_COLUMNS`). It is part of a
+#: deployment's name (``reelops.window_profiles.deployment_identity``): windows
+#: measured by another version are not compared with this one's, as after a
+#: retrain. Bump it when such a column's measure changes (2: ``popular_movie``
+#: against the head's share at each rating's tenure).
+MEASURE_VERSION = 2
 
 #: The columns measured against the head of the catalogue (``head_movies``).
 HEAD_COLUMNS: tuple[str, ...] = ("popular_movie", "known_user_popular_shift")

@@ -21,6 +21,7 @@ from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
+    MEASURE_VERSION,
     RATING_LEVEL_COLUMNS,
     catalogue_head,
     head_share_by_tenure,
@@ -268,18 +269,22 @@ def _bounds(key: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 
 
 def deployment_identity(model: str | None, head: pd.Series | Collection[int]) -> str:
-    """A short name of a deployment: sha256 of its model and its head of the catalogue.
+    """A short name of a deployment: sha256 of its model, head and measure.
 
     ``model`` names the served model (its registry version and run id); ``head``
     is the head of the catalogue its reference stage measured (the movie ids, or a
     :func:`~reelops_monitoring.features.catalogue_head` series, which counts by its
-    index). Windows kept with the same name were served by the same model and
-    measured ``popular_movie`` alike: their residuals, metrics and head shares are
-    comparable with each other, not with another deployment's.
+    index); :data:`~reelops_monitoring.features.MEASURE_VERSION` names how the
+    columns compared within a deployment are measured, so an upgrade that changes
+    it starts afresh, as a retrain does. Windows kept with the same name were
+    served by the same model and measured ``popular_movie`` alike: their
+    residuals, metrics and head shares are comparable with each other, not with
+    another deployment's.
     """
     ids = head.index if isinstance(head, pd.Series) else head
     text = ",".join(str(i) for i in sorted(int(i) for i in ids))
-    return hashlib.sha256(f"{model or ''}|{text}".encode()).hexdigest()[:16]
+    named = f"{model or ''}|{text}|measure {MEASURE_VERSION}"
+    return hashlib.sha256(named.encode()).hexdigest()[:16]
 
 
 def model_name(info: Mapping[str, Any] | None) -> str | None:
