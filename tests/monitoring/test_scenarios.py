@@ -303,6 +303,15 @@ def test_a_prior_is_what_the_model_serving_the_first_windows_was_trained_on(
     assert pd.isna(alone.loc[first, "score_popular_movie"]).all()
     # AND the deployed model, fitted on more, predicts the same ratings better
     assert (served.loc[first, "rmse"] < alone.loc[first, "rmse"]).all()
+    # AND a prior overlapping the stream is refused, saying where
+    first_rating = stream["timestamp"].min()
+    message = (
+        "prior must end before the stream starts: its latest rating is at "
+        f"{first_rating}, the stream's first at {first_rating}"
+    )
+    overlapping = pd.concat([prior, stream[stream["timestamp"] == first_rating]])
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        replay(stream, ml_movies, MonitoringConfig(), prior=overlapping)
 
 
 def test_detection_rates_on_real_quarters(real_replay):

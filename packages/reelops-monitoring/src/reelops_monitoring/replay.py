@@ -4,7 +4,9 @@ For each window (after the first ``n_reference``), the reference is the merge of
 the previous ``n_reference`` windows' profiles, the way a model retrained on its
 recent past would be monitored (their intra-user correlations set the effective
 sample sizes); ``known_users`` are the users seen before the
-window. Given a ``fit`` function (a model fitted on every rating before the
+window. A ``prior`` is the ratings before the stream: the training data of the
+model serving its first windows (a stream alone starts with a model of no
+ratings). Given a ``fit`` function (a model fitted on every rating before the
 window, as a deployed model would be), known users' ratings are also profiled as
 residuals against it, and its metrics on each case (RMSE, NDCG@10) say how much an
 injected shift hurts it. The window is assessed as it is (scenario ``"none"``) and
@@ -39,6 +41,7 @@ from reelops_monitoring.decay import relative_degradation
 from reelops_monitoring.decision import assess_window
 from reelops_monitoring.drift import moved
 from reelops_monitoring.effective import pooled_correlation
+from reelops_monitoring.errors import InvalidInputError
 from reelops_monitoring.features import (
     HEAD_COLUMNS,
     catalogue_head,
@@ -126,6 +129,10 @@ def replay(
             the users' habits and tenures; their users are known), never judged.
             None: the stream starts with nothing before it.
 
+    Raises:
+        InvalidInputError: If ``prior`` holds a rating at or after the stream's
+            first.
+
     Returns:
         One row per (window, scenario): ``stream``, ``window`` (its start date),
         ``window_index`` (its position in the stream: windows of a few ratings
@@ -152,7 +159,7 @@ def replay(
     latest: list[pd.DataFrame] = []
     # each window's users' numbers of ratings before it (their tenure)
     tenures: list[pd.Series] = []
-    before = prior if prior is not None else ratings.iloc[:0]
+    before = _before_stream(prior, ratings)
     seen: set[int] = set(before["user_id"].tolist())
     for index, window in enumerate(windows):
         known = frozenset(seen)
@@ -273,6 +280,20 @@ def replay(
                 }
             )
     return pd.DataFrame(records)
+
+
+def _before_stream(prior: pd.DataFrame | None, ratings: pd.DataFrame) -> pd.DataFrame:
+    """``prior``, checked to end before ``ratings`` start (none: no rows)."""
+    if prior is None:
+        return ratings.iloc[:0]
+    if len(prior) and len(ratings):
+        prior_end, start = prior["timestamp"].max(), ratings["timestamp"].min()
+        if prior_end >= start:
+            raise InvalidInputError(
+                "prior must end before the stream starts: its latest rating is at "
+                f"{prior_end}, the stream's first at {start}"
+            )
+    return prior
 
 
 def _remeasured(
