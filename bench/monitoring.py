@@ -432,6 +432,7 @@ def power(
     stream = shuffled_stream(
         cohort(ratings, early=False), EVALUATION_SEEDS[0], SPLIT, EVALUATION_END
     )
+    prior = deployed_on(ratings)
     rows = []
     for knob, values in STRENGTHS.items():
         for value in values:
@@ -450,7 +451,7 @@ def power(
                 scenarios=[chosen],
                 seed=7,
                 fit=bias_model,
-                prior=deployed_on(ratings),
+                prior=prior,
             )
             det = detection_table(table).iloc[0]
             rows.append(

@@ -205,6 +205,7 @@ def test_popular_movie_gives_the_flags_and_the_values_window_features_profiles()
     features = window_features(
         WINDOW, MOVIES, {7, 8}, head_movies=[1, 3], head_shares=shares, tenure=tenure
     )
+    assert values.tolist() == pytest.approx([0.4, -0.2, 0.8, 0.8, -0.6])
     assert values.tolist() == features["popular_movie"].tolist()
     # AND without shares the values are the flags; without a head, all null
     assert popular_movie(WINDOW, [1, 3])[1].tolist() == flags.tolist()
