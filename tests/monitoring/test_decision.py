@@ -323,6 +323,7 @@ def test_a_rating_metric_of_two_binge_raters_is_not_judged():
         "reference": "training",
         "users": 3.1,
         "judged": False,
+        "standardized": False,
     }
     # AND with 10 effective users it is judged
     even = assess_decay(
@@ -383,3 +384,103 @@ def test_bounded_error():
     assert bounded_error(0.3, 0) == 0.0
     assert bounded_error(0.0, 12) == 0.0
     assert bounded_error(1.0, 12) == 0.0
+
+
+def _strata(**groups: list[float]) -> dict[str, list[float]]:
+    """``{stratum: [users, sum, sum of squares]}`` of the given per-user values."""
+    return {
+        key.replace("_", ":"): [len(v), sum(v), sum(x * x for x in v)]
+        for key, v in groups.items()
+    }
+
+
+def test_ranking_strata_bucket_users_by_known_and_relevant_movies():
+    from reelops_monitoring.decay import merge_strata, ranking_strata
+
+    # GIVEN five users' NDCG@10, their relevant movies and whether the model
+    # was trained on them; one has no value
+    strata = ranking_strata(
+        [0.0, 0.5, 0.25, 0.75, float("nan")],
+        [1, 3, 2, 200, 4],
+        [True, True, True, False, True],
+    )
+    # THEN they are summed per power of four of relevant movies, known or new
+    assert strata == {
+        "known:0": [3, 0.75, 0.3125],
+        "new:3": [1, 0.75, 0.5625],
+    }
+    # AND windows pool by adding users, sums and squares
+    assert merge_strata([strata, {"known:0": [2, 0.5, 0.25]}, None]) == {
+        "known:0": [5.0, 1.25, 0.5625],
+        "new:3": [1.0, 0.75, 0.5625],
+    }
+
+
+def test_a_window_of_light_raters_is_compared_with_light_raters():
+    from reelops_monitoring.decay import standardized
+
+    config = DecayConfig.model_validate(
+        {
+            "metrics": {
+                "ndcg@10": {"max_relative_degradation": 0.5, "reference": ["traffic"]}
+            }
+        }
+    )
+    # GIVEN served traffic of heavy raters (64-255 relevant movies, NDCG@10 about
+    # 0.35) and light ones (1-3 movies, about 0.02), and a window of 12 light
+    # raters as good as the earlier ones: their mean is far below the traffic's
+    heavy = [0.3, 0.4, 0.35, 0.3, 0.4, 0.35]
+    light = [0.0, 0.05, 0.0, 0.03, 0.0, 0.04]
+    traffic_strata = _strata(known_3=heavy, known_0=light)
+    traffic = {
+        "ndcg@10": sum(heavy + light) / 12,
+        "standard_errors": {"ndcg@10": 0.01},
+        "ranking_strata": {"ndcg@10": traffic_strata},
+    }
+    window_values = [0.0, 0.04, 0.0, 0.03, 0.0, 0.05] * 2
+    window = {
+        "ndcg@10": sum(window_values) / 12,
+        "n_users": 12,
+        "ranked_users": 12,
+        "standard_errors": {"ndcg@10": 0.005},
+        "ranking_strata": {"ndcg@10": _strata(known_0=window_values)},
+    }
+    matched = assess_decay(
+        None, window, config, n_feedback=800, traffic_metrics=traffic
+    )
+    # THEN the window is compared with the light raters alone: no decay
+    (ndcg,) = matched.metrics
+    assert ndcg.standardized
+    assert ndcg.training == pytest.approx(0.02)
+    assert ndcg.window == pytest.approx(0.02)
+    assert matched.decayed == ()
+    # AND without the strata, the same numbers are a decay of 89 %
+    bare = {key: v for key, v in window.items() if key != "ranking_strata"}
+    unmatched = assess_decay(
+        None, bare, config, n_feedback=800, traffic_metrics=traffic
+    )
+    assert [m.metric for m in unmatched.decayed] == ["ndcg@10"]
+    assert unmatched.metrics[0].degradation == pytest.approx(0.8919, abs=1e-4)
+    # AND light raters whose top 10 stopped hitting are a decay, named as such
+    zeros = _strata(known_0=[0.0] * 40)
+    worse = assess_decay(
+        None,
+        {**window, "n_users": 40, "ranking_strata": {"ndcg@10": zeros}},
+        config,
+        n_feedback=800,
+        traffic_metrics={**traffic, "ndcg@10": 0.5},
+    )
+    assert worse.decayed[0].reason() == (
+        "decay in 'ndcg@10': 0.02 -> 0 (+100.0% worse, limit 50.0%, z 5.9, "
+        "vs traffic, users matched)"
+    )
+    # AND a window user unlike every reference user is left out of both means
+    only_new = standardized(_strata(new_1=[0.9, 0.8]), traffic_strata)
+    assert only_new is None
+    mixed = standardized(_strata(new_1=[0.9], known_3=[0.1, 0.2]), traffic_strata)
+    assert mixed is not None
+    assert (mixed.users, mixed.window, mixed.reference) == (
+        2,
+        pytest.approx(0.15),
+        pytest.approx(0.35),
+    )

@@ -770,6 +770,18 @@ def test_ranking_metrics_rest_on_the_unrated_pairs_only(
         len(mixed) ** 2 / (per_user**2).sum(), abs=1e-3
     )
     assert metrics["effective_users"] < metrics["n_users"]
+    # AND the ranked users' values are summed by stratum (known or new, relevant
+    # movies in powers of four): as many users, the same mean
+    strata = metrics["ranking_strata"]["ndcg@10"]
+    assert sum(n for n, _, _ in strata.values()) == metrics["ranked_users"]
+    assert sum(t for _, t, _ in strata.values()) / metrics["ranked_users"] == (
+        pytest.approx(metrics["ndcg@10"], abs=1e-6)
+    )
+    known = set(window["user_id"]) & set(model.user_ids_.tolist())
+    assert sum(n for key, (n, _, _) in strata.items() if key.startswith("known:")) == (
+        len(known)
+    )
+    assert "coverage@10" not in metrics["ranking_strata"]
 
 
 def test_traffic_reference_chains_disjoint_earlier_windows(
@@ -809,6 +821,21 @@ def test_traffic_reference_chains_disjoint_earlier_windows(
         "rmse": pytest.approx(1.05),
         "n_users": pytest.approx(15),
         "standard_errors": {},
+        "ranking_strata": {},
+    }
+    # AND the ranked users of the windows are pooled stratum by stratum
+    metrics[found["windows"][0]]["ranking_strata"] = {
+        "ndcg@10": {"known:2": [3, 0.6, 0.14], "new:5": [1, 0.5, 0.25]}
+    }
+    metrics[found["windows"][1]]["ranking_strata"] = {
+        "ndcg@10": {"known:2": [2, 0.1, 0.01]}
+    }
+    pooled = traffic_reference(history, "2018-07-01T00:00:00+00:00", 2, metrics)
+    assert pooled["metrics"]["ranking_strata"] == {
+        "ndcg@10": {
+            "known:2": [5.0, pytest.approx(0.7), pytest.approx(0.15)],
+            "new:5": [1.0, 0.5, 0.25],
+        }
     }
     # AND their standard errors combine as those of a mean
     for key in history:

@@ -20,7 +20,12 @@ from recsys._base import RATING_MAX, RATING_MIN, BaseRecommender
 from recsys.baseline import BiasBaseline
 from recsys.blend import BlendRecommender
 from recsys.ease import EASE
-from recsys.evaluation import evaluate, evaluate_ranking, evaluate_with_errors
+from recsys.evaluation import (
+    evaluate,
+    evaluate_ranking,
+    evaluate_with_errors,
+    ranking_per_user,
+)
 from recsys.exceptions import (
     InvalidInputError,
     InvalidParameterError,
@@ -103,6 +108,7 @@ __all__ = [
     "ndcg_at_k_score",
     "precision_at_k_score",
     "random_split",
+    "ranking_per_user",
     "recall_at_k_score",
     "relative_improvement",
     "resolve",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from recsys._base import BaseRecommender
     from recsys.vocabulary import Metric
 
-__all__ = ["evaluate", "evaluate_ranking", "evaluate_with_errors"]
+__all__ = ["evaluate", "evaluate_ranking", "evaluate_with_errors", "ranking_per_user"]
 
 RATING_COL = "rating"
 TIMESTAMP_COL = "timestamp"
@@ -226,6 +226,56 @@ def _evaluate(
         {name: values[name] for name, _ in requested},
         {name: errors[name] for name, _ in requested if name in errors},
     )
+
+
+def ranking_per_user(
+    model: BaseRecommender,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    k: int = 10,
+    *,
+    metrics: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Each test user's value of the ranking metrics, by :func:`evaluate`'s protocol.
+
+    The values whose mean :func:`evaluate` reports, one row per user of ``test``
+    (in order of first appearance), with the number of their relevant (test)
+    movies: a user with 200 test movies finds some in any top 10, one with 2
+    rarely, so a mean over users depends on how many each rated.
+
+    Parameters
+    ----------
+    metrics : sequence of str, optional
+        Ranking metrics cut at ``k`` (default: every one but ``coverage@k``,
+        which is a property of all the lists, not of a user's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``user_id``, ``n_relevant`` and one column per metric.
+    """
+    k = check_positive_int("k", k)
+    if metrics is None:
+        metrics = [
+            n
+            for n in metric_names(k, kinds=("ranking",))
+            if not n.startswith("coverage")
+        ]
+    requested = _requested(metrics, k)
+    for name, metric in requested:
+        if metric.kind != "ranking" or metric.stem not in _PER_USER:
+            msg = (
+                f"metric '{name}' has no per-user value: expected a ranking metric "
+                f"among {sorted(f'{stem}@{k}' for stem in _PER_USER)}, got '{name}'"
+            )
+            raise InvalidParameterError(msg)
+    _check_columns(train, test, needs_rating=False)
+    hits, n_relevant, _ = _ranking(model, train, test, k)
+    users = pd.unique(test[[USER_COL, ITEM_COL]].drop_duplicates()[USER_COL].to_numpy())
+    frame = pd.DataFrame({USER_COL: users, "n_relevant": n_relevant.astype(np.int64)})
+    for name, metric in requested:
+        frame[name] = _PER_USER[metric.stem](hits, n_relevant)
+    return frame
 
 
 #: Users needed for a standard error (a spread needs two).

@@ -128,9 +128,13 @@ def window_metrics(
         ratings ``m``, what the rating metrics, pooled over ratings, rest on: a
         window two binge raters dominate says little about the model;
         ``standard_errors``: ``{metric: error}`` with the users as sampling units,
-        :func:`recsys.evaluate_with_errors`).
+        :func:`recsys.evaluate_with_errors`; ``ranking_strata``: ``{metric:
+        strata}`` of the per-user ranking metrics,
+        :func:`reelops_monitoring.decay.ranking_strata`, by which decay compares
+        a window with a reference of users like its own).
     """
     from recsys import evaluate_with_errors, metric_names, resolve
+    from reelops_monitoring.decay import STRATA_KEY
     from reelops_monitoring.effective import effective_units
 
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
@@ -144,12 +148,14 @@ def window_metrics(
     unseen = ranked_sample(
         window[~model.seen_in_fit(window[["user_id", "movie_id"]])], cfg
     )
+    strata: dict[str, Any] = {}
     if len(unseen):
         ranked, ranked_errors = evaluate_with_errors(
             model, catalog, unseen, cfg.k, metrics=ranking
         )
         scores.update(ranked)
         errors.update(ranked_errors)
+        strata = _ranking_strata(model, catalog, unseen, cfg.k, ranking)
     predict_seconds = scores.pop("predict_seconds")
     return {
         "estimator": type(model).__name__,
@@ -167,4 +173,27 @@ def window_metrics(
             for name, value in errors.items()
             if math.isfinite(value)
         },
+        STRATA_KEY: strata,
+    }
+
+
+def _ranking_strata(
+    model: BaseRecommender,
+    catalog: pd.DataFrame,
+    ranked: pd.DataFrame,
+    k: int,
+    ranking: list[str],
+) -> dict[str, Any]:
+    """``{metric: strata}`` of the ranking metrics with per-user values."""
+    from recsys import ranking_per_user
+    from reelops_monitoring.decay import ranking_strata
+
+    per_user_metrics = [n for n in ranking if not n.startswith("coverage")]
+    if not per_user_metrics:
+        return {}
+    per_user = ranking_per_user(model, catalog, ranked, k, metrics=per_user_metrics)
+    known = np.isin(per_user["user_id"].to_numpy(), model.user_ids_)
+    return {
+        name: ranking_strata(per_user[name], per_user["n_relevant"], known)
+        for name in per_user_metrics
     }

@@ -19,6 +19,7 @@ import pandas as pd
 from reelops.evaluation import EvaluationConfig, window_metrics
 from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
+from reelops_monitoring.decay import STRATA_KEY, merge_strata
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
     MEASURE_VERSION,
@@ -330,7 +331,8 @@ def traffic_reference(
 
     Returns:
         ``{"profile": merged view or None, "windows": [keys, newest first],
-        "metrics": {metric: mean over the averaged windows that have it} or None,
+        "metrics": {metric: mean over the averaged windows that have it,
+        "ranking_strata": their ranked users pooled by stratum} or None,
         "deployment": merged view of the chosen windows of ``deployment`` or None,
         "deployment_windows": [their keys]}``.
     """
@@ -397,5 +399,11 @@ def _mean_metrics(
     mean["standard_errors"] = {
         name: math.sqrt(sum(e * e for e in found)) / len(found)
         for name, found in errors.items()
+    }
+    # the windows' users pooled, stratum by stratum, for each ranking metric
+    named = {name for entry in loaded for name in entry.get(STRATA_KEY) or {}}
+    mean[STRATA_KEY] = {
+        name: merge_strata((entry.get(STRATA_KEY) or {}).get(name) for entry in loaded)
+        for name in sorted(named)
     }
     return mean
