@@ -23,7 +23,9 @@ records them.
 2. replayed traffic: the real ratings in time order, in consecutive chunks of
    ``--replay-rows``; each chunk is judged with a model retrained on every rating
    before it (the first chunks, with fewer than 10,000 ratings before them, are
-   skipped). Real calendar quarters are reported too.
+   skipped). Real quarters are reported too, in three calendars
+   (:data:`QUARTER_CALENDARS`: quarters starting in January, February or March
+   and every three months after), each replayed on its own, pooled.
 
 Each kind is judged at the first deployment (no served traffic kept yet: the
 training data is the only reference) and in steady state (the previous windows of
@@ -38,6 +40,12 @@ loop runs (``steady_state_triggered``): a deployment serves windows until its
 decision says retrain or it has served ``--keep`` windows (the scheduled retrain),
 whichever comes first, so that one drift episode is not counted again in every
 later window of a stale model (the kept mode counts it up to ``keep - 1`` times).
+In the kept mode each window after a deployment's first is also judged with the
+deployment's model broken (``scrambled``: its item biases and its popularity
+order permuted, as an id mapping bug after a catalogue refresh would; nothing
+kept): the share of such
+windows whose decision names NDCG@10 decay, and the share that says retrain, is
+the power that the false alarms above are paid for.
 Goal:
 ``retrain: false`` in >= 95 % of >= 100 windows of each kind. Replayed traffic
 is also summarized over its windows from 2008 on (``from_2008``): the earlier ones
@@ -52,6 +60,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from collections import Counter
 from pathlib import Path
@@ -101,6 +110,12 @@ GOAL = 0.95
 #: the next retrain (kept mode), at most (the loop)
 REPLAY_ROWS = 800
 KEEP = 4
+#: Replayed quarters: three calendars, quarters starting in January, April, July
+#: and October (pandas ``Q-DEC``), then a month later (``Q-JAN``), then two
+#: (``Q-FEB``). ml-latest-small spans 74 calendar quarters with enough history
+#: before them, fewer than the 100 windows the goal asks for; each calendar is
+#: replayed as a deployment of its own would see it.
+QUARTER_CALENDARS = ("Q-DEC", "Q-JAN", "Q-FEB")
 
 
 def _inflation(share: float) -> Scenario:
@@ -147,6 +162,25 @@ class Deployment:
         )
         self.n_train = len(train)
         self.habits = user_habits(train, self.head)
+
+
+def scrambled(deployment: Deployment, seed: int) -> Deployment:
+    """The deployment with a broken model: its movies' scores shuffled.
+
+    Its item biases are permuted among the movies (known users' rankings and
+    predictions) and so is its popularity order (new users' top 10s), as an id
+    mapping bug after a catalogue refresh would. Its identity, reference and
+    holdout are the intact model's (the windows it served before the break are
+    its ``deployment`` reference).
+    """
+    model = copy.deepcopy(deployment.model)
+    rng = np.random.default_rng(seed)
+    model.item_bias_ = model.item_bias_[rng.permutation(len(model.item_bias_))]
+    model.fallback_item_bias_ = model.item_bias_
+    model.popular_items_ = rng.permutation(model.popular_items_)
+    broken = copy.copy(deployment)
+    broken.model = model
+    return broken
 
 
 def judge(
@@ -334,6 +368,8 @@ def replayed_rows(
     config: MonitoringConfig,
     windows: list[pd.DataFrame],
     keep: int,
+    *,
+    scramble: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Judge each window at first deployment and in steady state, three ways.
 
@@ -345,11 +381,15 @@ def replayed_rows(
     ``steady_state_triggered``: the loop, a deployment serves windows until a
     decision says retrain or it has served ``keep`` windows.
 
+    With ``scramble``, each kept window after a deployment's first is judged
+    again with the model broken (:func:`scrambled`; nothing kept).
+
     Returns:
         One row per judged window (:func:`judge`) under each mode's name; the kept
-        and triggered rows with the ``deployment_age`` of their window.
+        and triggered rows with the ``deployment_age`` of their window;
+        ``scrambled``: the broken model's rows (empty without ``scramble``).
     """
-    first, steady, kept, triggered = [], [], [], []
+    first, steady, kept, triggered, broken_rows = [], [], [], [], []
     served: dict[str, ProfileView] = {}
     metrics: dict[str, dict[str, Any]] = {}
     served_kept: dict[str, ProfileView] = {}
@@ -371,10 +411,22 @@ def replayed_rows(
         )
         if deployed is None or judged % keep == 0:
             deployed = deployment
+        age = judged % keep
+        if scramble and age:
+            broken = judge(
+                scrambled(deployed, seed=judged),
+                window,
+                movies,
+                config,
+                served_kept,
+                served_metrics=metrics_kept,
+                keep=False,
+            )
+            broken_rows.append(broken)
         row = judge(
             deployed, window, movies, config, served_kept, served_metrics=metrics_kept
         )
-        kept.append(row | {"deployment_age": judged % keep})
+        kept.append(row | {"deployment_age": age})
         # The loop: retrained when the last window's decision said so, or when
         # the deployment has served ``keep`` windows.
         if loop is None or loop_age >= keep or triggered[-1]["retrain"]:
@@ -395,6 +447,28 @@ def replayed_rows(
         "steady_state": steady,
         "steady_state_kept": kept,
         "steady_state_triggered": triggered,
+        "scrambled": broken_rows,
+    }
+
+
+def broken_model(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often a scrambled model (:func:`scrambled`) is caught."""
+    assessed = [r for r in rows if r["assessed"]]
+    ndcg = sum(
+        any(reason.startswith("decay in 'ndcg@10'") for reason in r["reasons"])
+        for r in assessed
+    )
+    retrain = sum(r["retrain"] for r in assessed)
+    return {
+        "description": (
+            "the kept deployment's model with its item biases and popularity "
+            "order permuted"
+        ),
+        "windows": len(assessed),
+        "ndcg_decay": ndcg,
+        "ndcg_decay_share": round(ndcg / len(assessed), 4) if assessed else None,
+        "retrain": retrain,
+        "retrain_share": round(retrain / len(assessed), 4) if assessed else None,
     }
 
 
@@ -402,13 +476,22 @@ def replayed(
     ratings: pd.DataFrame,
     movies: pd.DataFrame,
     config: MonitoringConfig,
-    windows: list[pd.DataFrame],
+    streams: dict[str, list[pd.DataFrame]],
     keep: int,
 ) -> dict[str, Any]:
-    """:func:`replayed_rows` summarized per mode, and over the windows from
-    2008 on (``from_2008``): the windows before calibrate the new users'
-    thresholds (``bench/monitoring.py``), so only these are out of sample."""
-    rows = replayed_rows(ratings, movies, config, windows, keep)
+    """:func:`replayed_rows` of each stream, pooled and summarized per mode.
+
+    Each stream (a calendar of quarters) is replayed on its own; the windows of
+    all are summarized together, and over the windows from 2008 on
+    (``from_2008``): the windows before calibrate the new users' thresholds
+    (``bench/monitoring.py``), so only these are out of sample.
+    """
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for stream, windows in streams.items():
+        for mode, judged in replayed_rows(
+            ratings, movies, config, windows, keep, scramble=True
+        ).items():
+            rows.setdefault(mode, []).extend(r | {"stream": stream} for r in judged)
     kept, triggered = rows["steady_state_kept"], rows["steady_state_triggered"]
     found: dict[str, Any] = {
         "first_deployment": summarize(rows["first_deployment"]),
@@ -419,6 +502,7 @@ def replayed(
             "after_first_window": summarize(
                 [r for r in kept if r["deployment_age"] > 0]
             ),
+            "scrambled_model": broken_model(rows["scrambled"]),
         },
         "steady_state_triggered": summarize(triggered)
         | {
@@ -430,6 +514,8 @@ def replayed(
         },
     }
     for mode, judged in rows.items():
+        if mode == "scrambled":
+            continue
         found[mode]["from_2008"] = summarize(
             [r for r in judged if r["window"] >= str(COHORT_SPLIT.date())]
         )
@@ -453,7 +539,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "retrain_reasons": dict(reasons.most_common()),
         "retrain_windows": [
-            {"window": r["window"], "reasons": r["reasons"]} for r in retrains[:20]
+            {"window": r["window"], "stream": r.get("stream"), "reasons": r["reasons"]}
+            for r in retrains[:20]
         ],
     }
 
@@ -482,13 +569,20 @@ def main() -> None:
     results = {
         "known_users": known_users(ratings, movies, config, args.rows, args.stride),
         "replayed_chunks": replayed(
-            ratings, movies, config, chunks(ratings, args.replay_rows), args.keep
+            ratings,
+            movies,
+            config,
+            {"chunks": chunks(ratings, args.replay_rows)},
+            args.keep,
         ),
         "replayed_quarters": replayed(
             ratings,
             movies,
             config,
-            [w.ratings for w in split_windows(ratings)],
+            {
+                calendar: [w.ratings for w in split_windows(ratings, freq=calendar)]
+                for calendar in QUARTER_CALENDARS
+            },
             args.keep,
         ),
     }
@@ -507,6 +601,12 @@ def main() -> None:
                 f"retrain:false {found['retrain_false_share']:.3f} "
                 f"{found['retrain_reasons']}"
             )
+            if "scrambled_model" in found:
+                hit = found["scrambled_model"]
+                print(
+                    f"{'':37}scrambled model: ndcg decay {hit['ndcg_decay_share']}, "
+                    f"retrain {hit['retrain_share']} of {hit['windows']}"
+                )
             for scenario, hit in found.get("detection", {}).items():
                 print(f"{'':37}{scenario}: detected {hit['rate']} of {hit['windows']}")
     write_json(
