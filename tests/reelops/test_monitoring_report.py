@@ -296,6 +296,52 @@ def test_a_decay_metric_of_too_few_effective_users_is_flagged() -> None:
     )
 
 
+def test_a_decay_line_names_the_value_it_was_compared_with() -> None:
+    from reelops.nodes.monitoring_report import _decay_lines
+
+    # GIVEN RMSE compared with the holdout and NDCG@10 with served traffic's
+    # users of the same kinds as the window's
+    decision = {
+        "scores": {
+            "decay": {
+                "n_feedback": 800,
+                "n_users": 14,
+                "assessed": True,
+                "metrics": {
+                    "rmse": {
+                        "training": 0.9,
+                        "window": 0.95,
+                        "degradation": 0.0556,
+                        "reference": "training",
+                    },
+                    "ndcg@10": {
+                        "training": 0.1451,
+                        "window": 0.0195,
+                        "degradation": 0.8656,
+                        "reference": "traffic",
+                        "standardized": True,
+                        "users": 8,
+                        "judged": False,
+                    },
+                },
+            }
+        }
+    }
+    # THEN each line names its reference, not "training" for both
+    rmse, ndcg = _decay_lines(decision, CONFIG)
+    assert rmse.startswith("rmse: training 0.9")
+    assert ndcg.startswith("ndcg@10: traffic, users matched 0.1451, window 0.0195:")
+    # AND a matched metric on too few users says which users it counted
+    assert window_warnings(
+        {**decision, "scores": {**decision["scores"], "drift": {"n_rows": 800}}},
+        CONFIG,
+    )[-1] == (
+        "Decay in 'ndcg@10' not judged: its value rests on 8.0 users ranked like the "
+        "reference's (known or new, as many movies) of the window's 14, fewer than the "
+        "10 decay needs (monitoring.decay.min_users)."
+    )
+
+
 def test_a_drifted_column_is_drawn_against_the_reference_it_was_compared_with(
     views: dict,
 ) -> None:

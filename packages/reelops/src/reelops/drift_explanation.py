@@ -232,9 +232,11 @@ def _unjudged(name: str, found: Mapping[str, Any], n_users: int, least: int) -> 
     from recsys import resolve
 
     users = (
-        "users ranked"
-        if resolve(name)[0].kind == "ranking"
-        else "effective users (Kish's, of their ratings)"
+        "effective users (Kish's, of their ratings)"
+        if resolve(name)[0].kind != "ranking"
+        else "users ranked like the reference's (known or new, as many movies)"
+        if found.get("standardized")
+        else "users ranked"
     )
     return (
         f"Decay in '{name}' not judged: its value rests on "

@@ -207,8 +207,13 @@ def _decay_lines(decision: Mapping[str, Any], config: MonitoringConfig) -> list[
             else f"{abs(degradation):.1%} {'worse' if degradation > 0 else 'better'}"
         )
         limit = "no limit" if spec is None else f"{spec.max_relative_degradation:.0%}"
+        # the value it was compared with: the holdout's or served traffic's
+        # (users matched: at the window's mix of users)
+        reference = found.get("reference") or "training"
+        matched = ", users matched" if found.get("standardized") else ""
         lines.append(
-            f"{metric}: training {format_value(metric, found.get('training'))}, "
+            f"{metric}: {reference}{matched} "
+            f"{format_value(metric, found.get('training'))}, "
             f"window {format_value(metric, found.get('window'))}: {change} "
             f"(retrain past {limit}, on n={format_value('n', decay.get('n_feedback'))}"
             " rated rows)"
