@@ -262,36 +262,29 @@ def test_standard_errors_take_users_as_the_sampling_units(split):
     )
 
 
-def test_ranking_per_user_gives_the_values_evaluate_averages(split):
-    from recsys import BiasBaseline, ranking_per_user
+def test_evaluate_by_user_gives_the_values_evaluate_averages(split):
+    from recsys import BiasBaseline, evaluate_by_user, evaluate_with_errors
 
     train, test = split
     model = BiasBaseline().fit(train, train["rating"])
-    per_user = ranking_per_user(model, train, test, 10)
-    # THEN one row per test user, with their relevant (test) movies
-    assert list(per_user.columns) == [
-        "user_id",
-        "n_relevant",
-        "precision@10",
-        "recall@10",
-        "ndcg@10",
-        "map@10",
-    ]
+    asked = ("rmse", "ndcg@10", "map@10", "coverage@10")
+    values, errors, per_user = evaluate_by_user(model, train, test, 10, metrics=asked)
+    # THEN its values and errors are evaluate_with_errors'
+    assert (values, errors) == evaluate_with_errors(
+        model, train, test, 10, metrics=asked
+    )
+    # AND one row per test user, with their relevant (test) movies and the
+    # ranking metrics that have per-user values (coverage has none)
+    assert list(per_user.columns) == ["user_id", "n_relevant", "ndcg@10", "map@10"]
     pairs = test[["user_id", "movie_id"]].drop_duplicates()
     assert per_user.set_index("user_id")["n_relevant"].to_dict() == (
         pairs.groupby("user_id").size().to_dict()
     )
-    # AND their means are evaluate's values
-    scores = evaluate(model, train, test, 10, metrics=["ndcg@10", "map@10"])
-    assert per_user["ndcg@10"].mean() == pytest.approx(scores["ndcg@10"], abs=1e-12)
-    assert per_user["map@10"].mean() == pytest.approx(scores["map@10"], abs=1e-12)
+    # AND their means are the values
+    assert per_user["ndcg@10"].mean() == pytest.approx(values["ndcg@10"], abs=1e-12)
+    assert per_user["map@10"].mean() == pytest.approx(values["map@10"], abs=1e-12)
     # AND the users with more relevant movies score higher on average here
     many = per_user["n_relevant"] >= per_user["n_relevant"].median()
     assert per_user.loc[many, "ndcg@10"].mean() > per_user.loc[~many, "ndcg@10"].mean()
-    # AND a metric with no per-user value is a one-line error
-    with pytest.raises(InvalidParameterError) as error:
-        ranking_per_user(model, train, test, 10, metrics=["coverage@10"])
-    assert str(error.value) == (
-        "metric 'coverage@10' has no per-user value: expected a ranking metric among "
-        "['map@10', 'ndcg@10', 'precision@10', 'recall@10'], got 'coverage@10'"
-    )
+    # AND without a ranking metric there are no rows
+    assert evaluate_by_user(model, train, test, 10, metrics=["rmse"])[2].empty

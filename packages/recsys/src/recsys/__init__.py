@@ -22,9 +22,9 @@ from recsys.blend import BlendRecommender
 from recsys.ease import EASE
 from recsys.evaluation import (
     evaluate,
+    evaluate_by_user,
     evaluate_ranking,
     evaluate_with_errors,
-    ranking_per_user,
 )
 from recsys.exceptions import (
     InvalidInputError,
@@ -95,6 +95,7 @@ __all__ = [
     "coverage_at_k_score",
     "direction_of",
     "evaluate",
+    "evaluate_by_user",
     "evaluate_ranking",
     "evaluate_with_errors",
     "hash_split",
@@ -108,7 +109,6 @@ __all__ = [
     "ndcg_at_k_score",
     "precision_at_k_score",
     "random_split",
-    "ranking_per_user",
     "recall_at_k_score",
     "relative_improvement",
     "resolve",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from recsys._base import BaseRecommender
     from recsys.vocabulary import Metric
 
-__all__ = ["evaluate", "evaluate_ranking", "evaluate_with_errors", "ranking_per_user"]
+__all__ = ["evaluate", "evaluate_by_user", "evaluate_ranking", "evaluate_with_errors"]
 
 RATING_COL = "rating"
 TIMESTAMP_COL = "timestamp"
@@ -78,7 +78,7 @@ def _ranking(
     if len(pairs) == 0:
         msg = "test has no rows: expected at least one held-out interaction, got 0"
         raise InvalidInputError(msg)
-    user_index = pd.Index(pd.unique(pairs[USER_COL].to_numpy()))
+    user_index = pd.Index(_ranked_users(test))
     recs = model.recommend(user_index.to_numpy(), k, exclude_seen=True)
     item_index = pd.Index(pd.unique(pairs[ITEM_COL].to_numpy()))
     relevant_keys = _pair_keys(
@@ -184,8 +184,9 @@ def _evaluate(
     metrics: Sequence[str] | None,
     *,
     with_errors: bool,
-) -> tuple[dict[str, float], dict[str, float]]:
-    """:func:`evaluate`'s values and, when asked, their standard errors."""
+) -> tuple[dict[str, float], dict[str, float], pd.DataFrame]:
+    """:func:`evaluate`'s values, their standard errors when asked, and the
+    per-user values of the ranking metrics (:func:`evaluate_by_user`)."""
     k = check_positive_int("k", k)
     requested = _requested(metrics, k)
     kinds = {metric.kind for _, metric in requested}
@@ -206,8 +207,12 @@ def _evaluate(
                     values[name] = float(function(y, predicted))
             if with_errors:
                 errors.update(_rating_errors(requested, predicted - y, test))
+    by_user = pd.DataFrame({USER_COL: [], "n_relevant": []})
     if "ranking" in kinds:
         hits, n_relevant, coverage = _ranking(model, train, test, k)
+        by_user = pd.DataFrame(
+            {USER_COL: _ranked_users(test), "n_relevant": n_relevant.astype(np.int64)}
+        )
         for name, metric in requested:
             if metric.kind != "ranking":
                 continue
@@ -215,6 +220,7 @@ def _evaluate(
                 values[name] = coverage
                 continue
             per_user = _PER_USER[metric.stem](hits, n_relevant)
+            by_user[name] = per_user
             values[name] = float(per_user.mean())
             if with_errors:
                 errors[name] = (
@@ -225,57 +231,40 @@ def _evaluate(
     return (
         {name: values[name] for name, _ in requested},
         {name: errors[name] for name, _ in requested if name in errors},
+        by_user,
     )
 
 
-def ranking_per_user(
+def _ranked_users(test: pd.DataFrame) -> np.ndarray:
+    """The users :func:`_ranking` ranks, in its order (first appearance)."""
+    return pd.unique(test[[USER_COL, ITEM_COL]].drop_duplicates()[USER_COL].to_numpy())
+
+
+def evaluate_by_user(
     model: BaseRecommender,
     train: pd.DataFrame,
     test: pd.DataFrame,
     k: int = 10,
     *,
     metrics: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Each test user's value of the ranking metrics, by :func:`evaluate`'s protocol.
+) -> tuple[dict[str, float], dict[str, float], pd.DataFrame]:
+    """:func:`evaluate_with_errors`, and each user's values of the ranking metrics.
 
-    The values whose mean :func:`evaluate` reports, one row per user of ``test``
-    (in order of first appearance), with the number of their relevant (test)
-    movies: a user with 200 test movies finds some in any top 10, one with 2
-    rarely, so a mean over users depends on how many each rated.
-
-    Parameters
-    ----------
-    metrics : sequence of str, optional
-        Ranking metrics cut at ``k`` (default: every one but ``coverage@k``,
-        which is a property of all the lists, not of a user's).
+    From the same batch of recommendations: the values whose mean
+    :func:`evaluate` reports, one row per user of ``test`` (in order of first
+    appearance), with the number of their relevant (test) movies. A user with
+    200 test movies finds some in any top 10, one with 2 rarely, so a mean over
+    users depends on how many each rated.
 
     Returns
     -------
-    pandas.DataFrame
-        ``user_id``, ``n_relevant`` and one column per metric.
+    tuple
+        ``evaluate_with_errors``'s ``{name: value}`` and ``{name: standard
+        error}``, and a DataFrame of ``user_id``, ``n_relevant`` and one column
+        per requested ranking metric with per-user values (not ``coverage@k``,
+        a property of all the lists; no rows without a ranking metric).
     """
-    k = check_positive_int("k", k)
-    if metrics is None:
-        metrics = [
-            n
-            for n in metric_names(k, kinds=("ranking",))
-            if not n.startswith("coverage")
-        ]
-    requested = _requested(metrics, k)
-    for name, metric in requested:
-        if metric.kind != "ranking" or metric.stem not in _PER_USER:
-            msg = (
-                f"metric '{name}' has no per-user value: expected a ranking metric "
-                f"among {sorted(f'{stem}@{k}' for stem in _PER_USER)}, got '{name}'"
-            )
-            raise InvalidParameterError(msg)
-    _check_columns(train, test, needs_rating=False)
-    hits, n_relevant, _ = _ranking(model, train, test, k)
-    users = pd.unique(test[[USER_COL, ITEM_COL]].drop_duplicates()[USER_COL].to_numpy())
-    frame = pd.DataFrame({USER_COL: users, "n_relevant": n_relevant.astype(np.int64)})
-    for name, metric in requested:
-        frame[name] = _PER_USER[metric.stem](hits, n_relevant)
-    return frame
+    return _evaluate(model, train, test, k, metrics, with_errors=True)
 
 
 #: Users needed for a standard error (a spread needs two).
@@ -342,7 +331,8 @@ def evaluate_with_errors(
         ``evaluate``'s ``{name: value}`` and ``{name: standard error}`` (NaN with
         fewer than 2 users).
     """
-    return _evaluate(model, train, test, k, metrics, with_errors=True)
+    values, errors, _ = _evaluate(model, train, test, k, metrics, with_errors=True)
+    return values, errors
 
 
 def evaluate_ranking(

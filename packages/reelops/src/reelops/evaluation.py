@@ -133,8 +133,8 @@ def window_metrics(
         :func:`reelops_monitoring.decay.ranking_strata`, by which decay compares
         a window with a reference of users like its own).
     """
-    from recsys import evaluate_with_errors, metric_names, resolve
-    from reelops_monitoring.decay import STRATA_KEY
+    from recsys import evaluate_by_user, evaluate_with_errors, metric_names, resolve
+    from reelops_monitoring.decay import STRATA_KEY, ranking_strata
     from reelops_monitoring.effective import effective_units
 
     cfg = as_config(EvaluationConfig, evaluation, "parameters 'evaluation'")
@@ -150,12 +150,16 @@ def window_metrics(
     )
     strata: dict[str, Any] = {}
     if len(unseen):
-        ranked, ranked_errors = evaluate_with_errors(
+        ranked, ranked_errors, by_user = evaluate_by_user(
             model, catalog, unseen, cfg.k, metrics=ranking
         )
         scores.update(ranked)
         errors.update(ranked_errors)
-        strata = _ranking_strata(model, catalog, unseen, cfg.k, ranking)
+        known = np.isin(by_user["user_id"].to_numpy(), model.user_ids_)
+        strata = {
+            name: ranking_strata(by_user[name], by_user["n_relevant"], known)
+            for name in by_user.columns.drop(["user_id", "n_relevant"])
+        }
     predict_seconds = scores.pop("predict_seconds")
     return {
         "estimator": type(model).__name__,
@@ -174,26 +178,4 @@ def window_metrics(
             if math.isfinite(value)
         },
         STRATA_KEY: strata,
-    }
-
-
-def _ranking_strata(
-    model: BaseRecommender,
-    catalog: pd.DataFrame,
-    ranked: pd.DataFrame,
-    k: int,
-    ranking: list[str],
-) -> dict[str, Any]:
-    """``{metric: strata}`` of the ranking metrics with per-user values."""
-    from recsys import ranking_per_user
-    from reelops_monitoring.decay import ranking_strata
-
-    per_user_metrics = [n for n in ranking if not n.startswith("coverage")]
-    if not per_user_metrics:
-        return {}
-    per_user = ranking_per_user(model, catalog, ranked, k, metrics=per_user_metrics)
-    known = np.isin(per_user["user_id"].to_numpy(), model.user_ids_)
-    return {
-        name: ranking_strata(per_user[name], per_user["n_relevant"], known)
-        for name in per_user_metrics
     }
