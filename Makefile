@@ -275,6 +275,7 @@ bench: setup ## Benchmarks vs the named peers (Surprise, bare Starlette, ...) ->
 	$(BIN)/python bench/accuracy.py --datasets ml-100k --out reports/bench/accuracy_ml100k.json
 	$(BIN)/python bench/serving.py --out reports/bench/serving.json
 	$(BIN)/python bench/monitoring.py --out reports/bench/monitoring.json
+	$(BIN)/python bench/monitoring_bound.py --out reports/bench/monitoring_bound.json
 	$(BIN)/python bench/monitoring_traffic.py --out reports/bench/monitoring_traffic.json
 	$(BIN)/python bench/replay.py --out reports/bench/replay.json
 	$(BIN)/python bench/startup.py --out reports/bench/startup.json

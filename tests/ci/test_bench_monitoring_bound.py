@@ -1,0 +1,96 @@
+"""bench/monitoring_bound.py: the oracle ceilings of issue 16's suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def bound_bench(load_bench: Callable[[str], ModuleType]) -> ModuleType:
+    return load_bench("monitoring_bound")
+
+
+def _simulated_users(rng: np.random.Generator, shift: float) -> pd.DataFrame:
+    """Users of a random-effects model: tau 0.4 known / 0.5 new, sigma 0.8."""
+    known = rng.random(6) < 0.6
+    m = rng.integers(1, 60, size=6)
+    tau = np.where(known, 0.4, 0.5)
+    d = rng.normal(0.0, tau) + rng.normal(0.0, 0.8 / np.sqrt(m)) + shift
+    return pd.DataFrame({"m": m, "d": d, "known": known})
+
+
+def test_the_shift_statistic_is_standard_normal_without_a_shift(bound_bench) -> None:
+    # GIVEN windows of the null model the oracle is told
+    rng = np.random.default_rng(0)
+    components = {
+        "sigma2": 0.64,
+        "known": {"mu": 0.0, "tau2": 0.16},
+        "new": {"mu": 0.0, "tau2": 0.25},
+    }
+    null = [
+        bound_bench.shift_statistic(_simulated_users(rng, 0.0), components)
+        for _ in range(4000)
+    ]
+    shifted = [
+        bound_bench.shift_statistic(_simulated_users(rng, 0.5), components)
+        for _ in range(4000)
+    ]
+    # THEN it is N(0, 1) under the null and moves up by delta * sqrt(sum 1/v)
+    assert np.mean(null) == pytest.approx(0.0, abs=0.05)
+    assert np.std(null) == pytest.approx(1.0, abs=0.05)
+    assert np.mean(shifted) > 1.5
+
+
+def test_variance_components_recover_the_simulated_ones(bound_bench) -> None:
+    rng = np.random.default_rng(1)
+    rows = []
+    for user in range(3000):
+        known = user % 2 == 0
+        offset = rng.normal(0.1 if known else -0.2, 0.3 if known else 0.6)
+        m = int(rng.integers(2, 30))
+        residuals = offset + rng.normal(0.0, 0.9, size=m)
+        rows.append(
+            {
+                "m": m,
+                "d": residuals.mean(),
+                "known": known,
+                "ss": float(((residuals - residuals.mean()) ** 2).sum()),
+            }
+        )
+    found = bound_bench.variance_components(pd.DataFrame(rows))
+    assert np.sqrt(found["sigma2"]) == pytest.approx(0.9, abs=0.02)
+    assert np.sqrt(found["known"]["tau2"]) == pytest.approx(0.3, abs=0.05)
+    assert np.sqrt(found["new"]["tau2"]) == pytest.approx(0.6, abs=0.05)
+    assert found["known"]["mu"] == pytest.approx(0.1, abs=0.05)
+    assert found["new"]["mu"] == pytest.approx(-0.2, abs=0.05)
+
+
+def test_user_residuals_sum_each_users_ratings(bound_bench) -> None:
+    ratings = pd.DataFrame({"user_id": [1, 1, 2], "rating": [3.5, 4.0, 2.0]})
+    users = bound_bench.user_residuals(ratings, np.array([3.0, 3.0, 3.0]), {1})
+    assert users.loc[1, "m"] == 2
+    assert users.loc[1, "d"] == pytest.approx(0.75)
+    assert users.loc[1, "ss"] == pytest.approx(0.125)
+    assert users.loc[1, "halves"] == 1
+    assert bool(users.loc[1, "known"]) and not bool(users.loc[2, "known"])
+    assert users.loc[2, "d"] == pytest.approx(-1.0)
+
+
+def test_power_counts_shifted_windows_past_the_nulls_quantile(bound_bench) -> None:
+    null = np.arange(100, dtype=float)  # 0 .. 99
+    shifted = np.array([10.0, 96.0, 99.5, 120.0])
+    degrading = np.array([True, True, False, False])
+    found = bound_bench.power_at(null, shifted, 0.05, among=degrading)
+    assert found["threshold"] == pytest.approx(94.05)
+    assert found["false_alarms"] == 5
+    assert found["power"] == pytest.approx(0.75)
+    assert found["power_degrading"] == pytest.approx(0.5)
+    # lower: a statistic that falls when shifted (a half-star share)
+    low = bound_bench.power_at(null, np.array([0.0, 50.0]), 0.05, lower=True)
+    assert low["threshold"] == pytest.approx(4.95)
+    assert low["power"] == pytest.approx(0.5)
