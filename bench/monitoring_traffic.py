@@ -28,8 +28,10 @@ records them.
    and every three months after), each replayed on its own, pooled.
 
 Each kind is judged at the first deployment (no served traffic kept yet: the
-training data is the only reference) and in steady state (the previous windows of
-served traffic kept by the monitoring runs, ``drift.traffic_windows`` of them).
+training data's last ``monitoring_reference.windows`` calendar windows are the
+only reference, as the reference_profile pipeline merges them) and in steady
+state (the previous windows of served traffic kept by the monitoring runs,
+``drift.traffic_windows`` of them).
 The columns of reference ``deployment`` (residuals, ``popular_movie``) and decay
 against served traffic look only at the windows the same deployment served
 (``deployment_identity``): replayed traffic is therefore judged in steady state
@@ -80,15 +82,17 @@ from _common import (
 from recsys import BiasBaseline
 from reelops.deployed_performance import deployed_performance
 from reelops.holdout import evaluate_on_holdout
+from reelops.nodes.reference import ReferenceConfig
 from reelops.retrain_decision import retrain_decision
 from reelops.window_profiles import (
     deployment_identity,
+    recent_reference,
     reference_profiles,
     traffic_key,
     traffic_reference,
     window_view,
 )
-from reelops_monitoring import MonitoringConfig, ProfileView, merge_views
+from reelops_monitoring import MonitoringConfig, ProfileView
 from reelops_monitoring.features import (
     RATING_LEVEL_COLUMNS,
     catalogue_head,
@@ -103,6 +107,8 @@ from reelops_monitoring.windows import split_windows
 COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
 EVALUATION = {"k": 10}
 HOLDOUT_DAYS = 90
+#: the training data's windows a deployment's reference merges, as the pipeline's
+REFERENCE_WINDOWS = ReferenceConfig().windows
 KNOWN_SHARE = 0.75
 MIN_HISTORY = 10_000
 GOAL = 0.95
@@ -156,7 +162,7 @@ class Deployment:
             head_movies=self.head,
             head_shares=self.head_shares,
         )
-        self.reference = merge_views(v for _, v in views)
+        self.reference = recent_reference([v for _, v in views], REFERENCE_WINDOWS)
         self.holdout = evaluate_on_holdout(
             self.model, train, holdout_days=HOLDOUT_DAYS, evaluation=EVALUATION
         )

@@ -16,6 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from recsys import BiasBaseline
+from reelops.errors import ConfigError
 from reelops.nodes.feedback import training_data_tags, union_feedback
 from reelops.nodes.monitoring import (
     accept_feedback,
@@ -28,12 +29,17 @@ from reelops.nodes.monitoring import (
 )
 from reelops.nodes.monitoring_report import plot_monitoring
 from reelops.nodes.reference import (
+    build_reference_profile,
     evaluate_holdout,
     summarize_reference_movies,
     summarize_reference_users,
 )
 from reelops.retrain import main as retrain_cli
-from reelops.window_profiles import reference_views
+from reelops.window_profiles import (
+    recent_reference,
+    reference_profiles,
+    reference_views,
+)
 from reelops_contracts import STATUS_ENDPOINTS, STATUS_PROFILE_COLUMNS, status_row
 from reelops_monitoring import MonitoringConfig, merge_views, profile_view
 from reelops_monitoring.scenarios import bot_burst, inflate_ratings, null_timestamps
@@ -1001,3 +1007,74 @@ def test_popular_movie_is_profiled_against_the_heads_share_at_each_tenure() -> N
             **inputs, user_habits=habits_, reference_summary=summary_
         )
         assert column_mean(plain, "popular_movie") == pytest.approx(3 / 4)
+
+
+def test_the_training_reference_merges_the_latest_windows(
+    history: pd.DataFrame, movies: pd.DataFrame
+) -> None:
+    from reelops_monitoring.adapter import row_count
+
+    # GIVEN three years of training data (2015-2017, 12 quarters)
+    inputs = {
+        "ratings": history,
+        "movies": movies,
+        "training_data_lineage": {"sha256": "c" * 64, "feedback_rows": 0},
+        "movie_head": summarize_reference_movies(history),
+    }
+    # WHEN the reference stage merges its last 4 quarters
+    merged, _, summary = build_reference_profile(
+        **inputs, reference={"freq": "Q", "windows": 4}
+    )
+    # THEN the reference holds 2017's ratings only, and the summary says so
+    in_2017 = int((history["timestamp"] >= _seconds("2017-01-01")).sum())
+    assert row_count(merged) == in_2017 < len(history)
+    assert summary["n_windows"] == 12
+    assert summary["reference_windows"] == 4
+    assert summary["reference_start"] == "2017-01-01"
+    # AND null merges every window
+    everything, _, summary = build_reference_profile(
+        **inputs, reference={"freq": "Q", "windows": None}
+    )
+    assert row_count(everything) == len(history)
+    assert summary["reference_windows"] == 12
+
+
+def test_a_reference_of_no_window_is_a_config_error(
+    history: pd.DataFrame, movies: pd.DataFrame
+) -> None:
+    views = [view for _, view in reference_views(history.head(50), movies)]
+    with pytest.raises(ConfigError) as raised:
+        recent_reference(views, 0)
+    assert str(raised.value) == (
+        "the training reference merges at least 1 window (windows >= 1 or null), got 0"
+    )
+    with pytest.raises(ConfigError, match="monitoring_reference"):
+        build_reference_profile(
+            ratings=history,
+            movies=movies,
+            training_data_lineage={"sha256": "c" * 64, "feedback_rows": 0},
+            reference={"windows": 0},
+            movie_head=summarize_reference_movies(history),
+        )
+
+
+def test_new_users_are_compared_with_the_training_datas_latest_cohorts(
+    ratings: pd.DataFrame, movies: pd.DataFrame
+) -> None:
+    # GIVEN a model trained on every rating before 2011-04 and the users who
+    # arrived in 2011Q2 (a cohort that rates unlike the 1996-2010 average)
+    train = ratings[ratings["timestamp"] < _seconds("2011-04-01")]
+    ts = ratings["timestamp"]
+    rows = ratings[(ts >= _seconds("2011-04-01")) & (ts < _seconds("2011-07-01"))]
+    window_rows = rows.assign(received_at=rows["timestamp"], model_version="v1")
+    model = BiasBaseline().fit(train[COLUMNS], train["rating"].to_numpy())
+    views = [view for _, view in reference_profiles(train, movies)[0]]
+
+    def reasons(windows: int | None) -> list[str]:
+        reference = recent_reference(views, windows)
+        return _decide(reference, window_rows, movies, model)["reasons"]
+
+    # WHEN the window is judged against the whole history, then its last year
+    # THEN only the whole history calls the cohort's ratings drift
+    assert any(r.startswith("drift in 'new_user_rating'") for r in reasons(None))
+    assert reasons(4) == []

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from reelops.errors import ConfigError
 from reelops.evaluation import EvaluationConfig, window_metrics
 from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
@@ -30,7 +31,7 @@ from reelops_monitoring.features import (
 from reelops_monitoring.windows import Window, split_windows
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterator, Mapping
+    from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
     from recsys import BaseRecommender
 
@@ -40,6 +41,7 @@ __all__ = [
     "model_name",
     "prediction_frame",
     "prediction_view",
+    "recent_reference",
     "reference_profiles",
     "reference_views",
     "traffic_key",
@@ -91,6 +93,29 @@ def reference_profiles(
         if correlated:
             frames.append(features)
     return views, pooled_correlation(frames, correlated, "user_id")
+
+
+def recent_reference(views: Sequence[ProfileView], windows: int | None) -> ProfileView:
+    """The training data's reference: its last ``windows`` calendar windows merged.
+
+    ``views`` are the training data's windows in time order
+    (:func:`reference_profiles`); ``windows`` None merges them all. A deployed
+    model's first windows of traffic resemble the training data's latest ones,
+    not a decade of it: each quarter's new users are a cohort of their own (on
+    ml-latest-small, new users' ratings against the whole history were 11 of the
+    15 alarms on unchanged replayed quarters at first deployment), and the
+    thresholds were calibrated against the windows just before the judged one.
+
+    Raises:
+        ConfigError: If ``windows`` is below 1.
+        ProfileError: If ``views`` is empty.
+    """
+    if windows is not None and windows < 1:
+        raise ConfigError(
+            f"the training reference merges at least 1 window (windows >= 1 or "
+            f"null), got {windows}"
+        )
+    return merge_views(views if windows is None else views[-windows:])
 
 
 def training_correlation(

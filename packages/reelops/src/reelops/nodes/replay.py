@@ -40,6 +40,7 @@ from reelops.serving_summary import summarize_requests
 from reelops.user_features import user_features
 from reelops.window_profiles import (
     deployment_identity,
+    recent_reference,
     reference_views,
     traffic_key,
     traffic_reference,
@@ -51,7 +52,6 @@ from reelops_monitoring import (
     MonitoringConfig,
     ProfileView,
     deserialize_view,
-    merge_views,
     profile_frame,
 )
 from reelops_monitoring.features import (
@@ -90,6 +90,9 @@ class ReplayConfig(BaseModel):
     estimator: EstimatorSpec = Field(default_factory=lambda: EstimatorSpec(name="bias"))
     seed: int = 42
     holdout_days: float = Field(default=90, gt=0)
+    # the training data's latest windows a deployed model's reference merges
+    # (as monitoring_reference.windows; None: all)
+    reference_windows: int | None = Field(default=4, ge=1)
     evaluation: EvaluationConfig = EvaluationConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
 
@@ -107,9 +110,9 @@ def profile_history(
     """One profile per window of the timeline, shared by every policy.
 
     Each window's ``new_user`` is relative to the users seen before it; a model
-    trained up to a window boundary has, as reference, the merge of the profiles
-    before that boundary (as :func:`~reelops.nodes.reference.
-    build_reference_profile` builds it).
+    trained up to a window boundary has, as reference, the merge of the last
+    ``reference_windows`` profiles before that boundary (as
+    :func:`~reelops.nodes.reference.build_reference_profile` builds it).
 
     Returns:
         ``{window start (yyyy-mm-dd): profile}``.
@@ -184,7 +187,9 @@ class _Deployment:
         self.head_shares = head_share_by_tenure(self.train, self.head.index)
         self.identity = deployment_identity(f"v{version}", self.head)
         self.model = _fit(self.train, cfg)
-        self.reference = merge_views(view for start, view in history if start < cutoff)
+        self.reference = recent_reference(
+            [view for start, view in history if start < cutoff], cfg.reference_windows
+        )
         self.holdout = evaluate_on_holdout(
             self.model,
             self.train,
