@@ -409,6 +409,58 @@ def test_a_decrease_only_column_ignores_an_increase(ml_ratings, ml_movies):
     assert more.category is DriftCategory.NO_DRIFT
 
 
+def test_half_stars_that_vanished_are_drift_whatever_the_score(ml_ratings, ml_movies):
+    # GIVEN MovieLens ratings since half stars exist as the served traffic, and
+    # 200 ratings of two users, one of them a binge rater (Kish's effective users
+    # 1.2), all rounded up to whole stars: a client that lost the widget
+    recent = ml_ratings[ml_ratings["timestamp"] >= 1_100_000_000]
+    traffic = profile_view(window_features(recent, ml_movies, set()))
+    users = recent["user_id"].value_counts()
+    heavy, light = users.index[0], users.index[users.between(10, 20)][0]
+    window = pd.concat(
+        [
+            recent[recent["user_id"] == heavy].head(190),
+            recent[recent["user_id"] == light].head(10),
+        ]
+    )
+    spec = {"algorithm": "mean", "possible_drift": 0.74, "drift": 1.2}
+    spec |= {"direction": "decrease", "min_users": 2}
+    plain = DriftConfig(columns={"half_star": ColumnDriftConfig(**spec)})
+    vanishing = DriftConfig(
+        columns={"half_star": ColumnDriftConfig(**spec, vanished=0.05)}
+    )
+
+    def judged(rows: pd.DataFrame, config: DriftConfig):
+        whole = rows.assign(rating=np.ceil(rows["rating"]))
+        view = profile_view(window_features(whole, ml_movies, set()))
+        (column,) = detect_drift({"traffic": traffic}, view, config).columns
+        return column
+
+    # THEN the score alone leaves it under its threshold (two users' habits)
+    assert judged(window, plain).category is not DriftCategory.DRIFT
+    # AND a vanished test calls it drift, and says why in one line
+    found = judged(window, vanishing)
+    assert found.category is DriftCategory.DRIFT and found.vanished
+    share = 100 * found.mean_reference
+    assert found.reason() == (
+        f"drift in 'half_star': vanished, 0 % of the window's values against "
+        f"{share:.1f} % (vs traffic)"
+    )
+    assert found.to_dict()["vanished"] is True
+    # AND one user's ratings are not judged (min_users), vanished or not
+    alone = judged(recent[recent["user_id"] == heavy].head(200), vanishing)
+    assert alone.score is None and not alone.vanished
+    # AND a reference with fewer half stars than `vanished` is left to the score
+    rare = DriftConfig(columns={"half_star": ColumnDriftConfig(**spec, vanished=0.9)})
+    assert not judged(window, rare).vanished
+    # AND a single half star left in the window is no vanishing
+    kept = window.assign(rating=np.ceil(window["rating"]))
+    kept.iloc[0, kept.columns.get_loc("rating")] = 3.5
+    view = profile_view(window_features(kept, ml_movies, set()))
+    (column,) = detect_drift({"traffic": traffic}, view, vanishing).columns
+    assert not column.vanished
+
+
 def test_correlation_sets_the_effective_size_of_the_columns_that_ask(halves):
     reference, target = halves
     config = DriftConfig(

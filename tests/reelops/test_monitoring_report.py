@@ -121,6 +121,19 @@ def test_a_drift_verdict_says_how_its_score_was_reached() -> None:
     assert "p-value" not in sentence and "pvalue" not in sentence
 
 
+def test_a_vanished_column_says_what_vanished_not_a_score() -> None:
+    # GIVEN half stars gone from a window whose reference held 41.2 % of them,
+    # with a score under the threshold
+    column = _drift(algorithm="mean", effect=-0.85, score=0.95, vanished=True)
+    column["mean_reference"] = 0.412
+    sentence = explain_drift(column, CONFIG.drift.columns["half_star"])
+    # THEN the sentence names the vanishing, not the score
+    assert sentence.startswith(
+        "Vanished: none of the window's values is 1, against 41.2% of the reference's"
+    )
+    assert "DRIFT whatever the score" in sentence and "0.95" not in sentence
+
+
 def test_each_threshold_band_and_algorithm_has_its_own_words() -> None:
     genre = CONFIG.drift.columns["genre"]
     possible = explain_drift(

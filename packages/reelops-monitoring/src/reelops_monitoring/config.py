@@ -20,7 +20,7 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
                                reference: [deployment]}
           half_star:          {algorithm: mean,       possible_drift: 0.74, drift: 1.2,
                                reference: [traffic], direction: decrease,
-                               min_users: 2}
+                               min_users: 2, vanished: 0.05}
           genre:              {algorithm: chi_square, possible_drift: 5.68, drift: 7.45,
                                effective_size: correlation}
           known_user_ratings: {algorithm: ks,         possible_drift: 1.54, drift: 2.14,
@@ -190,6 +190,17 @@ class ColumnDriftConfig(_Config):
         description="This column's own drift.small_sample_users (new users' "
         "columns: 20). None: drift.small_sample_users.",
     )
+    vanished: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="A 0/1 column whose ones vanished: a window with none (mean 0) "
+        "while the reference's mean is at least this is DRIFT whatever its score "
+        "(half_star: 0.05, a client that lost the half-star widget; no window of "
+        "real traffic from 2 users or more since 2003 lacks them, while Kish's "
+        "effective users leave a score of 200 ratings from 2 users under its "
+        "threshold). Judged from min_users users, as the score. None: no such test.",
+    )
     units: str | None = Field(
         default=None,
         description="A user-level column (one value per user) whose values count "
@@ -237,6 +248,7 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             reference=["traffic"],
             direction="decrease",
             min_users=2,
+            vanished=0.05,
         ),
         "genre": ColumnDriftConfig(
             algorithm="chi_square",

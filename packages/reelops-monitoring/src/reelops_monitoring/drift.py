@@ -57,6 +57,14 @@ whose ``direction`` is ``increase`` is drift only when its mean went up (more ne
 users than usual is a reason to retrain; fewer is not), ``decrease`` only when it
 went down (fewer half stars: a whole-star scale; more is how MovieLens itself
 changed in 2003, when it added them).
+
+A 0/1 column with ``vanished`` set is DRIFT, whatever its score, when none of the
+window's values is 1 while the reference's mean is at least that share (from
+``min_users`` users, as any score): no half star in a window whose reference
+holds 41 % of them is a client that lost the widget. The score alone misses it
+in small windows, whose few effective users are allowed a wide spread (200
+ratings, 1.9 of Kish's effective users at the median on ml-latest-small, where no
+window of 2 users or more since 2003 lacks half stars).
 """
 
 from __future__ import annotations
@@ -127,9 +135,22 @@ class ColumnDrift:
     reference: DriftReferenceSource | None = "training"
     mean_target: float | None = None
     mean_reference: float | None = None
+    #: none of the window's values is 1 while the reference's mean is at least
+    #: ``ColumnDriftConfig.vanished``: DRIFT whatever the score
+    vanished: bool = False
 
     def reason(self) -> str:
-        """One line: ``drift in 'x': ks score 2.41 >= 2.1 (effect 0.3, vs ...)``."""
+        """One line: ``drift in 'x': ks score 2.41 >= 2.1 (effect 0.3, vs ...)``.
+
+        A vanished column: ``drift in 'half_star': vanished, 0 % of the window's
+        values against 41.2 % (vs traffic)``.
+        """
+        if self.vanished:
+            return (
+                f"drift in '{self.column}': vanished, 0 % of the window's values "
+                f"against {100 * (self.mean_reference or 0.0):.1f} % "
+                f"(vs {self.reference})"
+            )
         return (
             f"drift in '{self.column}': {self.algorithm} score {_fmt(self.score, 2)} "
             f">= {self.threshold:g} (effect {_fmt(self.effect, 3)}, "
@@ -149,6 +170,7 @@ class ColumnDrift:
             "reference": self.reference,
             "mean_target": finite_or_none(self.mean_target),
             "mean_reference": finite_or_none(self.mean_reference),
+            "vanished": self.vanished,
         }
 
 
@@ -412,6 +434,9 @@ def _column_drift(
     category = categorize(score, possible_drift=spec.possible_drift, drift=spec.drift)
     if not moved(means, spec.direction):
         category = DriftCategory.NO_DRIFT
+    vanished = spec.vanished is not None and _vanished(means, spec.vanished)
+    if vanished:
+        category = DriftCategory.DRIFT
     return ColumnDrift(
         column=column,
         algorithm=spec.algorithm,
@@ -425,7 +450,14 @@ def _column_drift(
         reference=source,
         mean_target=means[0],
         mean_reference=means[1],
+        vanished=vanished,
     )
+
+
+def _vanished(means: tuple[float | None, float | None], share: float) -> bool:
+    """Whether the target's mean is 0 and the reference's at least ``share``."""
+    target, reference = means
+    return target == 0 and reference is not None and reference >= share
 
 
 def moved(means: tuple[float | None, float | None], direction: str) -> bool:

@@ -127,6 +127,14 @@ def explain_drift(
     name, meaning = _EFFECTS.get(algorithm, (f"{algorithm} effect", ""))
     effect, score = drift.get("effect"), drift.get("score")
     category = str(drift.get("category", "NO_DRIFT"))
+    if drift.get("vanished"):
+        reference = float(drift.get("mean_reference") or 0.0)
+        return (
+            f"Vanished: none of the window's values is 1, against {reference:.1%} "
+            "of the reference's (at least the column's `vanished` share), so DRIFT "
+            "whatever the score: a value the users gave has disappeared, as when a "
+            "client loses the half-star widget."
+        )
     if effect is None and category == "DRIFT":
         return (
             f"{name} is infinite: the window has a category the reference (nearly) "
