@@ -28,8 +28,8 @@ records them.
    and every three months after), each replayed on its own, pooled.
 
 Each kind is judged at the first deployment (no served traffic kept yet: the
-training data's last ``monitoring_reference.windows`` calendar windows are the
-only reference, as the reference_profile pipeline merges them) and in steady
+training data is the only reference, new users' columns from its last 4
+quarters, as the reference_profile pipeline merges it) and in steady
 state (the previous windows of served traffic kept by the monitoring runs,
 ``drift.traffic_windows`` of them).
 The columns of reference ``deployment`` (residuals, ``popular_movie``) and decay
@@ -86,10 +86,10 @@ from reelops.nodes.reference import ReferenceConfig
 from reelops.retrain_decision import retrain_decision
 from reelops.window_profiles import (
     deployment_identity,
-    recent_reference,
     reference_profiles,
     traffic_key,
     traffic_reference,
+    training_reference,
     window_view,
 )
 from reelops_monitoring import MonitoringConfig, ProfileView
@@ -107,8 +107,8 @@ from reelops_monitoring.windows import split_windows
 COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
 EVALUATION = {"k": 10}
 HOLDOUT_DAYS = 90
-#: the training data's windows a deployment's reference merges, as the pipeline's
-REFERENCE_WINDOWS = ReferenceConfig().windows
+#: the training reference's recent columns and windows, as the pipeline's
+RECENT = ReferenceConfig().recent
 KNOWN_SHARE = 0.75
 MIN_HISTORY = 10_000
 GOAL = 0.95
@@ -162,7 +162,11 @@ class Deployment:
             head_movies=self.head,
             head_shares=self.head_shares,
         )
-        self.reference = recent_reference([v for _, v in views], REFERENCE_WINDOWS)
+        self.reference = training_reference(
+            [v for _, v in views],
+            recent_windows=RECENT.windows,
+            recent_columns=RECENT.columns,
+        )
         self.holdout = evaluate_on_holdout(
             self.model, train, holdout_days=HOLDOUT_DAYS, evaluation=EVALUATION
         )

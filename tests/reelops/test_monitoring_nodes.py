@@ -36,9 +36,9 @@ from reelops.nodes.reference import (
 )
 from reelops.retrain import main as retrain_cli
 from reelops.window_profiles import (
-    recent_reference,
     reference_profiles,
     reference_views,
+    training_reference,
 )
 from reelops_contracts import STATUS_ENDPOINTS, STATUS_PROFILE_COLUMNS, status_row
 from reelops_monitoring import MonitoringConfig, merge_views, profile_view
@@ -1009,10 +1009,10 @@ def test_popular_movie_is_profiled_against_the_heads_share_at_each_tenure() -> N
         assert column_mean(plain, "popular_movie") == pytest.approx(3 / 4)
 
 
-def test_the_training_reference_merges_the_latest_windows(
+def test_the_training_reference_takes_new_users_from_the_latest_windows(
     history: pd.DataFrame, movies: pd.DataFrame
 ) -> None:
-    from reelops_monitoring.adapter import row_count
+    from reelops_monitoring.adapter import value_count
 
     # GIVEN three years of training data (2015-2017, 12 quarters)
     inputs = {
@@ -1021,40 +1021,59 @@ def test_the_training_reference_merges_the_latest_windows(
         "training_data_lineage": {"sha256": "c" * 64, "feedback_rows": 0},
         "movie_head": summarize_reference_movies(history),
     }
-    # WHEN the reference stage merges its last 4 quarters
+    views = [view for _, view in reference_views(history, movies)]
+    last_year = merge_views(views[-4:])
+    # WHEN the reference stage takes new users' columns from its last 4 quarters
     merged, _, summary = build_reference_profile(
-        **inputs, reference={"freq": "Q", "windows": 4}
+        **inputs, reference={"recent": {"windows": 4}}
     )
-    # THEN the reference holds 2017's ratings only, and the summary says so
-    in_2017 = int((history["timestamp"] >= _seconds("2017-01-01")).sum())
-    assert row_count(merged) == in_2017 < len(history)
+    # THEN new users' ratings and activity are 2017's, every other column all
+    # three years'
+    for column in ("new_user_rating", "new_user_ratings"):
+        assert value_count(merged, column) == value_count(last_year, column)
+    assert value_count(last_year, "new_user_rating") < value_count(
+        merge_views(views), "new_user_rating"
+    )
+    for column in ("rating", "genre", "known_user_ratings", "new_user"):
+        assert value_count(merged, column) == value_count(merge_views(views), column)
     assert summary["n_windows"] == 12
-    assert summary["reference_windows"] == 4
-    assert summary["reference_start"] == "2017-01-01"
-    # AND null merges every window
+    assert summary["recent"] == {
+        "columns": ["new_user_rating", "new_user_ratings"],
+        "windows": 4,
+        "start": "2017-01-01",
+    }
+    # AND null takes them from every window too
     everything, _, summary = build_reference_profile(
-        **inputs, reference={"freq": "Q", "windows": None}
+        **inputs, reference={"recent": {"windows": None}}
     )
-    assert row_count(everything) == len(history)
-    assert summary["reference_windows"] == 12
+    assert value_count(everything, "new_user_rating") == value_count(
+        merge_views(views), "new_user_rating"
+    )
+    assert summary["recent"]["windows"] == 12
 
 
-def test_a_reference_of_no_window_is_a_config_error(
+def test_a_bad_recent_reference_is_a_one_line_config_error(
     history: pd.DataFrame, movies: pd.DataFrame
 ) -> None:
     views = [view for _, view in reference_views(history.head(50), movies)]
     with pytest.raises(ConfigError) as raised:
-        recent_reference(views, 0)
+        training_reference(views, recent_windows=0, recent_columns=["new_user"])
     assert str(raised.value) == (
-        "the training reference merges at least 1 window (windows >= 1 or null), got 0"
+        "the training reference's recent columns come from at least 1 window "
+        "(recent windows >= 1 or null), got 0"
     )
-    with pytest.raises(ConfigError, match="monitoring_reference"):
+    inputs = {
+        "ratings": history,
+        "movies": movies,
+        "training_data_lineage": {"sha256": "c" * 64, "feedback_rows": 0},
+        "movie_head": summarize_reference_movies(history),
+    }
+    with pytest.raises(ConfigError, match="monitoring_reference") as raised:
+        build_reference_profile(**inputs, reference={"recent": {"windows": 0}})
+    assert "\n" not in str(raised.value)
+    with pytest.raises(ConfigError, match="not \\['new_users'\\]"):
         build_reference_profile(
-            ratings=history,
-            movies=movies,
-            training_data_lineage={"sha256": "c" * 64, "feedback_rows": 0},
-            reference={"windows": 0},
-            movie_head=summarize_reference_movies(history),
+            **inputs, reference={"recent": {"columns": ["new_users"]}}
         )
 
 
@@ -1071,10 +1090,15 @@ def test_new_users_are_compared_with_the_training_datas_latest_cohorts(
     views = [view for _, view in reference_profiles(train, movies)[0]]
 
     def reasons(windows: int | None) -> list[str]:
-        reference = recent_reference(views, windows)
+        reference = training_reference(
+            views,
+            recent_windows=windows,
+            recent_columns=["new_user_rating", "new_user_ratings"],
+        )
         return _decide(reference, window_rows, movies, model)["reasons"]
 
-    # WHEN the window is judged against the whole history, then its last year
+    # WHEN the window is judged against the whole history, then with new users'
+    # columns from its last year
     # THEN only the whole history calls the cohort's ratings drift
     assert any(r.startswith("drift in 'new_user_rating'") for r in reasons(None))
     assert reasons(4) == []

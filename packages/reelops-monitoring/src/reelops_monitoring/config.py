@@ -21,9 +21,9 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
           half_star:          {algorithm: mean,       possible_drift: 0.74, drift: 1.2,
                                reference: [traffic], direction: decrease,
                                min_users: 2, vanished: 0.05}
-          genre:              {algorithm: chi_square, possible_drift: 5.36, drift: 8.13,
+          genre:              {algorithm: chi_square, possible_drift: 5.68, drift: 7.45,
                                effective_size: correlation}
-          known_user_ratings: {algorithm: ks,         possible_drift: 1.46, drift: 2.02,
+          known_user_ratings: {algorithm: ks,         possible_drift: 1.54, drift: 2.14,
                                direction: increase}
           new_user_ratings:   {algorithm: ks,         possible_drift: 1.08, drift: 1.62,
                                small_sample_users: 20}
@@ -252,12 +252,12 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
         ),
         "genre": ColumnDriftConfig(
             algorithm="chi_square",
-            possible_drift=5.36,
-            drift=8.13,
+            possible_drift=5.68,
+            drift=7.45,
             effective_size="correlation",
         ),
         "known_user_ratings": ColumnDriftConfig(
-            algorithm="ks", possible_drift=1.46, drift=2.02, direction="increase"
+            algorithm="ks", possible_drift=1.54, drift=2.14, direction="increase"
         ),
         "new_user_ratings": ColumnDriftConfig(
             algorithm="ks", possible_drift=1.08, drift=1.62, small_sample_users=20

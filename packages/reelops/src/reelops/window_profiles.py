@@ -15,14 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reelops.errors import ConfigError
 from reelops.evaluation import EvaluationConfig, window_metrics
 from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
+from reelops_monitoring.adapter import replace_columns
 from reelops_monitoring.decay import STRATA_KEY, merge_strata
 from reelops_monitoring.effective import pooled_correlation
 from reelops_monitoring.features import (
+    FEATURE_COLUMNS,
     MEASURE_VERSION,
     RATING_LEVEL_COLUMNS,
     catalogue_head,
@@ -37,16 +40,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FittedModel",
+    "RecentConfig",
     "deployment_identity",
     "model_name",
     "prediction_frame",
     "prediction_view",
-    "recent_reference",
     "reference_profiles",
     "reference_views",
     "traffic_key",
     "traffic_reference",
     "training_correlation",
+    "training_reference",
     "window_view",
 ]
 
@@ -95,27 +99,60 @@ def reference_profiles(
     return views, pooled_correlation(frames, correlated, "user_id")
 
 
-def recent_reference(views: Sequence[ProfileView], windows: int | None) -> ProfileView:
-    """The training data's reference: its last ``windows`` calendar windows merged.
+class RecentConfig(BaseModel):
+    """Columns of the training reference taken from its latest windows only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # the latest windows (None: all of them)
+    windows: int | None = Field(default=4, ge=1)
+    columns: tuple[str, ...] = ("new_user_rating", "new_user_ratings")
+
+    @field_validator("columns")
+    @classmethod
+    def _profiled(cls, columns: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(columns) - set(FEATURE_COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"recent columns must be profiled window features "
+                f"({', '.join(FEATURE_COLUMNS)}); not {unknown}"
+            )
+        return columns
+
+
+def training_reference(
+    views: Sequence[ProfileView],
+    *,
+    recent_windows: int | None = None,
+    recent_columns: Collection[str] = (),
+) -> ProfileView:
+    """The training data's reference: its windows merged, some columns recent.
 
     ``views`` are the training data's windows in time order
-    (:func:`reference_profiles`); ``windows`` None merges them all. A deployed
-    model's first windows of traffic resemble the training data's latest ones,
-    not a decade of it: each quarter's new users are a cohort of their own (on
-    ml-latest-small, new users' ratings against the whole history were 11 of the
-    15 alarms on unchanged replayed quarters at first deployment), and the
-    thresholds were calibrated against the windows just before the judged one.
+    (:func:`reference_profiles`). ``recent_columns`` are taken from the merge of
+    the last ``recent_windows`` only (None, or no column: every column from all
+    of them). New users' ratings and activity describe cohorts, and a deployed
+    model's first new users are like the training data's latest ones, not like a
+    decade of them (on ml-latest-small, new users' ratings and activity against
+    the whole history were every one of the 15 alarms on unchanged replayed
+    quarters at first deployment). Their columns carry their own units
+    (``new_user_ratings``), so taking them from fewer windows leaves the other
+    columns' effective sizes as they were.
 
     Raises:
-        ConfigError: If ``windows`` is below 1.
-        ProfileError: If ``views`` is empty.
+        ConfigError: If ``recent_windows`` is below 1.
+        ProfileError: If ``views`` is empty, or a recent column is not profiled.
     """
-    if windows is not None and windows < 1:
+    if recent_windows is not None and recent_windows < 1:
         raise ConfigError(
-            f"the training reference merges at least 1 window (windows >= 1 or "
-            f"null), got {windows}"
+            f"the training reference's recent columns come from at least 1 window "
+            f"(recent windows >= 1 or null), got {recent_windows}"
         )
-    return merge_views(views if windows is None else views[-windows:])
+    merged = merge_views(views)
+    if recent_windows is None or not recent_columns or recent_windows >= len(views):
+        return merged
+    recent = merge_views(views[-recent_windows:])
+    return replace_columns(merged, recent, recent_columns)
 
 
 def training_correlation(

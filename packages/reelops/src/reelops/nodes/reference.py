@@ -3,8 +3,9 @@
 A training run records, for the model it registered:
 
 * :func:`build_reference_profile`: per-window whylogs profiles of the training data,
-  its last ``windows`` merged (each window's ``new_user`` relative to the users
-  seen before it, as in a monitored window);
+  merged, new users' ratings and activity from its latest windows only (each
+  window's ``new_user`` relative to the users seen before it, as in a monitored
+  window);
 * :func:`summarize_reference_users`: each user's habits in that data (the share of
   half-star ratings: ``known_user_half_star_shift``);
 * :func:`summarize_reference_movies`: the head of its catalogue, the most-rated
@@ -30,9 +31,10 @@ from reelops.evaluation import EvaluationConfig
 from reelops.holdout import evaluate_on_holdout
 from reelops.tracking import mlflow_metrics
 from reelops.window_profiles import (
+    RecentConfig,
     prediction_view,
-    recent_reference,
     reference_profiles,
+    training_reference,
 )
 from reelops_monitoring import ProfileView, serialize_view
 from reelops_monitoring.features import RATING_LEVEL_COLUMNS as CORRELATED_COLUMNS
@@ -59,8 +61,7 @@ class ReferenceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     freq: str = "Q"
-    # the training data's latest windows the reference merges (None: all)
-    windows: int | None = Field(default=4, ge=1)
+    recent: RecentConfig = RecentConfig()
     holdout_days: float = Field(default=90, gt=0)
 
 
@@ -77,11 +78,12 @@ def build_reference_profile(
     (``popular_movie`` of every window is measured against it).
 
     Returns:
-        The merge of the training data's last ``reference.windows`` windows
-        (:func:`~reelops.window_profiles.recent_reference`), the same serialized
+        The merged profile, ``reference.recent.columns`` from its last
+        ``reference.recent.windows`` windows only
+        (:func:`~reelops.window_profiles.training_reference`), the same serialized
         (the MLflow artifact) and a summary: ``data_sha256``, rows, users, windows
-        (``n_windows``; ``reference_windows`` merged, from ``reference_start``),
-        period, the
+        (``n_windows``; ``recent``: its columns, windows and first window's
+        start), period, the
         ``intra_user_correlation`` of the rating-level columns (the effective
         sample sizes of drift: :mod:`reelops_monitoring.effective`) and the
         ``head_share_by_tenure`` (``{tenure: share}``: the head's share of the
@@ -99,8 +101,12 @@ def build_reference_profile(
         head_movies=head,
         head_shares=head_shares,
     )
-    merged = recent_reference([view for _, view in views], cfg.windows)
-    merged_starts = [start for start, _ in views][-(cfg.windows or len(views)) :]
+    merged = training_reference(
+        [view for _, view in views],
+        recent_windows=cfg.recent.windows,
+        recent_columns=cfg.recent.columns,
+    )
+    recent_starts = [start for start, _ in views][-(cfg.recent.windows or len(views)) :]
     stamps = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
     summary = {
         "data_sha256": training_data_lineage["sha256"],
@@ -109,10 +115,11 @@ def build_reference_profile(
         "n_users": int(ratings["user_id"].nunique()),
         "freq": cfg.freq,
         "n_windows": len(views),
-        "reference_windows": len(merged_starts),
-        "reference_start": (
-            merged_starts[0].date().isoformat() if merged_starts else None
-        ),
+        "recent": {
+            "columns": list(cfg.recent.columns),
+            "windows": len(recent_starts),
+            "start": recent_starts[0].date().isoformat() if recent_starts else None,
+        },
         "first_rating": stamps.min().isoformat(),
         "last_rating": stamps.max().isoformat(),
         "intra_user_correlation": correlation,

@@ -39,12 +39,13 @@ from reelops.retrain_decision import retrain_decision
 from reelops.serving_summary import summarize_requests
 from reelops.user_features import user_features
 from reelops.window_profiles import (
+    RecentConfig,
     deployment_identity,
-    recent_reference,
     reference_views,
     traffic_key,
     traffic_reference,
     training_correlation,
+    training_reference,
     window_view,
 )
 from reelops_contracts import RATING_COLUMNS, REQUEST_PROFILE_COLUMNS
@@ -90,9 +91,9 @@ class ReplayConfig(BaseModel):
     estimator: EstimatorSpec = Field(default_factory=lambda: EstimatorSpec(name="bias"))
     seed: int = 42
     holdout_days: float = Field(default=90, gt=0)
-    # the training data's latest windows a deployed model's reference merges
-    # (as monitoring_reference.windows; None: all)
-    reference_windows: int | None = Field(default=4, ge=1)
+    # the columns of a deployed model's reference from its training data's latest
+    # windows only (as monitoring_reference.recent)
+    recent_reference: RecentConfig = RecentConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
 
@@ -187,8 +188,10 @@ class _Deployment:
         self.head_shares = head_share_by_tenure(self.train, self.head.index)
         self.identity = deployment_identity(f"v{version}", self.head)
         self.model = _fit(self.train, cfg)
-        self.reference = recent_reference(
-            [view for start, view in history if start < cutoff], cfg.reference_windows
+        self.reference = training_reference(
+            [view for start, view in history if start < cutoff],
+            recent_windows=cfg.recent_reference.windows,
+            recent_columns=cfg.recent_reference.columns,
         )
         self.holdout = evaluate_on_holdout(
             self.model,
