@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -72,13 +72,15 @@ def _check_columns(
 
 def _ranking(
     model: BaseRecommender, train: pd.DataFrame, test: pd.DataFrame, k: int
-) -> tuple[NDArray[np.bool_], NDArray[np.int64], float]:
-    """``(hits, n_relevant, coverage)`` of the top-``k`` lists of test's users."""
+) -> tuple[NDArray[Any], NDArray[np.bool_], NDArray[np.int64], float]:
+    """``(users, hits, n_relevant, coverage)`` of the top-``k`` lists of test's
+    users (in order of first appearance; a row of ``hits`` and ``n_relevant``
+    per user)."""
     pairs = test[[USER_COL, ITEM_COL]].drop_duplicates()
     if len(pairs) == 0:
         msg = "test has no rows: expected at least one held-out interaction, got 0"
         raise InvalidInputError(msg)
-    user_index = pd.Index(_ranked_users(test))
+    user_index = pd.Index(pd.unique(pairs[USER_COL].to_numpy()))
     recs = model.recommend(user_index.to_numpy(), k, exclude_seen=True)
     item_index = pd.Index(pd.unique(pairs[ITEM_COL].to_numpy()))
     relevant_keys = _pair_keys(
@@ -97,7 +99,7 @@ def _ranking(
     )
     n_catalog = int(train[ITEM_COL].nunique())
     coverage = len(np.unique(recs.movie_id)) / max(n_catalog, 1)
-    return hits, n_relevant, coverage
+    return user_index.to_numpy(), hits, n_relevant, coverage
 
 
 def _requested(metrics: Sequence[str] | None, k: int) -> list[tuple[str, Metric]]:
@@ -209,9 +211,9 @@ def _evaluate(
                 errors.update(_rating_errors(requested, predicted - y, test))
     by_user = pd.DataFrame({USER_COL: [], "n_relevant": []})
     if "ranking" in kinds:
-        hits, n_relevant, coverage = _ranking(model, train, test, k)
+        users, hits, n_relevant, coverage = _ranking(model, train, test, k)
         by_user = pd.DataFrame(
-            {USER_COL: _ranked_users(test), "n_relevant": n_relevant.astype(np.int64)}
+            {USER_COL: users, "n_relevant": n_relevant.astype(np.int64)}
         )
         for name, metric in requested:
             if metric.kind != "ranking":
@@ -233,11 +235,6 @@ def _evaluate(
         {name: errors[name] for name, _ in requested if name in errors},
         by_user,
     )
-
-
-def _ranked_users(test: pd.DataFrame) -> np.ndarray:
-    """The users :func:`_ranking` ranks, in its order (first appearance)."""
-    return pd.unique(test[[USER_COL, ITEM_COL]].drop_duplicates()[USER_COL].to_numpy())
 
 
 def evaluate_by_user(
