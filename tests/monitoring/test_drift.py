@@ -527,3 +527,37 @@ def test_a_column_of_too_few_users_is_not_assessed(ml_ratings, ml_movies):
     own = config.model_copy(update={"columns": {"new_user_rating": column}})
     (judged,) = detect_drift({"traffic": reference}, target, own).columns
     assert (judged.category, own.min_users) == (DriftCategory.DRIFT, 5)
+
+
+def test_known_users_mean_residuals_are_compared_by_ks_each_user_once(
+    ml_ratings, ml_movies
+):
+    # GIVEN 30 ratings of each of 100 real users, known to a model predicting 3.5
+    # for every pair: every other user's ratings served before (the deployment
+    # reference), and the others' window
+    counts = ml_ratings.groupby("user_id").size()
+    users = counts[counts >= 30].index[:100]
+    rows = ml_ratings[ml_ratings["user_id"].isin(users)].groupby("user_id").head(30)
+    predictions = rows[["user_id", "movie_id"]].assign(prediction=3.5, cold_start=False)
+
+    def view(ids, shift: float = 0.0):
+        frame = rows[rows["user_id"].isin(ids)]
+        frame = frame.assign(rating=np.minimum(frame["rating"] + shift, 5.0))
+        return profile_view(
+            window_features(frame, ml_movies, set(users), predictions=predictions)
+        )
+
+    name = "known_user_mean_residual"
+    config = DriftConfig(columns={name: DriftConfig().columns[name]})
+    reference = {"deployment": view(users[::2])}
+    # WHEN the other 50 users' window is judged as it is and with +0.5 stars for all
+    (unchanged,) = detect_drift(reference, view(users[1::2]), config).columns
+    (inflated,) = detect_drift(reference, view(users[1::2], 0.5), config).columns
+    # THEN the default compares the users' means by KS, each user counted once
+    assert config.columns[name].algorithm == "ks"
+    assert (unchanged.n_target, unchanged.n_reference) == (50.0, 50.0)
+    assert unchanged.category is DriftCategory.NO_DRIFT
+    # AND a shift every user shares moves the whole distribution of their means
+    assert inflated.category is DriftCategory.DRIFT
+    assert inflated.reason().startswith(f"drift in '{name}': ks score ")
+    assert inflated.mean_target > inflated.mean_reference

@@ -16,7 +16,7 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
                                units: new_user_ratings, small_sample_users: 20}
           known_user_residual: {algorithm: ks,        possible_drift: 0.41, drift: 0.53,
                                units: known_user_ratings, reference: [deployment]}
-          known_user_mean_residual: {algorithm: mean, possible_drift: 1.57, drift: 2.57,
+          known_user_mean_residual: {algorithm: ks,   possible_drift: 1.13, drift: 1.48,
                                reference: [deployment]}
           half_star:          {algorithm: mean,       possible_drift: 0.74, drift: 1.2,
                                reference: [traffic], direction: decrease,
@@ -236,9 +236,9 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             units="known_user_ratings",
         ),
         "known_user_mean_residual": ColumnDriftConfig(
-            algorithm="mean",
-            possible_drift=1.57,
-            drift=2.57,
+            algorithm="ks",
+            possible_drift=1.13,
+            drift=1.48,
             reference=["deployment"],
         ),
         "half_star": ColumnDriftConfig(
