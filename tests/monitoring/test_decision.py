@@ -320,6 +320,8 @@ def test_a_rating_metric_of_two_binge_raters_is_not_judged():
         "window": 1.56,
         "degradation": pytest.approx(0.733333, abs=1e-6),
         "z": pytest.approx(6.6, abs=1e-6),
+        # the t quantile at 2.1 degrees of freedom (not judged anyway)
+        "critical_z": pytest.approx(6.562301, abs=1e-6),
         "reference": "training",
         "users": 3.1,
         "judged": False,
@@ -484,3 +486,43 @@ def test_a_window_of_light_raters_is_compared_with_light_raters():
         pytest.approx(0.15),
         pytest.approx(0.35),
     )
+
+
+def test_a_z_over_a_dozen_users_must_reach_the_t_quantile():
+    # GIVEN NDCG@10 57 % worse than served traffic at z 2.5 (the replayed 2002-11
+    # quarter as the loop runs: 13 ranked users)
+    config = DecayConfig.model_validate(
+        {
+            "metrics": {
+                "ndcg@10": {"max_relative_degradation": 0.5, "reference": ["traffic"]}
+            }
+        }
+    )
+    traffic = {"ndcg@10": 0.25, "standard_errors": {"ndcg@10": 0.03}}
+
+    def judged(users: int):
+        window = {
+            "ndcg@10": 0.10,
+            "n_users": users,
+            "ranked_users": users,
+            "standard_errors": {"ndcg@10": 0.05},
+        }
+        verdict = assess_decay(
+            None, window, config, n_feedback=800, traffic_metrics=traffic
+        )
+        return verdict, verdict.metrics[0]
+
+    few, ndcg = judged(13)
+    assert ndcg.z == pytest.approx(0.15 / (0.05**2 + 0.03**2) ** 0.5)
+    assert 2.33 < ndcg.z < 2.69
+    # THEN its error rests on 13 users: z must reach the t quantile of min_z's
+    # level at 12 degrees of freedom (2.69, not 2.33), and it is not decay
+    assert ndcg.critical_z == pytest.approx(2.686, abs=0.001)
+    assert few.decayed == ()
+    assert few.to_dict()["metrics"]["ndcg@10"]["critical_z"] == pytest.approx(
+        2.686, abs=0.001
+    )
+    # AND over 60 users the same z is (t quantile 2.40)
+    many, ndcg = judged(60)
+    assert ndcg.critical_z == pytest.approx(2.395, abs=0.001)
+    assert [m.metric for m in many.decayed] == ["ndcg@10"]

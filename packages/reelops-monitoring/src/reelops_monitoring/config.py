@@ -380,7 +380,10 @@ class MetricDecayConfig(_Config):
         ge=0,
         description="The degradation must also be this many standard errors of the "
         "difference (the window's and the reference's, users as sampling units): a "
-        "window of a few users moves by chance. 0: no such condition.",
+        "window of a few users moves by chance. Read as a level (2.33: 1 % "
+        "one-sided) and applied as the t quantile at the metric's users less one "
+        "(2.69 at 13 users): the error is estimated from them. 0: no such "
+        "condition.",
     )
     reference: list[ReferenceSource] = Field(
         default_factory=_training_only,
