@@ -162,11 +162,7 @@ class Deployment:
             head_movies=self.head,
             head_shares=self.head_shares,
         )
-        self.reference = training_reference(
-            [v for _, v in views],
-            recent_windows=RECENT.windows,
-            recent_columns=RECENT.columns,
-        )
+        self.reference = training_reference([v for _, v in views], RECENT)
         self.holdout = evaluate_on_holdout(
             self.model, train, holdout_days=HOLDOUT_DAYS, evaluation=EVALUATION
         )

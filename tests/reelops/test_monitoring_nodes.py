@@ -36,6 +36,7 @@ from reelops.nodes.reference import (
 )
 from reelops.retrain import main as retrain_cli
 from reelops.window_profiles import (
+    RecentConfig,
     reference_profiles,
     reference_views,
     training_reference,
@@ -1055,13 +1056,6 @@ def test_the_training_reference_takes_new_users_from_the_latest_windows(
 def test_a_bad_recent_reference_is_a_one_line_config_error(
     history: pd.DataFrame, movies: pd.DataFrame
 ) -> None:
-    views = [view for _, view in reference_views(history.head(50), movies)]
-    with pytest.raises(ConfigError) as raised:
-        training_reference(views, recent_windows=0, recent_columns=["new_user"])
-    assert str(raised.value) == (
-        "the training reference's recent columns come from at least 1 window "
-        "(recent windows >= 1 or null), got 0"
-    )
     inputs = {
         "ratings": history,
         "movies": movies,
@@ -1090,11 +1084,7 @@ def test_new_users_are_compared_with_the_training_datas_latest_cohorts(
     views = [view for _, view in reference_profiles(train, movies)[0]]
 
     def reasons(windows: int | None) -> list[str]:
-        reference = training_reference(
-            views,
-            recent_windows=windows,
-            recent_columns=["new_user_rating", "new_user_ratings"],
-        )
+        reference = training_reference(views, RecentConfig(windows=windows))
         return _decide(reference, window_rows, movies, model)["reasons"]
 
     # WHEN the window is judged against the whole history, then with new users'

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reelops.errors import ConfigError
 from reelops.evaluation import EvaluationConfig, window_metrics
 from reelops_contracts import RATING_COLUMNS
 from reelops_monitoring import ProfileView, merge_views, profile_view, window_features
@@ -99,6 +98,9 @@ def reference_profiles(
     return views, pooled_correlation(frames, correlated, "user_id")
 
 
+_T = TypeVar("_T")
+
+
 class RecentConfig(BaseModel):
     """Columns of the training reference taken from its latest windows only."""
 
@@ -119,40 +121,36 @@ class RecentConfig(BaseModel):
             )
         return columns
 
+    def latest(self, windows: Sequence[_T]) -> Sequence[_T]:
+        """The latest ``self.windows`` of ``windows`` (in time order; None: all)."""
+        return windows if self.windows is None else windows[-self.windows :]
+
 
 def training_reference(
-    views: Sequence[ProfileView],
-    *,
-    recent_windows: int | None = None,
-    recent_columns: Collection[str] = (),
+    views: Sequence[ProfileView], recent: RecentConfig | None = None
 ) -> ProfileView:
     """The training data's reference: its windows merged, some columns recent.
 
     ``views`` are the training data's windows in time order
-    (:func:`reference_profiles`). ``recent_columns`` are taken from the merge of
-    the last ``recent_windows`` only (None, or no column: every column from all
-    of them). New users' ratings and activity describe cohorts, and a deployed
-    model's first new users are like the training data's latest ones, not like a
-    decade of them (on ml-latest-small, new users' ratings and activity against
-    the whole history were every one of the 15 alarms on unchanged replayed
-    quarters at first deployment). Their columns carry their own units
-    (``new_user_ratings``), so taking them from fewer windows leaves the other
-    columns' effective sizes as they were.
+    (:func:`reference_profiles`). ``recent.columns`` are taken from the merge of
+    its latest windows only (:meth:`RecentConfig.latest`; None, no column or
+    every window: every column from all of them). New users' ratings and
+    activity describe cohorts, and a deployed model's first new users are like
+    the training data's latest ones, not like a decade of them (on
+    ml-latest-small, new users' ratings and activity against the whole history
+    were every one of the 15 alarms on unchanged replayed quarters at first
+    deployment). Their columns carry their own units (``new_user_ratings``), so
+    taking them from fewer windows leaves the other columns' effective sizes as
+    they were.
 
     Raises:
-        ConfigError: If ``recent_windows`` is below 1.
         ProfileError: If ``views`` is empty, or a recent column is not profiled.
     """
-    if recent_windows is not None and recent_windows < 1:
-        raise ConfigError(
-            f"the training reference's recent columns come from at least 1 window "
-            f"(recent windows >= 1 or null), got {recent_windows}"
-        )
     merged = merge_views(views)
-    if recent_windows is None or not recent_columns or recent_windows >= len(views):
+    latest = views if recent is None else recent.latest(views)
+    if recent is None or not recent.columns or len(latest) == len(views):
         return merged
-    recent = merge_views(views[-recent_windows:])
-    return replace_columns(merged, recent, recent_columns)
+    return replace_columns(merged, merge_views(latest), list(recent.columns))
 
 
 def training_correlation(

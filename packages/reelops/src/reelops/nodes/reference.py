@@ -101,12 +101,8 @@ def build_reference_profile(
         head_movies=head,
         head_shares=head_shares,
     )
-    merged = training_reference(
-        [view for _, view in views],
-        recent_windows=cfg.recent.windows,
-        recent_columns=cfg.recent.columns,
-    )
-    recent_starts = [start for start, _ in views][-(cfg.recent.windows or len(views)) :]
+    merged = training_reference([view for _, view in views], cfg.recent)
+    recent_starts = cfg.recent.latest([start for start, _ in views])
     stamps = pd.to_datetime(ratings["timestamp"], unit="s", utc=True)
     summary = {
         "data_sha256": training_data_lineage["sha256"],

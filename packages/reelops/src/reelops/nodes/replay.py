@@ -189,9 +189,7 @@ class _Deployment:
         self.identity = deployment_identity(f"v{version}", self.head)
         self.model = _fit(self.train, cfg)
         self.reference = training_reference(
-            [view for start, view in history if start < cutoff],
-            recent_windows=cfg.recent_reference.windows,
-            recent_columns=cfg.recent_reference.columns,
+            [view for start, view in history if start < cutoff], cfg.recent_reference
         )
         self.holdout = evaluate_on_holdout(
             self.model,
