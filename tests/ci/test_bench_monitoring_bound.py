@@ -94,3 +94,32 @@ def test_power_counts_shifted_windows_past_the_nulls_quantile(bound_bench) -> No
     low = bound_bench.power_at(null, np.array([0.0, 50.0]), 0.05, lower=True)
     assert low["threshold"] == pytest.approx(4.95)
     assert low["power"] == pytest.approx(0.5)
+
+
+def test_deployment_shifts_tell_the_users_mix_from_their_own_moves(
+    bound_bench,
+) -> None:
+    # GIVEN a deployment's three windows of known users' mean residuals: users
+    # 1-5 each at their own level, then users 1-3 and 6-7 with 1-3 unchanged
+    # (only the mix moved), then users 1-5 each 0.4 stars higher
+    levels = pd.Series([0.6, 0.3, 0.0, -0.3, -0.6], index=[1, 2, 3, 4, 5])
+    mixed = pd.Series([0.6, 0.3, 0.0, 0.9, 0.9], index=[1, 2, 3, 6, 7])
+    served = [(levels, levels + 0.5), (mixed, mixed + 0.5), (levels + 0.4, levels)]
+    latest = pd.Series(0.0, index=range(1, 8))
+    # WHEN the shifts of the windows after the first are taken
+    second, third = bound_bench.deployment_shifts(served, latest)
+    # THEN the mix alone moves the raw shift, not the paired one (users in both)
+    assert second["raw"] == pytest.approx(0.54)
+    assert second["paired"] == pytest.approx(0.0)
+    assert second["both"] == 3
+    assert second["inflated"] == pytest.approx(1.04)
+    # AND every user's own move moves both (the third against the first two)
+    assert third["paired"] == pytest.approx(0.4)
+    assert third["raw"] == pytest.approx(0.4 - 0.54 / 2, abs=1e-9)
+    assert third["own_latest"] == pytest.approx(third["raw"])
+
+
+def test_a_window_of_too_few_known_users_has_no_shift(bound_bench) -> None:
+    few = pd.Series([0.1, 0.2], index=[1, 2])
+    many = pd.Series(0.0, index=range(1, 6))
+    assert bound_bench.deployment_shifts([(many, many), (few, few)], many) == []
