@@ -40,7 +40,13 @@ would narrow it. A test of the raw shift *told* its null distribution on these
 very windows (two-sided: the ``|shift|`` quantiles) finds +0.5 stars for every
 user (clipped at 5) where the inflated window's shift passes them: what a
 column of this statistic could reach at the false alarms the thresholds allow
-each column, on real traffic rather than the suite's shuffled timelines.
+each column, on real traffic rather than the suite's shuffled timelines. The
+same for the precision-weighted shift (:func:`weighted_shifts`): each user's
+mean residual weighs ``1 / (tau^2 + sigma^2 / m)``, the components measured on
+these windows' known users, and the shift is in standard errors. Counting
+users once gives a user of one rating (its mean's sd ``sigma``, 0.8 star) as
+much say as one of a hundred; counting ratings (the rating-level columns) lets
+a few heavy raters speak for the window: this weighting lies between.
 
 Each is reported on every window and on those where the shift makes the model's
 RMSE at least 1 % worse (the goal's "degrading" windows, as ``monitoring.json``
@@ -59,7 +65,7 @@ import argparse
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -92,6 +98,9 @@ from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.scenarios import inflate_ratings, whole_stars
 from reelops_monitoring.windows import split_rows, split_windows
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 #: The false-alarm rates the oracles are held to: where the suite's DRIFT
 #: thresholds sit, and the goal's limit.
 ALPHAS = (round(1 - DRIFT_QUANTILE, 4), 0.05)
@@ -102,6 +111,8 @@ LATEST_RATINGS = 10
 LARGE_SHIFT = 0.4
 #: Users on each side for a window's shift (``drift.min_users``).
 MIN_USERS = 5
+#: A window's known users: their mean residuals, or their ``user_residuals``.
+_T = TypeVar("_T", pd.Series, pd.DataFrame)
 #: How the suite's replay seeds its injections (``replay(seed=stream * 1000)``,
 #: window ``i`` then ``seed + i``): the same users are inflated here.
 SEED_STRIDE = 1000
@@ -137,12 +148,15 @@ def user_residuals(
 def variance_components(users: pd.DataFrame) -> dict[str, Any]:
     """``sigma2`` (pooled within-user variance) and, for known and new users
     apart, the mean ``mu`` and the between-user variance ``tau2`` of ``d``
-    (moments: ``E (d - mu)^2 = tau2 + sigma2 / m``, clipped at 0)."""
+    (moments: ``E (d - mu)^2 = tau2 + sigma2 / m``, clipped at 0); a group
+    without users is left out."""
     freedom = float((users["m"] - 1).clip(lower=0).sum())
     sigma2 = float(users["ss"].sum()) / freedom
     parts = {}
     for name, known in (("known", True), ("new", False)):
         group = users[users["known"] == known]
+        if group.empty:
+            continue
         mu = float(np.average(group["d"], weights=group["m"]))
         tau2 = float(np.mean((group["d"] - mu) ** 2 - sigma2 / group["m"]))
         parts[name] = {"mu": mu, "tau2": max(tau2, 0.0), "users": len(group)}
@@ -278,6 +292,16 @@ def bounds(windows: list[dict[str, Any]], rows: int) -> dict[str, Any]:
     return result
 
 
+def _later_windows(served: list[tuple[_T, _T]]) -> Iterator[tuple[_T, _T, _T]]:
+    """``(window, inflated, earlier windows)`` for each window after the first
+    with ``MIN_USERS`` known users or more, against as many earlier ones."""
+    for index in range(1, len(served)):
+        now, up = served[index]
+        earlier = pd.concat([frame for frame, _ in served[:index]])
+        if len(now) >= MIN_USERS and len(earlier) >= MIN_USERS:
+            yield now, up, earlier
+
+
 def deployment_shifts(
     served: list[tuple[pd.Series, pd.Series]], latest: pd.Series
 ) -> list[dict[str, float]]:
@@ -294,11 +318,7 @@ def deployment_shifts(
     users in both).
     """
     shifts = []
-    for index in range(1, len(served)):
-        now, up = served[index]
-        earlier = pd.concat([d for d, _ in served[:index]])
-        if len(now) < MIN_USERS or len(earlier) < MIN_USERS:
-            continue
+    for now, up, earlier in _later_windows(served):
         before = earlier.groupby(level=0).mean()
         both = now.index.intersection(before.index)
         own_now = now - latest.reindex(now.index)
@@ -317,6 +337,38 @@ def deployment_shifts(
     return shifts
 
 
+def weighted_shifts(
+    served: list[tuple[pd.DataFrame, pd.DataFrame]], components: dict[str, Any]
+) -> list[tuple[float, float]]:
+    """The precision-weighted shift of one deployment's windows after its first.
+
+    ``served``: per window in time order, the known users' :func:`user_residuals`
+    as served and inflated. Each user-window weighs ``1 / v``,
+    ``v = tau2 + sigma2 / m`` (``components``' known users); the shift is the
+    window's weighted mean residual less the earlier windows', in standard
+    errors ``sqrt(1 / W_window + 1 / W_earlier)``: the most powerful test of a
+    shift every user shares under that model, if windows did not move. Returns
+    ``(served, inflated)`` per window with the ``MIN_USERS`` rule of
+    :func:`deployment_shifts`.
+    """
+    tau2, sigma2 = components["known"]["tau2"], components["sigma2"]
+
+    def weighted(frame: pd.DataFrame) -> tuple[float, float]:
+        weights = 1.0 / (tau2 + sigma2 / frame["m"].to_numpy(dtype="float64"))
+        total = float(weights.sum())
+        return float((weights * frame["d"].to_numpy()).sum()) / total, total
+
+    found = []
+    for now, up, earlier in _later_windows(served):
+        (mean_now, weight_now), (mean_up, _) = weighted(now), weighted(up)
+        mean_earlier, weight_earlier = weighted(earlier)
+        error = math.sqrt(1 / weight_now + 1 / weight_earlier)
+        found.append(
+            ((mean_now - mean_earlier) / error, (mean_up - mean_earlier) / error)
+        )
+    return found
+
+
 def served_quarters(ratings: pd.DataFrame) -> dict[str, Any]:
     """Issue 17's limit: the known users' mean-residual shift on real quarters.
 
@@ -327,6 +379,7 @@ def served_quarters(ratings: pd.DataFrame) -> dict[str, Any]:
     """
     raters = MonitoringConfig().raters
     rows: list[dict[str, float]] = []
+    deployments: list[list[tuple[pd.DataFrame, pd.DataFrame]]] = []
     for calendar in QUARTER_CALENDARS:
         windows = [w.ratings for w in split_windows(ratings, freq=calendar)]
         first = 0
@@ -352,14 +405,23 @@ def served_quarters(ratings: pd.DataFrame) -> dict[str, Any]:
                 inflated = inflate_ratings(kept, share=1.0, seed=0)
                 served.append(
                     (
-                        user_residuals(kept, predictions, known)["d"],
-                        user_residuals(inflated, predictions, known)["d"],
+                        user_residuals(kept, predictions, known),
+                        user_residuals(inflated, predictions, known),
                     )
                 )
-            rows.extend(deployment_shifts(served, latest))
+            rows.extend(
+                deployment_shifts([(f["d"], u["d"]) for f, u in served], latest)
+            )
+            deployments.append(served)
             first += KEEP
     table = pd.DataFrame(rows)
     raw = table["raw"].abs().to_numpy()
+    components = variance_components(
+        pd.concat([frame for served in deployments for frame, _ in served])
+    )
+    weighted = np.array(
+        [z for served in deployments for z in weighted_shifts(served, components)]
+    )
     return {
         "windows": len(table),
         "known_users_in_both_median": float(table["both"].median()),
@@ -374,6 +436,15 @@ def served_quarters(ratings: pd.DataFrame) -> dict[str, Any]:
         "rating_inflation": [
             power_at(raw, table["inflated"].to_numpy(), alpha) for alpha in ALPHAS
         ],
+        "precision_weighted": {
+            "sigma": round(math.sqrt(components["sigma2"]), 4),
+            "tau_known": round(math.sqrt(components["known"]["tau2"]), 4),
+            "null_z_sd": round(float(weighted[:, 0].std()), 4),
+            "rating_inflation": [
+                power_at(np.abs(weighted[:, 0]), weighted[:, 1], alpha)
+                for alpha in ALPHAS
+            ],
+        },
     }
 
 
@@ -400,7 +471,8 @@ def main() -> None:
                 "null's 99.5th and 95th percentiles, on all windows and on those "
                 "where the shift makes the model's RMSE >= 1 % worse; and the "
                 "known users' mean-residual shift on real quarters served by a "
-                "deployment kept for 4 (issue 17's limit)"
+                "deployment kept for 4, users counted once and precision-weighted "
+                "(issue 17's limit)"
             ),
             "machine": machine_info(),
             "by_window_size": by_size,

@@ -123,3 +123,26 @@ def test_a_window_of_too_few_known_users_has_no_shift(bound_bench) -> None:
     few = pd.Series([0.1, 0.2], index=[1, 2])
     many = pd.Series(0.0, index=range(1, 6))
     assert bound_bench.deployment_shifts([(many, many), (few, few)], many) == []
+
+
+def test_weighted_shifts_weigh_each_user_by_the_precision_of_their_mean(
+    bound_bench,
+) -> None:
+    # GIVEN tau2 0.25 and sigma2 1: a user's mean of 1 rating weighs 1 / 1.25,
+    # of 36 ratings 1 / (0.25 + 1 / 36)
+    components = {"sigma2": 1.0, "known": {"mu": 0.0, "tau2": 0.25}}
+    earlier = pd.DataFrame({"m": [36] * 5, "d": [0.0] * 5})
+    window = pd.DataFrame({"m": [1, 1, 36, 36, 36], "d": [2.0, 2.0, 0.0, 0.0, 0.3]})
+    # WHEN the window after the first is weighed
+    [(served, inflated)] = bound_bench.weighted_shifts(
+        [(earlier, earlier), (window, window.assign(d=window["d"] + 0.5))],
+        components,
+    )
+    # THEN the light raters' 2 stars count for less than the heavy raters' 0.3
+    light, heavy = 1 / 1.25, 1 / (0.25 + 1 / 36)
+    total = 2 * light + 3 * heavy
+    mean = (2 * 2.0 * light + 0.3 * heavy) / total
+    error = np.sqrt(1 / total + 1 / (5 * heavy))
+    assert served == pytest.approx(mean / error)
+    assert inflated == pytest.approx((mean + 0.5) / error)
+    assert mean < (2.0 + 2.0 + 0.3) / 5
