@@ -46,7 +46,10 @@ mean residual weighs ``1 / (tau^2 + sigma^2 / m)``, the components measured on
 these windows' known users, and the shift is in standard errors. Counting
 users once gives a user of one rating (its mean's sd ``sigma``, 0.8 star) as
 much say as one of a hundred; counting ratings (the rating-level columns) lets
-a few heavy raters speak for the window: this weighting lies between.
+a few heavy raters speak for the window: this weighting lies between. It is
+also taken on the suite's windows by size (``precision_weighted_two_sample``:
+each window's known users against those of the windows it is judged against),
+to see whether a threshold set on shuffled windows holds on real traffic.
 
 Each is reported on every window and on those where the shift makes the model's
 RMSE at least 1 % worse (the goal's "degrading" windows, as ``monitoring.json``
@@ -201,7 +204,9 @@ def power_at(
 
 def suite_windows(ratings: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
     """The suite's windows of ``rows`` ratings, each with its users uninjected,
-    inflated and rounded to whole stars, and the model's RMSE on each."""
+    inflated and rounded to whole stars, the model's RMSE on each, and the users
+    of the windows it is judged against (``reference_users``, uninjected, each
+    window's residuals against the model that served it)."""
     late = cohort(ratings, early=False)
     prior = deployed_on(ratings)
     n_reference = max(2, -(-SIZE_REFERENCE_ROWS // rows))
@@ -210,9 +215,8 @@ def suite_windows(ratings: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
         if len(found) >= SIZE_MIN_WINDOWS:
             break
         stream = shuffled_stream(late, seed, SPLIT, EVALUATION_END)
+        served: list[pd.DataFrame] = []
         for index, window in enumerate(split_rows(stream, rows=rows)):
-            if index < n_reference:
-                continue
             frame = window.ratings
             history = pd.concat(
                 [prior, stream[stream["timestamp"] < frame["timestamp"].min()]]
@@ -222,8 +226,15 @@ def suite_windows(ratings: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
             )
             predictions = np.asarray(model.predict(frame[RATING_COLUMNS]), float)
             known = set(history["user_id"].tolist())
+            if index < n_reference:
+                served.append(user_residuals(frame, predictions, known))
+                continue
             injection = seed * SEED_STRIDE + index
-            record: dict[str, Any] = {"stream": seed, "window_index": index}
+            record: dict[str, Any] = {
+                "stream": seed,
+                "window_index": index,
+                "reference_users": pd.concat(served[-n_reference:]),
+            }
             for case, ratings_case in (
                 ("none", frame),
                 ("inflation", inflate_ratings(frame, share=1.0, seed=injection)),
@@ -236,6 +247,7 @@ def suite_windows(ratings: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
                 record[f"users_{case}"] = user_residuals(
                     ratings_case, predictions, known
                 )
+            served.append(record["users_none"])
             found.append(record)
     return found
 
@@ -273,6 +285,7 @@ def bounds(windows: list[dict[str, Any]], rows: int) -> dict[str, Any]:
     result["rating_inflation"] = [
         power_at(null, inflated, alpha, among=degrading) for alpha in ALPHAS
     ]
+    result["precision_weighted_two_sample"] = _two_sample(windows, components)
     share = np.array([w["users_none"]["halves"].sum() / rows for w in windows])
     whole = np.array([w["users_whole_stars"]["halves"].sum() / rows for w in windows])
     degrading = np.array(
@@ -300,6 +313,34 @@ def _later_windows(served: list[tuple[_T, _T]]) -> Iterator[tuple[_T, _T, _T]]:
         earlier = pd.concat([frame for frame, _ in served[:index]])
         if len(now) >= MIN_USERS and len(earlier) >= MIN_USERS:
             yield now, up, earlier
+
+
+def _two_sample(
+    windows: list[dict[str, Any]], components: dict[str, Any]
+) -> dict[str, Any]:
+    """The served quarters' precision-weighted shift on the suite's windows:
+    known users against the known users of the windows each is judged against
+    (``MIN_USERS`` on each side), for +0.5 stars at each of ``ALPHAS``."""
+    shifts = []
+    for window in windows:
+        known = [
+            frame[frame["known"]]
+            for frame in (
+                window["users_none"],
+                window["users_inflation"],
+                window["reference_users"],
+            )
+        ]
+        if len(known[0]) >= MIN_USERS and len(known[2]) >= MIN_USERS:
+            shifts.append(weighted_shift(*known, components))
+    found = np.array(shifts)
+    return {
+        "windows": len(found),
+        "null_z_sd": round(float(found[:, 0].std()), 4),
+        "rating_inflation": [
+            power_at(np.abs(found[:, 0]), found[:, 1], alpha) for alpha in ALPHAS
+        ],
+    }
 
 
 def deployment_shifts(
@@ -351,6 +392,19 @@ def weighted_shifts(
     ``(served, inflated)`` per window with the ``MIN_USERS`` rule of
     :func:`deployment_shifts`.
     """
+    found = []
+    for now, up, earlier in _later_windows(served):
+        found.append(weighted_shift(now, up, earlier, components))
+    return found
+
+
+def weighted_shift(
+    window: pd.DataFrame,
+    inflated: pd.DataFrame,
+    earlier: pd.DataFrame,
+    components: dict[str, Any],
+) -> tuple[float, float]:
+    """``(served, inflated)``: the shift of :func:`weighted_shifts` for one window."""
     tau2, sigma2 = components["known"]["tau2"], components["sigma2"]
 
     def weighted(frame: pd.DataFrame) -> tuple[float, float]:
@@ -358,15 +412,10 @@ def weighted_shifts(
         total = float(weights.sum())
         return float((weights * frame["d"].to_numpy()).sum()) / total, total
 
-    found = []
-    for now, up, earlier in _later_windows(served):
-        (mean_now, weight_now), (mean_up, _) = weighted(now), weighted(up)
-        mean_earlier, weight_earlier = weighted(earlier)
-        error = math.sqrt(1 / weight_now + 1 / weight_earlier)
-        found.append(
-            ((mean_now - mean_earlier) / error, (mean_up - mean_earlier) / error)
-        )
-    return found
+    (mean_now, weight_now), (mean_up, _) = weighted(window), weighted(inflated)
+    mean_earlier, weight_earlier = weighted(earlier)
+    error = math.sqrt(1 / weight_now + 1 / weight_earlier)
+    return (mean_now - mean_earlier) / error, (mean_up - mean_earlier) / error
 
 
 def served_quarters(ratings: pd.DataFrame) -> dict[str, Any]:

@@ -146,3 +146,30 @@ def test_weighted_shifts_weigh_each_user_by_the_precision_of_their_mean(
     assert served == pytest.approx(mean / error)
     assert inflated == pytest.approx((mean + 0.5) / error)
     assert mean < (2.0 + 2.0 + 0.3) / 5
+
+
+def test_the_suites_two_sample_shift_takes_known_users_on_both_sides(
+    bound_bench,
+) -> None:
+    components = {"sigma2": 1.0, "known": {"mu": 0.0, "tau2": 0.25}}
+    users = pd.DataFrame({"m": [10] * 6, "d": [0.0] * 6, "known": [True] * 6})
+    # a new user's 3 stars is left out; a window of 4 known users is not judged
+    window = pd.concat([users, pd.DataFrame({"m": [10], "d": [3.0], "known": [False]})])
+    windows = [
+        {
+            "users_none": window,
+            "users_inflation": window.assign(d=window["d"] + 0.5),
+            "reference_users": users,
+        },
+        {
+            "users_none": users.head(4),
+            "users_inflation": users.head(4),
+            "reference_users": users,
+        },
+    ]
+    found = bound_bench._two_sample(windows, components)
+    assert found["windows"] == 1
+    # the kept window's known users match its reference: no shift (the new
+    # user's 3 stars would make one), and +0.5 found
+    strict = found["rating_inflation"][0]
+    assert (strict["threshold"], strict["power"]) == (0.0, 1.0)
