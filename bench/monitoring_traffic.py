@@ -131,6 +131,7 @@ def _inflation(share: float) -> Scenario:
         expected=(
             "drift in 'known_user_residual'",
             "drift in 'known_user_mean_residual'",
+            "drift in 'known_user_weighted_residual'",
             "drift in 'new_user_rating'",
         ),
         inject=lambda w, seed: inflate_ratings(w, share=share, seed=seed),

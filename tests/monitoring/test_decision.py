@@ -205,6 +205,17 @@ def test_config_rejects_unknown_keys_and_unordered_thresholds():
         ColumnDriftConfig.model_validate(
             {"algorithm": "psi", "possible_drift": 0.1, "drift": 0.2}
         )
+    # a weighted mean needs its weight column, and only it takes one
+    with pytest.raises(
+        ValidationError,
+        match=re.escape(
+            "weights names the weight column of a weighted_mean column and nothing "
+            "else, got algorithm=weighted_mean and weights=None instead"
+        ),
+    ):
+        ColumnDriftConfig(algorithm="weighted_mean", possible_drift=1, drift=2)
+    with pytest.raises(ValidationError, match="got algorithm=ks and weights=w"):
+        ColumnDriftConfig(algorithm="ks", possible_drift=1, drift=2, weights="w")
 
 
 def test_proposed_yaml_block_is_the_default_config():

@@ -24,7 +24,12 @@ from reelops_monitoring.drift import (
     scaled_score,
     small_sample_factor,
 )
-from reelops_monitoring.features import catalogue_head, popular_shares
+from reelops_monitoring.features import (
+    RESIDUAL_SIGMA,
+    RESIDUAL_TAU,
+    catalogue_head,
+    popular_shares,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +107,7 @@ def test_random_halves_do_not_drift(halves):
         "new_user_rating",
         "known_user_residual",
         "known_user_mean_residual",
+        "known_user_weighted_residual",
         "half_star",
         "genre",
         "known_user_ratings",
@@ -119,6 +125,7 @@ def test_random_halves_do_not_drift(halves):
         [
             "known_user_residual",
             "known_user_mean_residual",
+            "known_user_weighted_residual",
             "known_user_half_star_shift",
             "popular_movie",
             "known_user_popular_shift",
@@ -529,16 +536,23 @@ def test_a_column_of_too_few_users_is_not_assessed(ml_ratings, ml_movies):
     assert (judged.category, own.min_users) == (DriftCategory.DRIFT, 5)
 
 
-def test_known_users_mean_residuals_are_compared_by_ks_each_user_once(
-    ml_ratings, ml_movies
-):
-    # GIVEN 30 ratings of each of 100 real users, known to a model predicting 3.5
-    # for every pair: every other user's ratings served before (the deployment
-    # reference), and the others' window
+@pytest.fixture(scope="module")
+def thirty_ratings(ml_ratings):
+    """100 real users' first 30 ratings, and a model predicting 3.5 for each."""
     counts = ml_ratings.groupby("user_id").size()
     users = counts[counts >= 30].index[:100]
     rows = ml_ratings[ml_ratings["user_id"].isin(users)].groupby("user_id").head(30)
     predictions = rows[["user_id", "movie_id"]].assign(prediction=3.5, cold_start=False)
+    return users, rows, predictions
+
+
+def test_known_users_mean_residuals_are_compared_by_ks_each_user_once(
+    thirty_ratings, ml_movies
+):
+    # GIVEN 30 ratings of each of 100 real users, known to a model predicting 3.5
+    # for every pair: every other user's ratings served before (the deployment
+    # reference), and the others' window
+    users, rows, predictions = thirty_ratings
 
     def view(ids, shift: float = 0.0):
         frame = rows[rows["user_id"].isin(ids)]
@@ -561,3 +575,48 @@ def test_known_users_mean_residuals_are_compared_by_ks_each_user_once(
     assert inflated.category is DriftCategory.DRIFT
     assert inflated.reason().startswith(f"drift in '{name}': ks score ")
     assert inflated.mean_target > inflated.mean_reference
+
+
+def test_known_users_residuals_are_weighed_by_the_precision_of_their_means(
+    thirty_ratings, ml_movies
+):
+    # GIVEN 30 ratings of each of 100 real users, known to a model predicting 3.5
+    # for every pair: every other user's ratings served before (the deployment
+    # reference), and the others' window
+    users, rows, predictions = thirty_ratings
+
+    def view(frame):
+        return profile_view(
+            window_features(frame, ml_movies, set(users), predictions=predictions)
+        )
+
+    name = "known_user_weighted_residual"
+    spec = ColumnDriftConfig(
+        algorithm="weighted_mean",
+        weights="known_user_residual_weight",
+        possible_drift=2.0,
+        drift=3.0,
+        reference=["deployment"],
+    )
+    config = DriftConfig(columns={name: spec})
+    reference = {"deployment": view(rows[rows["user_id"].isin(users[::2])])}
+    window = rows[rows["user_id"].isin(users[1::2])]
+    # WHEN the window is judged as it is and with +0.5 stars for all (clipped)
+    inflated = window.assign(rating=np.minimum(window["rating"] + 0.5, 5.0))
+    (unchanged,) = detect_drift(reference, view(window), config).columns
+    (shifted,) = detect_drift(reference, view(inflated), config).columns
+    # THEN each side's weighted mean is sum(w d) / sum(w), the score the
+    # difference in standard errors sqrt(1 / W_t + 1 / W_r), each user once
+    weight = 1 / (RESIDUAL_TAU**2 + RESIDUAL_SIGMA**2 / 30)
+    residual = window["rating"].mean() - 3.5
+    assert unchanged.mean_target == pytest.approx(residual)
+    assert (unchanged.n_target, unchanged.n_reference) == (50.0, 50.0)
+    difference = abs(unchanged.mean_target - unchanged.mean_reference)
+    assert unchanged.effect == pytest.approx(difference)
+    assert unchanged.score == pytest.approx(difference / math.sqrt(2 / (50 * weight)))
+    assert unchanged.category is DriftCategory.NO_DRIFT
+    # AND a shift every user shares is drift
+    assert shifted.category is DriftCategory.DRIFT
+    assert shifted.reason().startswith(f"drift in '{name}': weighted_mean score ")
+    moved = inflated["rating"].mean() - window["rating"].mean()
+    assert shifted.mean_target - unchanged.mean_target == pytest.approx(moved)

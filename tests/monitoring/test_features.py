@@ -11,6 +11,8 @@ from reelops_monitoring import InvalidInputError, MissingColumnError, window_fea
 from reelops_monitoring.features import (
     FEATURE_COLUMNS,
     OTHER_GENRE,
+    RESIDUAL_SIGMA,
+    RESIDUAL_TAU,
     TRACKED_GENRES,
     catalogue_head,
     head_share_by_tenure,
@@ -129,9 +131,19 @@ def test_ratings_are_split_into_new_users_ratings_and_known_users_residuals() ->
     means = features["known_user_mean_residual"]
     assert means.tolist()[0] == 0.125
     assert means.isna().tolist() == [False, True, True, True]
+    # AND the weight of that mean, 1 / (tau^2 + sigma^2 / 2) over its 2 residuals,
+    # and the weight times the mean, on the same row
+    weight = 1 / (RESIDUAL_TAU**2 + RESIDUAL_SIGMA**2 / 2)
+    assert features["known_user_residual_weight"].tolist()[0] == pytest.approx(weight)
+    assert features["known_user_weighted_residual"].tolist()[0] == pytest.approx(
+        0.125 * weight
+    )
+    for column in ("known_user_residual_weight", "known_user_weighted_residual"):
+        assert features[column].isna().tolist() == [False, True, True, True]
     # AND without predictions there are no residuals
     plain = window_features(window, movies, {7})
     assert plain["known_user_residual"].isna().all()
+    assert plain["known_user_residual_weight"].isna().all()
 
 
 def test_half_star_shift_compares_known_users_with_their_own_habit():

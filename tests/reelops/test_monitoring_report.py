@@ -17,6 +17,7 @@ from reelops.drift_distributions import column_shares, shares_figure, split_poin
 from reelops.drift_explanation import explain_drift, window_warnings
 from reelops.html_tables import flatten, format_value, html_table
 from reelops_monitoring import MonitoringConfig, profile_view, window_features
+from reelops_monitoring.config import ColumnDriftConfig
 
 CONFIG = MonitoringConfig()
 
@@ -119,6 +120,31 @@ def test_a_drift_verdict_says_how_its_score_was_reached() -> None:
         f" (POSSIBLE_DRIFT from {spec.possible_drift:g}): DRIFT."
     )
     assert "p-value" not in sentence and "pvalue" not in sentence
+
+
+def test_a_weighted_mean_says_its_score_is_in_standard_errors() -> None:
+    # GIVEN known users' precision-weighted residuals 0.31 stars apart, 3.4
+    # standard errors, from 14 and 40 users
+    spec = ColumnDriftConfig(
+        algorithm="weighted_mean",
+        weights="known_user_residual_weight",
+        possible_drift=2.0,
+        drift=3.0,
+    )
+    column = _drift(algorithm="weighted_mean", effect=0.312, score=3.4)
+    column.update(n_target=14.0, n_reference=40.0)
+    sentence = explain_drift(column, spec)
+    # THEN the effect is in stars and the score a z, not scaled by sizes
+    assert sentence.startswith(
+        "The difference of the weighted means = 0.312 (in stars; each user's mean "
+        "weighs 1 / (tau^2 + sigma^2 / m) over their m values), from n_target = 14 "
+        "and n_reference = 40 users."
+    )
+    assert sentence.endswith(
+        "Score = effect / sqrt(1 / W_target + 1 / W_reference), W the sums of the "
+        "weights (a z) = 3.40, at or above the DRIFT threshold 3 "
+        "(POSSIBLE_DRIFT from 2): DRIFT."
+    )
 
 
 def test_a_vanished_column_says_what_vanished_not_a_score() -> None:

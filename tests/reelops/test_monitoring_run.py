@@ -256,6 +256,7 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         "new_user_rating",
         "known_user_residual",
         "known_user_mean_residual",
+        "known_user_weighted_residual",
         "half_star",
         "genre",
         "known_user_ratings",
@@ -276,6 +277,7 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
     deployment_only = {
         "known_user_residual",
         "known_user_mean_residual",
+        "known_user_weighted_residual",
         "known_user_half_star_shift",
         "popular_movie",
         "known_user_popular_shift",
@@ -294,8 +296,8 @@ def test_decision_json_has_the_promised_shape(monitored: dict) -> None:
         n.startswith("no earlier window of served traffic was served by this")
         and n.endswith(
             ": known_user_residual, known_user_mean_residual, "
-            "known_user_half_star_shift, popular_movie, known_user_popular_shift "
-            "not assessed"
+            "known_user_weighted_residual, known_user_half_star_shift, "
+            "popular_movie, known_user_popular_shift not assessed"
         )
         for n in decision["notes"]
     )

@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 #: The whylogs column drift algorithms this adapter exposes.
-DriftAlgorithm = Literal["ks", "chi_square", "hellinger", "mean"]
+DriftAlgorithm = Literal["ks", "chi_square", "hellinger", "mean", "weighted_mean"]
 
 _SUMMARY_QUANTILES = {"q25": "distribution/q_25", "q75": "distribution/q_75"}
 

@@ -14,9 +14,13 @@ Every model rejects unknown keys. The defaults are the proposed configuration::
         columns:                 # score >= drift: DRIFT; >= possible_drift: POSSIBLE
           new_user_rating:    {algorithm: ks,         possible_drift: 0.40, drift: 0.51,
                                units: new_user_ratings, small_sample_users: 20}
-          known_user_residual: {algorithm: ks,        possible_drift: 0.41, drift: 0.53,
+          known_user_residual: {algorithm: ks,        possible_drift: 0.48, drift: 0.56,
                                units: known_user_ratings, reference: [deployment]}
           known_user_mean_residual: {algorithm: ks,   possible_drift: 1.13, drift: 1.48,
+                               reference: [deployment]}
+          known_user_weighted_residual:
+                              {algorithm: weighted_mean, possible_drift: 1.66,
+                               drift: 2.51, weights: known_user_residual_weight,
                                reference: [deployment]}
           half_star:          {algorithm: mean,       possible_drift: 0.74, drift: 1.2,
                                reference: [traffic], direction: decrease,
@@ -88,11 +92,15 @@ deployment served (``deployment``: the same model, measured against the same
 head): the training data has no out-of-sample residuals, and a retrain changes
 the model the residuals are taken against and moves the head, so until the new
 deployment has served a window these columns are not assessed.
+``known_user_weighted_residual`` compares the known users' mean residuals
+weighed by their precision (``weighted_mean``, with ``weights`` the user-level
+column of those weights), its score a z.
 The drift thresholds are the 90th / 99.5th percentiles of the scores of
 no-drift windows built from the users who arrived before 2008, the higher of two
 kinds (shuffled timelines, and known users' later ratings served by a model trained
-on their earlier ones); they are evaluated on the users who arrived later
-(``bench/monitoring.py``, ``bench/monitoring_traffic.py``).
+on their earlier ones), and for new users' columns and known users' residuals of
+a third (their real traffic replayed as served); they are evaluated on the users
+who arrived later (``bench/monitoring.py``, ``bench/monitoring_traffic.py``).
 
 Decay limits are wide on purpose: with no drift, a bias model's RMSE on a quarter
 moves by up to ~25-40 % (95th percentile) from the previous quarter's, and sits
@@ -155,8 +163,10 @@ class ColumnDriftConfig(_Config):
     """How one column is drift-tested, and its two thresholds on the score."""
 
     algorithm: DriftAlgorithm = Field(
-        description="ks (numeric), chi_square (categorical), hellinger (numeric) or "
-        "mean (numeric: Cohen's d, the difference of the means)."
+        description="ks (numeric), chi_square (categorical), hellinger (numeric), "
+        "mean (numeric: Cohen's d, the difference of the means) or weighted_mean "
+        "(a user-level column of weight x value, with `weights`: the difference "
+        "of the weighted means in standard errors sqrt(1 / W_t + 1 / W_r))."
     )
     possible_drift: float = Field(gt=0, description="Score from which POSSIBLE_DRIFT.")
     drift: float = Field(gt=0, description="Score from which DRIFT.")
@@ -209,12 +219,25 @@ class ColumnDriftConfig(_Config):
         "unit_column values.",
     )
 
+    weights: str | None = Field(
+        default=None,
+        description="weighted_mean only: the user-level column of the users' "
+        "weights (known_user_residual_weight for known_user_weighted_residual, "
+        "whose values are weight x mean residual).",
+    )
+
     @model_validator(mode="after")
     def _ordered(self) -> ColumnDriftConfig:
         if self.drift < self.possible_drift:
             raise ValueError(
                 f"drift must be >= possible_drift, got drift={self.drift} "
                 f"and possible_drift={self.possible_drift} instead"
+            )
+        if (self.algorithm == "weighted_mean") != (self.weights is not None):
+            raise ValueError(
+                "weights names the weight column of a weighted_mean column and "
+                f"nothing else, got algorithm={self.algorithm} and "
+                f"weights={self.weights} instead"
             )
         return self
 
@@ -230,8 +253,8 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
         ),
         "known_user_residual": ColumnDriftConfig(
             algorithm="ks",
-            possible_drift=0.41,
-            drift=0.53,
+            possible_drift=0.48,
+            drift=0.56,
             reference=["deployment"],
             units="known_user_ratings",
         ),
@@ -239,6 +262,13 @@ def _default_columns() -> dict[str, ColumnDriftConfig]:
             algorithm="ks",
             possible_drift=1.13,
             drift=1.48,
+            reference=["deployment"],
+        ),
+        "known_user_weighted_residual": ColumnDriftConfig(
+            algorithm="weighted_mean",
+            possible_drift=1.66,
+            drift=2.51,
+            weights="known_user_residual_weight",
             reference=["deployment"],
         ),
         "half_star": ColumnDriftConfig(

@@ -1,7 +1,11 @@
 """Column drift between a reference profile and a window's profile.
 
 Each configured column is tested with one whylogs algorithm (KS, chi-square or
-Hellinger) or ``mean``, the difference of the means from the profiles' moments.
+Hellinger) or ``mean``, the difference of the means from the profiles' moments,
+or ``weighted_mean`` (:func:`weighted_difference`: a user-level column of weight
+x value and its weight column; the difference of the weighted means in standard
+errors, a z, with the users as its sizes: the weights already count each user's
+ratings, so none of the effective sizes below applies).
 Its **effect** is the algorithm's effect size: the KS statistic D, Cohen's
 w = sqrt(chi2 / n) for chi-square, the Hellinger distance, Cohen's d (the
 difference of the means in pooled standard deviations). Its **score**,
@@ -108,6 +112,7 @@ __all__ = [
     "moved",
     "scaled_score",
     "small_sample_factor",
+    "weighted_difference",
 ]
 
 
@@ -408,8 +413,15 @@ def _column_drift(
     unit_sums: tuple[_Sums | None, _Sums | None] = (None, None),
     small_sample: tuple[int, float] | None = None,
 ) -> ColumnDrift:
-    statistic = drift_statistic(target, reference, column, spec.algorithm)
-    if statistic is None:
+    means: tuple[float | None, float | None] = (None, None)
+    if spec.weights is not None:
+        # the weights already count each user's ratings: no effective sizes
+        effect, score, pvalue, n_target, n_reference, means = weighted_difference(
+            target, reference, column, spec.weights
+        )
+    elif (
+        statistic := drift_statistic(target, reference, column, spec.algorithm)
+    ) is None:
         effect = score = pvalue = None
         n_target = n_reference = 0.0
     else:
@@ -428,8 +440,7 @@ def _column_drift(
         if small_sample is not None:
             users, quantile = small_sample
             score *= small_sample_factor(n_reference, users, quantile)
-    means: tuple[float | None, float | None] = (None, None)
-    if spec.algorithm != "chi_square":
+    if spec.algorithm not in ("chi_square", "weighted_mean"):
         means = (column_mean(target, column), column_mean(reference, column))
     category = categorize(score, possible_drift=spec.possible_drift, drift=spec.drift)
     if not moved(means, spec.direction):
@@ -452,6 +463,35 @@ def _column_drift(
         mean_reference=means[1],
         vanished=vanished,
     )
+
+
+def weighted_difference(
+    target: ProfileView, reference: ProfileView, column: str, weights: str
+) -> tuple[float | None, float | None, float | None, float, float, tuple[float, float]]:
+    """The precision-weighted means of ``column`` (weight x value) compared.
+
+    Each profile's weighted mean is ``sum(column) / sum(weights)``, its variance
+    ``1 / sum(weights)`` (weights the inverse variances of the users' means).
+    Returns ``(effect, score, pvalue, n_target, n_reference, means)``: the
+    absolute difference of the weighted means, that difference in standard
+    errors ``sqrt(1 / W_t + 1 / W_r)`` (a z), its two-sided normal p-value, the
+    users on each side (the weight column's values) and the two weighted means;
+    ``None`` for the first three (and NaN means) when a side has no weight.
+    """
+    (n_t, weighted_t, _), (_, total_t, _) = (
+        column_sums(target, column),
+        column_sums(target, weights),
+    )
+    (n_r, weighted_r, _), (_, total_r, _) = (
+        column_sums(reference, column),
+        column_sums(reference, weights),
+    )
+    if total_t <= 0 or total_r <= 0:
+        return None, None, None, n_t, n_r, (math.nan, math.nan)
+    means = (weighted_t / total_t, weighted_r / total_r)
+    effect = abs(means[0] - means[1])
+    score = effect / math.sqrt(1 / total_t + 1 / total_r)
+    return effect, score, math.erfc(score / math.sqrt(2)), n_t, n_r, means
 
 
 def _vanished(means: tuple[float | None, float | None], share: float) -> bool:

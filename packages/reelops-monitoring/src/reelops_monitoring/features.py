@@ -42,6 +42,16 @@ rating, timestamp``) into one row per rating with:
   user's residuals in the window (on the user's first rating with one). Each user
   counts once, so a shift every known user shares (+0.5 stars) stands out of the
   spread between users, whatever their numbers of ratings.
+* ``known_user_residual_weight`` and ``known_user_weighted_residual`` (float):
+  user-level columns, the weight ``w = 1 / (tau^2 + sigma^2 / m)`` of a known
+  user's mean residual over their ``m`` residuals in the window, and ``w`` times
+  that mean (on the user's first rating with one). Their sums give the window's
+  precision-weighted mean residual ``sum w d / sum w`` and its variance
+  ``1 / sum w``: a user's mean of one rating (sd ``sigma``) weighs less than one
+  of many, and a heavy rater no more than ``1 / tau^2``, however many ratings
+  (``tau``: how far known users' mean residuals spread; :data:`RESIDUAL_SIGMA`,
+  :data:`RESIDUAL_TAU`). Counting users once or counting ratings are the two
+  extremes of this weighting.
 * ``known_user_half_star_shift`` (float): a user-level column, for known users
   with ``half_star_shares``: the share of the user's ratings in the window that
   are half stars (3.5, not 3 or 4) minus that share in the training data. Using
@@ -84,6 +94,8 @@ from reelops_monitoring.errors import InvalidInputError, MissingColumnError
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from pandas.core.groupby import SeriesGroupBy
+
 __all__ = [
     "FEATURE_COLUMNS",
     "HABIT_RECENT_RATINGS",
@@ -92,6 +104,8 @@ __all__ = [
     "MEASURE_VERSION",
     "OTHER_GENRE",
     "RATING_LEVEL_COLUMNS",
+    "RESIDUAL_SIGMA",
+    "RESIDUAL_TAU",
     "TENURE_CLASSES",
     "TRACKED_GENRES",
     "catalogue_head",
@@ -142,10 +156,21 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "new_user_rating",
     "known_user_residual",
     "known_user_mean_residual",
+    "known_user_residual_weight",
+    "known_user_weighted_residual",
     "known_user_half_star_shift",
     "popular_movie",
     "known_user_popular_shift",
 )
+
+#: The spread of one residual about its user's mean (stars), and of known users'
+#: mean residuals about each other: the weights' variance components, measured
+#: on ml-latest-small's real quarters served by a BiasBaseline kept for 4
+#: (``bench/monitoring_bound.py``, ``served_quarters``: 0.79 and 0.37). Other
+#: values change how the users are weighed (the test's power), not its false
+#: alarms: thresholds are calibrated on the weighted statistic.
+RESIDUAL_SIGMA = 0.79
+RESIDUAL_TAU = 0.37
 
 #: Drift columns with a value on every rating, so clustered by user (their
 #: effective sample sizes depend on the intra-user correlation); the user-level
@@ -255,6 +280,7 @@ def window_features(
     rating = ratings_window["rating"].astype("float64").to_numpy()
     predicted = _predicted(ratings_window, predictions)
     residual = np.where(is_new, np.nan, rating - predicted)
+    weight, weighted = _precision_weighted(users, residual)
     half_shift = _own_shift(ratings_window, _is_half_star(rating), half_star_shares)
     popular, popular_column = popular_movie(
         ratings_window, head_movies, head_shares=head_shares, tenure=tenure
@@ -274,6 +300,8 @@ def window_features(
             "new_user_rating": np.where(is_new, rating, np.nan),
             "known_user_residual": residual,
             "known_user_mean_residual": _user_means(users, residual),
+            "known_user_residual_weight": weight,
+            "known_user_weighted_residual": weighted,
             "known_user_half_star_shift": _user_means(users, half_shift),
             "popular_movie": popular_column,
             "known_user_popular_shift": popular_shift(
@@ -499,11 +527,36 @@ def _own_shift(
 
 def _user_means(users: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Each user's mean of ``values``, on the user's first non-null value only."""
+    first, by_user = _by_user(users, values)
+    return np.where(first, by_user.transform("mean").to_numpy(), np.nan)
+
+
+def _precision_weighted(
+    users: np.ndarray,
+    values: np.ndarray,
+    *,
+    sigma: float = RESIDUAL_SIGMA,
+    tau: float = RESIDUAL_TAU,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's weight and weight x mean of ``values``.
+
+    The weight is ``1 / (tau^2 + sigma^2 / m)``, ``m`` the user's non-null
+    values; both on the user's first non-null value only (as :func:`_user_means`).
+    """
+    first, by_user = _by_user(users, values)
+    counts = by_user.transform("count").to_numpy(dtype="float64")
+    means = by_user.transform("mean").to_numpy()
+    with np.errstate(divide="ignore"):
+        weight = 1.0 / (tau * tau + sigma * sigma / counts)
+    return np.where(first, weight, np.nan), np.where(first, weight * means, np.nan)
+
+
+def _by_user(users: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, SeriesGroupBy]:
+    """Whether each row is its user's first non-null value, and values by user."""
     frame = pd.DataFrame({"user": users, "value": values})
     valued = frame["value"].notna()
-    first = valued & ~frame["user"].where(valued).duplicated()
-    means = frame.groupby("user", sort=False)["value"].transform("mean")
-    return np.where(first.to_numpy(), means.to_numpy(), np.nan)
+    first = (valued & ~frame["user"].where(valued).duplicated()).to_numpy()
+    return first, frame.groupby("user", sort=False)["value"]
 
 
 def _predicted(ratings: pd.DataFrame, predictions: pd.DataFrame | None) -> np.ndarray:

@@ -57,6 +57,7 @@ _RATING_SHIFT = (
     "drift in 'new_user_rating'",
     "drift in 'known_user_residual'",
     "drift in 'known_user_mean_residual'",
+    "drift in 'known_user_weighted_residual'",
 )
 
 

@@ -37,6 +37,11 @@ _EFFECTS = {
         "Cohen's d",
         "the difference of the means in pooled standard deviations",
     ),
+    "weighted_mean": (
+        "The difference of the weighted means",
+        "in stars; each user's mean weighs 1 / (tau^2 + sigma^2 / m) over their "
+        "m values",
+    ),
 }
 
 
@@ -167,11 +172,32 @@ def explain_drift(
             f"Not testable: one of the profiles has no value {algorithm} can use; "
             f"{category} by default."
         )
+    return _scored(drift, spec, n_values, f"{name} = {effect:.3f}", meaning)
+
+
+def _scored(
+    drift: Mapping[str, Any],
+    spec: ColumnDriftConfig | None,
+    n_values: tuple[int, int] | None,
+    effect: str,
+    meaning: str,
+) -> str:
+    """The sentence of a scored column: ``effect`` (its name and value), on what."""
     meaning = f" ({meaning})" if meaning else ""
+    score, category = float(drift["score"]), str(drift.get("category", "NO_DRIFT"))
+    verdict = f"{score:.2f}, {_against(score, spec)}: {category}."
+    if drift.get("algorithm") == "weighted_mean":
+        return (
+            f"{effect}{meaning}, from n_target = {_count(drift.get('n_target') or 0)}"
+            f" and n_reference = {_count(drift.get('n_reference') or 0)} users. "
+            "Score = effect / "
+            "sqrt(1 / W_target + 1 / W_reference), W the sums of the weights "
+            f"(a z) = {verdict}"
+        )
     return (
-        f"{name} = {effect:.3f}{meaning}, on {_sizes(drift, n_values, spec)}. "
+        f"{effect}{meaning}, on {_sizes(drift, n_values, spec)}. "
         f"Score = effect x sqrt(n_target x n_reference / (n_target + n_reference)) "
-        f"= {score:.2f}, {_against(float(score), spec)}: {category}."
+        f"= {verdict}"
     )
 
 
