@@ -97,6 +97,7 @@ from monitoring_traffic import COLUMNS, KEEP, MIN_HISTORY, QUARTER_CALENDARS
 
 from recsys import BiasBaseline
 from reelops_monitoring import MonitoringConfig
+from reelops_monitoring.features import precision_weight
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.scenarios import inflate_ratings, whole_stars
 from reelops_monitoring.windows import split_rows, split_windows
@@ -405,10 +406,11 @@ def weighted_shift(
     components: dict[str, Any],
 ) -> tuple[float, float]:
     """``(served, inflated)``: the shift of :func:`weighted_shifts` for one window."""
-    tau2, sigma2 = components["known"]["tau2"], components["sigma2"]
+    sigma = math.sqrt(components["sigma2"])
+    tau = math.sqrt(components["known"]["tau2"])
 
     def weighted(frame: pd.DataFrame) -> tuple[float, float]:
-        weights = 1.0 / (tau2 + sigma2 / frame["m"].to_numpy(dtype="float64"))
+        weights = precision_weight(frame["m"], sigma=sigma, tau=tau)
         total = float(weights.sum())
         return float((weights * frame["d"].to_numpy()).sum()) / total, total
 

@@ -101,7 +101,11 @@ from reelops_monitoring.features import (
 )
 from reelops_monitoring.raters import screen_raters
 from reelops_monitoring.replay import directed_score
-from reelops_monitoring.scenarios import Scenario, inflate_ratings
+from reelops_monitoring.scenarios import (
+    RATING_SHIFT_REASONS,
+    Scenario,
+    inflate_ratings,
+)
 from reelops_monitoring.windows import split_windows
 
 COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
@@ -128,12 +132,7 @@ def _inflation(share: float) -> Scenario:
     return Scenario(
         name=f"known_user_inflation_{share:.0%}",
         description=f"+0.5 stars for {share:.0%} of the window's (known) users",
-        expected=(
-            "drift in 'known_user_residual'",
-            "drift in 'known_user_mean_residual'",
-            "drift in 'known_user_weighted_residual'",
-            "drift in 'new_user_rating'",
-        ),
+        expected=RATING_SHIFT_REASONS,
         inject=lambda w, seed: inflate_ratings(w, share=share, seed=seed),
     )
 

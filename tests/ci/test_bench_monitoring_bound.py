@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from reelops_monitoring.features import RESIDUAL_SIGMA, RESIDUAL_TAU
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -173,3 +177,11 @@ def test_the_suites_two_sample_shift_takes_known_users_on_both_sides(
     # user's 3 stars would make one), and +0.5 found
     strict = found["rating_inflation"][0]
     assert (strict["threshold"], strict["power"]) == (0.0, 1.0)
+
+
+def test_the_residual_weights_are_the_ones_the_bench_measured() -> None:
+    # the features' variance components are monitoring_bound.json's, rounded
+    report = json.loads((REPO / "reports/bench/monitoring_bound.json").read_text())
+    measured = report["served_quarters"]["precision_weighted"]
+    assert RESIDUAL_SIGMA == round(measured["sigma"], 2)
+    assert RESIDUAL_TAU == round(measured["tau_known"], 2)

@@ -94,6 +94,7 @@ from reelops_monitoring.errors import InvalidInputError, MissingColumnError
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from numpy.typing import ArrayLike
     from pandas.core.groupby import SeriesGroupBy
 
 __all__ = [
@@ -118,6 +119,7 @@ __all__ = [
     "popular_movie",
     "popular_shares",
     "popular_shift",
+    "precision_weight",
     "tenure_ranks",
     "user_habits",
     "window_features",
@@ -531,23 +533,30 @@ def _user_means(users: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(first, by_user.transform("mean").to_numpy(), np.nan)
 
 
-def _precision_weighted(
-    users: np.ndarray,
-    values: np.ndarray,
-    *,
-    sigma: float = RESIDUAL_SIGMA,
-    tau: float = RESIDUAL_TAU,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's weight and weight x mean of ``values``.
+def precision_weight(
+    counts: ArrayLike, *, sigma: float = RESIDUAL_SIGMA, tau: float = RESIDUAL_TAU
+) -> np.ndarray:
+    """``1 / (tau^2 + sigma^2 / m)``: the weight of a user's mean of ``m`` values.
 
-    The weight is ``1 / (tau^2 + sigma^2 / m)``, ``m`` the user's non-null
-    values; both on the user's first non-null value only (as :func:`_user_means`).
+    The inverse variance of that mean when the values spread by ``sigma`` about
+    the user's own level and users' levels by ``tau`` (0 for ``m`` = 0).
+    """
+    m = np.asarray(counts, dtype="float64")
+    with np.errstate(divide="ignore"):
+        return 1.0 / (tau * tau + sigma * sigma / m)
+
+
+def _precision_weighted(
+    users: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's :func:`precision_weight` and weight x mean of ``values``.
+
+    ``m`` is the user's non-null values; both on the user's first non-null value
+    only (as :func:`_user_means`).
     """
     first, by_user = _by_user(users, values)
-    counts = by_user.transform("count").to_numpy(dtype="float64")
+    weight = precision_weight(by_user.transform("count"))
     means = by_user.transform("mean").to_numpy()
-    with np.errstate(divide="ignore"):
-        weight = 1.0 / (tau * tau + sigma * sigma / counts)
     return np.where(first, weight, np.nan), np.where(first, weight * means, np.nan)
 
 

@@ -38,6 +38,7 @@ INJECTED_USER_IDS = 1_000_000_000
 
 __all__ = [
     "INJECTED_USER_IDS",
+    "RATING_SHIFT_REASONS",
     "Scenario",
     "add_new_users",
     "bot_burst",
@@ -53,7 +54,7 @@ __all__ = [
 _RATING_MAX = 5.0
 #: The reasons that name a shift of the ratings: new users' as given, known
 #: users' residuals against the deployed model.
-_RATING_SHIFT = (
+RATING_SHIFT_REASONS = (
     "drift in 'new_user_rating'",
     "drift in 'known_user_residual'",
     "drift in 'known_user_mean_residual'",
@@ -263,7 +264,7 @@ def suite_scenarios(
             name="whole_stars",
             description="every half-star rating rounded up to a whole star",
             expected=(
-                *_RATING_SHIFT,
+                *RATING_SHIFT_REASONS,
                 "drift in 'half_star'",
                 "drift in 'known_user_half_star_shift'",
             ),
@@ -287,7 +288,7 @@ def suite_scenarios(
                 "drift in 'popular_movie'",
                 "drift in 'known_user_popular_shift'",
                 "drift in 'genre'",
-                *_RATING_SHIFT[1:],
+                *RATING_SHIFT_REASONS[1:],
             ),
             inject=lambda w, seed: shift_popularity(
                 w, popularity, share=0.3, seed=seed
@@ -310,7 +311,7 @@ def default_scenarios(
         Scenario(
             name="rating_inflation",
             description=f"+0.5 stars for {inflation_share:.0%} of the users",
-            expected=_RATING_SHIFT,
+            expected=RATING_SHIFT_REASONS,
             inject=lambda w, seed: inflate_ratings(w, share=inflation_share, seed=seed),
         ),
         Scenario(
